@@ -1,0 +1,4 @@
+from mr_opensearch.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""The ``mros`` command line: one module per command group, assembled here."""
+
+from __future__ import annotations
+
+import typer
+
+from mr_opensearch import __version__
+from mr_opensearch.cli import evaluate as evaluate_cli
+from mr_opensearch.cli import export as export_cli
+from mr_opensearch.cli import opensearch as opensearch_cli
+from mr_opensearch.cli import train as train_cli
+from mr_opensearch.cli._output import state
+
+app = typer.Typer(
+    name="mros",
+    help="Mine and Refine for OpenSearch: train graded-relevance embeddings and deploy them into OpenSearch.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mros {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only results and errors."),
+    no_progress: bool = typer.Option(
+        False, "--no-progress", help="Hide progress bars (also MROS_NO_PROGRESS=1)."
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    state.debug = debug
+    state.quiet = quiet
+    if no_progress:
+        state.progress = False
+
+
+app.add_typer(opensearch_cli.app, name="opensearch")
+train_cli.register(app)
+evaluate_cli.register(app)
+export_cli.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,35 @@
+"""Output modes shared by all commands: human (default), ``--json`` and ``--quiet``."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+
+
+@dataclass
+class OutputState:
+    debug: bool = False
+    quiet: bool = False
+    progress: bool = True
+
+
+state = OutputState(progress=os.environ.get("MROS_NO_PROGRESS", "") in ("", "0"))
+
+
+def emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def info(message: str) -> None:
+    """A human message on stderr, silenced by ``--quiet``."""
+    if not state.quiet:
+        typer.echo(message, err=True)
+
+
+def show_progress() -> bool:
+    """Whether progress bars should be drawn (off with ``--no-progress`` or ``MROS_NO_PROGRESS=1``)."""
+    return state.progress and not state.quiet
