@@ -1,0 +1,340 @@
+"""Reading graded judgments and product catalogs from CSV, JSONL or Parquet, with validation.
+
+Every problem is reported with the file, the line (1-based, header = line 1 for CSV; first record =
+line 1 for JSONL; row number for Parquet) and what is wrong. With ``on_error="skip"`` bad rows are
+counted and reported instead (:class:`LoadReport`), never silently dropped.
+
+Example::
+
+    from trainer.data import load_catalog, load_judgments
+    catalog = load_catalog("products.csv")
+    judgments = load_judgments("judgments.csv", catalog=catalog)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from mr_opensearch.errors import MrosError
+from trainer.grades import Grade, GradeMapping, UnknownGradeError, parse_grade
+
+OnError = Literal["raise", "skip"]
+
+
+class DataError(MrosError):
+    """A problem in an input data file, located by file and line."""
+
+    def __init__(self, path: Path | str, line: int | None, problem: str, hint: str | None = None) -> None:
+        where = f"{path}:{line}" if line is not None else f"{path}"
+        super().__init__(
+            f"{where}: {problem}",
+            hint or "fix the row, or pass on_error=skip (--skip-bad-rows) to count and skip bad rows",
+        )
+        self.path = str(path)
+        self.line = line
+        self.problem = problem
+
+
+@dataclass
+class LoadReport:
+    """What was read and what was skipped (only non-empty with ``on_error='skip'``)."""
+
+    path: str
+    rows_read: int = 0
+    rows_kept: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    examples: list[str] = field(default_factory=list)
+
+    def skip(self, line: int | None, problem: str, kind: str) -> None:
+        self.skipped[kind] += 1
+        if len(self.examples) < 5:
+            self.examples.append(f"{self.path}:{line}: {problem}")
+
+    def summary(self) -> str:
+        if not self.skipped:
+            return f"{self.path}: {self.rows_kept} rows"
+        parts = ", ".join(f"{n} {kind}" for kind, n in self.skipped.most_common())
+        return f"{self.path}: {self.rows_kept} of {self.rows_read} rows kept; skipped {parts}"
+
+
+class CatalogColumns(BaseModel):
+    """Which columns of the catalog file hold what."""
+
+    id: str = "product_uid"
+    title: str = "product_title"
+    extra_text: list[str] = Field(default_factory=list, description="other text fields appended to the title")
+    separator: str = " | "
+
+
+class JudgmentColumns(BaseModel):
+    """Which columns of the judgments file hold what. Exactly one of ``grade`` (names or 0/1/2)
+    and ``relevance`` (raw scores, cut by the grade mapping) is read: ``grade`` if present."""
+
+    query: str = "query"
+    product_id: str = "product_uid"
+    grade: str = "grade"
+    relevance: str = "relevance"
+
+
+def _format_of(path: Path) -> str:
+    suffixes = "".join(path.suffixes[-2:]).lower()
+    if suffixes.endswith(".parquet") or suffixes.endswith(".pq"):
+        return "parquet"
+    if suffixes.endswith(".jsonl") or suffixes.endswith(".ndjson") or suffixes.endswith(".json"):
+        return "jsonl"
+    if suffixes.endswith(".csv") or suffixes.endswith(".tsv"):
+        return "csv"
+    raise DataError(path, None, f"unsupported file type {path.suffix!r}", "use .csv, .tsv, .jsonl or .parquet")
+
+
+def _decode(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DataError(
+            path,
+            line,
+            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            "re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 IN > OUT`)",
+        ) from None
+    return text
+
+
+def iter_records(path: Path | str, required: list[str]) -> Iterator[tuple[int, dict[str, object]]]:
+    """Yield ``(line, record)`` for each row of a CSV/TSV, JSONL or Parquet file.
+
+    Raises :class:`DataError` when the file is missing, empty, not UTF-8, lacks a required column,
+    or (CSV) has a row with the wrong number of fields or (JSONL) a line that is not a JSON object.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, None, "file not found", "check the path (see --data / the config's data section)")
+    fmt = _format_of(path)
+    if fmt == "parquet":
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as exc:
+            raise DataError(path, None, f"cannot read Parquet: {exc}") from None
+        _check_columns(path, list(frame.columns), required)
+        for i, rec in enumerate(frame.to_dict(orient="records"), start=1):
+            yield i, rec
+        return
+    text = _decode(path)
+    if not text.strip():
+        raise DataError(path, None, "file is empty", "the file needs a header and at least one row")
+    if fmt == "jsonl":
+        seen_any = False
+        for i, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(path, i, f"not valid JSON: {exc.msg}") from None
+            if not isinstance(rec, dict):
+                raise DataError(path, i, "each line must be a JSON object")
+            if not seen_any:
+                _check_columns(path, list(rec), required)
+                seen_any = True
+            yield i, rec
+        return
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except csv.Error as exc:
+        raise DataError(path, 1, f"malformed CSV header: {exc}") from None
+    header = [h.strip() for h in header]
+    _check_columns(path, header, required)
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) != len(header):
+                yield line, {"__error__": f"expected {len(header)} fields ({', '.join(header)}), found {len(row)}"}
+                continue
+            yield line, dict(zip(header, row, strict=True))
+    except csv.Error as exc:
+        raise DataError(path, reader.line_num, f"malformed CSV: {exc}") from None
+
+
+def _check_columns(path: Path, found: list[str], required: list[str]) -> None:
+    missing = [c for c in required if c not in found]
+    if missing:
+        raise DataError(
+            path,
+            1,
+            f"missing column(s) {', '.join(missing)}; found {', '.join(map(str, found)) or 'none'}",
+            "rename the columns or set the column names in the config's data section",
+        )
+
+
+def _text(value: object) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value).strip()
+
+
+@dataclass
+class Catalog:
+    """Products by id, with the text the encoder sees."""
+
+    ids: list[str]
+    texts: list[str]
+    report: LoadReport | None = None
+
+    def __post_init__(self) -> None:
+        self.position = {pid: i for i, pid in enumerate(self.ids)}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __contains__(self, product_id: str) -> bool:
+        return product_id in self.position
+
+    def text(self, product_id: str) -> str:
+        return self.texts[self.position[product_id]]
+
+    def subset(self, product_ids: list[str]) -> Catalog:
+        keep = [pid for pid in dict.fromkeys(product_ids) if pid in self.position]
+        return Catalog(keep, [self.text(pid) for pid in keep])
+
+
+def load_catalog(path: Path | str, columns: CatalogColumns | None = None, on_error: OnError = "raise") -> Catalog:
+    """Read a product catalog. Ids are strings; the text is the title plus any ``extra_text`` fields."""
+    columns = columns or CatalogColumns()
+    report = LoadReport(str(path))
+    ids: list[str] = []
+    texts: list[str] = []
+    seen: dict[str, int] = {}
+    for line, rec in iter_records(path, [columns.id, columns.title]):
+        report.rows_read += 1
+        problem, kind = None, ""
+        if "__error__" in rec:
+            problem, kind = str(rec["__error__"]), "malformed rows"
+        else:
+            pid = _text(rec.get(columns.id))
+            parts = [_text(rec.get(columns.title))] + [_text(rec.get(c)) for c in columns.extra_text]
+            text = columns.separator.join(p for p in parts if p)
+            if not pid:
+                problem, kind = f"empty {columns.id}", "empty ids"
+            elif not _text(rec.get(columns.title)):
+                problem, kind = f"product {pid!r} has an empty {columns.title}", "empty texts"
+            elif pid in seen:
+                problem, kind = f"duplicate product id {pid!r} (first on line {seen[pid]})", "duplicate ids"
+        if problem:
+            if on_error == "raise":
+                raise DataError(path, line, problem)
+            report.skip(line, problem, kind)
+            continue
+        seen[pid] = line
+        ids.append(pid)
+        texts.append(text)
+    if not ids:
+        raise DataError(path, None, "no usable products in the catalog")
+    report.rows_kept = len(ids)
+    return Catalog(ids, texts, report)
+
+
+@dataclass
+class Judgments:
+    """Graded (query, product) pairs: a frame with columns ``query``, ``product_id``, ``grade`` (int 0/1/2)."""
+
+    frame: pd.DataFrame
+    report: LoadReport | None = None
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def queries(self) -> list[str]:
+        return list(dict.fromkeys(self.frame["query"]))
+
+    def for_queries(self, queries: list[str] | set[str]) -> Judgments:
+        wanted = set(queries)
+        return Judgments(self.frame[self.frame["query"].isin(wanted)].reset_index(drop=True))
+
+    def grade_counts(self) -> dict[str, int]:
+        counts = self.frame["grade"].value_counts()
+        return {g.label: int(counts.get(int(g), 0)) for g in Grade}
+
+
+def load_judgments(
+    path: Path | str,
+    catalog: Catalog | None = None,
+    columns: JudgmentColumns | None = None,
+    mapping: GradeMapping | None = None,
+    on_error: OnError = "raise",
+) -> Judgments:
+    """Read graded judgments; grades come from the ``grade`` column if present, else from ``relevance``
+    cut by ``mapping``. With a catalog, every product id must be in it. Repeated (query, product)
+    pairs with the same grade are merged; with different grades they are an error."""
+    columns = columns or JudgmentColumns()
+    mapping = mapping or GradeMapping()
+    path = Path(path)
+    records = iter_records(path, [columns.query, columns.product_id])
+    report = LoadReport(str(path))
+    rows: list[tuple[str, str, int]] = []
+    first: dict[tuple[str, str], tuple[int, int]] = {}
+    grade_column: str | None = None
+    for line, rec in records:
+        report.rows_read += 1
+        if grade_column is None and "__error__" not in rec:
+            if columns.grade in rec:
+                grade_column = columns.grade
+            elif columns.relevance in rec:
+                grade_column = columns.relevance
+            else:
+                raise DataError(
+                    path, 1, f"no grade column: expected {columns.grade!r} or {columns.relevance!r}",
+                    "add a grade (exact/partial/irrelevant or 0/1/2) or relevance column",
+                )
+        problem, kind = None, ""
+        if "__error__" in rec:
+            problem, kind = str(rec["__error__"]), "malformed rows"
+        else:
+            query = _text(rec.get(columns.query))
+            pid = _text(rec.get(columns.product_id))
+            try:
+                grade = parse_grade(rec.get(grade_column), "grade" if grade_column == columns.grade else "relevance", mapping)
+            except UnknownGradeError as exc:
+                grade, problem, kind = -1, str(exc), "unknown grades"
+            if problem is None:
+                if not query:
+                    problem, kind = "empty query", "empty queries"
+                elif not pid:
+                    problem, kind = f"empty {columns.product_id}", "empty ids"
+                elif catalog is not None and pid not in catalog:
+                    problem, kind = f"product {pid!r} is not in the catalog", "ids missing from catalog"
+                elif (query, pid) in first:
+                    first_line, first_grade = first[(query, pid)]
+                    if first_grade == grade:
+                        report.skipped["repeated pairs merged"] += 1
+                        continue
+                    problem = f"pair ({query!r}, {pid!r}) graded {grade} here but {first_grade} on line {first_line}"
+                    kind = "conflicting grades"
+        if problem:
+            if on_error == "raise":
+                raise DataError(path, line, problem)
+            report.skip(line, problem, kind)
+            continue
+        first[(query, pid)] = (line, int(grade))
+        rows.append((query, pid, int(grade)))
+    if not rows:
+        raise DataError(path, None, "no usable judgments")
+    report.rows_kept = len(rows)
+    frame = pd.DataFrame(rows, columns=["query", "product_id", "grade"])
+    return Judgments(frame, report)

@@ -1,0 +1,343 @@
+"""Export a sentence-transformers model to ONNX the way OpenSearch ML Commons runs it.
+
+What is written under ``out_dir``::
+
+    fp32/model.onnx, fp32/tokenizer.json   token embeddings (output ``last_hidden_state``)
+    int8/model.onnx, int8/tokenizer.json   dynamic int8 quantization, per-channel weights
+    ml-commons.zip                         exactly one .onnx + tokenizer.json (int8 by default)
+    ml-commons.json                        register body: model_config, SHA-256, size, format
+
+Design notes (each learned the hard way, see the project brief):
+
+* ML Commons' ONNX Runtime is old: the graph is exported with the TorchScript exporter at opset
+  <= 19 and IR version <= 9. Pooling and normalisation are *not* in the graph: ML Commons applies
+  ``pooling_mode`` and ``normalize_result`` from ``model_config`` itself.
+* Inputs are ``input_ids``, ``attention_mask`` and, where the model has them, ``token_type_ids``
+  (ML Commons feeds ``token_type_ids`` when ``model_type`` is ``bert``).
+* int8 uses per-channel weight scales: per-tensor scales cost MiniLM several points of cosine.
+* Parity is checked against a *freshly loaded* PyTorch model (mean cosine of sentence embeddings),
+  and a failed check raises :class:`ExportParityError`: nothing is shipped silently degraded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mr_opensearch.errors import MrosError
+
+MAX_IR_VERSION = 9
+MAX_OPSET = 19
+DEFAULT_OPSET = 17
+
+PARITY_TEXTS = [
+    "cordless drill 18v with battery",
+    "stainless steel kitchen faucet, pull-down sprayer",
+    "taladro inalámbrico con batería",
+    "電動ドリル 充電式",
+    "LED light bulb 60W equivalent soft white (4-pack)",
+    "Peinture acrylique pour l'extérieur, blanc mat",
+    "2 in. x 4 in. x 8 ft. premium kiln-dried whitewood stud",
+    "a",
+]
+
+
+class ExportParityError(MrosError):
+    """The exported model's embeddings disagree with PyTorch beyond the allowed tolerance."""
+
+
+@dataclass
+class ExportResult:
+    out_dir: Path
+    fp32_onnx: Path
+    int8_onnx: Path | None
+    zip_path: Path
+    sha256: str
+    size_bytes: int
+    model_config: dict
+    parity: dict = field(default_factory=dict)
+    packaged_variant: str = "int8"
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        return {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _token_model(model_dir: Path):
+    import torch
+    from transformers import AutoModel
+
+    class TokenEmbeddings(torch.nn.Module):
+        def __init__(self, hf_model, with_token_types: bool) -> None:
+            super().__init__()
+            self.hf_model = hf_model
+            self.with_token_types = with_token_types
+
+        def forward(self, input_ids, attention_mask, token_type_ids=None):
+            kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
+            if self.with_token_types:
+                kwargs["token_type_ids"] = token_type_ids
+            return self.hf_model(**kwargs).last_hidden_state
+
+    hf_model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager")
+    hf_model.eval()
+    with_token_types = getattr(hf_model.config, "type_vocab_size", 0) > 0 and "token_type_ids" in (
+        hf_model.forward.__code__.co_varnames
+    )
+    return TokenEmbeddings(hf_model, with_token_types), hf_model.config
+
+
+def _transformer_dir(model_dir: Path) -> Path:
+    """The directory holding the HF transformer of a sentence-transformers model (usually the root)."""
+    modules = model_dir / "modules.json"
+    if modules.exists():
+        for module in json.loads(modules.read_text()):
+            if module.get("type", "").endswith("Transformer"):
+                return model_dir / module.get("path", "")
+    return model_dir
+
+
+def _pooling_mode(model_dir: Path) -> str:
+    for cfg in sorted(model_dir.glob("*_Pooling/config.json")):
+        data = json.loads(cfg.read_text())
+        if data.get("pooling_mode_cls_token"):
+            return "cls"
+        if data.get("pooling_mode_max_tokens"):
+            return "max"
+        if data.get("pooling_mode") in ("cls", "max", "mean"):
+            return data["pooling_mode"]
+        return "mean"
+    return "mean"
+
+
+def _normalizes(model_dir: Path) -> bool:
+    modules = model_dir / "modules.json"
+    if not modules.exists():
+        return True
+    return any(m.get("type", "").endswith("Normalize") for m in json.loads(modules.read_text()))
+
+
+def _write_tokenizer(model_dir: Path, dest: Path, max_length: int) -> None:
+    from tokenizers import Tokenizer
+
+    source = _transformer_dir(model_dir) / "tokenizer.json"
+    if not source.exists():
+        source = model_dir / "tokenizer.json"
+    if not source.exists():
+        raise MrosError(
+            f"{model_dir} has no tokenizer.json (ML Commons needs a fast tokenizer)",
+            "save the model with a fast tokenizer: AutoTokenizer.from_pretrained(..., use_fast=True).save_pretrained(dir)",
+        )
+    tok = Tokenizer.from_file(str(source))
+    tok.enable_truncation(max_length=max_length)
+    tok.no_padding()
+    tok.save(str(dest))
+
+
+def _clamp_versions(path: Path) -> tuple[int, int]:
+    import onnx
+
+    model = onnx.load(str(path))
+    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    if opset > MAX_OPSET:
+        raise MrosError(f"{path}: opset {opset} > {MAX_OPSET}, which ML Commons' ONNX Runtime cannot load")
+    if model.ir_version > MAX_IR_VERSION:
+        model.ir_version = MAX_IR_VERSION
+        onnx.checker.check_model(model)
+        onnx.save(model, str(path))
+    return model.ir_version, opset
+
+
+def export_onnx(model_dir: Path, onnx_path: Path, opset: int = DEFAULT_OPSET) -> list[str]:
+    """Trace the transformer of ``model_dir`` to ``onnx_path`` (token embeddings). Returns input names."""
+    import torch
+    from transformers import AutoTokenizer
+
+    transformer_dir = _transformer_dir(model_dir)
+    module, _ = _token_model(transformer_dir)
+    tokenizer = AutoTokenizer.from_pretrained(str(transformer_dir))
+    sample = tokenizer(["export sample text", "a second, longer sample sentence for tracing"],
+                       padding=True, return_tensors="pt")
+    names = ["input_ids", "attention_mask"] + (["token_type_ids"] if module.with_token_types else [])
+    if "token_type_ids" not in sample:
+        sample["token_type_ids"] = torch.zeros_like(sample["input_ids"])
+    args = tuple(sample[n] for n in names)
+    onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    dynamic = {n: {0: "batch", 1: "sequence"} for n in names}
+    dynamic["last_hidden_state"] = {0: "batch", 1: "sequence"}
+    with torch.no_grad():
+        torch.onnx.export(
+            module, args, str(onnx_path), input_names=names, output_names=["last_hidden_state"],
+            dynamic_axes=dynamic, opset_version=min(opset, MAX_OPSET), do_constant_folding=True, dynamo=False,
+        )
+    _clamp_versions(onnx_path)
+    return names
+
+
+def quantize_int8(fp32_path: Path, int8_path: Path, per_channel: bool = True) -> None:
+    """Dynamic int8 quantization (weights int8 per channel, activations quantized at run time)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    int8_path.parent.mkdir(parents=True, exist_ok=True)
+    quantize_dynamic(str(fp32_path), str(int8_path), per_channel=per_channel, weight_type=QuantType.QInt8)
+    _clamp_versions(int8_path)
+
+
+class OnnxEncoder:
+    """Sentence embeddings from an exported ONNX token-embedding model, pooled and normalised the way
+    ML Commons does it (``pooling_mode`` mean/cls/max, then L2 if ``normalize``)."""
+
+    def __init__(self, onnx_path: Path, tokenizer_json: Path, pooling: str = "mean", normalize: bool = True,
+                 threads: int | None = None) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_json))
+        self.tokenizer.enable_padding()
+        self.pooling = pooling
+        self.normalize = normalize
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        out = []
+        for start in range(0, len(texts), batch_size):
+            encodings = self.tokenizer.encode_batch(texts[start : start + batch_size])
+            ids = np.array([e.ids for e in encodings], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            types = np.array([e.type_ids for e in encodings], dtype=np.int64)
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            tokens = self.session.run(None, {n: feeds[n] for n in self.input_names})[0]
+            out.append(pool(tokens, mask, self.pooling, self.normalize))
+        return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def pool(tokens: np.ndarray, mask: np.ndarray, mode: str = "mean", normalize: bool = True) -> np.ndarray:
+    m = mask[..., None].astype(np.float32)
+    if mode == "cls":
+        emb = tokens[:, 0]
+    elif mode == "max":
+        emb = np.where(m > 0, tokens, -1e9).max(axis=1)
+    else:
+        emb = (tokens * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+    if normalize:
+        emb = emb / np.clip(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12, None)
+    return emb.astype(np.float32)
+
+
+def mean_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a = a / np.clip(np.linalg.norm(a, axis=1, keepdims=True), 1e-12, None)
+    b = b / np.clip(np.linalg.norm(b, axis=1, keepdims=True), 1e-12, None)
+    return float((a * b).sum(axis=1).mean())
+
+
+def export_for_ml_commons(
+    model_dir: Path | str,
+    out_dir: Path | str,
+    quantize: bool = True,
+    package: str = "int8",
+    opset: int = DEFAULT_OPSET,
+    max_length: int | None = None,
+    parity_texts: list[str] | None = None,
+    min_fp32_cosine: float = 0.9999,
+    min_int8_cosine: float = 0.99,
+    name: str | None = None,
+    version: str = "1.0.0",
+) -> ExportResult:
+    """Export ``model_dir`` (a sentence-transformers directory) and package it for ML Commons.
+
+    Raises :class:`ExportParityError` if ONNX embeddings drift from a freshly loaded PyTorch model.
+    """
+    from sentence_transformers import SentenceTransformer
+
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    if not model_dir.exists():
+        raise MrosError(f"model directory {model_dir} does not exist", "pass the RUN/model directory of a training run")
+    if package not in ("int8", "fp32"):
+        raise MrosError(f"unknown package variant {package!r}", "use int8 or fp32")
+    if package == "int8" and not quantize:
+        package = "fp32"
+    reference = SentenceTransformer(str(model_dir), device="cpu")
+    max_length = max_length or int(reference.max_seq_length or 128)
+    pooling = _pooling_mode(model_dir)
+    normalize = _normalizes(model_dir)
+    texts = parity_texts or PARITY_TEXTS
+    expected = reference.encode(texts, convert_to_numpy=True, normalize_embeddings=True)
+    dim = int(expected.shape[1])
+    del reference
+
+    fp32 = out_dir / "fp32" / "model.onnx"
+    export_onnx(model_dir, fp32, opset=opset)
+    _write_tokenizer(model_dir, fp32.parent / "tokenizer.json", max_length)
+    parity = {"fp32_mean_cosine": mean_cosine(expected, OnnxEncoder(fp32, fp32.parent / "tokenizer.json", pooling).encode(texts))}
+    if parity["fp32_mean_cosine"] < min_fp32_cosine:
+        raise ExportParityError(
+            f"fp32 ONNX parity failed: mean cosine {parity['fp32_mean_cosine']:.6f} < {min_fp32_cosine}",
+            "the exported graph differs from the PyTorch model; check for custom modules the exporter does not trace",
+        )
+    int8: Path | None = None
+    if quantize:
+        int8 = out_dir / "int8" / "model.onnx"
+        quantize_int8(fp32, int8)
+        shutil.copy(fp32.parent / "tokenizer.json", int8.parent / "tokenizer.json")
+        parity["int8_mean_cosine"] = mean_cosine(expected, OnnxEncoder(int8, int8.parent / "tokenizer.json", pooling).encode(texts))
+        if parity["int8_mean_cosine"] < min_int8_cosine:
+            raise ExportParityError(
+                f"int8 ONNX parity failed: mean cosine {parity['int8_mean_cosine']:.6f} < {min_int8_cosine}",
+                "ship the fp32 variant (--package fp32) or check the quantization settings",
+            )
+    chosen = int8 if package == "int8" and int8 is not None else fp32
+    zip_path = out_dir / "ml-commons.zip"
+    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.write(chosen, "model.onnx")
+        zf.write(chosen.parent / "tokenizer.json", "tokenizer.json")
+    import onnx
+
+    graph = onnx.load(str(chosen), load_external_data=False)
+    hf_config = json.loads((_transformer_dir(model_dir) / "config.json").read_text())
+    model_config = {
+        "model_type": hf_config.get("model_type", "bert"),
+        "embedding_dimension": dim,
+        "framework_type": "sentence_transformers",
+        "pooling_mode": pooling.upper(),
+        "normalize_result": bool(normalize),
+        "all_config": json.dumps(hf_config, sort_keys=True),
+    }
+    result = ExportResult(
+        out_dir=out_dir, fp32_onnx=fp32, int8_onnx=int8, zip_path=zip_path, sha256=sha256_of(zip_path),
+        size_bytes=zip_path.stat().st_size, model_config=model_config, packaged_variant=package,
+        parity={**parity, "ir_version": int(graph.ir_version),
+                "opset": max(o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")),
+                "fp32_bytes": fp32.stat().st_size, "int8_bytes": int8.stat().st_size if int8 else None},
+    )
+    register = {
+        "name": name or model_dir.resolve().parent.name or "mros-model",
+        "version": version,
+        "description": f"mros graded-relevance encoder ({package} ONNX, {dim}-d, {pooling} pooling)",
+        "function_name": "TEXT_EMBEDDING",
+        "model_format": "ONNX",
+        "model_content_hash_value": result.sha256,
+        "model_content_size_in_bytes": result.size_bytes,
+        "model_config": model_config,
+        "parity": result.parity,
+        "variant": package,
+    }
+    (out_dir / "ml-commons.json").write_text(json.dumps(register, indent=2, sort_keys=True))
+    return result

@@ -1,0 +1,126 @@
+r"""Label-aware (graded) supervised contrastive loss for Stage 1.
+
+For a batch with queries :math:`q` and products :math:`p` (every query brings all its judged
+products; every product of another query in the batch counts as irrelevant for :math:`q`), let
+:math:`s_{qp} = \cos(q, p) / \tau` and :math:`g_{qp} \in \{0, 1, 2\}` the grade (irrelevant,
+partial, exact). Each product with a grade above irrelevant is a positive that must out-score every
+product of *strictly lower* grade for the same query:
+
+.. math::
+
+    \ell_{qp} = -\log \frac{e^{s_{qp}}}{e^{s_{qp}} + \sum_{n:\, g_{qn} < g_{qp}} e^{s_{qn}}}
+    \qquad
+    \mathcal{L} = \frac{\sum_{q,p:\, g_{qp} > 0} w_{g_{qp}}\, \ell_{qp}}{\sum_{q,p:\, g_{qp} > 0} w_{g_{qp}}}
+
+with :math:`w_2 = 1` and :math:`w_1 =` ``partial_weight``. So exact products are pulled above
+partial and irrelevant ones, partial products are pulled above irrelevant ones (but are *not*
+contrasted with exact ones, which are not their negatives), and irrelevant products are pushed
+down. ``partial_weight`` (default 0.5) sets how strongly partial products act as (weaker)
+positives; 0 turns them into pure "in-between" items that are only pushed below exact products.
+
+This is the supervised contrastive loss (SupCon) of Khosla et al. with the positive set and the
+negative set of each anchor chosen by grade order, as in the Stage 1 objective of Mine and Refine.
+
+Inputs:
+    * standalone: ``graded_supcon_loss(query_emb [Q, d], product_emb [P, d], grades [Q, P])``
+      where ``grades`` holds 0/1/2 (or -1 for "not judged for this query", treated as irrelevant).
+    * as a sentence-transformers loss: ``GradedSupConLoss(model)`` with dataset columns
+      ``(query, product)`` and a label ``[query_id, grade]`` per row; rows of one query must share
+      ``query_id``. Each distinct query is encoded once per batch.
+
+References:
+    * Khosla et al., "Supervised Contrastive Learning", NeurIPS 2020, arXiv:2004.11362.
+    * "Mine and Refine: Optimizing Graded Relevance in E-commerce Search Retrieval", arXiv:2602.17654.
+
+Example::
+
+    >>> import torch
+    >>> from trainer.losses.graded_supcon import graded_supcon_loss
+    >>> q = torch.nn.functional.normalize(torch.randn(2, 8), dim=-1)
+    >>> p = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
+    >>> grades = torch.tensor([[2, 1, 0, -1], [-1, -1, 2, 0]])
+    >>> loss = graded_supcon_loss(q, p, grades, temperature=0.05)
+    >>> loss.ndim
+    0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def graded_supcon_loss(
+    query_emb: Tensor,
+    product_emb: Tensor,
+    grades: Tensor,
+    temperature: float = 0.05,
+    partial_weight: float = 0.5,
+) -> Tensor:
+    """The loss of the module docstring. Embeddings need not be normalised (they are here)."""
+    if query_emb.shape[-1] != product_emb.shape[-1]:
+        raise ValueError(f"embedding sizes differ: {query_emb.shape[-1]} vs {product_emb.shape[-1]}")
+    if grades.shape != (query_emb.shape[0], product_emb.shape[0]):
+        raise ValueError(f"grades must be [Q, P] = {(query_emb.shape[0], product_emb.shape[0])}, got {tuple(grades.shape)}")
+    q = F.normalize(query_emb, dim=-1)
+    p = F.normalize(product_emb, dim=-1)
+    logits = q @ p.T / temperature  # [Q, P]
+    g = grades.clamp(min=0).to(logits.device)
+    positive = g > 0  # [Q, P] anchors
+    if not positive.any():
+        return logits.sum() * 0.0
+    # lower[q, a, n]: product n has a strictly lower grade than anchor a for query q.
+    lower = g.unsqueeze(1) < g.unsqueeze(2)  # [Q, P(anchor), P(neg)]
+    neg_logits = logits.unsqueeze(1).expand(-1, logits.shape[1], -1)
+    neg_logits = neg_logits.masked_fill(~lower, float("-inf"))
+    denom = torch.logsumexp(torch.cat([logits.unsqueeze(2), neg_logits], dim=2), dim=2)  # [Q, P]
+    per_pair = denom - logits  # -log softmax of the anchor against its negatives
+    weights = torch.where(g == 2, torch.ones_like(logits), torch.full_like(logits, partial_weight))
+    weights = weights * positive
+    total = weights.sum()
+    if total <= 0:
+        return logits.sum() * 0.0
+    return (per_pair * weights).sum() / total
+
+
+class GradedSupConLoss(nn.Module):
+    """sentence-transformers wrapper of :func:`graded_supcon_loss` (see the module docstring)."""
+
+    def __init__(self, model: nn.Module, temperature: float = 0.05, partial_weight: float = 0.5) -> None:
+        super().__init__()
+        self.model = model
+        self.temperature = temperature
+        self.partial_weight = partial_weight
+
+    def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
+        query_features, product_features = list(sentence_features)
+        query_ids, grades = labels[:, 0], labels[:, 1]
+        unique_ids, first = _first_occurrence(query_ids)
+        query_rows = {k: v[first] if torch.is_tensor(v) and v.shape[:1] == query_ids.shape else v
+                      for k, v in query_features.items()}
+        query_emb = self.model(query_rows)["sentence_embedding"]
+        product_emb = self.model(product_features)["sentence_embedding"]
+        same_query = unique_ids.unsqueeze(1) == query_ids.unsqueeze(0)  # [Q, B]
+        grade_matrix = torch.where(same_query, grades.unsqueeze(0).expand_as(same_query), torch.zeros_like(same_query, dtype=grades.dtype))
+        return graded_supcon_loss(query_emb, product_emb, grade_matrix, self.temperature, self.partial_weight)
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {"temperature": self.temperature, "partial_weight": self.partial_weight}
+
+    @property
+    def citation(self) -> str:
+        return "@inproceedings{khosla2020supcon, title={Supervised Contrastive Learning}, author={Khosla, Prannay and others}, booktitle={NeurIPS}, year={2020}}"
+
+
+def _first_occurrence(ids: Tensor) -> tuple[Tensor, Tensor]:
+    """Distinct values of ``ids`` in order of first appearance, and the index of each first appearance."""
+    unique, inverse = torch.unique(ids, sorted=True, return_inverse=True)
+    positions = torch.arange(ids.shape[0], device=ids.device)
+    first = torch.full((unique.shape[0],), ids.shape[0], dtype=torch.long, device=ids.device)
+    first = first.scatter_reduce(0, inverse, positions, reduce="amin")
+    order = torch.argsort(first)
+    return unique[order], first[order]
