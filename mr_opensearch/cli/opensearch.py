@@ -1,7 +1,153 @@
-"""``mros opensearch``: a local OpenSearch node assembled from Maven Central."""
+"""``mros opensearch``: a local OpenSearch node assembled from Maven Central.
+
+``up`` builds (once) an OpenSearch home in ``$MROS_CACHE_DIR`` and starts a single node on
+127.0.0.1; ``status``, ``down`` and ``logs`` find that node again by its port (``--port``) in
+``$MROS_CACHE_DIR/nodes/<port>/``. See ``docs/opensearch-node.md``.
+"""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import typer
 
-app = typer.Typer(help="Run a local OpenSearch 3.x node with k-NN, ML Commons and neural search.", no_args_is_help=True)
+from mr_opensearch.cli._errors import handle_errors
+from mr_opensearch.cli._output import emit_json, info, show_progress, state
+from mr_opensearch.node import lifecycle, process
+from mr_opensearch.node.lifecycle import DEFAULT_HEAP, DEFAULT_PORT
+from mr_opensearch.node.maven import Reporter
+
+app = typer.Typer(
+    help="Run a local OpenSearch 3.x node with k-NN, ML Commons and neural search.", no_args_is_help=True
+)
+
+PORT = typer.Option(DEFAULT_PORT, "--port", "-p", help="HTTP port of the node on 127.0.0.1.")
+NODE_DIR = typer.Option(
+    None, "--node-dir", help="Node folder (default: $MROS_CACHE_DIR/nodes/<port>).", file_okay=False
+)
+
+
+def _reporter() -> Reporter | None:
+    return info if show_progress() else None
+
+
+def _size(num: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(num) < 1024 or unit == "GiB":
+            return f"{num:.1f} {unit}" if unit != "B" else f"{int(num)} B"
+        num /= 1024
+    return f"{num:.1f} GiB"
+
+
+@app.command()
+@handle_errors
+def up(
+    port: int = PORT,
+    heap: str = typer.Option(DEFAULT_HEAP, "--heap", help="JVM heap (-Xms/-Xmx), e.g. 1g, 2g, 1536m."),
+    timeout: float = typer.Option(180.0, "--timeout", help="Seconds to wait for the cluster to be green."),
+    plugin_zip: list[Path] = typer.Option(
+        [],
+        "--plugin-zip",
+        help="A plugin zip to install instead of fetching it from Maven (repeatable).",
+        exists=True,
+    ),
+    retry_maven: bool = typer.Option(
+        False, "--retry-maven", help="Try again to fetch plugins Maven did not serve."
+    ),
+    docker: bool = typer.Option(
+        False, "--docker", help="Run the official image through testcontainers instead."
+    ),
+    node_dir: Path | None = NODE_DIR,
+    as_json: bool = typer.Option(False, "--json", help="Print the node's status as JSON."),
+) -> None:
+    """Assemble (once) and start a single-node OpenSearch on 127.0.0.1, then wait until it is green."""
+    if docker:
+        from mr_opensearch.node import docker as docker_node
+
+        node = docker_node.up(port=port, heap=heap, timeout=timeout, report=_reporter())
+    else:
+        node = lifecycle.up(
+            port=port,
+            heap=heap,
+            timeout=timeout,
+            plugin_zips=plugin_zip,
+            retry_maven=retry_maven,
+            directory=node_dir,
+            report=info,
+        )
+    report = lifecycle.status(port=port, directory=node_dir if not docker else None)
+    if as_json:
+        emit_json(report)
+        return
+    typer.echo(f"OpenSearch {report.get('version')} is {report.get('health')} at {node.url}")
+    if report.get("missing_plugins"):
+        info("Missing plugins: " + ", ".join(report["missing_plugins"]) + " (see docs/opensearch-node.md)")
+
+
+@app.command()
+@handle_errors
+def status(
+    port: int = PORT,
+    node_dir: Path | None = NODE_DIR,
+    url: str | None = typer.Option(None, "--url", help="Describe this cluster instead of the mros node."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Report url, version, health, installed plugins, pid and heap of the node (exit 1 when it is down)."""
+    report = lifecycle.status(port=port, directory=node_dir, url=url)
+    if as_json:
+        emit_json(report)
+    elif not report["running"]:
+        typer.echo(f"No mros OpenSearch node is running at {report['url']}.")
+    else:
+        typer.echo(f"url:      {report['url']}")
+        typer.echo(f"version:  {report['version']}")
+        typer.echo(f"health:   {report['health']}")
+        typer.echo(f"pid:      {report.get('pid') or report.get('container_id') or '-'}")
+        typer.echo(f"heap:     {_size(report['heap_used_bytes'])} used of {_size(report['heap_max_bytes'])}")
+        typer.echo("plugins:  " + ", ".join(f"{p['name']} {p['version']}" for p in report["plugins"]))
+        if report["missing_plugins"]:
+            typer.echo("missing:  " + ", ".join(report["missing_plugins"]))
+        if report.get("log_file"):
+            typer.echo(f"log:      {report['log_file']}")
+    if not report["running"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+@handle_errors
+def down(
+    port: int = PORT,
+    node_dir: Path | None = NODE_DIR,
+    timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait before killing the JVM."),
+) -> None:
+    """Stop the node `mros opensearch up` started on this port (and only that one)."""
+    stopped = lifecycle.down(port=port, directory=node_dir, timeout=timeout)
+    if stopped is None:
+        info(f"No mros OpenSearch node was running on port {port}.")
+    elif not state.quiet:
+        typer.echo(f"Stopped OpenSearch at {stopped.url} (pid {stopped.pid or stopped.container_id}).")
+
+
+@app.command()
+@handle_errors
+def logs(
+    port: int = PORT,
+    node_dir: Path | None = NODE_DIR,
+    lines: int = typer.Option(50, "-n", "--lines", help="How many of the last lines to show."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines (Ctrl-C to stop)."),
+) -> None:
+    """Show the end of the node's log."""
+    path = lifecycle.log_file(port=port, directory=node_dir)
+    for line in process.last_lines(path, lines):
+        typer.echo(line)
+    if not follow:
+        return
+    with open(path, errors="replace") as fh:
+        fh.seek(0, 2)
+        while True:
+            line = fh.readline()
+            if line:
+                typer.echo(line.rstrip("\n"))
+            else:
+                time.sleep(0.5)
