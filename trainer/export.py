@@ -22,6 +22,7 @@ Design notes (each learned the hard way, see the project brief):
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import shutil
 import zipfile
@@ -95,8 +96,8 @@ def _token_model(model_dir: Path):
 
     hf_model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager")
     hf_model.eval()
-    with_token_types = getattr(hf_model.config, "type_vocab_size", 0) > 0 and "token_type_ids" in (
-        hf_model.forward.__code__.co_varnames
+    with_token_types = getattr(hf_model.config, "type_vocab_size", 0) > 0 and (
+        "token_type_ids" in inspect.signature(hf_model.forward).parameters
     )
     return TokenEmbeddings(hf_model, with_token_types), hf_model.config
 

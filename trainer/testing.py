@@ -56,3 +56,49 @@ def _build(path: Path, raw: Path, texts: list[str], hidden_size: int, layers: in
     model = SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu")
     model.save(str(path))
     return path
+
+
+SYNTHETIC_VOCAB = {
+    "en": ["drill", "cordless", "hammer", "faucet", "kitchen", "lamp", "bulb", "paint", "white", "deck",
+           "stain", "pipe", "valve", "tile", "saw", "blade", "ladder", "mower", "hose", "shelf"],
+    "es": ["taladro", "inalámbrico", "martillo", "grifo", "cocina", "lámpara", "bombilla", "pintura",
+           "blanca", "tubería", "válvula", "azulejo", "sierra", "escalera", "manguera"],
+    "ja": ["電動ドリル", "ハンマー", "蛇口", "キッチン", "ランプ", "電球", "塗料", "白", "パイプ", "タイル"],
+}
+
+
+def write_synthetic_dataset(directory: Path | str, n_products: int = 120, n_queries: int = 40, per_query: int = 6,
+                            seed: int = 0) -> Path:
+    """Write ``products.csv`` and ``judgments.csv`` (Home Depot format: raw relevance 1..3) where a
+    product's grade follows how many query words its title shares. Mixed English/Spanish/Japanese."""
+    import csv
+    import random
+
+    rng = random.Random(seed)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    langs = list(SYNTHETIC_VOCAB)
+    products = []
+    for i in range(n_products):
+        words = SYNTHETIC_VOCAB[langs[i % len(langs)]]
+        products.append((str(100000 + i), " ".join(rng.sample(words, 3)) + f" model {i}"))
+    with open(directory / "products.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["product_uid", "product_title"])
+        writer.writerows(products)
+    with open(directory / "judgments.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["query", "product_uid", "relevance"])
+        for q in range(n_queries):
+            anchor = products[rng.randrange(n_products)]
+            query_words = anchor[1].split()[:2]
+            query = " ".join(query_words) + ("" if q < n_products else f" {q}")
+            chosen = {anchor[0]: anchor[1]}
+            while len(chosen) < per_query:
+                pid, title = products[rng.randrange(n_products)]
+                chosen[pid] = title
+            for pid, title in chosen.items():
+                overlap = len(set(query_words) & set(title.split()))
+                relevance = {0: rng.choice([1.0, 1.33, 1.67]), 1: rng.choice([2.0, 2.33]), 2: 3.0}[min(overlap, 2)]
+                writer.writerow([query, pid, relevance])
+    return directory

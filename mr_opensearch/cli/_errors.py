@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import traceback
 from collections.abc import Callable
@@ -34,8 +35,11 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        previous = state.stdout
+        state.stdout = sys.stdout
         try:
-            return func(*args, **kwargs)
+            with contextlib.redirect_stdout(sys.stderr):
+                return func(*args, **kwargs)
         except typer.Exit:
             raise
         except KeyboardInterrupt:
@@ -43,5 +47,7 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(130) from None
         except Exception as exc:
             raise typer.Exit(report_error(exc)) from None
+        finally:
+            state.stdout = previous
 
     return wrapper

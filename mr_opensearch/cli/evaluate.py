@@ -1,9 +1,40 @@
-"""``mros evaluate``."""
+"""``mros evaluate``: graded evaluation of a run's model and baselines on a split."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from mr_opensearch.cli._errors import handle_errors
+from mr_opensearch.cli._output import emit_json, info, result, show_progress, state
+from mr_opensearch.errors import MrosError
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command(name="evaluate")(evaluate)
+
+
+@handle_errors
+def evaluate(
+    run: Path = typer.Option(..., "--run", "-r", help="Run directory written by `mros train`."),
+    split: list[str] = typer.Option(["test"], "--split", "-s", help="Split(s) to evaluate: train, validation, test."),
+    as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
+) -> None:
+    """Full-corpus nDCG@10, recall@100, judged re-ranking nDCG@10 and grade-separation AUCs, with plots."""
+    from trainer.config import load_config
+    from trainer.evaluate import evaluate_run, metrics_markdown
+    from trainer.run import load_data
+
+    if not (run / "config.yaml").exists():
+        raise MrosError(f"{run} is not a run directory (no config.yaml)", "pass the --out directory of `mros train`")
+    bad = [s for s in split if s not in ("train", "validation", "test")]
+    if bad:
+        raise MrosError(f"unknown split(s) {', '.join(bad)}", "use train, validation or test")
+    cfg = load_config(run / "config.yaml")
+    data = load_data(cfg)
+    metrics = evaluate_run(run, cfg, data, progress=show_progress(), log=info, splits=split)
+    if as_json:
+        emit_json(metrics)
+    elif not state.quiet:
+        result(metrics_markdown(metrics["splits"]))

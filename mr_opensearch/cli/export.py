@@ -1,9 +1,47 @@
-"""``mros export``."""
+"""``mros export``: ONNX (fp32 + int8) and the ML Commons package of a trained model."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from mr_opensearch.cli._errors import handle_errors
+from mr_opensearch.cli._output import emit_json, info, result, state
+from mr_opensearch.errors import MrosError
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command(name="export")(export)
+
+
+@handle_errors
+def export(
+    run: Path | None = typer.Option(None, "--run", "-r", help="Run directory: exports RUN/model into RUN/onnx."),
+    model: Path | None = typer.Option(None, "--model", help="A sentence-transformers model directory."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output directory (default RUN/onnx)."),
+    package: str = typer.Option("int8", "--package", help="Variant zipped for ML Commons: int8 or fp32."),
+    no_quantize: bool = typer.Option(False, "--no-quantize", help="Skip the int8 variant."),
+    opset: int = typer.Option(17, "--opset", min=11, max=19, help="ONNX opset (ML Commons' runtime needs <= 19)."),
+    max_length: int | None = typer.Option(None, "--max-length", help="Tokenizer truncation (default: the model's)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the export summary as JSON."),
+) -> None:
+    """Export token-embedding ONNX (IR <= 9, opset <= 19), quantize to int8, check parity, package for ML Commons."""
+    from trainer.export import export_for_ml_commons
+
+    if run is None and model is None:
+        raise MrosError("nothing to export", "pass --run RUN or --model DIR")
+    model_dir = model or (run / "model")  # type: ignore[operator]
+    out_dir = out or ((run / "onnx") if run else None)
+    if out_dir is None:
+        raise MrosError("no output directory", "pass --out DIR")
+    info(f"exporting {model_dir} -> {out_dir}")
+    exported = export_for_ml_commons(model_dir, out_dir, quantize=not no_quantize, package=package, opset=opset,
+                                   max_length=max_length)
+    summary = exported.to_json()
+    if as_json:
+        emit_json(summary)
+    elif not state.quiet:
+        result(f"ML Commons package: {exported.zip_path} ({exported.size_bytes} bytes, sha256 {exported.sha256})")
+        for key, value in exported.parity.items():
+            result(f"  {key}: {value}")

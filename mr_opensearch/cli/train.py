@@ -1,9 +1,45 @@
-"""``mros train``."""
+"""``mros train``: graded data -> Stage 1 -> evaluation with baselines -> ONNX export, in one run directory."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from mr_opensearch.cli._errors import handle_errors
+from mr_opensearch.cli._output import emit_json, info, result, show_progress, state
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command(name="train")(train)
+
+
+@handle_errors
+def train(
+    out: Path = typer.Option(..., "--out", "-o", help="Run directory to write (created; reused to resume)."),
+    data: Path | None = typer.Option(None, "--data", help="Folder with products.csv and judgments.csv (overrides the config)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML or TOML config file (defaults otherwise)."),
+    base: str | None = typer.Option(None, "--base", help="Base encoder: Hugging Face id or local path (overrides the config)."),
+    skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Count and skip malformed rows instead of stopping."),
+    no_resume: bool = typer.Option(False, "--no-resume", help="Ignore existing checkpoints and step markers' resume."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+) -> None:
+    """Train a Stage 1 model, evaluate it against BM25, the base model and the MNRL recipe, and export it."""
+    from trainer.config import load_config
+    from trainer.run import train_run
+
+    cfg = load_config(config)
+    if data is not None:
+        cfg.data.dir = data
+    if cfg.data.dir is None:
+        cfg.data.dir = Path("../shared/data/homedepot")
+    if base:
+        cfg.model.base = base
+    if skip_bad_rows:
+        cfg.data.on_error = "skip"
+    metrics = train_run(cfg, out, progress=show_progress(), resume=not no_resume, log=info)
+    if as_json:
+        emit_json(metrics)
+    elif not state.quiet:
+        result((out / "metrics.md").read_text())
+        result(f"Run written to {out} (model card: {out / 'README.md'})")

@@ -1,0 +1,70 @@
+"""Gradient directions of the graded SupCon loss on hand-made embeddings."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from trainer.losses.graded_supcon import _first_occurrence, graded_supcon_loss
+
+
+def grads_wrt_cosines(cos: list[list[float]], grades: list[list[int]], **kw):
+    """Use 2-d unit vectors so each product's cosine to the query is set directly by its angle."""
+    angles = torch.tensor([[math.acos(c) for c in row] for row in cos], requires_grad=True)
+    q = torch.tensor([[1.0, 0.0]] * len(cos))
+    loss_total = 0
+    for i in range(len(cos)):
+        p = torch.stack([torch.cos(angles[i]), torch.sin(angles[i])], dim=1)
+        g = torch.tensor([grades[i]])
+        loss_total = loss_total + graded_supcon_loss(q[i : i + 1], p, g, temperature=0.1)
+    loss_total.backward()
+    # d loss / d cos = d loss / d angle * d angle / d cos, with d angle / d cos = -1/sin(angle) < 0
+    return (angles.grad * (-1.0 / torch.sin(angles.detach()))).tolist()[0], float(loss_total.detach())
+
+
+def test_exact_pulled_up_partial_and_irrelevant_pushed_below_exact():
+    grads, _ = grads_wrt_cosines([[0.3, 0.5, 0.4]], [[2, 1, 0]])
+    d_exact, d_partial, d_irrelevant = grads
+    assert d_exact < 0  # raising the exact product's cosine lowers the loss
+    assert d_irrelevant > 0  # the irrelevant product should go down
+    # partial is a negative of the exact anchor and a positive of its own: with partial_weight 0.5
+    # and the partial far above the exact product, the push-down dominates
+    assert d_partial > 0
+
+
+def test_partial_is_pulled_above_irrelevant_when_no_exact_present():
+    grads, _ = grads_wrt_cosines([[0.2, 0.6]], [[1, 0]])
+    assert grads[0] < 0 and grads[1] > 0
+
+
+def test_partial_weight_zero_makes_partial_only_a_negative():
+    angles = torch.tensor([math.acos(0.5), math.acos(0.5)], requires_grad=True)
+    p = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
+    loss = graded_supcon_loss(torch.tensor([[1.0, 0.0]]), p, torch.tensor([[2, 1]]), partial_weight=0.0)
+    loss.backward()
+    # only the exact anchor counts; it pushes the partial product down, so its angle should grow
+    assert angles.grad[1] < 0
+
+
+def test_loss_is_lower_when_grades_are_ordered():
+    q = torch.tensor([[1.0, 0.0]])
+    good = torch.tensor([[0.9, math.sqrt(1 - 0.81)], [0.5, math.sqrt(0.75)], [0.0, 1.0]])
+    bad = good.flip(0)
+    grades = torch.tensor([[2, 1, 0]])
+    assert graded_supcon_loss(q, good, grades) < graded_supcon_loss(q, bad, grades)
+
+
+def test_unjudged_products_count_as_irrelevant_and_no_positive_means_zero_loss():
+    q = torch.nn.functional.normalize(torch.randn(1, 4), dim=-1)
+    p = torch.nn.functional.normalize(torch.randn(3, 4), dim=-1)
+    a = graded_supcon_loss(q, p, torch.tensor([[2, -1, -1]]))
+    b = graded_supcon_loss(q, p, torch.tensor([[2, 0, 0]]))
+    assert torch.allclose(a, b)
+    assert graded_supcon_loss(q, p, torch.tensor([[0, 0, -1]])) == 0
+
+
+def test_first_occurrence_keeps_order():
+    ids = torch.tensor([7, 7, 3, 3, 3, 9, 7])
+    unique, first = _first_occurrence(ids)
+    assert unique.tolist() == [7, 3, 9] and first.tolist() == [0, 2, 5]

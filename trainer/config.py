@@ -1,0 +1,136 @@
+"""Training configuration: one pydantic model, read from YAML or TOML, written back resolved.
+
+Every field has a default that works on the shared Home Depot data; a config file only needs the
+fields it changes. Unknown fields are an error (typos should not be silently ignored).
+
+Example ``mros.yaml``::
+
+    data:
+      dir: ../shared/data/homedepot
+    stage1:
+      epochs: 1
+      partial_weight: 0.5
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mr_opensearch.errors import MrosError
+from trainer.data import CatalogColumns, JudgmentColumns
+from trainer.grades import GradeMapping
+from trainer.splits import SplitConfig
+
+DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(Strict):
+    dir: Path | None = Field(None, description="folder holding the catalog and judgments files")
+    catalog: str = "products.csv"
+    judgments: str = "judgments.csv"
+    catalog_columns: CatalogColumns = Field(default_factory=CatalogColumns)
+    judgment_columns: JudgmentColumns = Field(default_factory=JudgmentColumns)
+    grade_mapping: GradeMapping = Field(default_factory=GradeMapping)
+    on_error: Literal["raise", "skip"] = "raise"
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    max_train_queries: int | None = Field(None, description="use only this many training queries (quick runs)")
+
+    def catalog_path(self) -> Path:
+        return (self.dir or Path(".")) / self.catalog
+
+    def judgments_path(self) -> Path:
+        return (self.dir or Path(".")) / self.judgments
+
+
+class ModelConfig(Strict):
+    base: str = Field(DEFAULT_BASE_MODEL, description="Hugging Face id or local path of the base encoder")
+    max_seq_length: int = 64
+
+
+class Stage1Config(Strict):
+    epochs: float = 1.0
+    max_steps: int = Field(-1, description="stop after this many optimizer steps (-1: run all epochs)")
+    queries_per_batch: int = 32
+    max_products_per_query: int = 8
+    learning_rate: float = 5e-5
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    temperature: float = 0.05
+    partial_weight: float = 0.5
+    seed: int = 42
+    save_steps: int = 200
+    save_total_limit: int = 2
+    logging_steps: int = 20
+
+
+class MnrlBaselineConfig(Strict):
+    """The standard sentence-transformers recipe: MultipleNegativesRankingLoss on exact pairs."""
+
+    epochs: float = 1.0
+    max_steps: int = -1
+    batch_size: int = 64
+    learning_rate: float = 5e-5
+    warmup_ratio: float = 0.1
+    seed: int = 42
+
+
+class EvalConfig(Strict):
+    splits: list[Literal["train", "validation", "test"]] = ["test"]
+    ndcg_k: int = 10
+    recall_k: int = 100
+    batch_size: int = 128
+    baselines: list[Literal["bm25", "base", "mnrl"]] = ["bm25", "base", "mnrl"]
+    max_queries: int | None = Field(None, description="evaluate on at most this many queries per split")
+
+
+class ExportConfig(Strict):
+    enabled: bool = True
+    quantize: bool = True
+    package: Literal["int8", "fp32"] = "int8"
+    opset: int = Field(17, ge=11, le=19)
+    min_fp32_cosine: float = 0.9999
+    min_int8_cosine: float = 0.99
+
+
+class TrainConfig(Strict):
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    stage1: Stage1Config = Field(default_factory=Stage1Config)
+    mnrl: MnrlBaselineConfig = Field(default_factory=MnrlBaselineConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
+
+    def dump_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def load_config(path: Path | str | None) -> TrainConfig:
+    """Read a YAML (.yaml/.yml) or TOML (.toml) config; ``None`` gives the defaults."""
+    if path is None:
+        return TrainConfig()
+    path = Path(path)
+    if not path.exists():
+        raise MrosError(f"config file {path} not found", "pass an existing --config file, or omit it for the defaults")
+    try:
+        if path.suffix.lower() == ".toml":
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        else:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise MrosError(f"{path}: cannot parse config: {exc}", "check the YAML/TOML syntax") from None
+    if not isinstance(raw, dict):
+        raise MrosError(f"{path}: the config must be a mapping of sections", "see README: Configuration")
+    try:
+        return TrainConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise MrosError(f"{path}: invalid config: {problems}", "fix the listed fields (unknown fields are rejected)") from None

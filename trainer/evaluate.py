@@ -1,0 +1,127 @@
+"""``mros evaluate``: the graded evaluation of a run's model and its baselines on a split.
+
+Models compared (each cached under ``RUN/eval/<split>/<name>.json``):
+
+* ``stage1``: ``RUN/model``;
+* ``stage1-int8-onnx``: the exported int8 ONNX model, pooled as ML Commons pools it;
+* ``base``: the untouched base encoder;
+* ``bm25``: BM25 over product texts;
+* ``mnrl``: the base encoder fine-tuned with the standard MultipleNegativesRankingLoss recipe on
+  exact pairs (trained once into ``RUN/baselines/mnrl``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from trainer.config import TrainConfig
+from trainer.evaluation import BM25Scorer, DenseScorer, GradedRetrievalEvaluator
+from trainer.evaluation.evaluator import scores_summary
+from trainer.evaluation.plots import plot_score_histograms
+from trainer.evaluation.scorers import sentence_transformer_encoder
+
+METRIC_ORDER = ["ndcg@10", "recall@100_partial+", "recall@100_exact", "rerank_ndcg@10",
+                "auc_exact_vs_partial", "auc_partial_vs_irrelevant", "auc_exact_vs_irrelevant"]
+
+
+def _scorer_factories(run_dir: Path, config: TrainConfig, data, progress: bool, log: Callable[[str], None],
+                      steps, data_key: str) -> dict[str, Callable[[], object]]:
+    from trainer.encoder import load_encoder
+
+    bs = config.eval.batch_size
+    factories: dict[str, Callable[[], object]] = {}
+
+    def dense(path_or_name: str, name: str):
+        return lambda: DenseScorer(sentence_transformer_encoder(load_encoder(path_or_name, config.model.max_seq_length), bs, progress),
+                                   data.catalog, name)
+
+    if (run_dir / "model").exists():
+        factories["stage1"] = dense(str(run_dir / "model"), "stage1")
+    int8 = run_dir / "onnx" / "int8" / "model.onnx"
+    if int8.exists():
+        def onnx_scorer():
+            from trainer.export import OnnxEncoder
+
+            enc = OnnxEncoder(int8, int8.parent / "tokenizer.json")
+            return DenseScorer(lambda texts: enc.encode(texts, batch_size=bs), data.catalog, "stage1-int8-onnx")
+        factories["stage1-int8-onnx"] = onnx_scorer
+    if "base" in config.eval.baselines:
+        factories["base"] = dense(config.model.base, "base")
+    if "bm25" in config.eval.baselines:
+        factories["bm25"] = lambda: BM25Scorer(data.catalog)
+    if "mnrl" in config.eval.baselines:
+        def mnrl():
+            from trainer.baselines import train_mnrl
+            from trainer.run import _config_hash
+
+            out = run_dir / "baselines" / "mnrl"
+            key = _config_hash(data_key + json.dumps(config.mnrl.model_dump(), sort_keys=True))
+            if not (steps.done("mnrl", key) and (out / "model").exists()):
+                log("baseline: training the MNRL recipe on exact pairs")
+                model = load_encoder(config.model.base, config.model.max_seq_length)
+                info = train_mnrl(model, data.splits["train"], data.catalog, config.mnrl, out, progress)
+                model.save(str(out / "model"))
+                (out / "training.json").write_text(json.dumps(info, indent=2))
+                steps.mark("mnrl", key)
+            return DenseScorer(sentence_transformer_encoder(load_encoder(str(out / "model"), config.model.max_seq_length), bs, progress),
+                               data.catalog, "mnrl")
+        factories["mnrl"] = mnrl
+    return factories
+
+
+def evaluate_run(run_dir: Path, config: TrainConfig, data, progress: bool = True, log: Callable[[str], None] = print,
+                 steps=None, data_key: str = "", splits: list[str] | None = None) -> dict:
+    from trainer.run import Steps, _config_hash
+
+    steps = steps or Steps(run_dir)
+    factories = _scorer_factories(run_dir, config, data, progress, log, steps, data_key)
+    results: dict[str, dict[str, dict]] = {}
+    for split in splits or config.eval.splits:
+        judgments = data.splits[split]
+        if config.eval.max_queries:
+            judgments = judgments.for_queries(sorted(judgments.queries)[: config.eval.max_queries])
+        if len(judgments) == 0:
+            log(f"evaluate {split}: the split has no queries, skipped")
+            continue
+        evaluator = GradedRetrievalEvaluator(judgments, data.catalog, config.eval.ndcg_k, config.eval.recall_k, split)
+        out_dir = run_dir / "eval" / split
+        out_dir.mkdir(parents=True, exist_ok=True)
+        results[split] = {}
+        panels = {}
+        for name, factory in factories.items():
+            cache = out_dir / f"{name}.json"
+            model_marker = (run_dir / ".steps" / ("stage1" if name.startswith("stage1") else name))
+            key = _config_hash(data_key + json.dumps(config.eval.model_dump(), sort_keys=True)
+                               + (model_marker.read_text() if model_marker.exists() else ""))
+            if cache.exists() and json.loads(cache.read_text()).get("key") == key:
+                cached = json.loads(cache.read_text())
+                log(f"evaluate {split}/{name}: cached")
+            else:
+                log(f"evaluate {split}/{name}: {len(judgments.queries)} queries over {len(data.catalog)} products")
+                result = evaluator(factory())
+                cached = {"key": key, "metrics": result.metrics, "scores_by_grade": result.scores_by_grade}
+                cache.write_text(json.dumps(cached))
+            results[split][name] = {**cached["metrics"], "score_quantiles": scores_summary(cached["scores_by_grade"])}
+            if name in ("base", "mnrl", "stage1"):
+                panels[name] = cached["scores_by_grade"]
+        if panels:
+            plot_score_histograms(panels, run_dir / "plots" / f"scores_{split}.png",
+                                  title=f"cosine scores of judged pairs by grade ({split} split)")
+    metrics = {"primary_metric": f"ndcg@{config.eval.ndcg_k}", "splits": results}
+    (run_dir / "metrics.md").write_text(metrics_markdown(results))
+    return metrics
+
+
+def metrics_markdown(results: dict[str, dict[str, dict]]) -> str:
+    lines = []
+    for split, models in results.items():
+        lines.append(f"### {split} split\n")
+        lines.append("| model | " + " | ".join(METRIC_ORDER) + " |")
+        lines.append("|---|" + "---|" * len(METRIC_ORDER))
+        for name, m in models.items():
+            cells = [f"{m[k]:.4f}" if isinstance(m.get(k), (int, float)) else "–" for k in METRIC_ORDER]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)

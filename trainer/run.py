@@ -1,0 +1,162 @@
+"""``mros train``: data -> Stage 1 -> evaluation (with baselines) -> export, into one run directory.
+
+Run directory contract (later steps and users rely on it)::
+
+    RUN/config.yaml          resolved config
+    RUN/environment.json     seeds and library versions
+    RUN/splits.json          query counts per split
+    RUN/model/               the trained sentence-transformers model
+    RUN/metrics.json         metrics per split and model (+ Markdown table in RUN/metrics.md)
+    RUN/onnx/fp32/, int8/    model.onnx + tokenizer.json each
+    RUN/onnx/ml-commons.zip, ml-commons.json
+    RUN/plots/               score histograms by grade
+    RUN/README.md            model card
+
+Each step writes its output and then a marker; a rerun with the same config skips finished steps
+and a crashed Stage 1 resumes from its newest checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mr_opensearch.errors import MrosError
+from trainer.config import TrainConfig
+from trainer.data import Catalog, Judgments, load_catalog, load_judgments
+from trainer.splits import split_judgments
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class LoadedData:
+    catalog: Catalog
+    judgments: Judgments
+    splits: dict[str, Judgments]
+    reports: list[str] = field(default_factory=list)
+
+
+def load_data(config: TrainConfig) -> LoadedData:
+    data = config.data
+    catalog = load_catalog(data.catalog_path(), data.catalog_columns, data.on_error)
+    judgments = load_judgments(data.judgments_path(), catalog, data.judgment_columns, data.grade_mapping, data.on_error)
+    splits = split_judgments(judgments, data.split)
+    if data.max_train_queries:
+        keep = sorted(splits["train"].queries)[: data.max_train_queries]
+        splits["train"] = splits["train"].for_queries(keep)
+    if len(splits["train"]) == 0:
+        raise MrosError("the training split is empty", "lower the validation/test fractions or add judgments")
+    reports = [r.summary() for r in (catalog.report, judgments.report) if r is not None]
+    return LoadedData(catalog, judgments, splits, reports)
+
+
+def environment(config: TrainConfig) -> dict:
+    import importlib.metadata as md
+
+    versions = {}
+    for name in ("torch", "transformers", "sentence-transformers", "tokenizers", "onnx", "onnxruntime", "numpy", "mros"):
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            versions[name] = None
+    return {"python": platform.python_version(), "platform": platform.platform(), "versions": versions,
+            "seeds": {"split": config.data.split.seed, "stage1": config.stage1.seed, "mnrl": config.mnrl.seed}}
+
+
+def _config_hash(payload: str) -> str:
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+class Steps:
+    """Markers that make steps skippable: ``RUN/.steps/<name>`` holds the hash of the inputs."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.dir = run_dir / ".steps"
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def done(self, name: str, key: str) -> bool:
+        marker = self.dir / name
+        return marker.exists() and marker.read_text() == key
+
+    def mark(self, name: str, key: str) -> None:
+        (self.dir / name).write_text(key)
+
+
+def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume: bool = True,
+              log: Log = print) -> dict:
+    """Run the whole Stage 1 job; returns the metrics dict written to ``RUN/metrics.json``."""
+    from trainer.encoder import load_encoder
+    from trainer.stage1 import train_stage1
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_yaml = config.dump_yaml()
+    previous = run_dir / "config.yaml"
+    if previous.exists() and previous.read_text() != config_yaml and resume:
+        log(f"note: {previous} differs from this config; steps whose inputs changed are rerun")
+    previous.write_text(config_yaml)
+    (run_dir / "environment.json").write_text(json.dumps(environment(config), indent=2))
+    steps = Steps(run_dir)
+
+    t0 = time.time()
+    data = load_data(config)
+    for line in data.reports:
+        log(line)
+    split_counts = {name: {"queries": len(j.queries), "pairs": len(j), "grades": j.grade_counts()}
+                    for name, j in data.splits.items()}
+    (run_dir / "splits.json").write_text(json.dumps(split_counts, indent=2))
+    log("splits: " + ", ".join(f"{k} {v['queries']} queries / {v['pairs']} pairs" for k, v in split_counts.items()))
+
+    data_key = _config_hash(json.dumps([config.data.model_dump(mode="json"), config.model.model_dump()], sort_keys=True))
+    stage1_key = _config_hash(data_key + json.dumps(config.stage1.model_dump(), sort_keys=True))
+    model_dir = run_dir / "model"
+    timings: dict[str, float] = {}
+    training: dict = {}
+    if steps.done("stage1", stage1_key) and model_dir.exists():
+        log("stage 1: already trained, skipping (delete RUN/.steps/stage1 to retrain)")
+        training = json.loads((run_dir / "training.json").read_text()) if (run_dir / "training.json").exists() else {}
+    else:
+        log(f"stage 1: training from {config.model.base}")
+        start = time.time()
+        model = load_encoder(config.model.base, config.model.max_seq_length)
+        training = train_stage1(model, data.splits["train"], data.catalog, config.stage1, run_dir, progress, resume)
+        model.save(str(model_dir))
+        timings["stage1_train_s"] = time.time() - start
+        training["train_seconds"] = timings["stage1_train_s"]
+        (run_dir / "training.json").write_text(json.dumps(training, indent=2))
+        steps.mark("stage1", stage1_key)
+
+    export_info: dict | None = None
+    if config.export.enabled:
+        export_key = _config_hash(stage1_key + json.dumps(config.export.model_dump(), sort_keys=True))
+        if steps.done("export", export_key) and (run_dir / "onnx" / "ml-commons.zip").exists():
+            log("export: already done, skipping")
+            export_info = json.loads((run_dir / "onnx" / "ml-commons.json").read_text()).get("parity")
+        else:
+            from trainer.export import export_for_ml_commons
+
+            log("export: ONNX fp32 + int8, ML Commons package")
+            ex = config.export
+            result = export_for_ml_commons(model_dir, run_dir / "onnx", quantize=ex.quantize, package=ex.package,
+                                           opset=ex.opset, max_length=config.model.max_seq_length,
+                                           min_fp32_cosine=ex.min_fp32_cosine, min_int8_cosine=ex.min_int8_cosine,
+                                           name=f"mros-{run_dir.name}")
+            export_info = result.parity
+            steps.mark("export", export_key)
+    from trainer.evaluate import evaluate_run
+
+    metrics = evaluate_run(run_dir, config, data, progress=progress, log=log, steps=steps, data_key=data_key)
+    metrics["training"] = {k: v for k, v in training.items() if k != "loss_history"}
+
+    metrics["export"] = export_info
+    metrics["wall_seconds"] = time.time() - t0
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    from trainer.model_card import write_model_card
+
+    write_model_card(run_dir, config, metrics, split_counts)
+    return metrics
