@@ -1,0 +1,113 @@
+"""A real OpenSearch node for the integration tests, plus a tiny embedding model to feed it.
+
+``opensearch_url`` / ``opensearch_client`` (session): ``MROS_OPENSEARCH_URL`` when set; otherwise a
+node started with the same code as ``mros opensearch up`` on port 9250 (``MROS_TEST_OPENSEARCH_PORT``)
+so a developer's own node on 9200 is left alone, stopped again at the end of the session (unless
+it was already running before the session).
+
+``tiny_model`` (session): a random small BERT sentence encoder with a fast tokenizer, built
+in-process, exported to ONNX and packaged for ML Commons by the project's own export code.
+
+Tests that need ML Commons or neural-search call the ``require_plugins`` fixture: the plugin zips are not
+served by every Maven registry (see ``mr_opensearch/node/versions.py``), and such a test is skipped
+with the reason rather than reported as passed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TEST_PORT = int(os.environ.get("MROS_TEST_OPENSEARCH_PORT", "9250"))
+TEST_HEAP = os.environ.get("MROS_TEST_OPENSEARCH_HEAP", "1g")
+
+CORPUS = {
+    "p1": "cordless drill with two lithium batteries and a carrying case",
+    "p2": "stainless steel kitchen sink with a single deep bowl",
+    "p3": "outdoor solar garden lights, warm white, pack of eight",
+    "p4": "cordless impact driver kit with charger",
+    "p5": "ceramic floor tile in matte grey for bathrooms",
+    "p6": "double bowl stainless kitchen sink with faucet",
+    "p7": "led ceiling light fixture for the hallway",
+    "p8": "garden hose reel cart with wheels",
+    "p9": "interior wall paint, eggshell finish, one gallon",
+    "p10": "adjustable shelving unit made of steel wire",
+}
+
+
+@pytest.fixture(scope="session")
+def opensearch_url() -> Iterator[str]:
+    external = os.environ.get("MROS_OPENSEARCH_URL")
+    if external:
+        yield external.rstrip("/")
+        return
+    from mr_opensearch.node import lifecycle, state
+
+    already_running = lifecycle.running_state(state.node_dir(TEST_PORT)) is not None
+    node = lifecycle.up(port=TEST_PORT, heap=TEST_HEAP, timeout=300)
+    yield node.url
+    if not already_running:
+        lifecycle.down(port=TEST_PORT)
+
+
+@pytest.fixture(scope="session")
+def opensearch_client(opensearch_url: str) -> Any:
+    from opensearchpy import OpenSearch
+
+    client = OpenSearch(hosts=[opensearch_url], timeout=120, max_retries=2, retry_on_timeout=True)
+    assert client.cluster.health()["status"] in ("green", "yellow")
+    return client
+
+
+@pytest.fixture(scope="session")
+def installed_plugins(opensearch_client: Any) -> set[str]:
+    return {row["component"] for row in opensearch_client.cat.plugins(format="json")}
+
+
+@pytest.fixture(scope="session")
+def require_plugins(installed_plugins: set[str]) -> Callable[..., None]:
+    """A function that skips the calling test, naming the plugins, when the node lacks any of them."""
+
+    def check(*names: str) -> None:
+        missing = [name for name in names if name not in installed_plugins]
+        if missing:
+            pytest.skip(
+                f"the node lacks {', '.join(missing)} (not served by the Maven registry this machine reaches; "
+                "give the zips with `mros opensearch up --plugin-zip` or point MROS_OPENSEARCH_URL at a full node)"
+            )
+
+    return check
+
+
+@pytest.fixture(scope="session")
+def corpus() -> dict[str, str]:
+    return dict(CORPUS)
+
+
+@dataclass
+class TinyModel:
+    model_dir: Path
+    export: Any  # trainer.export.ExportResult
+    encoder: Any  # trainer.export.OnnxEncoder over the packaged ONNX model
+
+    def embed(self, texts: list[str]) -> Any:
+        return self.encoder.encode(texts)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
+    from trainer.export import OnnxEncoder, export_for_ml_commons
+    from trainer.testing import build_tiny_sentence_transformer
+
+    root = tmp_path_factory.mktemp("tiny-model")
+    texts = list(CORPUS.values()) * 3
+    model_dir = build_tiny_sentence_transformer(root / "model", texts)
+    export = export_for_ml_commons(model_dir, root / "export", quantize=False, name="mros-tiny-test")
+    packaged = export.fp32_onnx
+    encoder = OnnxEncoder(packaged, packaged.parent / "tokenizer.json", pooling="mean", normalize=True)
+    return TinyModel(model_dir=model_dir, export=export, encoder=encoder)
