@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from mr_opensearch.cli._errors import handle_errors
-from mr_opensearch.cli._output import emit_json, info, show_progress, state
+from mr_opensearch.cli._output import emit_json, info, result, show_progress, state
 from mr_opensearch.node import lifecycle, process
 from mr_opensearch.node.lifecycle import DEFAULT_HEAP, DEFAULT_PORT
 from mr_opensearch.node.maven import Reporter
@@ -80,7 +80,7 @@ def up(
     if as_json:
         emit_json(report)
         return
-    typer.echo(f"OpenSearch {report.get('version')} is {report.get('health')} at {node.url}")
+    result(f"OpenSearch {report.get('version')} is {report.get('health')} at {node.url}")
     if report.get("missing_plugins"):
         info("Missing plugins: " + ", ".join(report["missing_plugins"]) + " (see docs/opensearch-node.md)")
 
@@ -98,18 +98,18 @@ def status(
     if as_json:
         emit_json(report)
     elif not report["running"]:
-        typer.echo(f"No mros OpenSearch node is running at {report['url']}.")
+        result(f"No mros OpenSearch node is running at {report['url']}.")
     else:
-        typer.echo(f"url:      {report['url']}")
-        typer.echo(f"version:  {report['version']}")
-        typer.echo(f"health:   {report['health']}")
-        typer.echo(f"pid:      {report.get('pid') or report.get('container_id') or '-'}")
-        typer.echo(f"heap:     {_size(report['heap_used_bytes'])} used of {_size(report['heap_max_bytes'])}")
-        typer.echo("plugins:  " + ", ".join(f"{p['name']} {p['version']}" for p in report["plugins"]))
+        result(f"url:      {report['url']}")
+        result(f"version:  {report['version']}")
+        result(f"health:   {report['health']}")
+        result(f"pid:      {report.get('pid') or report.get('container_id') or '-'}")
+        result(f"heap:     {_size(report['heap_used_bytes'])} used of {_size(report['heap_max_bytes'])}")
+        result("plugins:  " + ", ".join(f"{p['name']} {p['version']}" for p in report["plugins"]))
         if report["missing_plugins"]:
-            typer.echo("missing:  " + ", ".join(report["missing_plugins"]))
+            result("missing:  " + ", ".join(report["missing_plugins"]))
         if report.get("log_file"):
-            typer.echo(f"log:      {report['log_file']}")
+            result(f"log:      {report['log_file']}")
     if not report["running"]:
         raise typer.Exit(1)
 
@@ -126,7 +126,7 @@ def down(
     if stopped is None:
         info(f"No mros OpenSearch node was running on port {port}.")
     elif not state.quiet:
-        typer.echo(f"Stopped OpenSearch at {stopped.url} (pid {stopped.pid or stopped.container_id}).")
+        result(f"Stopped OpenSearch at {stopped.url} (pid {stopped.pid or stopped.container_id}).")
 
 
 @app.command()
@@ -140,7 +140,7 @@ def logs(
     """Show the end of the node's log."""
     path = lifecycle.log_file(port=port, directory=node_dir)
     for line in process.last_lines(path, lines):
-        typer.echo(line)
+        result(line)
     if not follow:
         return
     with open(path, errors="replace") as fh:
@@ -148,6 +148,6 @@ def logs(
         while True:
             line = fh.readline()
             if line:
-                typer.echo(line.rstrip("\n"))
+                result(line.rstrip("\n"))
             else:
                 time.sleep(0.5)
