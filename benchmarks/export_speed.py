@@ -1,0 +1,64 @@
+"""Encode throughput of a run's model: PyTorch fp32 vs ONNX fp32 vs ONNX int8 (batch 64 product titles),
+file sizes, and the int8 model's nDCG@10 loss from RUN/metrics.json.
+
+    python benchmarks/export_speed.py --run RUN --catalog ../shared/data/homedepot/products.csv --out docs/benchmarks/export.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--catalog", type=Path, required=True)
+    parser.add_argument("--texts", type=int, default=2048)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from trainer.data import load_catalog
+    from trainer.export import OnnxEncoder
+
+    texts = load_catalog(args.catalog).texts[: args.texts]
+    results: dict[str, dict] = {}
+
+    def timed(name: str, fn) -> None:
+        fn(texts[: args.batch])  # warm-up
+        start = time.perf_counter()
+        for i in range(0, len(texts), args.batch):
+            fn(texts[i : i + args.batch])
+        seconds = time.perf_counter() - start
+        results[name] = {"texts_per_second": len(texts) / seconds, "seconds": seconds}
+        print(name, results[name], flush=True)
+
+    model = SentenceTransformer(str(args.run / "model"), device="cpu")
+    with torch.inference_mode():
+        timed("pytorch_fp32", lambda batch: model.encode(batch, batch_size=args.batch, normalize_embeddings=True))
+    for variant in ("fp32", "int8"):
+        path = args.run / "onnx" / variant / "model.onnx"
+        enc = OnnxEncoder(path, path.parent / "tokenizer.json")
+        timed(f"onnx_{variant}", lambda batch, enc=enc: enc.encode(batch, batch_size=args.batch))
+        results[f"onnx_{variant}"]["file_bytes"] = path.stat().st_size
+    results["int8_speedup_vs_pytorch_fp32"] = results["onnx_int8"]["texts_per_second"] / results["pytorch_fp32"]["texts_per_second"]
+    results["int8_size_ratio_vs_fp32"] = results["onnx_int8"]["file_bytes"] / results["onnx_fp32"]["file_bytes"]
+    metrics = json.loads((args.run / "metrics.json").read_text())
+    test = metrics["splits"]["test"]
+    base, q = test["stage1"]["ndcg@10"], test["stage1-int8-onnx"]["ndcg@10"]
+    results["ndcg@10"] = {"pytorch_fp32": base, "onnx_int8": q, "relative_loss": (base - q) / base}
+    results["parity"] = metrics.get("export")
+    results["threads"] = torch.get_num_threads()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
