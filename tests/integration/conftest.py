@@ -111,3 +111,27 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
     packaged = export.fp32_onnx
     encoder = OnnxEncoder(packaged, packaged.parent / "tokenizer.json", pooling="mean", normalize=True)
     return TinyModel(model_dir=model_dir, export=export, encoder=encoder)
+
+
+@pytest.fixture(scope="session")
+def deployed_model(
+    opensearch_client: Any, require_plugins: Callable[..., None], tiny_model: TinyModel
+) -> Iterator[str]:
+    """The tiny model registered in ML Commons by chunked upload and deployed; yields its model id."""
+    require_plugins("opensearch-job-scheduler", "opensearch-ml")
+    from mr_opensearch import ml_commons
+
+    export = tiny_model.export
+    model_id = ml_commons.register_model(
+        opensearch_client,
+        export.zip_path,
+        name="mros-tiny-test",
+        version="1.0.0",
+        model_config=export.model_config,
+        sha256=export.sha256,
+        description="tiny random BERT for the mros integration tests",
+        chunk_bytes=256 * 1024,
+    )
+    ml_commons.deploy_model(opensearch_client, model_id)
+    yield model_id
+    ml_commons.delete_model(opensearch_client, model_id)
