@@ -92,6 +92,14 @@ class EvalConfig(Strict):
     max_queries: int | None = Field(None, description="evaluate on at most this many queries per split")
 
 
+class BoundaryConfig(Strict):
+    """Grade boundaries learned on the validation split (see trainer/boundaries.py)."""
+
+    enabled: bool = True
+    criterion: Literal["accuracy", "balanced_accuracy", "macro_f1"] = "accuracy"
+    candidates: int = Field(200, ge=10, le=2000)
+
+
 class ExportConfig(Strict):
     enabled: bool = True
     quantize: bool = True
@@ -107,6 +115,7 @@ class TrainConfig(Strict):
     stage1: Stage1Config = Field(default_factory=Stage1Config)
     mnrl: MnrlBaselineConfig = Field(default_factory=MnrlBaselineConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    boundaries: BoundaryConfig = Field(default_factory=BoundaryConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
 
     def dump_yaml(self) -> str:

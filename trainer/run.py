@@ -154,9 +154,52 @@ def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume:
     metrics["training"] = {k: v for k, v in training.items() if k != "loss_history"}
 
     metrics["export"] = export_info
+    if config.boundaries.enabled:
+        metrics["boundaries"] = learn_run_boundaries(run_dir, config, data, progress, log)
     metrics["wall_seconds"] = time.time() - t0
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
     from trainer.model_card import write_model_card
 
     write_model_card(run_dir, config, metrics, split_counts)
     return metrics
+
+
+def learn_run_boundaries(run_dir: Path, config: TrainConfig, data: LoadedData, progress: bool, log: Log) -> dict | None:
+    """Learn grade boundaries on the validation split for the trained model (``RUN/boundaries.json``)
+    and, for comparison, for the base model; report thresholding accuracy on the test split."""
+    from trainer.boundaries import grade_by_thresholds, learn_boundaries, write_boundaries
+    from trainer.encoder import load_encoder
+    from trainer.evaluation.plots import plot_score_histograms
+    from trainer.evaluation.scorers import DenseScorer, sentence_transformer_encoder
+
+    val, test = data.splits["validation"].frame, data.splits["test"].frame
+    if len(val) == 0:
+        log("boundaries: no validation split, skipped")
+        return None
+    summary: dict = {}
+    panels: dict = {}
+    lines: dict = {}
+    for name, source in (("stage1", str(run_dir / "model")), ("base", config.model.base)):
+        encoder = sentence_transformer_encoder(load_encoder(source, config.model.max_seq_length), config.eval.batch_size, progress)
+        scorer = DenseScorer(encoder, data.catalog, name)
+        val_scores = scorer.score_pairs(list(val["query"]), list(val["product_id"]))
+        learned = learn_boundaries(val_scores, val["grade"].to_numpy(), config.boundaries.criterion,
+                                   config.boundaries.candidates)
+        if len(test):
+            test_scores = scorer.score_pairs(list(test["query"]), list(test["product_id"]))
+            predicted = grade_by_thresholds(test_scores, learned["partial"], learned["exact"])
+            learned["test_accuracy"] = float((predicted == test["grade"].to_numpy()).mean())
+        summary[name] = {k: learned[k] for k in ("partial", "exact", "criterion", "value", "accuracy") if k in learned}
+        summary[name]["test_accuracy"] = learned.get("test_accuracy")
+        panels[name] = {g: [float(v) for v, gg in zip(val_scores, val["grade"], strict=True) if gg == k]
+                        for k, g in enumerate(("irrelevant", "partial", "exact"))}
+        lines[name] = {"partial": learned["partial"], "exact": learned["exact"]}
+        if name == "stage1":
+            stage1 = learned
+        log(f"boundaries {name}: partial {learned['partial']:.3f}, exact {learned['exact']:.3f}, "
+            f"validation accuracy {learned['accuracy']:.3f}, test accuracy {learned.get('test_accuracy') or float('nan'):.3f}")
+    stage1["base_model_comparison"] = summary.get("base")
+    write_boundaries(run_dir / "boundaries.json", stage1)
+    plot_score_histograms(panels, run_dir / "plots" / "boundaries_validation.png", boundaries=lines,
+                          title="validation scores by grade with learned boundaries")
+    return summary

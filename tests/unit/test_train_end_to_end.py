@@ -35,7 +35,8 @@ def test_train_writes_the_run_directory_contract(data_and_base):
     assert result.exit_code == 0, result.output
     for rel in ("config.yaml", "metrics.json", "metrics.md", "README.md", "model/modules.json", "onnx/fp32/model.onnx",
                 "onnx/fp32/tokenizer.json", "onnx/int8/model.onnx", "onnx/int8/tokenizer.json",
-                "onnx/ml-commons.zip", "onnx/ml-commons.json", "plots/scores_test.png", "environment.json"):
+                "onnx/ml-commons.zip", "onnx/ml-commons.json", "plots/scores_test.png", "environment.json",
+                "boundaries.json", "plots/boundaries_validation.png"):
         assert (run / rel).exists(), rel
     metrics = json.loads((run / "metrics.json").read_text())
     test = metrics["splits"]["test"]
@@ -45,6 +46,9 @@ def test_train_writes_the_run_directory_contract(data_and_base):
         assert 0.0 <= model_metrics["auc_exact_vs_irrelevant"] <= 1.0
     assert metrics["export"]["int8_mean_cosine"] >= 0.99
     assert metrics["training"]["steps"] > 0
+    boundaries = json.loads((run / "boundaries.json").read_text())
+    assert -1 <= boundaries["partial"] <= boundaries["exact"] <= 1
+    assert 0 <= boundaries["accuracy"] <= 1 and boundaries["base_model_comparison"]["partial"] is not None
     env = json.loads((run / "environment.json").read_text())
     assert env["versions"]["torch"] and env["seeds"]["stage1"] == 42
     assert "## Metrics" in (run / "README.md").read_text()

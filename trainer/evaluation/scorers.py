@@ -46,8 +46,14 @@ class DenseScorer:
         unique = list(dict.fromkeys(queries))
         q = _normalise(self.encode(unique))
         row = {text: i for i, text in enumerate(unique)}
-        docs = self.product_embeddings
-        pos = [self.catalog.position[p] for p in product_ids]
+        if self._products is not None:
+            docs = self.product_embeddings
+            pos = [self.catalog.position[p] for p in product_ids]
+        else:  # encode only the products asked for, not the whole catalog
+            needed = list(dict.fromkeys(product_ids))
+            docs = _normalise(self.encode([self.catalog.text(p) for p in needed]))
+            index = {p: i for i, p in enumerate(needed)}
+            pos = [index[p] for p in product_ids]
         return np.einsum("ij,ij->i", q[[row[t] for t in queries]], docs[pos]).astype(np.float32)
 
 
