@@ -1,0 +1,1 @@
+"""Query augmentation for robustness: spelling noise and synthetic queries."""
