@@ -79,8 +79,8 @@ def dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-def plugin_name_of_zip(zip_path: Path) -> str:
-    """The ``name=`` from a plugin zip's ``plugin-descriptor.properties``."""
+def _descriptor(zip_path: Path) -> dict[str, str]:
+    """The key=value pairs of a plugin zip's ``plugin-descriptor.properties``."""
     try:
         with zipfile.ZipFile(zip_path) as zf:
             descriptor = next(n for n in zf.namelist() if n.endswith("plugin-descriptor.properties"))
@@ -89,10 +89,18 @@ def plugin_name_of_zip(zip_path: Path) -> str:
         raise MrosError(
             f"{zip_path} is not an OpenSearch plugin zip ({exc or 'no plugin-descriptor.properties'})"
         ) from None
-    for line in text.splitlines():
-        if line.strip().startswith("name="):
-            return line.split("=", 1)[1].strip()
-    raise MrosError(f"{zip_path}: plugin-descriptor.properties has no name=")
+    pairs = (
+        line.split("=", 1) for line in text.splitlines() if "=" in line and not line.lstrip().startswith("#")
+    )
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def plugin_name_of_zip(zip_path: Path) -> str:
+    """The ``name=`` from a plugin zip's ``plugin-descriptor.properties``."""
+    name = _descriptor(zip_path).get("name")
+    if not name:
+        raise MrosError(f"{zip_path}: plugin-descriptor.properties has no name=")
+    return name
 
 
 def _local_zips(extra: list[Path]) -> dict[str, Path]:
@@ -124,15 +132,24 @@ def install_plugin(home: Path, zip_path: Path, jdk: Jdk, name: str) -> None:
     )
     if proc.returncode == 0:
         return
+    output = (proc.stdout + proc.stderr).strip().splitlines()
+    causes = [line.strip() for line in output if "Exception:" in line or line.startswith("ERROR")]
+    tail = " | ".join(causes[:2] or output[-3:])
+    wanted = _descriptor(zip_path).get("opensearch.version")
+    version = home.name.rsplit("-", 1)[-1].removesuffix(".partial")
+    if wanted and wanted != version:
+        raise MrosError(
+            f"Plugin zip {zip_path} is built for OpenSearch {wanted}, this node is {version}: {tail}",
+            hint=f"use the {name} zip of version {version}.0",
+        )
     target = home / "plugins" / name
     shutil.rmtree(target, ignore_errors=True)
     try:
         with zipfile.ZipFile(zip_path) as zf:
             zf.extractall(target)
     except (zipfile.BadZipFile, OSError) as exc:
-        tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
         raise MrosError(
-            f"Installing plugin {name} from {zip_path} failed: {' | '.join(tail)}; unzip fallback: {exc}"
+            f"Installing plugin {name} from {zip_path} failed: {tail}; unzip fallback: {exc}"
         ) from None
 
 
