@@ -25,6 +25,7 @@ from mr_opensearch.errors import MrosError
 from trainer.data import CatalogColumns, JudgmentColumns
 from trainer.grades import GradeMapping
 from trainer.splits import SplitConfig
+from trainer.stage2 import Stage2Config
 
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -116,6 +117,7 @@ class TrainConfig(Strict):
     mnrl: MnrlBaselineConfig = Field(default_factory=MnrlBaselineConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     boundaries: BoundaryConfig = Field(default_factory=BoundaryConfig)
+    stage2: Stage2Config = Field(default_factory=Stage2Config)
     export: ExportConfig = Field(default_factory=ExportConfig)
 
     def dump_yaml(self) -> str:

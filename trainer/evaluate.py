@@ -37,16 +37,19 @@ def _scorer_factories(run_dir: Path, config: TrainConfig, data, progress: bool, 
         return lambda: DenseScorer(sentence_transformer_encoder(load_encoder(path_or_name, config.model.max_seq_length), bs, progress),
                                    data.catalog, name)
 
+    final = "stage2" if config.stage2.enabled else "stage1"
+    if config.stage2.enabled and (run_dir / "stage1-model").exists():
+        factories["stage1"] = dense(str(run_dir / "stage1-model"), "stage1")
     if (run_dir / "model").exists():
-        factories["stage1"] = dense(str(run_dir / "model"), "stage1")
+        factories[final] = dense(str(run_dir / "model"), final)
     int8 = run_dir / "onnx" / "int8" / "model.onnx"
     if int8.exists():
         def onnx_scorer():
             from trainer.export import OnnxEncoder
 
             enc = OnnxEncoder(int8, int8.parent / "tokenizer.json")
-            return DenseScorer(lambda texts: enc.encode(texts, batch_size=bs), data.catalog, "stage1-int8-onnx")
-        factories["stage1-int8-onnx"] = onnx_scorer
+            return DenseScorer(lambda texts: enc.encode(texts, batch_size=bs), data.catalog, f"{final}-int8-onnx")
+        factories[f"{final}-int8-onnx"] = onnx_scorer
     if "base" in config.eval.baselines:
         factories["base"] = dense(config.model.base, "base")
     if "bm25" in config.eval.baselines:
@@ -92,7 +95,7 @@ def evaluate_run(run_dir: Path, config: TrainConfig, data, progress: bool = True
         panels = {}
         for name, factory in factories.items():
             cache = out_dir / f"{name}.json"
-            model_marker = (run_dir / ".steps" / ("stage1" if name.startswith("stage1") else name))
+            model_marker = run_dir / ".steps" / name.split("-")[0]
             key = _config_hash(data_key + json.dumps(config.eval.model_dump(), sort_keys=True)
                                + (model_marker.read_text() if model_marker.exists() else ""))
             if cache.exists() and json.loads(cache.read_text()).get("key") == key:
@@ -104,7 +107,7 @@ def evaluate_run(run_dir: Path, config: TrainConfig, data, progress: bool = True
                 cached = {"key": key, "metrics": result.metrics, "scores_by_grade": result.scores_by_grade}
                 cache.write_text(json.dumps(cached))
             results[split][name] = {**cached["metrics"], "score_quantiles": scores_summary(cached["scores_by_grade"])}
-            if name in ("base", "mnrl", "stage1"):
+            if name in ("base", "mnrl", "stage1", "stage2"):
                 panels[name] = cached["scores_by_grade"]
         if panels:
             plot_score_histograms(panels, run_dir / "plots" / f"scores_{split}.png",

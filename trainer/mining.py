@@ -9,7 +9,8 @@ with an ANN index (faiss ``IndexHNSWFlat`` on inner product of normalised vector
   labeler for a grade;
 * **contradicting judgments** — judged pairs whose Stage 1 score disagrees with their grade under
   the Stage 1 boundaries (irrelevant but above the exact boundary, exact but below the partial
-  boundary, ...). They keep their human grade and are marked so Stage 2 sees them again.
+  boundary). They keep their human grade (they are already training data) and are listed with
+  their scores in ``RUN/mined.parquet`` for inspection, and counted in the mining report.
 
 Original judgments are never changed; mined rows carry ``mined=True`` and ``source`` (``labeler``
 or ``contradiction``) and the labeler's probabilities where it graded them.

@@ -88,9 +88,19 @@ class Steps:
         (self.dir / name).write_text(key)
 
 
+def stage1_model_dir(run_dir: Path, config: TrainConfig) -> Path:
+    """Where the Stage 1 model lives: ``RUN/model`` when it is the final model, else ``RUN/stage1-model``."""
+    return run_dir / ("stage1-model" if config.stage2.enabled else "model")
+
+
+def final_model_name(config: TrainConfig) -> str:
+    return "stage2" if config.stage2.enabled else "stage1"
+
+
 def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume: bool = True,
               log: Log = print) -> dict:
-    """Run the whole Stage 1 job; returns the metrics dict written to ``RUN/metrics.json``."""
+    """Run the whole job (Stage 1, optionally Stage 2, export, evaluation, boundaries); returns the
+    metrics dict written to ``RUN/metrics.json``."""
     from trainer.encoder import load_encoder
     from trainer.stage1 import train_stage1
 
@@ -114,10 +124,11 @@ def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume:
 
     data_key = _config_hash(json.dumps([config.data.model_dump(mode="json"), config.model.model_dump()], sort_keys=True))
     stage1_key = _config_hash(data_key + json.dumps(config.stage1.model_dump(), sort_keys=True))
-    model_dir = run_dir / "model"
-    timings: dict[str, float] = {}
+    stage1_dir = stage1_model_dir(run_dir, config)
+    if config.stage2.enabled and not stage1_dir.exists() and steps.done("stage1", stage1_key) and (run_dir / "model").exists():
+        (run_dir / "model").rename(stage1_dir)  # a Stage-1-only run being extended with Stage 2
     training: dict = {}
-    if steps.done("stage1", stage1_key) and model_dir.exists():
+    if steps.done("stage1", stage1_key) and stage1_dir.exists():
         log("stage 1: already trained, skipping (delete RUN/.steps/stage1 to retrain)")
         training = json.loads((run_dir / "training.json").read_text()) if (run_dir / "training.json").exists() else {}
     else:
@@ -125,15 +136,21 @@ def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume:
         start = time.time()
         model = load_encoder(config.model.base, config.model.max_seq_length)
         training = train_stage1(model, data.splits["train"], data.catalog, config.stage1, run_dir, progress, resume)
-        model.save(str(model_dir))
-        timings["stage1_train_s"] = time.time() - start
-        training["train_seconds"] = timings["stage1_train_s"]
+        model.save(str(stage1_dir))
+        training["train_seconds"] = time.time() - start
         (run_dir / "training.json").write_text(json.dumps(training, indent=2))
         steps.mark("stage1", stage1_key)
+    final_key = stage1_key
+    stage2_info: dict | None = None
+    if config.stage2.enabled:
+        from trainer.stage2_run import run_stage2
+
+        final_key, stage2_info = run_stage2(run_dir, config, data, steps, stage1_key, progress, log)
+    model_dir = run_dir / "model"
 
     export_info: dict | None = None
     if config.export.enabled:
-        export_key = _config_hash(stage1_key + json.dumps(config.export.model_dump(), sort_keys=True))
+        export_key = _config_hash(final_key + json.dumps(config.export.model_dump(), sort_keys=True))
         if steps.done("export", export_key) and (run_dir / "onnx" / "ml-commons.zip").exists():
             log("export: already done, skipping")
             export_info = json.loads((run_dir / "onnx" / "ml-commons.json").read_text()).get("parity")
@@ -142,20 +159,24 @@ def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume:
 
             log("export: ONNX fp32 + int8, ML Commons package")
             ex = config.export
-            result = export_for_ml_commons(model_dir, run_dir / "onnx", quantize=ex.quantize, package=ex.package,
-                                           opset=ex.opset, max_length=config.model.max_seq_length,
-                                           min_fp32_cosine=ex.min_fp32_cosine, min_int8_cosine=ex.min_int8_cosine,
-                                           name=f"mros-{run_dir.name}")
-            export_info = result.parity
+            exported = export_for_ml_commons(model_dir, run_dir / "onnx", quantize=ex.quantize, package=ex.package,
+                                             opset=ex.opset, max_length=config.model.max_seq_length,
+                                             min_fp32_cosine=ex.min_fp32_cosine, min_int8_cosine=ex.min_int8_cosine,
+                                             name=f"mros-{run_dir.name}")
+            export_info = exported.parity
             steps.mark("export", export_key)
     from trainer.evaluate import evaluate_run
 
     metrics = evaluate_run(run_dir, config, data, progress=progress, log=log, steps=steps, data_key=data_key)
     metrics["training"] = {k: v for k, v in training.items() if k != "loss_history"}
-
+    if stage2_info is not None:
+        metrics["stage2"] = stage2_info
     metrics["export"] = export_info
     if config.boundaries.enabled:
-        metrics["boundaries"] = learn_run_boundaries(run_dir, config, data, progress, log)
+        models = {final_model_name(config): str(model_dir), "base": config.model.base}
+        if config.stage2.enabled:
+            models = {"stage2": str(model_dir), "stage1": str(stage1_dir), "base": config.model.base}
+        metrics["boundaries"] = learn_run_boundaries(run_dir, config, data, models, progress, log)
     metrics["wall_seconds"] = time.time() - t0
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
     from trainer.model_card import write_model_card
@@ -164,42 +185,53 @@ def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume:
     return metrics
 
 
-def learn_run_boundaries(run_dir: Path, config: TrainConfig, data: LoadedData, progress: bool, log: Log) -> dict | None:
-    """Learn grade boundaries on the validation split for the trained model (``RUN/boundaries.json``)
-    and, for comparison, for the base model; report thresholding accuracy on the test split."""
-    from trainer.boundaries import grade_by_thresholds, learn_boundaries, write_boundaries
+def boundaries_for(model_path: str, config: TrainConfig, data: LoadedData, progress: bool) -> tuple[dict, dict]:
+    """Learn boundaries on the validation split for one model; returns (boundaries, validation
+    scores by grade). Adds ``test_accuracy`` of thresholding on the test split."""
+    from trainer.boundaries import grade_by_thresholds, learn_boundaries
     from trainer.encoder import load_encoder
-    from trainer.evaluation.plots import plot_score_histograms
     from trainer.evaluation.scorers import DenseScorer, sentence_transformer_encoder
 
     val, test = data.splits["validation"].frame, data.splits["test"].frame
-    if len(val) == 0:
+    encoder = sentence_transformer_encoder(load_encoder(model_path, config.model.max_seq_length), config.eval.batch_size, progress)
+    scorer = DenseScorer(encoder, data.catalog)
+    val_scores = scorer.score_pairs(list(val["query"]), list(val["product_id"]))
+    learned = learn_boundaries(val_scores, val["grade"].to_numpy(), config.boundaries.criterion, config.boundaries.candidates)
+    if len(test):
+        test_scores = scorer.score_pairs(list(test["query"]), list(test["product_id"]))
+        predicted = grade_by_thresholds(test_scores, learned["partial"], learned["exact"])
+        learned["test_accuracy"] = float((predicted == test["grade"].to_numpy()).mean())
+    by_grade = {g: [float(v) for v, gg in zip(val_scores, val["grade"], strict=True) if gg == k]
+                for k, g in enumerate(("irrelevant", "partial", "exact"))}
+    return learned, by_grade
+
+
+def learn_run_boundaries(run_dir: Path, config: TrainConfig, data: LoadedData, models: dict[str, str],
+                         progress: bool, log: Log) -> dict | None:
+    """Learn grade boundaries on the validation split for each model in ``models`` (the first is the
+    run's final model: ``RUN/boundaries.json``); report thresholding accuracy on the test split."""
+    from trainer.boundaries import write_boundaries
+    from trainer.evaluation.plots import plot_score_histograms
+
+    if len(data.splits["validation"]) == 0:
         log("boundaries: no validation split, skipped")
         return None
     summary: dict = {}
     panels: dict = {}
     lines: dict = {}
-    for name, source in (("stage1", str(run_dir / "model")), ("base", config.model.base)):
-        encoder = sentence_transformer_encoder(load_encoder(source, config.model.max_seq_length), config.eval.batch_size, progress)
-        scorer = DenseScorer(encoder, data.catalog, name)
-        val_scores = scorer.score_pairs(list(val["query"]), list(val["product_id"]))
-        learned = learn_boundaries(val_scores, val["grade"].to_numpy(), config.boundaries.criterion,
-                                   config.boundaries.candidates)
-        if len(test):
-            test_scores = scorer.score_pairs(list(test["query"]), list(test["product_id"]))
-            predicted = grade_by_thresholds(test_scores, learned["partial"], learned["exact"])
-            learned["test_accuracy"] = float((predicted == test["grade"].to_numpy()).mean())
-        summary[name] = {k: learned[k] for k in ("partial", "exact", "criterion", "value", "accuracy") if k in learned}
-        summary[name]["test_accuracy"] = learned.get("test_accuracy")
-        panels[name] = {g: [float(v) for v, gg in zip(val_scores, val["grade"], strict=True) if gg == k]
-                        for k, g in enumerate(("irrelevant", "partial", "exact"))}
+    learned_all: dict = {}
+    for name, source in models.items():
+        learned, by_grade = boundaries_for(source, config, data, progress)
+        learned_all[name] = learned
+        summary[name] = {k: learned.get(k) for k in ("partial", "exact", "criterion", "value", "accuracy", "test_accuracy")}
+        panels[name] = by_grade
         lines[name] = {"partial": learned["partial"], "exact": learned["exact"]}
-        if name == "stage1":
-            stage1 = learned
         log(f"boundaries {name}: partial {learned['partial']:.3f}, exact {learned['exact']:.3f}, "
             f"validation accuracy {learned['accuracy']:.3f}, test accuracy {learned.get('test_accuracy') or float('nan'):.3f}")
-    stage1["base_model_comparison"] = summary.get("base")
-    write_boundaries(run_dir / "boundaries.json", stage1)
+    final = learned_all[next(iter(models))]
+    final["base_model_comparison"] = summary.get("base")
+    final["compared"] = summary
+    write_boundaries(run_dir / "boundaries.json", final)
     plot_score_histograms(panels, run_dir / "plots" / "boundaries_validation.png", boundaries=lines,
                           title="validation scores by grade with learned boundaries")
     return summary

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -77,3 +78,47 @@ def test_evaluate_and_export_commands(data_and_base):
     result = CliRunner().invoke(app, ["export", "--model", str(run / "model"), "--out", str(out), "--package", "fp32"])
     assert result.exit_code == 0, result.output
     assert json.loads((out / "ml-commons.json").read_text())["variant"] == "fp32"
+
+
+def test_stage2_pipeline_with_a_labeler(tmp_path):
+    """Stage 1 then Stage 2 from one config: mining graded by a labeler, circle loss, final model exported."""
+    from trainer.config import TrainConfig
+    from trainer.run import train_run
+
+    data = write_synthetic_dataset(tmp_path / "data", n_products=60, n_queries=60, seed=3)
+    with open(data / "products.csv", encoding="utf-8") as products, open(data / "judgments.csv", encoding="utf-8") as judged:
+        texts = [r[1] for r in csv.reader(products)] + [r[0] for r in csv.reader(judged)]
+    base = build_tiny_sentence_transformer(tmp_path / "base", texts)
+    config = TrainConfig.model_validate({
+        "data": {"dir": str(data)},
+        "model": {"base": str(base)},
+        "stage1": {"epochs": 1, "queries_per_batch": 8},
+        "stage2": {"enabled": True, "epochs": 1, "queries_per_batch": 8, "mining": {"k": 10, "max_unjudged": 2},
+                   "spelling": {"fraction": 0.5}},
+        "eval": {"baselines": ["base"]},
+        "export": {"quantize": False, "package": "fp32"},
+    })
+    calls = []
+
+    def overlap_labeler(queries, product_texts):
+        calls.append(len(queries))
+        grades = np.array([min(2, len(set(q.split()) & set(t.split()))) for q, t in zip(queries, product_texts, strict=True)])
+        return grades, np.eye(3)[grades]
+
+    import trainer.stage2_run as stage2_run
+
+    original = stage2_run.labeler_function
+    stage2_run.labeler_function = lambda path, **kw: overlap_labeler
+    try:
+        config.stage2.labeler = tmp_path  # any existing directory; the function above stands in for the model
+        metrics = train_run(config, tmp_path / "run", progress=False, log=lambda m: None)
+    finally:
+        stage2_run.labeler_function = original
+    run = tmp_path / "run"
+    assert (run / "stage1-model").exists() and (run / "model").exists() and (run / "mined.parquet").exists()
+    info = json.loads((run / "stage2.json").read_text())
+    assert info["mining"]["labelled"] == sum(calls) > 0
+    assert info["train_pairs"] > metrics["stage2"]["mining"]["labelled"]  # originals + mined + spelling copies
+    assert set(metrics["splits"]["test"]) >= {"stage1", "stage2", "base"}
+    assert json.loads((run / "onnx" / "ml-commons.json").read_text())["variant"] == "fp32"
+    assert set(metrics["boundaries"]) == {"stage2", "stage1", "base"}

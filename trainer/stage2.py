@@ -1,0 +1,107 @@
+"""Stage 2: refine the Stage 1 encoder on original plus mined pairs with the graded circle loss.
+
+Steps (each configurable in ``stage2``):
+
+1. **mining** (:mod:`trainer.mining`): Stage 1 retrieves each training query's neighbours; unjudged
+   ones are graded by the labeler (``stage2.labeler``: a directory written by ``mros label train``;
+   without one, no new pairs are added), contradicting judgments are reported;
+2. **spelling augmentation** (:mod:`trainer.augment.spelling`): noised copies of queries;
+3. **training**: the graded circle loss (:mod:`trainer.losses.graded_circle`) with band centres at
+   Stage 1's learned boundaries (``centers: auto``) or given ones, optionally mixed with the Stage 1
+   loss, continuing from the Stage 1 weights.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from trainer.data import Catalog, Judgments
+from trainer.mining import MiningConfig
+
+
+class CircleConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    centers: Literal["auto"] | tuple[float, float] = Field(
+        "auto", description="(partial, exact) band centres; auto: Stage 1's learned boundaries")
+    margins: tuple[float, float] = (0.05, 0.05)
+    gamma: float = 32.0
+    supcon_weight: float = Field(0.2, ge=0.0, description="weight of the Stage 1 loss mixed in (0: circle only)")
+
+
+class SpellingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    fraction: float = Field(0.3, ge=0.0, le=1.0)
+    copies: int = Field(1, ge=1)
+    edits: int = Field(1, ge=1)
+    seed: int = 7
+
+
+class Stage2Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    labeler: Path | None = Field(None, description="labeler directory from `mros label train`")
+    mining: MiningConfig = Field(default_factory=MiningConfig)
+    circle: CircleConfig = Field(default_factory=CircleConfig)
+    spelling: SpellingConfig = Field(default_factory=SpellingConfig)
+    epochs: float = 1.0
+    max_steps: int = -1
+    queries_per_batch: int = 32
+    max_products_per_query: int = 12
+    learning_rate: float = 2e-5
+    warmup_ratio: float = 0.1
+    seed: int = 43
+    save_steps: int = 200
+
+
+def combine_training_pairs(judgments: Judgments, mined: pd.DataFrame | None, spelling: SpellingConfig) -> Judgments:
+    """Original judgments + labelled mined pairs (contradictions are judged pairs already) + noised copies."""
+    from trainer.augment.spelling import SpellingNoise, augment_judgments
+
+    frame = judgments.frame[["query", "product_id", "grade"]].copy()
+    if mined is not None and not mined.empty:
+        labelled = mined[mined["source"] == "labeler"][["query", "product_id", "grade"]]
+        frame = pd.concat([frame, labelled], ignore_index=True).drop_duplicates(["query", "product_id"])
+    if spelling.enabled and spelling.fraction > 0:
+        frame = augment_judgments(frame, spelling.fraction, spelling.copies, spelling.seed,
+                                  SpellingNoise(edits=spelling.edits))[["query", "product_id", "grade"]]
+    return Judgments(frame.reset_index(drop=True))
+
+
+def train_stage2(model, judgments: Judgments, catalog: Catalog, config: Stage2Config, centers: tuple[float, float],
+                 run_dir: Path, progress: bool = True, resume: bool = True) -> dict:
+    """Continue training ``model`` (Stage 1 weights) on ``judgments`` with the graded circle loss."""
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+
+    from trainer.batching import QueryGroupedBatchSampler
+    from trainer.losses import GradedSupConLoss
+    from trainer.losses.graded_circle import GradedCircleLoss
+    from trainer.losses.mixed import MixedLoss
+    from trainer.stage1 import build_graded_dataset, latest_checkpoint
+
+    dataset = build_graded_dataset(judgments, catalog, config.max_products_per_query, config.seed)
+    checkpoint_dir = run_dir / "checkpoints" / "stage2"
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(checkpoint_dir), num_train_epochs=config.epochs, max_steps=config.max_steps,
+        per_device_train_batch_size=config.queries_per_batch, learning_rate=config.learning_rate,
+        warmup_steps=config.warmup_ratio, seed=config.seed, data_seed=config.seed, save_strategy="steps",
+        save_steps=config.save_steps, save_total_limit=2, logging_steps=20, batch_sampler=QueryGroupedBatchSampler,
+        disable_tqdm=not progress, report_to="none",
+    )
+    circle = GradedCircleLoss(model, centers=centers, margins=config.circle.margins, gamma=config.circle.gamma)
+    parts = {"circle": (circle, 1.0)}
+    if config.circle.supcon_weight > 0:
+        parts["supcon"] = (GradedSupConLoss(model), config.circle.supcon_weight)
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=MixedLoss(parts))
+    checkpoint = latest_checkpoint(checkpoint_dir) if resume else None
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    return {"train_rows": len(dataset), "train_queries": int(judgments.frame["query"].nunique()),
+            "steps": int(trainer.state.global_step), "train_loss": float(result.training_loss),
+            "centers": list(centers), "resumed_from": checkpoint}

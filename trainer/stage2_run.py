@@ -1,0 +1,86 @@
+"""The Stage 2 step of ``mros train``: mine with the Stage 1 model, grade with the labeler, augment,
+train with the graded circle loss. Outputs ``RUN/model`` (final), ``RUN/mined.parquet`` and
+``RUN/stage2.json``; skipped on rerun when its inputs did not change."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from mr_opensearch.errors import MrosError
+
+
+def labeler_function(path: Path, batch_size: int = 128, progress: bool = False):
+    """Adapt a labeler directory (``mros label train``) to ``(queries, texts) -> (grades, probs)``."""
+    from trainer.labeler.model import Labeler
+
+    if not Path(path).exists():
+        raise MrosError(f"labeler {path} not found", "train one with `mros label train`, or unset stage2.labeler")
+    labeler = Labeler.load(path)
+
+    def grade(queries: list[str], texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        probs = labeler.predict_proba(list(zip(queries, texts, strict=True)), batch_size, progress)
+        return probs.argmax(axis=1), probs
+
+    return grade
+
+
+def run_stage2(run_dir: Path, config, data, steps, stage1_key: str, progress: bool,
+               log: Callable[[str], None]) -> tuple[str, dict]:
+    from trainer.encoder import load_encoder
+    from trainer.evaluation.scorers import sentence_transformer_encoder
+    from trainer.mining import mine
+    from trainer.run import _config_hash, boundaries_for, stage1_model_dir
+    from trainer.stage2 import combine_training_pairs, train_stage2
+
+    cfg = config.stage2
+    labeler_id = ""
+    if cfg.labeler is not None:
+        meta = Path(cfg.labeler) / "metrics.json"
+        labeler_id = meta.read_text() if meta.exists() else str(cfg.labeler)
+    key = _config_hash(stage1_key + json.dumps(cfg.model_dump(mode="json"), sort_keys=True) + labeler_id)
+    info_path = run_dir / "stage2.json"
+    if steps.done("stage2", key) and (run_dir / "model").exists() and info_path.exists():
+        log("stage 2: already trained, skipping")
+        return key, json.loads(info_path.read_text())
+    stage1_dir = stage1_model_dir(run_dir, config)
+    start = time.time()
+    info: dict = {}
+    if cfg.circle.centers == "auto" and len(data.splits["validation"]) == 0:
+        centers = (0.35, 0.6)
+        log("stage 2: no validation split to learn Stage 1 boundaries from; band centres default to 0.35 / 0.6")
+    elif cfg.circle.centers == "auto":
+        learned, _ = boundaries_for(str(stage1_dir), config, data, progress)
+        centers = (learned["partial"], learned["exact"])
+        if centers[1] - centers[0] < 0.05:  # degenerate: keep the bands apart
+            mid = sum(centers) / 2
+            centers = (mid - 0.05, mid + 0.05)
+        info["stage1_boundaries"] = {"partial": learned["partial"], "exact": learned["exact"]}
+    else:
+        centers = tuple(cfg.circle.centers)
+    log(f"stage 2: circle-loss band centres partial {centers[0]:.3f}, exact {centers[1]:.3f}")
+
+    model = load_encoder(str(stage1_dir), config.model.max_seq_length)
+    encode = sentence_transformer_encoder(model, config.eval.batch_size, progress)
+    labeler = labeler_function(cfg.labeler, progress=progress) if cfg.labeler else None
+    if labeler is None:
+        log("stage 2: no labeler configured (stage2.labeler): mining keeps contradicting judgments only")
+    log(f"stage 2: mining top-{cfg.mining.k} neighbours of {len(data.splits['train'].queries)} training queries")
+    mined = mine(encode, data.splits["train"], data.catalog, cfg.mining,
+                 boundaries=info.get("stage1_boundaries") or {"partial": centers[0], "exact": centers[1]},
+                 labeler=labeler)
+    mined.pairs.to_parquet(run_dir / "mined.parquet", index=False)
+    info["mining"] = mined.stats
+    log(f"stage 2: mined {mined.stats}")
+    pairs = combine_training_pairs(data.splits["train"], mined.pairs, cfg.spelling)
+    info["train_pairs"] = len(pairs)
+    info["training"] = train_stage2(model, pairs, data.catalog, cfg, centers, run_dir, progress)
+    model.save(str(run_dir / "model"))
+    info["seconds"] = time.time() - start
+    info_path.write_text(json.dumps(info, indent=2))
+    steps.mark("stage2", key)
+    return key, info
