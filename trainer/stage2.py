@@ -5,8 +5,10 @@ Steps (each configurable in ``stage2``):
 1. **mining** (:mod:`trainer.mining`): Stage 1 retrieves each training query's neighbours; unjudged
    ones are graded by the labeler (``stage2.labeler``: a directory written by ``mros label train``;
    without one, no new pairs are added), contradicting judgments are reported;
-2. **spelling augmentation** (:mod:`trainer.augment.spelling`): noised copies of queries;
-3. **training**: the graded circle loss (:mod:`trainer.losses.graded_circle`) with band centres at
+2. **synthetic queries** (:mod:`trainer.augment.synthetic`, off by default): a causal LM fine-tuned
+   on (title -> exact query) writes queries for under-judged products, graded by the labeler;
+3. **spelling augmentation** (:mod:`trainer.augment.spelling`): noised copies of queries;
+4. **training**: the graded circle loss (:mod:`trainer.losses.graded_circle`) with band centres at
    Stage 1's learned boundaries (``centers: auto``) or given ones, optionally mixed with the Stage 1
    loss, continuing from the Stage 1 weights.
 """
@@ -19,6 +21,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from trainer.augment.synthetic import SyntheticQueryConfig
 from trainer.data import Catalog, Judgments
 from trainer.mining import MiningConfig
 
@@ -51,6 +54,7 @@ class Stage2Config(BaseModel):
     mining: MiningConfig = Field(default_factory=MiningConfig)
     circle: CircleConfig = Field(default_factory=CircleConfig)
     spelling: SpellingConfig = Field(default_factory=SpellingConfig)
+    synthetic: SyntheticQueryConfig = Field(default_factory=SyntheticQueryConfig)
     epochs: float = 1.0
     max_steps: int = -1
     queries_per_batch: int = 32
@@ -61,14 +65,19 @@ class Stage2Config(BaseModel):
     save_steps: int = 200
 
 
-def combine_training_pairs(judgments: Judgments, mined: pd.DataFrame | None, spelling: SpellingConfig) -> Judgments:
-    """Original judgments + labelled mined pairs (contradictions are judged pairs already) + noised copies."""
+def combine_training_pairs(judgments: Judgments, mined: pd.DataFrame | None, spelling: SpellingConfig,
+                           synthetic: pd.DataFrame | None = None) -> Judgments:
+    """Original judgments + labelled mined pairs (contradictions are judged pairs already) + graded
+    synthetic queries + noised copies of the queries."""
     from trainer.augment.spelling import SpellingNoise, augment_judgments
 
     frame = judgments.frame[["query", "product_id", "grade"]].copy()
     if mined is not None and not mined.empty:
         labelled = mined[mined["source"] == "labeler"][["query", "product_id", "grade"]]
         frame = pd.concat([frame, labelled], ignore_index=True).drop_duplicates(["query", "product_id"])
+    if synthetic is not None and not synthetic.empty:
+        frame = pd.concat([frame, synthetic[["query", "product_id", "grade"]]], ignore_index=True)
+        frame = frame.drop_duplicates(["query", "product_id"])
     if spelling.enabled and spelling.fraction > 0:
         frame = augment_judgments(frame, spelling.fraction, spelling.copies, spelling.seed,
                                   SpellingNoise(edits=spelling.edits))[["query", "product_id", "grade"]]

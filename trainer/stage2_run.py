@@ -76,7 +76,13 @@ def run_stage2(run_dir: Path, config, data, steps, stage1_key: str, progress: bo
     mined.pairs.to_parquet(run_dir / "mined.parquet", index=False)
     info["mining"] = mined.stats
     log(f"stage 2: mined {mined.stats}")
-    pairs = combine_training_pairs(data.splits["train"], mined.pairs, cfg.spelling)
+    synthetic = None
+    if cfg.synthetic.enabled:
+        from trainer.augment.synthetic import synthesize
+
+        log(f"stage 2: synthetic queries with {cfg.synthetic.backbone} for up to {cfg.synthetic.max_products} products")
+        synthetic, info["synthetic"] = synthesize(data.splits["train"], data.catalog, cfg.synthetic, labeler, progress, run_dir)
+    pairs = combine_training_pairs(data.splits["train"], mined.pairs, cfg.spelling, synthetic)
     info["train_pairs"] = len(pairs)
     info["training"] = train_stage2(model, pairs, data.catalog, cfg, centers, run_dir, progress)
     model.save(str(run_dir / "model"))

@@ -102,3 +102,26 @@ def write_synthetic_dataset(directory: Path | str, n_products: int = 120, n_quer
                 relevance = {0: rng.choice([1.0, 1.33, 1.67]), 1: rng.choice([2.0, 2.33]), 2: 3.0}[min(overlap, 2)]
                 writer.writerow([query, pid, relevance])
     return directory
+
+
+def build_tiny_causal_lm(path: Path | str, texts: Iterable[str], hidden_size: int = 32, seed: int = 0) -> Path:
+    """A tiny random Llama-style causal LM with a WordPiece tokenizer trained on ``texts``."""
+    import torch
+    from tokenizers import BertWordPieceTokenizer
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    wordpiece = BertWordPieceTokenizer(clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=True)
+    wordpiece.train_from_iterator([*list(texts), "Product: Search query:"], vocab_size=2000, min_frequency=1,
+                                  show_progress=False)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=wordpiece._tokenizer, eos_token="[SEP]", pad_token="[PAD]",
+                                        unk_token="[UNK]", bos_token="[CLS]")
+    tokenizer.save_pretrained(path)
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=hidden_size * 2,
+                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
+                         max_position_embeddings=256, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id)
+    LlamaForCausalLM(config).save_pretrained(path)
+    return path
