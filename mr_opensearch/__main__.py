@@ -1,4 +1,4 @@
-from mr_opensearch.cli import main
+from mr_opensearch.cli import app
 
 if __name__ == "__main__":
-    main()
+    app(prog_name="mros")

@@ -1,4 +1,4 @@
-"""``mros train``: graded data -> Stage 1 -> evaluation with baselines -> ONNX export, in one run directory."""
+"""``mros train``: graded data -> Stage 1 -> (Stage 2) -> export -> evaluation with baselines -> boundaries."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def train(
     no_resume: bool = typer.Option(False, "--no-resume", help="Ignore existing checkpoints and step markers' resume."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
-    """Train a Stage 1 model, evaluate it against BM25, the base model and the MNRL recipe, and export it."""
+    """Train Stage 1 (and Stage 2 when the config enables it), evaluate against BM25, the base model and the
+    MNRL recipe, learn grade boundaries, and export for ML Commons."""
     from trainer.config import load_config
     from trainer.run import train_run
 
