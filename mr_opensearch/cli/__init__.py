@@ -7,6 +7,7 @@ import typer
 from mr_opensearch import __version__
 from mr_opensearch.cli import evaluate as evaluate_cli
 from mr_opensearch.cli import export as export_cli
+from mr_opensearch.cli import label as label_cli
 from mr_opensearch.cli import opensearch as opensearch_cli
 from mr_opensearch.cli import train as train_cli
 from mr_opensearch.cli._output import state
@@ -44,6 +45,7 @@ def _root(
 
 
 app.add_typer(opensearch_cli.app, name="opensearch")
+app.add_typer(label_cli.app, name="label")
 train_cli.register(app)
 evaluate_cli.register(app)
 export_cli.register(app)

@@ -1,0 +1,243 @@
+"""``mros label``: train a relevance labeler, apply it, audit labels against engagement.
+
+    mros label train --data DIR --out LABELER
+    mros label evaluate --labeler LABELER --labels FILE --catalog FILE
+    mros label apply --labeler LABELER --pairs FILE --catalog FILE --out FILE
+    mros label simulate-engagement --labels FILE --out LOG [--noise 0.1 --noisy-out FILE]
+    mros label audit --labeler LABELER --labels FILE --engagement LOG --catalog FILE --out FILE
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from mr_opensearch.cli._errors import handle_errors
+from mr_opensearch.cli._output import emit_json, info, result, show_progress
+
+app = typer.Typer(help="Relevance labeler (train / evaluate / apply) and engagement-driven label audit.",
+                  no_args_is_help=True)
+
+DEFAULT_DATA = Path("../shared/data/homedepot")
+
+
+def _summary(title: str, data: dict, keys: list[str]) -> str:
+    parts = []
+    for k in keys:
+        v = data.get(k)
+        if v is None:
+            continue
+        parts.append(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}")
+    return f"{title}: " + ", ".join(parts)
+
+
+@app.command("train")
+@handle_errors
+def train(
+    out: Path = typer.Option(..., "--out", "-o", help="Labeler directory to write."),
+    data: Path | None = typer.Option(None, "--data", help="Folder with products.csv and judgments.csv."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML or TOML labeler config."),
+    backbone: str | None = typer.Option(None, "--backbone", help="default | smollm2 | a Hugging Face id or path."),
+    epochs: float | None = typer.Option(None, "--epochs", help="Training epochs (fractions allowed)."),
+    max_train_pairs: int | None = typer.Option(None, "--max-train-pairs", help="Subsample training pairs."),
+    max_eval_pairs: int | None = typer.Option(None, "--max-eval-pairs", help="Subsample validation/test pairs."),
+    max_seq_length: int | None = typer.Option(None, "--max-seq-length", help="Token window."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Training batch size."),
+    max_minutes: float | None = typer.Option(None, "--max-minutes", help="Stop training after this many minutes."),
+    threads: int | None = typer.Option(None, "--threads", help="torch CPU threads."),
+    skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Count and skip malformed rows."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+) -> None:
+    """Fine-tune a 3-class labeler; writes the model, metrics.json and confusion_matrix.png to --out."""
+    from trainer.labeler.config import load_labeler_config
+    from trainer.labeler.train import train_labeler
+
+    cfg = load_labeler_config(config)
+    cfg.data.dir = data or cfg.data.dir or DEFAULT_DATA
+    for name, value in {"backbone": backbone, "epochs": epochs, "max_seq_length": max_seq_length,
+                        "batch_size": batch_size, "max_minutes": max_minutes, "threads": threads}.items():
+        if value is not None:
+            setattr(cfg, name, value)
+    if max_train_pairs is not None:
+        cfg.data.max_train_pairs = max_train_pairs
+    if max_eval_pairs is not None:
+        cfg.data.max_eval_pairs = max_eval_pairs
+    if skip_bad_rows:
+        cfg.data.on_error = "skip"
+    metrics = train_labeler(cfg, out, progress=show_progress(), log=info)
+    if as_json:
+        emit_json(metrics)
+    else:
+        result(_summary(f"held-out {metrics['evaluated_on']} queries", metrics,
+                        ["n", "accuracy", "within1_accuracy", "macro_f1"]))
+        result(f"Labeler written to {out} (metrics: {out / 'metrics.json'})")
+
+
+@app.command("evaluate")
+@handle_errors
+def evaluate(
+    labeler: Path = typer.Option(..., "--labeler", "-l", help="Labeler directory (from `mros label train`)."),
+    labels: Path = typer.Option(..., "--labels", help="Graded pairs: query, product_uid, grade or relevance."),
+    catalog: Path = typer.Option(..., "--catalog", help="Product catalog (product_uid, product_title)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Folder for metrics.json and confusion_matrix.png."),
+    batch_size: int = typer.Option(128, "--batch-size"),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+) -> None:
+    """Score a labeler against graded pairs: accuracy, within-1, macro-F1, per-class P/R, confusion."""
+    from trainer.data import load_catalog
+    from trainer.labeler.io import load_labels
+    from trainer.labeler.metrics import classification_metrics, plot_confusion_matrix
+    from trainer.labeler.model import Labeler
+
+    model = Labeler.load(labeler)
+    cat = load_catalog(catalog)
+    frame = load_labels(labels, cat)
+    pairs = [(q, cat.text(p)) for q, p in zip(frame["query"], frame["product_uid"], strict=True)]
+    probs = model.predict_proba(pairs, batch_size, show_progress())
+    metrics = classification_metrics(frame["grade"].to_numpy(), probs.argmax(1))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        plot_confusion_matrix(metrics["confusion_matrix"], out / "confusion_matrix.png")
+    if as_json:
+        emit_json(metrics)
+    else:
+        result(_summary(str(labels), metrics, ["n", "accuracy", "within1_accuracy", "macro_f1"]))
+
+
+@app.command("apply")
+@handle_errors
+def apply(
+    labeler: Path = typer.Option(..., "--labeler", "-l", help="Labeler directory (from `mros label train`)."),
+    pairs: Path = typer.Option(..., "--pairs", help="CSV/JSONL/Parquet with query and product_uid columns."),
+    catalog: Path = typer.Option(..., "--catalog", help="Product catalog (product_uid, product_title)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output .csv or .jsonl (appended; reruns resume)."),
+    batch_size: int = typer.Option(256, "--batch-size", help="Pairs per batch (written after each batch)."),
+    tta: bool = typer.Option(False, "--tta", help="Average over test-time augmentations (3x slower)."),
+    threads: int | None = typer.Option(None, "--threads", help="torch CPU threads."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Label (query, product) pairs with grades 0/1/2 and calibrated class probabilities."""
+    from trainer.data import load_catalog
+    from trainer.labeler.apply import apply_labeler, read_pairs
+    from trainer.labeler.model import AUGMENTATIONS, Labeler
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    cat = load_catalog(catalog)
+    todo = read_pairs(pairs, cat)
+    model = Labeler.load(labeler)
+    augmentations = tuple(AUGMENTATIONS) if tta else ("identity",)
+    summary = apply_labeler(model, todo, cat, out, batch_size, show_progress(), augmentations, log=info)
+    if as_json:
+        emit_json(summary)
+    else:
+        speed = f" at {summary['pairs_per_second']} pairs/s" if summary["pairs_per_second"] else ""
+        result(f"Labeled {summary['labeled']} pairs{speed} ({summary['skipped_already_labeled']} already done) "
+               f"into {out}: {summary['by_grade']}")
+
+
+@app.command("simulate-engagement")
+@handle_errors
+def simulate_engagement_cmd(
+    labels: Path = typer.Option(..., "--labels", help="True grades: query, product_uid, grade or relevance."),
+    out: Path = typer.Option(..., "--out", "-o", help="Engagement log to write (.csv/.parquet/.jsonl)."),
+    catalog: Path | None = typer.Option(None, "--catalog", help="Catalog to validate product ids against."),
+    split: str = typer.Option("all", "--split", help="all | train | validation | test (query split, seed 13)."),
+    noise: float = typer.Option(0.0, "--noise", min=0.0, max=1.0, help="Fraction of labels to corrupt."),
+    noisy_out: Path | None = typer.Option(None, "--noisy-out", help="Write the corrupted labels here."),
+    sessions_mean: float = typer.Option(200.0, "--sessions-mean", help="Mean searches per query."),
+    sessions_sigma: float = typer.Option(1.0, "--sessions-sigma", help="Log-normal traffic spread (0: fixed)."),
+    eta: float = typer.Option(1.0, "--eta", help="Position bias: P(examine | rank r) = r^-eta."),
+    ranker_strength: float = typer.Option(1.0, "--ranker-strength", help="How strongly the engine ranks by grade."),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Generate an engagement log from true grades with a position-based click model."""
+    from trainer.data import load_catalog
+    from trainer.labeler.engagement import ClickModelConfig, inject_label_noise, simulate_engagement
+    from trainer.labeler.io import load_labels, write_frame
+    from trainer.splits import SPLITS, SplitConfig, split_of
+
+    if split != "all" and split not in SPLITS:
+        raise typer.BadParameter(f"--split must be all, {', '.join(SPLITS)}")
+    if noise > 0 and noisy_out is None:
+        from mr_opensearch.errors import MrosError
+
+        raise MrosError("--noise needs --noisy-out", "pass --noisy-out FILE for the corrupted labels")
+    frame = load_labels(labels, load_catalog(catalog) if catalog else None)
+    if split != "all":
+        cfg = SplitConfig()
+        frame = frame[[split_of(q, cfg) == split for q in frame["query"]]].reset_index(drop=True)
+    click = ClickModelConfig(sessions_mean=sessions_mean, sessions_sigma=sessions_sigma, eta=eta,
+                             ranker_strength=ranker_strength, seed=seed)
+    log = simulate_engagement(frame, click)
+    write_frame(log, out)
+    summary = {"pairs": len(log), "queries": int(frame["query"].nunique()), "log": str(out),
+               "impressions": int(log["impressions"].sum()), "clicks": int(log["clicks"].sum()),
+               "add_to_carts": int(log["add_to_carts"].sum()), "orders": int(log["orders"].sum()),
+               "click_model": click.model_dump()}
+    if noisy_out is not None:
+        noisy = inject_label_noise(frame, noise, seed)
+        write_frame(noisy[["query", "product_uid", "grade"]], noisy_out)
+        if labels.resolve() != noisy_out.resolve():
+            truth_out = noisy_out.with_name(noisy_out.stem + ".truth" + noisy_out.suffix)
+            write_frame(noisy[["query", "product_uid", "true_grade"]].rename(columns={"true_grade": "grade"}),
+                        truth_out)
+            summary["truth"] = str(truth_out)
+        summary.update({"noisy_labels": str(noisy_out), "noise_rate": noise, "noisy_pairs": int(noisy["noisy"].sum())})
+    if as_json:
+        emit_json(summary)
+    else:
+        result(f"Simulated {summary['impressions']} impressions, {summary['clicks']} clicks over "
+               f"{summary['pairs']} pairs into {out}"
+               + (f"; {summary['noisy_pairs']} corrupted labels in {noisy_out}" if noisy_out else ""))
+
+
+@app.command("audit")
+@handle_errors
+def audit(
+    labeler: Path = typer.Option(..., "--labeler", "-l", help="Labeler directory: the judge."),
+    labels: Path = typer.Option(..., "--labels", help="Labels to audit: query, product_uid, grade."),
+    engagement: Path = typer.Option(..., "--engagement", "-e", help="Engagement log (CSV/Parquet/JSONL)."),
+    catalog: Path = typer.Option(..., "--catalog", help="Product catalog (product_uid, product_title)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Corrected labels (.csv/.parquet/.jsonl)."),
+    report: Path | None = typer.Option(None, "--report", help="Audit report JSON (default: OUT.report.json)."),
+    judge: list[Path] = typer.Option([], "--judge", help="More labelers for the judge ensemble (repeatable)."),
+    signal: str = typer.Option("clicks", "--signal", help="clicks | add_to_carts | orders."),
+    alpha: float = typer.Option(0.01, "--alpha", help="Benjamini-Hochberg false discovery rate."),
+    min_impressions: int = typer.Option(30, "--min-impressions", help="Test only pairs with this many impressions."),
+    truth: Path | None = typer.Option(None, "--truth", help="Known true grades: report how much noise was recovered."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Flag labels that engagement contradicts (binomial tests), re-judge them, write corrected labels."""
+    from trainer.data import load_catalog
+    from trainer.labeler.audit import AuditConfig, audit_labels, recovery_report
+    from trainer.labeler.engagement import load_engagement
+    from trainer.labeler.io import load_labels, write_frame
+    from trainer.labeler.model import Labeler
+
+    config = AuditConfig(signal=signal, alpha=alpha, min_impressions=min_impressions)
+    cat = load_catalog(catalog)
+    frame = load_labels(labels, cat)
+    log = load_engagement(engagement)
+    judges = [Labeler.load(labeler), *(Labeler.load(j) for j in judge)]
+    corrected, rep = audit_labels(frame, log, judges, cat, config, show_progress(), log=info)
+    if truth is not None:
+        rep["recovery"] = recovery_report(corrected, load_labels(truth, cat))
+    write_frame(corrected, out)
+    report = report or out.with_name(out.stem + ".report.json")
+    report.write_text(json.dumps(rep, indent=2) + "\n")
+    if as_json:
+        emit_json(rep)
+    else:
+        result(f"Audited {rep['pairs']} labels: {rep['tested']} tested, {rep['flagged']} flagged, "
+               f"{rep['changed']} changed; corrected labels in {out}, report in {report}")
+        if "recovery" in rep:
+            r = rep["recovery"]
+            result(f"label errors {r['error_rate_before']:.2%} -> {r['error_rate_after']:.2%} "
+                   f"({r['errors_fixed']} fixed, {r['errors_introduced']} introduced)")

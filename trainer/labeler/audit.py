@@ -1,0 +1,245 @@
+"""Engagement-driven label audit: flag labels that engagement contradicts, re-judge them.
+
+1. **Baselines.** For the chosen signal (clicks by default; add-to-carts or orders work the same
+   way) the pooled rate of each grade over all labeled pairs with engagement:
+
+       p_g = sum_{i: label_i = g} x_i / sum_{i: label_i = g} n_i
+
+   where ``n_i`` are impressions and ``x_i`` signal counts. Pooled (not per-pair averaged) rates
+   weight pairs by traffic. Label noise contaminates the baselines only in proportion to its rate.
+
+2. **Tests.** Each pair with ``n_i >= min_impressions`` is tested against the baseline of its label
+   with exact one-sided binomial tests, ``X ~ Binomial(n_i, p_g)``:
+
+   - *over-engaged* (the label may be too low; grades irrelevant and partial):
+     ``p = P(X >= x_i) = binom.sf(x_i - 1, n_i, p_g)``
+   - *under-engaged* (the label may be too high; grades partial and exact):
+     ``p = P(X <= x_i) = binom.cdf(x_i, n_i, p_g)``
+
+   p-values of all tests are adjusted with Benjamini-Hochberg (false discovery rate ``alpha``).
+   A pair is flagged when its adjusted p-value ``q <= alpha`` **and** the deviation is large enough
+   to look like another grade: its rate ``x_i / n_i`` lies beyond the midpoint between its grade's
+   baseline and the neighbouring grade's (``(p_g + p_{g+1}) / 2`` upwards, ``(p_{g-1} + p_g) / 2``
+   downwards). The Wilson score interval of each tested pair's rate (``z = 1.96``)::
+
+       (p^ + z^2/2n +- z sqrt(p^(1-p^)/n + z^2/4n^2)) / (1 + z^2/n)
+
+   is reported for reading, not used in the decision.
+
+   The log has no positions, so baselines average over positions: an exact product the engine
+   ranks low can look under-engaged. That is why flags are only candidates, decided by the judge.
+
+3. **Judge.** Flagged pairs go to a stronger judge: the mean calibrated probabilities of the
+   labeler under test-time augmentation (identity, lowercased, punctuation-stripped inputs) and of
+   any additional labelers given. The label changes only when the judge's most probable grade lies
+   in the direction engagement points (higher for over-engaged, lower for under-engaged) and its
+   probability is at least ``min_judge_confidence``; otherwise the original label stands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from trainer.data import Catalog
+from trainer.grades import Grade
+
+
+class AuditConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    signal: str = Field("clicks", pattern="^(clicks|add_to_carts|orders)$")
+    min_impressions: int = Field(30, ge=1)
+    alpha: float = Field(0.01, gt=0, lt=1, description="Benjamini-Hochberg false discovery rate")
+    require_midpoint: bool = True
+    min_judge_confidence: float = Field(0.0, ge=0, le=1)
+    augmentations: list[str] = ["identity", "lowercase", "strip_punct"]
+
+
+def wilson_interval(successes, trials, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a binomial proportion (arrays allowed; ``trials > 0``)."""
+    x = np.asarray(successes, dtype=np.float64)
+    n = np.asarray(trials, dtype=np.float64)
+    p = x / n
+    denom = 1 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+    return centre - half, centre + half
+
+
+def benjamini_hochberg(p_values) -> np.ndarray:
+    """BH-adjusted p-values (q-values): ``q_(i) = min_{j >= i} min(1, m p_(j) / j)``."""
+    p = np.asarray(p_values, dtype=np.float64)
+    m = len(p)
+    if m == 0:
+        return p
+    order = np.argsort(p)
+    ranked = p[order] * m / np.arange(1, m + 1)
+    q = np.minimum.accumulate(ranked[::-1])[::-1].clip(max=1.0)
+    out = np.empty(m)
+    out[order] = q
+    return out
+
+
+def grade_baselines(frame: pd.DataFrame, signal: str) -> dict[int, float]:
+    """Pooled rate of ``signal`` per impression for each labeled grade (NaN when a grade is absent)."""
+    out = {}
+    for g in Grade:
+        rows = frame[frame["grade"] == int(g)]
+        n = rows["impressions"].sum()
+        out[int(g)] = float(rows[signal].sum() / n) if n > 0 else float("nan")
+    return out
+
+
+def flag_pairs(labels: pd.DataFrame, engagement: pd.DataFrame, config: AuditConfig | None = None) -> pd.DataFrame:
+    """Join labels (``query, product_uid, grade``) with the log and run the tests.
+
+    Returns one row per label with ``impressions``, the signal count, ``rate``, ``tested``,
+    ``direction`` (``over``/``under``/""), ``p_value``, ``q_value``, ``wilson_low/high`` and
+    ``flagged``. Labels without engagement are kept, untested. Baselines are in ``frame.attrs``."""
+    from scipy.stats import binom
+
+    config = config or AuditConfig()
+    sig = config.signal
+    frame = labels[["query", "product_uid", "grade"]].merge(
+        engagement[["query", "product_uid", "impressions", sig]], on=["query", "product_uid"], how="left")
+    frame[["impressions", sig]] = frame[["impressions", sig]].fillna(0).astype(np.int64)
+    baselines = grade_baselines(frame, sig)
+    n = frame["impressions"].to_numpy()
+    x = frame[sig].to_numpy()
+    g = frame["grade"].to_numpy(dtype=np.int64)
+    rate = np.where(n > 0, x / np.maximum(n, 1), np.nan)
+    tested = n >= config.min_impressions
+    base = np.array([baselines[int(k)] for k in g])
+    tests = []  # (row, direction, p)
+    for i in np.flatnonzero(tested & ~np.isnan(base)):
+        if g[i] < 2:
+            tests.append((i, "over", float(binom.sf(x[i] - 1, n[i], base[i]))))
+        if g[i] > 0:
+            tests.append((i, "under", float(binom.cdf(x[i], n[i], base[i]))))
+    q = benjamini_hochberg([t[2] for t in tests])
+    p_value = np.full(len(frame), np.nan)
+    q_value = np.full(len(frame), np.nan)
+    direction = np.full(len(frame), "", dtype=object)
+    flagged = np.zeros(len(frame), dtype=bool)
+    for (i, d, p), qv in zip(tests, q, strict=True):
+        neighbour = baselines.get(int(g[i]) + (1 if d == "over" else -1), float("nan"))
+        far_enough = True
+        if config.require_midpoint and not np.isnan(neighbour):
+            mid = (base[i] + neighbour) / 2
+            far_enough = rate[i] > mid if d == "over" else rate[i] < mid
+        qualifies = bool(qv <= config.alpha and far_enough)
+        # one verdict per pair (partial pairs get two tests): a qualifying test beats a
+        # non-qualifying one, then the smaller q-value wins
+        if (qualifies and not flagged[i]) or (qualifies == flagged[i] and (np.isnan(q_value[i]) or qv < q_value[i])):
+            p_value[i], q_value[i] = p, qv
+            direction[i], flagged[i] = (d if qualifies else ""), qualifies
+    low = np.full(len(frame), np.nan)
+    high = np.full(len(frame), np.nan)
+    if tested.any():
+        low[tested], high[tested] = wilson_interval(x[tested], n[tested])
+    frame["rate"] = rate
+    frame["tested"] = tested
+    frame["direction"] = direction
+    frame["p_value"] = p_value
+    frame["q_value"] = q_value
+    frame["wilson_low"] = low
+    frame["wilson_high"] = high
+    frame["flagged"] = flagged
+    frame.attrs["baselines"] = baselines
+    return frame
+
+
+def judge_probabilities(judges: Sequence, pairs: list[tuple[str, str]], augmentations: Sequence[str],
+                        batch_size: int = 128, progress: bool = False) -> np.ndarray:
+    """Mean calibrated probabilities over judges x augmentations (an ensemble)."""
+    if not pairs:
+        return np.zeros((0, 3))
+    return np.mean([j.predict_proba(pairs, batch_size, progress, augmentations=tuple(augmentations))
+                    for j in judges], axis=0)
+
+
+def decide(grades: np.ndarray, directions: np.ndarray, probs: np.ndarray, min_confidence: float = 0.0) -> np.ndarray:
+    """New grades for flagged pairs: the judge's argmax when it moves in the engagement direction
+    with probability >= ``min_confidence``, else the old grade."""
+    best = probs.argmax(axis=1)
+    conf = probs.max(axis=1)
+    moves = np.where(directions == "over", best > grades, best < grades) & (conf >= min_confidence)
+    return np.where(moves, best, grades)
+
+
+def audit_labels(labels: pd.DataFrame, engagement: pd.DataFrame, judges: Sequence, catalog: Catalog,
+                 config: AuditConfig | None = None, progress: bool = False,
+                 log: Callable[[str], None] = print) -> tuple[pd.DataFrame, dict]:
+    """Flag, judge and correct. Returns ``(corrected frame, report)``; the frame has ``grade``
+    (corrected), ``original_grade``, ``flagged``, ``direction``, ``changed``, the statistics and, for
+    flagged pairs, the judge's ``judge_p_irrelevant/partial/exact``."""
+    config = config or AuditConfig()
+    frame = flag_pairs(labels, engagement, config)
+    baselines = frame.attrs["baselines"]
+    flagged_idx = np.flatnonzero(frame["flagged"].to_numpy())
+    log(f"audit: {int(frame['tested'].sum())} of {len(frame)} labeled pairs have >= {config.min_impressions} "
+        f"impressions; {len(flagged_idx)} flagged; judging them")
+    pairs = [(frame.at[i, "query"], catalog.text(frame.at[i, "product_uid"])) for i in flagged_idx]
+    probs = judge_probabilities(judges, pairs, config.augmentations, progress=progress)
+    original = frame["grade"].to_numpy(dtype=np.int64)
+    new = original.copy()
+    if len(flagged_idx):
+        new[flagged_idx] = decide(original[flagged_idx], frame["direction"].to_numpy()[flagged_idx], probs,
+                                  config.min_judge_confidence)
+    for k, name in enumerate(["judge_p_irrelevant", "judge_p_partial", "judge_p_exact"]):
+        column = np.full(len(frame), np.nan)
+        column[flagged_idx] = probs[:, k] if len(flagged_idx) else []
+        frame[name] = column
+    frame["original_grade"] = original
+    frame["grade"] = new
+    frame["changed"] = new != original
+    by_grade = {}
+    for g in Grade:
+        rows = frame[frame["original_grade"] == int(g)]
+        by_grade[g.label] = {"pairs": len(rows), "tested": int(rows["tested"].sum()),
+                             "flagged": int(rows["flagged"].sum()), "changed": int(rows["changed"].sum()),
+                             f"baseline_{config.signal}_rate": baselines[int(g)]}
+    transitions = np.zeros((3, 3), dtype=np.int64)
+    np.add.at(transitions, (original, new), 1)
+    report = {
+        "pairs": len(frame),
+        "with_engagement": int((frame["impressions"] > 0).sum()),
+        "tested": int(frame["tested"].sum()),
+        "flagged": len(flagged_idx),
+        "flagged_over": int((frame["direction"] == "over").sum()),
+        "flagged_under": int((frame["direction"] == "under").sum()),
+        "changed": int(frame["changed"].sum()),
+        "by_grade": by_grade,
+        "transitions": transitions.tolist(),
+        "judges": len(judges),
+        "config": config.model_dump(),
+    }
+    return frame, report
+
+
+def recovery_report(corrected: pd.DataFrame, truth: pd.DataFrame) -> dict:
+    """How an audit did against known true grades (``truth``: ``query, product_uid, grade``)."""
+    joined = corrected.merge(truth[["query", "product_uid", "grade"]].rename(columns={"grade": "true_grade"}),
+                             on=["query", "product_uid"], how="inner")
+    before = joined["original_grade"] != joined["true_grade"]
+    after = joined["grade"] != joined["true_grade"]
+    flagged = joined["flagged"]
+    return {
+        "pairs": len(joined),
+        "errors_before": int(before.sum()),
+        "errors_after": int(after.sum()),
+        "error_rate_before": float(before.mean()),
+        "error_rate_after": float(after.mean()),
+        "relative_error_reduction": float(1 - after.sum() / before.sum()) if before.sum() else 0.0,
+        "errors_flagged": int((before & flagged).sum()),
+        "flag_precision": float(before[flagged].mean()) if flagged.any() else 0.0,
+        "flag_recall": float(flagged[before].mean()) if before.any() else 0.0,
+        "errors_fixed": int((before & ~after).sum()),
+        "errors_introduced": int((~before & after).sum()),
+        "errors_moved_closer": int((before & after & ((joined["grade"] - joined["true_grade"]).abs()
+                                                       < (joined["original_grade"] - joined["true_grade"]).abs())).sum()),
+    }

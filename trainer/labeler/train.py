@@ -1,0 +1,183 @@
+"""Fine-tuning a labeler on graded judgments, with a query-level held-out evaluation.
+
+Steps: load and validate catalog + judgments (:mod:`trainer.data`), split by query
+(:mod:`trainer.splits`: train / validation / test never share a query), fine-tune the backbone as a
+3-class classifier with ``CE + ordinal_weight * (E[grade] - y)^2`` (see :class:`LabelerConfig`), fit
+the softmax temperature on the validation split (:mod:`trainer.labeler.calibration`), and report on
+the test split. Writes into ``out``::
+
+    labeler.json, model/          the labeler (see :mod:`trainer.labeler.model`)
+    metrics.json                  test metrics at the top level (accuracy, within1_accuracy, macro_f1,
+                                  per_class, confusion_matrix) + validation metrics, calibration
+                                  (temperature, ECE before/after), training time, data sizes
+    confusion_matrix.png          the test confusion matrix
+    config.yaml                   the resolved configuration
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from mr_opensearch.errors import MrosError
+from trainer.data import Catalog, Judgments, load_catalog, load_judgments
+from trainer.labeler.backbones import is_causal, load_backbone, quiet_transformers
+from trainer.labeler.calibration import expected_calibration_error, fit_temperature, softmax
+from trainer.labeler.config import LabelerConfig
+from trainer.labeler.metrics import classification_metrics, plot_confusion_matrix
+from trainer.labeler.model import Labeler
+from trainer.splits import split_judgments
+
+
+def load_labeled_data(config: LabelerConfig) -> tuple[Catalog, dict[str, Judgments]]:
+    d = config.data
+    root = d.dir or Path(".")
+    catalog = load_catalog(root / d.catalog, d.catalog_columns, d.on_error)
+    judgments = load_judgments(root / d.judgments, catalog, d.judgment_columns, d.grade_mapping, d.on_error)
+    splits = split_judgments(judgments, d.split)
+    rng = np.random.default_rng(config.seed)
+    for name, limit in (("train", d.max_train_pairs), ("validation", d.max_eval_pairs), ("test", d.max_eval_pairs)):
+        frame = splits[name].frame
+        if limit is not None and len(frame) > limit:
+            keep = np.sort(rng.choice(len(frame), size=limit, replace=False))
+            splits[name] = Judgments(frame.iloc[keep].reset_index(drop=True))
+    if len(splits["train"]) == 0:
+        raise MrosError("no training pairs after the query split", "use more queries or lower data.split fractions")
+    return catalog, splits
+
+
+def pairs_of(judgments: Judgments, catalog: Catalog) -> tuple[list[tuple[str, str]], np.ndarray]:
+    frame = judgments.frame
+    pairs = [(q, catalog.text(p)) for q, p in zip(frame["query"], frame["product_id"], strict=True)]
+    return pairs, frame["grade"].to_numpy(dtype=np.int64)
+
+
+def ordinal_loss(logits, labels, ordinal_weight: float, label_smoothing: float = 0.0):
+    """``CE(logits, y) + w * mean((sum_k k p_k - y)^2)``."""
+    import torch
+    import torch.nn.functional as F
+
+    ce = F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
+    if ordinal_weight == 0:
+        return ce
+    probs = logits.float().softmax(dim=-1)
+    expected = (probs * torch.arange(probs.shape[-1], device=probs.device, dtype=probs.dtype)).sum(-1)
+    return ce + ordinal_weight * ((expected - labels.float()) ** 2).mean()
+
+
+def train_labeler(config: LabelerConfig, out: Path | str, progress: bool = True,
+                  log: Callable[[str], None] = print) -> dict:
+    """Train, calibrate, evaluate and save a labeler in ``out``; returns the metrics dict."""
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+    torch.manual_seed(config.seed)
+
+    quiet_transformers(progress)
+    catalog, splits = load_labeled_data(config)
+    sizes = {name: {"pairs": len(j), "queries": len(j.queries)} for name, j in splits.items()}
+    log("data: " + ", ".join(f"{k} {v['pairs']} pairs / {v['queries']} queries" for k, v in sizes.items()))
+    train_pairs, train_labels = pairs_of(splits["train"], catalog)
+
+    model, tokenizer, source = load_backbone(config.backbone)
+    guideline = config.guideline or ("full" if is_causal(model.config) else "short")
+    labeler = Labeler(model, tokenizer, guideline, config.max_seq_length, 1.0,
+                      {"backbone": config.backbone, "source": source})
+    log(f"backbone {config.backbone} ({source}), guideline {guideline}, "
+        f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
+
+    steps_per_epoch = math.ceil(len(train_pairs) / config.batch_size)
+    total_steps = max(1, math.ceil(steps_per_epoch * config.epochs))
+    no_decay = ("bias", "LayerNorm.weight", "layernorm", "norm.weight")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
+         "weight_decay": config.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
+
+    model.train()
+    rng = np.random.default_rng(config.seed)
+    start = time.time()
+    step, stopped_early, running = 0, False, []
+    bar = tqdm(total=total_steps, desc="training labeler", disable=not progress, unit="step")
+    while step < total_steps and not stopped_early:
+        order = rng.permutation(len(train_pairs))
+        for b in range(0, len(order), config.batch_size):
+            idx = order[b:b + config.batch_size]
+            batch = labeler.encode([train_pairs[i][0] for i in idx], [train_pairs[i][1] for i in idx])
+            labels = torch.as_tensor(train_labels[idx])
+            loss = ordinal_loss(model(**batch).logits, labels, config.ordinal_weight, config.label_smoothing)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            step += 1
+            running.append(loss.item())
+            bar.update(1)
+            if step % 20 == 0:
+                bar.set_postfix(loss=f"{np.mean(running[-50:]):.4f}")
+            if step >= total_steps:
+                break
+            if config.max_minutes is not None and time.time() - start > 60 * config.max_minutes:
+                stopped_early = True
+                log(f"time budget of {config.max_minutes} min reached after {step}/{total_steps} steps")
+                break
+    bar.close()
+    train_seconds = time.time() - start
+    model.eval()
+
+    metrics: dict = {"backbone": config.backbone, "source": source, "guideline": guideline,
+                     "data": sizes, "train_steps": step, "planned_steps": total_steps,
+                     "stopped_by_time_budget": stopped_early, "train_seconds": round(train_seconds, 1),
+                     "final_train_loss": float(np.mean(running[-50:])) if running else None}
+
+    calib: dict = {"temperature": 1.0}
+    if len(splits["validation"]):
+        val_pairs, val_labels = pairs_of(splits["validation"], catalog)
+        val_logits = labeler.logits(val_pairs, config.eval_batch_size, progress, desc="validation")
+        temperature = fit_temperature(val_logits, val_labels)
+        labeler.temperature = temperature
+        calib = {"temperature": temperature,
+                 "validation_ece_before": expected_calibration_error(softmax(val_logits), val_labels),
+                 "validation_ece_after": expected_calibration_error(softmax(val_logits, temperature), val_labels)}
+        metrics["validation"] = classification_metrics(val_labels, val_logits.argmax(1))
+    else:
+        log("no validation split: temperature left at 1.0")
+
+    test = splits["test"] if len(splits["test"]) else splits["validation"]
+    if len(test):
+        test_pairs, test_labels = pairs_of(test, catalog)
+        eval_start = time.time()
+        test_logits = labeler.logits(test_pairs, config.eval_batch_size, progress, desc="test")
+        metrics["eval_pairs_per_second"] = round(len(test_pairs) / max(time.time() - eval_start, 1e-9), 1)
+        metrics.update(classification_metrics(test_labels, test_logits.argmax(1)))
+        calib["test_ece_before"] = expected_calibration_error(softmax(test_logits), test_labels)
+        calib["test_ece_after"] = expected_calibration_error(softmax(test_logits, labeler.temperature), test_labels)
+        majority = int(np.bincount(train_labels, minlength=3).argmax())
+        metrics["majority_baseline_accuracy"] = float((test_labels == majority).mean())
+        plot_confusion_matrix(metrics["confusion_matrix"], out / "confusion_matrix.png",
+                              f"Labeler on held-out queries (acc {metrics['accuracy']:.3f})")
+    metrics["evaluated_on"] = "test" if len(splits["test"]) else "validation"
+    metrics["calibration"] = calib
+
+    labeler.save(out)
+    (out / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
