@@ -135,3 +135,17 @@ def test_audit_report_and_recovery():
     assert rec["errors_before"] == 1 and rec["errors_after"] == 1  # fixed i0, broke e0
     assert rec["errors_fixed"] == 1 and rec["errors_introduced"] == 1
     assert rec["flag_precision"] == pytest.approx(0.5) and rec["flag_recall"] == pytest.approx(1.0)
+
+
+def test_query_factor_is_leave_one_out():
+    from trainer.labeler.audit import query_factors
+
+    # one query, baselines 0.1 (irrelevant) and 0.4 (exact); 100 impressions each.
+    # expected clicks 10 and 40; observed 30 and 20.
+    frame = pd.DataFrame({"query": "q", "product_uid": ["a", "b"], "grade": [0, 2], "impressions": [100, 100],
+                          "clicks": [30, 20]})
+    f = query_factors(frame, np.array([0.1, 0.4]), "clicks")
+    # a: rest of the query observed 20 clicks where 40 were expected -> 0.5; b: 30 vs 10 -> 3.0
+    assert f.tolist() == pytest.approx([0.5, 3.0])
+    lone = pd.DataFrame({"query": "q", "product_uid": ["a"], "grade": [0], "impressions": [100], "clicks": [30]})
+    assert query_factors(lone, np.array([0.1]), "clicks").tolist() == [1.0]

@@ -137,3 +137,23 @@ def test_smollm2_backbone_loads_from_the_gguf_package():
     batch = tokenizer(["query: drill", "query: white kitchen faucet"], padding=True, return_tensors="pt")
     with torch.inference_mode():
         assert model(**batch).logits.shape == (2, 3)
+
+
+def test_linear_warmup_decay_by_hand():
+    from trainer.labeler.train import linear_warmup_decay
+
+    # total 100, warm-up 10 steps: 0.1, 0.2, ... 1.0, then (100 - s) / 90
+    assert linear_warmup_decay(0, 100, 0.1) == pytest.approx(0.1)
+    assert linear_warmup_decay(9, 100, 0.1) == pytest.approx(1.0)
+    assert linear_warmup_decay(55, 100, 0.1) == pytest.approx(0.5)
+    assert linear_warmup_decay(100, 100, 0.1) == 0.0
+
+
+@pytest.mark.slow
+def test_time_budget_stops_training(tiny_setup, tmp_path):
+    _root, data, model = tiny_setup
+    cfg = LabelerConfig(backbone=str(model), epochs=5, batch_size=8, max_seq_length=48, max_minutes=1e-6)
+    cfg.data.dir = data
+    metrics = train_labeler(cfg, tmp_path / "labeler", progress=False, log=lambda m: None)
+    assert metrics["stopped_by_time_budget"] and metrics["train_steps"] == 1 < metrics["planned_steps"]
+    assert (tmp_path / "labeler" / "metrics.json").exists()

@@ -28,6 +28,12 @@
 
    The log has no positions, so baselines average over positions: an exact product the engine
    ranks low can look under-engaged. That is why flags are only candidates, decided by the judge.
+   With ``baseline="query"`` each expected rate is scaled by the query's leave-one-out engagement
+   factor ``f_i = (X_q - x_i) / (E_q - n_i p_{g_i})`` (``X_q``: the query's signal count,
+   ``E_q = sum_{j in q} n_j p_{g_j}``: its expected count under the grade baselines; clipped to
+   [0.25, 4]), which absorbs query-level differences such as many exact products competing for the
+   top ranks; on the simulated Home Depot validation queries it changed precision/recall by about
+   one point, so the default stays ``global``.
 
 3. **Judge.** Flagged pairs go to a stronger judge: the mean calibrated probabilities of the
    labeler under test-time augmentation (identity, lowercased, punctuation-stripped inputs) and of
@@ -55,6 +61,8 @@ class AuditConfig(BaseModel):
     min_impressions: int = Field(30, ge=1)
     alpha: float = Field(0.01, gt=0, lt=1, description="Benjamini-Hochberg false discovery rate")
     require_midpoint: bool = True
+    baseline: str = Field("global", pattern="^(global|query)$",
+                          description="global: p_g; query: p_g scaled by the query's leave-one-out engagement factor")
     min_judge_confidence: float = Field(0.0, ge=0, le=1)
     augmentations: list[str] = ["identity", "lowercase", "strip_punct"]
 
@@ -94,6 +102,22 @@ def grade_baselines(frame: pd.DataFrame, signal: str) -> dict[int, float]:
     return out
 
 
+def query_factors(frame: pd.DataFrame, base: np.ndarray, signal: str, clip: tuple[float, float] = (0.25, 4.0)) -> np.ndarray:
+    """Leave-one-out engagement factor of each pair's query (see the module docstring):
+    ``f_i = (X_q - x_i) / (E_q - n_i p_{g_i})`` with ``X_q`` the query's signal count and
+    ``E_q = sum_j n_j p_{g_j}`` its expected count; 1 where the rest of the query has no expected
+    engagement; clipped to ``clip``."""
+    x = frame[signal].to_numpy(dtype=np.float64)
+    expected = frame["impressions"].to_numpy(dtype=np.float64) * np.nan_to_num(base)
+    keys = frame["query"]
+    total_x = frame.assign(_x=x).groupby("query")["_x"].transform("sum").to_numpy()
+    total_e = frame.assign(_e=expected).groupby(keys)["_e"].transform("sum").to_numpy()
+    rest_x, rest_e = total_x - x, total_e - expected
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(rest_e > 0, rest_x / np.where(rest_e > 0, rest_e, 1.0), 1.0)
+    return np.clip(f, *clip)
+
+
 def flag_pairs(labels: pd.DataFrame, engagement: pd.DataFrame, config: AuditConfig | None = None) -> pd.DataFrame:
     """Join labels (``query, product_uid, grade``) with the log and run the tests.
 
@@ -114,6 +138,8 @@ def flag_pairs(labels: pd.DataFrame, engagement: pd.DataFrame, config: AuditConf
     rate = np.where(n > 0, x / np.maximum(n, 1), np.nan)
     tested = n >= config.min_impressions
     base = np.array([baselines[int(k)] for k in g])
+    factor = query_factors(frame, base, sig) if config.baseline == "query" else np.ones(len(frame))
+    base = base * factor
     tests = []  # (row, direction, p)
     for i in np.flatnonzero(tested & ~np.isnan(base)):
         if g[i] < 2:
@@ -126,7 +152,7 @@ def flag_pairs(labels: pd.DataFrame, engagement: pd.DataFrame, config: AuditConf
     direction = np.full(len(frame), "", dtype=object)
     flagged = np.zeros(len(frame), dtype=bool)
     for (i, d, p), qv in zip(tests, q, strict=True):
-        neighbour = baselines.get(int(g[i]) + (1 if d == "over" else -1), float("nan"))
+        neighbour = baselines.get(int(g[i]) + (1 if d == "over" else -1), float("nan")) * factor[i]
         far_enough = True
         if config.require_midpoint and not np.isnan(neighbour):
             mid = (base[i] + neighbour) / 2

@@ -61,7 +61,9 @@ class LabelerConfig(_Strict):
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
     seed: int = 42
     threads: int | None = Field(None, description="torch CPU threads (None: torch's default)")
-    max_minutes: float | None = Field(None, description="stop training after this many minutes (time budget)")
+    max_minutes: float | None = Field(
+        None, description="time budget: the LR schedule is shortened to fit it (speed measured at steps 10, 50 "
+        "and 200) and training stops when it is spent")
 
     def base_model(self) -> str:
         return DEFAULT_BASE_MODEL if self.backbone == "default" else self.backbone

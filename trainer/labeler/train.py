@@ -72,12 +72,19 @@ def ordinal_loss(logits, labels, ordinal_weight: float, label_smoothing: float =
     return ce + ordinal_weight * ((expected - labels.float()) ** 2).mean()
 
 
+def linear_warmup_decay(step: int, total: int, warmup_ratio: float) -> float:
+    """LR multiplier: linear warm-up over ``warmup_ratio * total`` steps, then linear decay to 0."""
+    warmup = max(1, int(warmup_ratio * total))
+    if step < warmup:
+        return (step + 1) / warmup
+    return max(0.0, (total - step) / max(1, total - warmup))
+
+
 def train_labeler(config: LabelerConfig, out: Path | str, progress: bool = True,
                   log: Callable[[str], None] = print) -> dict:
     """Train, calibrate, evaluate and save a labeler in ``out``; returns the metrics dict."""
     import torch
     from tqdm.auto import tqdm
-    from transformers import get_linear_schedule_with_warmup
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -109,7 +116,10 @@ def train_labeler(config: LabelerConfig, out: Path | str, progress: bool = True,
         {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
     ]
     optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
+    plan = {"total": total_steps}
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: linear_warmup_decay(s, plan["total"], config.warmup_ratio))
+    planned_steps = total_steps
 
     model.train()
     rng = np.random.default_rng(config.seed)
@@ -133,6 +143,16 @@ def train_labeler(config: LabelerConfig, out: Path | str, progress: bool = True,
             bar.update(1)
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{np.mean(running[-50:]):.4f}")
+            if config.max_minutes is not None and step in (10, 50, 200):
+                # fit the schedule into the time budget: the LR decays to 0 when time runs out
+                per_step = (time.time() - start) / step
+                fits = max(step + 1, int(60 * config.max_minutes / per_step))
+                if fits < plan["total"]:
+                    plan["total"] = total_steps = fits
+                    bar.total = total_steps
+                    bar.refresh()
+                    log(f"{per_step:.2f} s/step: {total_steps} of {planned_steps} planned steps fit in "
+                        f"{config.max_minutes} min")
             if step >= total_steps:
                 break
             if config.max_minutes is not None and time.time() - start > 60 * config.max_minutes:
@@ -144,7 +164,8 @@ def train_labeler(config: LabelerConfig, out: Path | str, progress: bool = True,
     model.eval()
 
     metrics: dict = {"backbone": config.backbone, "source": source, "guideline": guideline,
-                     "data": sizes, "train_steps": step, "planned_steps": total_steps,
+                     "data": sizes, "train_steps": step, "planned_steps": planned_steps,
+                     "train_pairs_seen": min(step * config.batch_size, int(len(train_pairs) * config.epochs)),
                      "stopped_by_time_budget": stopped_early, "train_seconds": round(train_seconds, 1),
                      "final_train_loss": float(np.mean(running[-50:])) if running else None}
 
