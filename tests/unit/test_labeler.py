@@ -157,3 +157,16 @@ def test_time_budget_stops_training(tiny_setup, tmp_path):
     metrics = train_labeler(cfg, tmp_path / "labeler", progress=False, log=lambda m: None)
     assert metrics["stopped_by_time_budget"] and metrics["train_steps"] == 1 < metrics["planned_steps"]
     assert (tmp_path / "labeler" / "metrics.json").exists()
+
+
+def test_length_bucketed_batches_cover_every_pair_once():
+    from trainer.labeler.train import length_bucketed_batches
+
+    pairs = [("q" * (i % 17), "p" * (i % 5)) for i in range(1000)]
+    batches = length_bucketed_batches(pairs, 32, np.random.default_rng(0), chunk_batches=4)
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(1000)) and max(len(b) for b in batches) == 32
+    spread = np.mean([np.ptp([len(pairs[i][0]) + len(pairs[i][1]) for i in b]) for b in batches])
+    plain = length_bucketed_batches(pairs, 32, np.random.default_rng(0), bucketing=False)
+    plain_spread = np.mean([np.ptp([len(pairs[i][0]) + len(pairs[i][1]) for i in b]) for b in plain])
+    assert spread < plain_spread / 2

@@ -59,6 +59,7 @@ class LabelerConfig(_Strict):
     weight_decay: float = 0.01
     ordinal_weight: float = Field(0.5, ge=0.0)
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    length_bucketing: bool = Field(True, description="batch training pairs of similar length (less padding)")
     seed: int = 42
     threads: int | None = Field(None, description="torch CPU threads (None: torch's default)")
     max_minutes: float | None = Field(

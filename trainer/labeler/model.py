@@ -96,19 +96,21 @@ class Labeler:
 
     def logits(self, pairs: Sequence[tuple[str, str]], batch_size: int = 128, progress: bool = False,
                augment: Augment = _identity, desc: str = "labeling") -> np.ndarray:
-        """Raw (uncalibrated) logits, shape ``(n, 3)``."""
+        """Raw (uncalibrated) logits, shape ``(n, 3)``, in input order. Pairs are batched by length
+        (longest first) so little compute goes to padding."""
         import torch
         from tqdm.auto import tqdm
 
         self.model.eval()
         device = next(self.model.parameters()).device
-        out = []
+        order = np.argsort([-(len(q) + len(p)) for q, p in pairs], kind="stable")
+        out = np.zeros((len(pairs), self.model.config.num_labels), dtype=np.float32)
         with torch.inference_mode():
             for start in tqdm(range(0, len(pairs), batch_size), desc=desc, disable=not progress, unit="batch"):
-                chunk = pairs[start:start + batch_size]
-                batch = self.encode([q for q, _ in chunk], [p for _, p in chunk], augment).to(device)
-                out.append(self.model(**batch).logits.float().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, 3), dtype=np.float32)
+                idx = order[start:start + batch_size]
+                batch = self.encode([pairs[i][0] for i in idx], [pairs[i][1] for i in idx], augment).to(device)
+                out[idx] = self.model(**batch).logits.float().cpu().numpy()
+        return out
 
     def predict_proba(self, pairs: Sequence[tuple[str, str]], batch_size: int = 128, progress: bool = False,
                       augmentations: Sequence[str] = ("identity",)) -> np.ndarray:

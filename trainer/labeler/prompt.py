@@ -17,7 +17,7 @@ from typing import Literal
 
 GuidelineStyle = Literal["short", "full", "none"]
 
-SHORT_GUIDELINE = "grade: exact = what the query asks for; partial = substitute or related; irrelevant = not."
+SHORT_GUIDELINE = "exact: what the query asks for; partial: a substitute; irrelevant: neither."
 
 FULL_GUIDELINE = (
     "You grade how relevant a product is to a shopper's search query, on three levels.\n"

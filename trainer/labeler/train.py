@@ -72,6 +72,23 @@ def ordinal_loss(logits, labels, ordinal_weight: float, label_smoothing: float =
     return ce + ordinal_weight * ((expected - labels.float()) ** 2).mean()
 
 
+def length_bucketed_batches(pairs: list[tuple[str, str]], batch_size: int, rng: np.random.Generator,
+                            bucketing: bool = True, chunk_batches: int = 50) -> list[np.ndarray]:
+    """One epoch of index batches. With ``bucketing``: shuffle, cut into chunks of ``chunk_batches``
+    batches, sort each chunk by text length, cut it into batches and shuffle the batches, so a batch
+    holds pairs of similar length (less padding) while the order stays random."""
+    order = rng.permutation(len(pairs))
+    if not bucketing:
+        return [order[b:b + batch_size] for b in range(0, len(order), batch_size)]
+    batches = []
+    size = batch_size * chunk_batches
+    for c in range(0, len(order), size):
+        chunk = order[c:c + size]
+        chunk = chunk[np.argsort([len(pairs[i][0]) + len(pairs[i][1]) for i in chunk], kind="stable")]
+        batches += [chunk[b:b + batch_size] for b in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 def linear_warmup_decay(step: int, total: int, warmup_ratio: float) -> float:
     """LR multiplier: linear warm-up over ``warmup_ratio * total`` steps, then linear decay to 0."""
     warmup = max(1, int(warmup_ratio * total))
@@ -127,9 +144,7 @@ def train_labeler(config: LabelerConfig, out: Path | str, progress: bool = True,
     step, stopped_early, running = 0, False, []
     bar = tqdm(total=total_steps, desc="training labeler", disable=not progress, unit="step")
     while step < total_steps and not stopped_early:
-        order = rng.permutation(len(train_pairs))
-        for b in range(0, len(order), config.batch_size):
-            idx = order[b:b + config.batch_size]
+        for idx in length_bucketed_batches(train_pairs, config.batch_size, rng, config.length_bucketing):
             batch = labeler.encode([train_pairs[i][0] for i in idx], [train_pairs[i][1] for i in idx])
             labels = torch.as_tensor(train_labels[idx])
             loss = ordinal_loss(model(**batch).logits, labels, config.ordinal_weight, config.label_smoothing)
