@@ -126,6 +126,7 @@ def test_audit_report_and_recovery():
     assert c.at["i0", "grade"] == 2 and c.at["i0", "changed"]  # over-engaged, judge says exact
     assert c.at["e0", "grade"] == 0 and c.at["e0", "changed"]  # under-engaged, judge says irrelevant
     assert report["flagged"] == 2 and report["changed"] == 2 and report["tested"] == 30
+    assert report["log_pairs_without_label"] == 0
     assert report["by_grade"]["irrelevant"]["flagged"] == 1 and report["by_grade"]["exact"]["changed"] == 1
     assert report["by_grade"]["partial"]["flagged"] == 0
     assert report["transitions"][0][2] == 1 and report["transitions"][2][0] == 1

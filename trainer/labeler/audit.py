@@ -234,6 +234,8 @@ def audit_labels(labels: pd.DataFrame, engagement: pd.DataFrame, judges: Sequenc
     report = {
         "pairs": len(frame),
         "with_engagement": int((frame["impressions"] > 0).sum()),
+        "log_pairs_without_label": int(len(engagement) - len(engagement.merge(
+            labels[["query", "product_uid"]].drop_duplicates(), on=["query", "product_uid"]))),
         "tested": int(frame["tested"].sum()),
         "flagged": len(flagged_idx),
         "flagged_over": int((frame["direction"] == "over").sum()),
