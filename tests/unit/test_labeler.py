@@ -170,3 +170,17 @@ def test_length_bucketed_batches_cover_every_pair_once():
     plain = length_bucketed_batches(pairs, 32, np.random.default_rng(0), bucketing=False)
     plain_spread = np.mean([np.ptp([len(pairs[i][0]) + len(pairs[i][1]) for i in b]) for b in plain])
     assert spread < plain_spread / 2
+
+
+def test_truncation_cuts_the_product_not_the_query(tiny_setup):
+    from trainer.labeler.backbones import load_backbone
+
+    _root, _data, model = tiny_setup
+    net, tokenizer, _ = load_backbone(str(model))
+    labeler = Labeler(net, tokenizer, "short", 40)
+    batch = labeler.encode(["cordless hammer"], ["drill " * 100])
+    assert batch["input_ids"].shape[1] == 40
+    text = tokenizer.decode(batch["input_ids"][0])
+    assert "query : cordless hammer" in text or "query: cordless hammer" in text
+    tight = Labeler(net, tokenizer, "short", 8)  # guideline + query alone exceed 8 tokens: still encodes
+    assert tight.encode(["cordless hammer"], ["drill"])["input_ids"].shape[1] == 8

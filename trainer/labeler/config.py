@@ -50,7 +50,7 @@ class LabelerConfig(_Strict):
     data: LabelerDataConfig = Field(default_factory=LabelerDataConfig)
     backbone: str = "default"
     guideline: GuidelineStyle | None = Field(None, description="None: short for encoders, full for causal LMs")
-    max_seq_length: int = 96
+    max_seq_length: int | None = Field(None, description="token window; None: 96 with the short guideline, 192 with the full")
     epochs: float = 1.0
     batch_size: int = 32
     eval_batch_size: int = 128

@@ -91,8 +91,11 @@ class Labeler:
     def encode(self, queries: Sequence[str], products: Sequence[str], augment: Augment = _identity):
         firsts, seconds = zip(*(format_pair(augment(q), augment(p), self.guideline)
                                 for q, p in zip(queries, products, strict=True)), strict=True)
-        return self.tokenizer(list(firsts), list(seconds), truncation="longest_first", max_length=self.max_seq_length,
-                              padding=True, return_tensors="pt")
+        kwargs = {"max_length": self.max_seq_length, "padding": True, "return_tensors": "pt"}
+        try:  # cut the product, never the guideline or the query ...
+            return self.tokenizer(list(firsts), list(seconds), truncation="only_second", **kwargs)
+        except Exception:  # ... unless guideline + query alone exceed the window
+            return self.tokenizer(list(firsts), list(seconds), truncation="longest_first", **kwargs)
 
     def logits(self, pairs: Sequence[tuple[str, str]], batch_size: int = 128, progress: bool = False,
                augment: Augment = _identity, desc: str = "labeling") -> np.ndarray:

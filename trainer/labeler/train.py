@@ -119,9 +119,10 @@ def train_labeler(config: LabelerConfig, out: Path | str, progress: bool = True,
 
     model, tokenizer, source = load_backbone(config.backbone)
     guideline = config.guideline or ("full" if is_causal(model.config) else "short")
-    labeler = Labeler(model, tokenizer, guideline, config.max_seq_length, 1.0,
+    max_seq_length = config.max_seq_length or (192 if guideline == "full" else 96)
+    labeler = Labeler(model, tokenizer, guideline, max_seq_length, 1.0,
                       {"backbone": config.backbone, "source": source})
-    log(f"backbone {config.backbone} ({source}), guideline {guideline}, "
+    log(f"backbone {config.backbone} ({source}), guideline {guideline}, max_seq_length {max_seq_length}, "
         f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
 
     steps_per_epoch = math.ceil(len(train_pairs) / config.batch_size)
