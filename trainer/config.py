@@ -67,6 +67,9 @@ class Stage1Config(Strict):
     weight_decay: float = 0.01
     temperature: float = 0.05
     partial_weight: float = 0.5
+    partial_negative_weight: float = Field(0.3, ge=0.0, le=1.0,
+                                           description="weight of partial products among an exact anchor's negatives")
+    symmetric: bool = Field(True, description="also contrast each product's query against the batch's other queries")
     seed: int = 42
     save_steps: int = 200
     save_total_limit: int = 2

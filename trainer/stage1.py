@@ -78,7 +78,8 @@ def train_stage1(model, judgments: Judgments, catalog: Catalog, config: Stage1Co
         report_to="none",
         dataloader_drop_last=False,
     )
-    loss = GradedSupConLoss(model, temperature=config.temperature, partial_weight=config.partial_weight)
+    loss = GradedSupConLoss(model, temperature=config.temperature, partial_weight=config.partial_weight,
+                            partial_negative_weight=config.partial_negative_weight, symmetric=config.symmetric)
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
     checkpoint = latest_checkpoint(checkpoint_dir) if resume else None
     result = trainer.train(resume_from_checkpoint=checkpoint)

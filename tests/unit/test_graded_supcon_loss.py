@@ -68,3 +68,31 @@ def test_first_occurrence_keeps_order():
     ids = torch.tensor([7, 7, 3, 3, 3, 9, 7])
     unique, first = _first_occurrence(ids)
     assert unique.tolist() == [7, 3, 9] and first.tolist() == [0, 2, 5]
+
+
+def test_partial_negative_weight_softens_the_push_on_partials():
+    def partial_grad(weight):
+        angles = torch.tensor([math.acos(0.5), math.acos(0.6)], requires_grad=True)
+        p = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
+        graded_supcon_loss(torch.tensor([[1.0, 0.0]]), p, torch.tensor([[2, 1]]), temperature=0.1,
+                           partial_weight=0.0, partial_negative_weight=weight).backward()
+        return float(angles.grad[1])  # d loss / d angle of the partial: negative = pushed away
+
+    assert partial_grad(1.0) < partial_grad(0.25) < 0
+    assert partial_grad(0.0) == 0.0
+
+
+def test_symmetric_direction_pulls_the_query_to_its_product():
+    torch.manual_seed(0)
+    q = torch.nn.functional.normalize(torch.randn(2, 8), dim=-1).requires_grad_(True)
+    p = torch.nn.functional.normalize(torch.randn(2, 8), dim=-1)
+    grades = torch.tensor([[2, -1], [-1, 2]])
+    loss = graded_supcon_loss(q, p, grades, symmetric=True)
+    loss.backward()
+    # moving query 0 along -grad raises its cosine with its own product 0
+    step = torch.nn.functional.normalize(q.detach() - 0.01 * q.grad, dim=-1)
+    assert float(step[0] @ p[0]) > float(q.detach()[0] @ p[0])
+    assert graded_supcon_loss(q.detach(), p, grades, symmetric=True) > 0
+    # with one query per product and no other query, both directions agree
+    single = graded_supcon_loss(q.detach()[:1], p[:1], torch.tensor([[2]]), symmetric=True)
+    assert float(single) == 0.0

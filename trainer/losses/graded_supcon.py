@@ -12,7 +12,13 @@ product of *strictly lower* grade for the same query:
     \qquad
     \mathcal{L} = \frac{\sum_{q,p:\, g_{qp} > 0} w_{g_{qp}}\, \ell_{qp}}{\sum_{q,p:\, g_{qp} > 0} w_{g_{qp}}}
 
-with :math:`w_2 = 1` and :math:`w_1 =` ``partial_weight``. So exact products are pulled above
+with :math:`w_2 = 1` and :math:`w_1 =` ``partial_weight``. A partial product in the negative set of
+an exact anchor enters the sum with weight ``partial_negative_weight`` :math:`\in [0, 1]` (its term
+becomes :math:`w\, e^{s_{qn}}`): 1 separates exact from partial as strongly as from irrelevant, lower
+values push partial products down less (they still earn gain in graded metrics). With
+``symmetric=True`` each positive also contrasts its query against the other queries of the batch
+that grade the product lower (product-to-query direction), and the two directions are averaged:
+:math:`\ell_{qp} \leftarrow \tfrac12(\ell^{q \to p}_{qp} + \ell^{p \to q}_{qp})`. So exact products are pulled above
 partial and irrelevant ones, partial products are pulled above irrelevant ones (but are *not*
 contrasted with exact ones, which are not their negatives), and irrelevant products are pushed
 down. ``partial_weight`` (default 0.5) sets how strongly partial products act as (weaker)
@@ -46,6 +52,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -60,12 +67,16 @@ def graded_supcon_loss(
     grades: Tensor,
     temperature: float = 0.05,
     partial_weight: float = 0.5,
+    partial_negative_weight: float = 1.0,
+    symmetric: bool = False,
 ) -> Tensor:
     """The loss of the module docstring. Embeddings need not be normalised (they are here)."""
     if query_emb.shape[-1] != product_emb.shape[-1]:
         raise ValueError(f"embedding sizes differ: {query_emb.shape[-1]} vs {product_emb.shape[-1]}")
     if grades.shape != (query_emb.shape[0], product_emb.shape[0]):
         raise ValueError(f"grades must be [Q, P] = {(query_emb.shape[0], product_emb.shape[0])}, got {tuple(grades.shape)}")
+    if not 0.0 <= partial_negative_weight <= 1.0:
+        raise ValueError("partial_negative_weight must be in [0, 1]")
     q = F.normalize(query_emb, dim=-1)
     p = F.normalize(product_emb, dim=-1)
     logits = q @ p.T / temperature  # [Q, P]
@@ -76,9 +87,22 @@ def graded_supcon_loss(
     # lower[q, a, n]: product n has a strictly lower grade than anchor a for query q.
     lower = g.unsqueeze(1) < g.unsqueeze(2)  # [Q, P(anchor), P(neg)]
     neg_logits = logits.unsqueeze(1).expand(-1, logits.shape[1], -1)
+    if partial_negative_weight < 1.0:
+        # a partial product as the negative of an exact anchor counts w times (log w added to its logit)
+        partial_vs_exact = (g.unsqueeze(2) == 2) & (g.unsqueeze(1) == 1)
+        log_w = math.log(partial_negative_weight) if partial_negative_weight > 0 else float("-inf")
+        neg_logits = neg_logits + partial_vs_exact * (log_w if partial_negative_weight > 0 else 0.0)
+        if partial_negative_weight == 0:
+            lower = lower & ~partial_vs_exact
     neg_logits = neg_logits.masked_fill(~lower, float("-inf"))
     denom = torch.logsumexp(torch.cat([logits.unsqueeze(2), neg_logits], dim=2), dim=2)  # [Q, P]
     per_pair = denom - logits  # -log softmax of the anchor against its negatives
+    if symmetric:
+        # product -> query: the anchor product must prefer its query over queries that grade it lower
+        lower_q = g.unsqueeze(0) < g.unsqueeze(1)  # [Q(anchor), Q(other), P]
+        other = logits.unsqueeze(0).expand(logits.shape[0], -1, -1).masked_fill(~lower_q, float("-inf"))
+        denom_q = torch.logsumexp(torch.cat([logits.unsqueeze(1), other], dim=1), dim=1)  # [Q, P]
+        per_pair = 0.5 * (per_pair + (denom_q - logits))
     weights = torch.where(g == 2, torch.ones_like(logits), torch.full_like(logits, partial_weight))
     weights = weights * positive
     total = weights.sum()
@@ -90,11 +114,14 @@ def graded_supcon_loss(
 class GradedSupConLoss(nn.Module):
     """sentence-transformers wrapper of :func:`graded_supcon_loss` (see the module docstring)."""
 
-    def __init__(self, model: nn.Module, temperature: float = 0.05, partial_weight: float = 0.5) -> None:
+    def __init__(self, model: nn.Module, temperature: float = 0.05, partial_weight: float = 0.5,
+                 partial_negative_weight: float = 1.0, symmetric: bool = False) -> None:
         super().__init__()
         self.model = model
         self.temperature = temperature
         self.partial_weight = partial_weight
+        self.partial_negative_weight = partial_negative_weight
+        self.symmetric = symmetric
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
         query_features, product_features = list(sentence_features)
@@ -106,10 +133,12 @@ class GradedSupConLoss(nn.Module):
         product_emb = self.model(product_features)["sentence_embedding"]
         same_query = unique_ids.unsqueeze(1) == query_ids.unsqueeze(0)  # [Q, B]
         grade_matrix = torch.where(same_query, grades.unsqueeze(0).expand_as(same_query), torch.zeros_like(same_query, dtype=grades.dtype))
-        return graded_supcon_loss(query_emb, product_emb, grade_matrix, self.temperature, self.partial_weight)
+        return graded_supcon_loss(query_emb, product_emb, grade_matrix, self.temperature, self.partial_weight,
+                                  self.partial_negative_weight, self.symmetric)
 
     def get_config_dict(self) -> dict[str, Any]:
-        return {"temperature": self.temperature, "partial_weight": self.partial_weight}
+        return {"temperature": self.temperature, "partial_weight": self.partial_weight,
+                "partial_negative_weight": self.partial_negative_weight, "symmetric": self.symmetric}
 
     @property
     def citation(self) -> str:
