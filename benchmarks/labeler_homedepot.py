@@ -34,10 +34,9 @@ def run(args: list[str], log: list[dict]) -> dict:
     printable = "mros " + " ".join(shlex.quote(a) for a in [*args])
     print(f"$ {printable}", flush=True)
     start = time.time()
-    proc = subprocess.run(command, capture_output=True, text=True)
+    proc = subprocess.run(command, stdout=subprocess.PIPE, text=True)  # messages (stderr) pass through
     seconds = time.time() - start
     if proc.returncode != 0:
-        print(proc.stderr[-4000:], file=sys.stderr)
         raise SystemExit(f"command failed ({proc.returncode}): {printable}")
     log.append({"command": printable, "wall_seconds": round(seconds, 1)})
     print(f"  ({seconds:.0f} s)", flush=True)
