@@ -218,16 +218,25 @@ class OnnxEncoder:
         self.normalize = normalize
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Embeddings in the order of ``texts``; batches are formed from texts of similar length
+        (less padding), as sentence-transformers does."""
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        ordered = [texts[i] for i in order]
         out = []
-        for start in range(0, len(texts), batch_size):
-            encodings = self.tokenizer.encode_batch(texts[start : start + batch_size])
+        for start in range(0, len(ordered), batch_size):
+            encodings = self.tokenizer.encode_batch(ordered[start : start + batch_size])
             ids = np.array([e.ids for e in encodings], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
             types = np.array([e.type_ids for e in encodings], dtype=np.int64)
             feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
             tokens = self.session.run(None, {n: feeds[n] for n in self.input_names})[0]
             out.append(pool(tokens, mask, self.pooling, self.normalize))
-        return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+        if not out:
+            return np.zeros((0, 0), dtype=np.float32)
+        embeddings = np.concatenate(out)
+        result = np.empty_like(embeddings)
+        result[order] = embeddings
+        return result
 
 
 def pool(tokens: np.ndarray, mask: np.ndarray, mode: str = "mean", normalize: bool = True) -> np.ndarray:

@@ -71,3 +71,11 @@ def test_tokenizer_truncates_long_inputs(exported):
 def test_parity_failure_is_loud(tiny_model, tmp_path):
     with pytest.raises(ExportParityError, match="int8 ONNX parity failed"):
         export_for_ml_commons(tiny_model, tmp_path, min_int8_cosine=1.01)
+
+
+def test_length_sorted_batches_keep_the_input_order(exported):
+    enc = OnnxEncoder(exported.fp32_onnx, exported.fp32_onnx.parent / "tokenizer.json")
+    texts = ["a", "cordless drill with two batteries and a case", "taladro", "電動ドリル 充電式 18V"]
+    together = enc.encode(texts, batch_size=2)
+    one_by_one = np.concatenate([enc.encode([t]) for t in texts])
+    assert np.allclose(together, one_by_one, atol=1e-5)
