@@ -6,7 +6,8 @@ import math
 
 import torch
 
-from trainer.losses.graded_supcon import _first_occurrence, graded_supcon_loss
+from trainer.losses.graded_batch import first_occurrence
+from trainer.losses.graded_supcon import graded_supcon_loss
 
 
 def grads_wrt_cosines(cos: list[list[float]], grades: list[list[int]], **kw):
@@ -66,7 +67,7 @@ def test_unjudged_products_count_as_irrelevant_and_no_positive_means_zero_loss()
 
 def test_first_occurrence_keeps_order():
     ids = torch.tensor([7, 7, 3, 3, 3, 9, 7])
-    unique, first = _first_occurrence(ids)
+    unique, first = first_occurrence(ids)
     assert unique.tolist() == [7, 3, 9] and first.tolist() == [0, 2, 5]
 
 
@@ -96,3 +97,21 @@ def test_symmetric_direction_pulls_the_query_to_its_product():
     # with one query per product and no other query, both directions agree
     single = graded_supcon_loss(q.detach()[:1], p[:1], torch.tensor([[2]]), symmetric=True)
     assert float(single) == 0.0
+
+
+def test_graded_batch_encodes_each_query_once_and_marks_other_queries_irrelevant():
+    from trainer.losses.graded_batch import encode_graded_batch
+
+    calls = []
+
+    class Echo(torch.nn.Module):
+        def forward(self, features):
+            calls.append(features["input_ids"].shape[0])
+            return {"sentence_embedding": features["input_ids"].float()}
+
+    queries = {"input_ids": torch.tensor([[1, 0], [1, 0], [2, 0]]), "attention_mask": torch.ones(3, 2)}
+    products = {"input_ids": torch.tensor([[5, 1], [6, 1], [7, 1]]), "attention_mask": torch.ones(3, 2)}
+    labels = torch.tensor([[10, 2], [10, 0], [11, 1]])
+    q, p, grades = encode_graded_batch(Echo(), [queries, products], labels)
+    assert calls == [2, 3] and q.shape == (2, 2) and p.shape == (3, 2)
+    assert grades.tolist() == [[2, 0, 0], [0, 0, 1]]

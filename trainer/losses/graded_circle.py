@@ -57,7 +57,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from trainer.losses.graded_supcon import _first_occurrence
+from trainer.losses.graded_batch import encode_graded_batch
 
 
 def graded_circle_loss(
@@ -108,15 +108,7 @@ class GradedCircleLoss(nn.Module):
         self.centers, self.margins, self.gamma, self.boundary_weights = centers, margins, gamma, boundary_weights
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
-        query_features, product_features = list(sentence_features)
-        query_ids, grades = labels[:, 0], labels[:, 1]
-        unique_ids, first = _first_occurrence(query_ids)
-        query_rows = {k: v[first] if torch.is_tensor(v) and v.shape[:1] == query_ids.shape else v
-                      for k, v in query_features.items()}
-        query_emb = self.model(query_rows)["sentence_embedding"]
-        product_emb = self.model(product_features)["sentence_embedding"]
-        same = unique_ids.unsqueeze(1) == query_ids.unsqueeze(0)
-        grade_matrix = torch.where(same, grades.unsqueeze(0).expand_as(same), torch.zeros_like(same, dtype=grades.dtype))
+        query_emb, product_emb, grade_matrix = encode_graded_batch(self.model, sentence_features, labels)
         return graded_circle_loss(query_emb, product_emb, grade_matrix, self.centers, self.margins, self.gamma,
                                   self.boundary_weights)
 

@@ -60,6 +60,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from trainer.losses.graded_batch import encode_graded_batch
+
 
 def graded_supcon_loss(
     query_emb: Tensor,
@@ -124,15 +126,7 @@ class GradedSupConLoss(nn.Module):
         self.symmetric = symmetric
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
-        query_features, product_features = list(sentence_features)
-        query_ids, grades = labels[:, 0], labels[:, 1]
-        unique_ids, first = _first_occurrence(query_ids)
-        query_rows = {k: v[first] if torch.is_tensor(v) and v.shape[:1] == query_ids.shape else v
-                      for k, v in query_features.items()}
-        query_emb = self.model(query_rows)["sentence_embedding"]
-        product_emb = self.model(product_features)["sentence_embedding"]
-        same_query = unique_ids.unsqueeze(1) == query_ids.unsqueeze(0)  # [Q, B]
-        grade_matrix = torch.where(same_query, grades.unsqueeze(0).expand_as(same_query), torch.zeros_like(same_query, dtype=grades.dtype))
+        query_emb, product_emb, grade_matrix = encode_graded_batch(self.model, sentence_features, labels)
         return graded_supcon_loss(query_emb, product_emb, grade_matrix, self.temperature, self.partial_weight,
                                   self.partial_negative_weight, self.symmetric)
 
@@ -143,13 +137,3 @@ class GradedSupConLoss(nn.Module):
     @property
     def citation(self) -> str:
         return "@inproceedings{khosla2020supcon, title={Supervised Contrastive Learning}, author={Khosla, Prannay and others}, booktitle={NeurIPS}, year={2020}}"
-
-
-def _first_occurrence(ids: Tensor) -> tuple[Tensor, Tensor]:
-    """Distinct values of ``ids`` in order of first appearance, and the index of each first appearance."""
-    unique, inverse = torch.unique(ids, sorted=True, return_inverse=True)
-    positions = torch.arange(ids.shape[0], device=ids.device)
-    first = torch.full((unique.shape[0],), ids.shape[0], dtype=torch.long, device=ids.device)
-    first = first.scatter_reduce(0, inverse, positions, reduce="amin")
-    order = torch.argsort(first)
-    return unique[order], first[order]
