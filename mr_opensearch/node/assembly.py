@@ -63,6 +63,16 @@ def local_zips_dir() -> Path:
     return cache_dir() / "plugin-zips"
 
 
+def local_zips_dirs() -> list[Path]:
+    """Folders searched for plugin zips obtained elsewhere: ``$MROS_CACHE_DIR/plugin-zips``, the
+    folders in ``$MROS_PLUGIN_ZIPS`` (``os.pathsep``-separated), and ``shared/opensearch-plugins``
+    beside the checkout (where a team can drop the zips Maven does not serve)."""
+    from mr_opensearch.paths import project_root
+
+    extra = [Path(p).expanduser() for p in os.environ.get("MROS_PLUGIN_ZIPS", "").split(os.pathsep) if p]
+    return [local_zips_dir(), *extra, project_root().parent / "shared" / "opensearch-plugins"]
+
+
 def load(version: str = OPENSEARCH_VERSION) -> Assembly | None:
     """The manifest of an assembled home, or None when there is none yet."""
     path = home_dir(version) / MANIFEST
@@ -105,8 +115,7 @@ def plugin_name_of_zip(zip_path: Path) -> str:
 
 def _local_zips(extra: list[Path]) -> dict[str, Path]:
     found: dict[str, Path] = {}
-    folder = local_zips_dir()
-    candidates = sorted(folder.glob("*.zip")) if folder.is_dir() else []
+    candidates = [z for folder in local_zips_dirs() if folder.is_dir() for z in sorted(folder.glob("*.zip"))]
     for zip_path in [*candidates, *extra]:
         if not zip_path.is_file():
             raise MrosError(f"Plugin zip not found: {zip_path}")

@@ -17,7 +17,8 @@ on that day ``opensearch-job-scheduler`` was served only up to ``3.4.0.0`` and t
 (``org.opensearch.plugin:opensearch-ml-plugin``) and neural-search
 (``org.opensearch.plugin:neural-search``) zips were not served at any version. A zip obtained
 elsewhere can be installed with ``mros opensearch up --plugin-zip PATH`` (or by dropping it into
-``$MROS_CACHE_DIR/plugin-zips/``).
+``$MROS_CACHE_DIR/plugin-zips/``, a folder in ``$MROS_PLUGIN_ZIPS``, or ``shared/opensearch-plugins/``
+beside the checkout).
 
 The k-NN zip on Maven carries no faiss/nmslib native libraries, so vector fields use the
 ``lucene`` engine.
