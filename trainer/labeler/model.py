@@ -94,8 +94,12 @@ class Labeler:
         kwargs = {"max_length": self.max_seq_length, "padding": True, "return_tensors": "pt"}
         try:  # cut the product, never the guideline or the query ...
             return self.tokenizer(list(firsts), list(seconds), truncation="only_second", **kwargs)
-        except Exception:  # ... unless guideline + query alone exceed the window
-            return self.tokenizer(list(firsts), list(seconds), truncation="longest_first", **kwargs)
+        except Exception:  # ... unless guideline + query alone exceed the window: then drop the guideline
+            firsts = [format_pair(augment(q), "", "none")[0] for q in queries]
+            try:
+                return self.tokenizer(firsts, list(seconds), truncation="only_second", **kwargs)
+            except Exception:
+                return self.tokenizer(firsts, list(seconds), truncation="longest_first", **kwargs)
 
     def logits(self, pairs: Sequence[tuple[str, str]], batch_size: int = 128, progress: bool = False,
                augment: Augment = _identity, desc: str = "labeling") -> np.ndarray:
