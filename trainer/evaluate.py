@@ -95,9 +95,12 @@ def evaluate_run(run_dir: Path, config: TrainConfig, data, progress: bool = True
         panels = {}
         for name, factory in factories.items():
             cache = out_dir / f"{name}.json"
+            # what the scored model depends on: the step that trained it (its inputs' hash), the MNRL
+            # recipe's config (trained lazily inside its factory), or nothing (BM25, base model)
             model_marker = run_dir / ".steps" / name.split("-")[0]
-            key = _config_hash(data_key + json.dumps(config.eval.model_dump(), sort_keys=True)
-                               + (model_marker.read_text() if model_marker.exists() else ""))
+            model_key = json.dumps(config.mnrl.model_dump(), sort_keys=True) if name == "mnrl" else (
+                model_marker.read_text() if model_marker.exists() else "")
+            key = _config_hash(data_key + json.dumps(config.eval.model_dump(), sort_keys=True) + model_key)
             if cache.exists() and json.loads(cache.read_text()).get("key") == key:
                 cached = json.loads(cache.read_text())
                 log(f"evaluate {split}/{name}: cached")
