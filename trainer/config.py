@@ -19,22 +19,21 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from mr_opensearch.errors import MrosError
 from trainer.data import CatalogColumns, JudgmentColumns
 from trainer.grades import GradeMapping
 from trainer.splits import SplitConfig
 from trainer.stage2 import Stage2Config
+from trainer.strict import StrictModel
 
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DataSourceConfig(StrictModel):
+    """Where the graded data lives and how to read it (shared by training and the labeler)."""
 
-
-class DataConfig(Strict):
     dir: Path | None = Field(None, description="folder holding the catalog and judgments files")
     catalog: str = "products.csv"
     judgments: str = "judgments.csv"
@@ -43,7 +42,6 @@ class DataConfig(Strict):
     grade_mapping: GradeMapping = Field(default_factory=GradeMapping)
     on_error: Literal["raise", "skip"] = "raise"
     split: SplitConfig = Field(default_factory=SplitConfig)
-    max_train_queries: int | None = Field(None, description="use only this many training queries (quick runs)")
 
     def catalog_path(self) -> Path:
         return (self.dir or Path(".")) / self.catalog
@@ -52,12 +50,16 @@ class DataConfig(Strict):
         return (self.dir or Path(".")) / self.judgments
 
 
-class ModelConfig(Strict):
+class DataConfig(DataSourceConfig):
+    max_train_queries: int | None = Field(None, description="use only this many training queries (quick runs)")
+
+
+class ModelConfig(StrictModel):
     base: str = Field(DEFAULT_BASE_MODEL, description="Hugging Face id or local path of the base encoder")
     max_seq_length: int = 64
 
 
-class Stage1Config(Strict):
+class Stage1Config(StrictModel):
     epochs: float = 1.0
     max_steps: int = Field(-1, description="stop after this many optimizer steps (-1: run all epochs)")
     queries_per_batch: int = 32
@@ -76,7 +78,7 @@ class Stage1Config(Strict):
     logging_steps: int = 20
 
 
-class MnrlBaselineConfig(Strict):
+class MnrlBaselineConfig(StrictModel):
     """The standard sentence-transformers recipe: MultipleNegativesRankingLoss on exact pairs."""
 
     epochs: float = 1.0
@@ -87,16 +89,16 @@ class MnrlBaselineConfig(Strict):
     seed: int = 42
 
 
-class EvalConfig(Strict):
-    splits: list[Literal["train", "validation", "test"]] = ["test"]
+class EvalConfig(StrictModel):
+    splits: list[Literal["train", "validation", "test"]] = Field(default_factory=lambda: ["test"])
     ndcg_k: int = 10
     recall_k: int = 100
     batch_size: int = 128
-    baselines: list[Literal["bm25", "base", "mnrl"]] = ["bm25", "base", "mnrl"]
+    baselines: list[Literal["bm25", "base", "mnrl"]] = Field(default_factory=lambda: ["bm25", "base", "mnrl"])
     max_queries: int | None = Field(None, description="evaluate on at most this many queries per split")
 
 
-class BoundaryConfig(Strict):
+class BoundaryConfig(StrictModel):
     """Grade boundaries learned on the validation split (see trainer/boundaries.py)."""
 
     enabled: bool = True
@@ -104,7 +106,7 @@ class BoundaryConfig(Strict):
     candidates: int = Field(200, ge=10, le=2000)
 
 
-class ExportConfig(Strict):
+class ExportConfig(StrictModel):
     enabled: bool = True
     quantize: bool = True
     package: Literal["int8", "fp32"] = "int8"
@@ -113,7 +115,7 @@ class ExportConfig(Strict):
     min_int8_cosine: float = 0.99
 
 
-class TrainConfig(Strict):
+class TrainConfig(StrictModel):
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     stage1: Stage1Config = Field(default_factory=Stage1Config)

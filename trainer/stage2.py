@@ -19,16 +19,15 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from trainer.augment.synthetic import SyntheticQueryConfig
 from trainer.data import Catalog, Judgments
 from trainer.mining import MiningConfig
+from trainer.strict import StrictModel
 
 
-class CircleConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CircleConfig(StrictModel):
     centers: Literal["auto"] | tuple[float, float] = Field(
         "auto", description="(partial, exact) band centres; auto: Stage 1's learned boundaries")
     margins: tuple[float, float] = (0.05, 0.05)
@@ -36,9 +35,7 @@ class CircleConfig(BaseModel):
     supcon_weight: float = Field(0.2, ge=0.0, description="weight of the Stage 1 loss mixed in (0: circle only)")
 
 
-class SpellingConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SpellingConfig(StrictModel):
     enabled: bool = True
     fraction: float = Field(0.3, ge=0.0, le=1.0)
     copies: int = Field(1, ge=1)
@@ -46,9 +43,7 @@ class SpellingConfig(BaseModel):
     seed: int = 7
 
 
-class Stage2Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Stage2Config(StrictModel):
     enabled: bool = False
     labeler: Path | None = Field(None, description="labeler directory from `mros label train`")
     mining: MiningConfig = Field(default_factory=MiningConfig)

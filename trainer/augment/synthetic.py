@@ -18,18 +18,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from mr_opensearch.errors import MrosError
 from trainer.data import Catalog, Judgments
 from trainer.grades import Grade
+from trainer.strict import StrictModel
 
 PROMPT = "Product: {title}\nSearch query:"
 
 
-class SyntheticQueryConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SyntheticQueryConfig(StrictModel):
     enabled: bool = False
     backbone: str = Field("smollm2", description="smollm2, or a Hugging Face causal LM id / path")
     train_pairs: int = Field(4000, ge=1, description="(title, exact query) pairs used for fine-tuning")

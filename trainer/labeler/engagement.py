@@ -29,9 +29,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from trainer.data import DataError, iter_records
+from trainer.strict import StrictModel
 
 COUNT_COLUMNS = ["impressions", "clicks", "add_to_carts", "orders"]
 REQUIRED = ["query", "product_uid", "impressions", "clicks"]
@@ -75,11 +76,9 @@ def load_engagement(path: Path | str) -> pd.DataFrame:
     return frame.groupby(["query", "product_uid"], as_index=False, sort=False)[COUNT_COLUMNS].sum()
 
 
-class ClickModelConfig(BaseModel):
+class ClickModelConfig(StrictModel):
     """Parameters of the position-based click model (see the module docstring). Per-grade
     probabilities are listed for grades ``[irrelevant, partial, exact]``."""
-
-    model_config = ConfigDict(extra="forbid")
 
     sessions_mean: float = Field(200.0, gt=0, description="mean sessions (searches) per query")
     sessions_sigma: float = Field(1.0, ge=0, description="log-normal spread of traffic across queries")

@@ -38,9 +38,8 @@ from trainer.splits import split_judgments
 
 def load_labeled_data(config: LabelerConfig) -> tuple[Catalog, dict[str, Judgments]]:
     d = config.data
-    root = d.dir or Path(".")
-    catalog = load_catalog(root / d.catalog, d.catalog_columns, d.on_error)
-    judgments = load_judgments(root / d.judgments, catalog, d.judgment_columns, d.grade_mapping, d.on_error)
+    catalog = load_catalog(d.catalog_path(), d.catalog_columns, d.on_error)
+    judgments = load_judgments(d.judgments_path(), catalog, d.judgment_columns, d.grade_mapping, d.on_error)
     splits = split_judgments(judgments, d.split)
     rng = np.random.default_rng(config.seed)
     for name, limit in (("train", d.max_train_pairs), ("validation", d.max_eval_pairs), ("test", d.max_eval_pairs)):
