@@ -12,3 +12,9 @@ fi
 if [ -f .ci/opensearch-prereqs.sh ]; then
   bash .ci/opensearch-prereqs.sh
 fi
+# Headless Chromium renders `mros report` pages in the tests (Debian's package; no browser download).
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
+    || echo "install: could not install chromium; the report rendering test will be skipped" >&2
+fi

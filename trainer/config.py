@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from mr_opensearch.errors import MrosError
 from trainer.data import CatalogColumns, JudgmentColumns
@@ -52,6 +52,8 @@ class DataSourceConfig(StrictModel):
 
 class DataConfig(DataSourceConfig):
     max_train_queries: int | None = Field(None, description="use only this many training queries (quick runs)")
+    max_queries: int | None = Field(None, ge=10, description="a seeded sample of this many queries, taken before splitting (quick runs)")
+    max_catalog_products: int | None = Field(None, ge=10, description="the judged products plus random others up to this many (quick runs)")
 
 
 class ModelConfig(StrictModel):
@@ -111,6 +113,7 @@ class ExportConfig(StrictModel):
     quantize: bool = True
     package: Literal["int8", "fp32"] = "int8"
     opset: int = Field(17, ge=11, le=19)
+    fuse: bool = Field(True, description="fuse attention/LayerNorm/GELU into ONNX Runtime kernels before int8 quantization")
     min_fp32_cosine: float = 0.9999
     min_int8_cosine: float = 0.99
 
@@ -150,3 +153,32 @@ def load_config(path: Path | str | None) -> TrainConfig:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise MrosError(f"{path}: invalid config: {problems}", "fix the listed fields (unknown fields are rejected)") from None
+
+
+# Options added after runs already existed, with the value that reproduces the earlier behaviour.
+# Left at that value they are not part of a step's content hash, so a newer mros does not retrain
+# (or re-evaluate) a finished run whose inputs did not change.
+NEUTRAL_VALUES: dict[tuple[str, ...], object] = {
+    ("data", "max_queries"): None,
+    ("data", "max_catalog_products"): None,
+    ("stage2", "circle", "weight"): 1.0,
+    ("stage2", "mining", "backend"): "faiss",
+    ("stage2", "mining", "opensearch_url"): None,
+}
+
+
+def key_data(path: tuple[str, ...], model: BaseModel) -> dict:
+    """A config section (at ``path`` in the config) as it enters step hashes: its JSON dump without
+    the options that sit at their :data:`NEUTRAL_VALUES`."""
+    data = model.model_dump(mode="json")
+
+    def prune(node: dict, here: tuple[str, ...]) -> None:
+        for key in list(node):
+            at = (*here, key)
+            if isinstance(node[key], dict):
+                prune(node[key], at)
+            elif at in NEUTRAL_VALUES and node[key] == NEUTRAL_VALUES[at]:
+                del node[key]
+
+    prune(data, path)
+    return data

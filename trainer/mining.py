@@ -2,7 +2,9 @@
 
 For every training query, the Stage 1 model retrieves its top-``k`` products from the whole catalog
 with an ANN index (faiss ``IndexHNSWFlat`` on inner product of normalised vectors, or exact
-``IndexFlatIP`` for small catalogs). Two kinds of pairs are kept:
+``IndexFlatIP`` for small catalogs), or, for catalogs that outgrow one machine, with a ``lucene``
+HNSW k-NN index on a live OpenSearch cluster (``backend: opensearch``, :func:`search_opensearch`).
+Two kinds of pairs are kept:
 
 * **unjudged neighbours** — the highest-ranked products the query has no judgment for (at most
   ``max_unjudged`` per query). They are the model's most confusable candidates and go to the
@@ -20,21 +22,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from trainer.data import Catalog, Judgments
+from trainer.strict import StrictModel
 
 Labeler = Callable[[list[str], list[str]], tuple[np.ndarray, np.ndarray]]
 """(queries, product texts) -> (grades [N] in 0/1/2, class probabilities [N, 3])."""
 
 
-class MiningConfig(BaseModel):
+class MiningConfig(StrictModel):
     k: int = Field(50, ge=1, description="neighbours retrieved per query")
     max_unjudged: int = Field(5, ge=0, description="unjudged neighbours per query sent to the labeler")
     min_confidence: float = Field(0.0, ge=0.0, le=1.0, description="drop labeler grades below this probability")
+    backend: Literal["faiss", "opensearch"] = Field(
+        "faiss", description="faiss: in memory here; opensearch: a k-NN index on a live cluster (opensearch_url)")
+    opensearch_url: str | None = Field(None, description="cluster for backend opensearch (auth: MROS_OPENSEARCH_* )")
     index: str = Field("auto", description="faiss index: flat, hnsw or auto (hnsw above 20k products)")
     hnsw_m: int = 32
     hnsw_ef_search: int = 128
@@ -56,6 +63,40 @@ def build_index(vectors: np.ndarray, config: MiningConfig):
     return index
 
 
+def search_opensearch(vectors: np.ndarray, q_vectors: np.ndarray, catalog: Catalog,
+                      config: MiningConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k by a ``lucene`` HNSW index on a live cluster: the catalog's vectors are indexed once
+    (the index is named after a hash of the vectors, so a rerun reuses it), then each query is a
+    ``knn`` search. Returns faiss-shaped ``(cosines [Q, k], catalog positions [Q, k], -1 = none)``."""
+    import hashlib
+
+    from mr_opensearch.connection import ClusterConfig, connect, require_knn
+    from mr_opensearch.errors import MrosError
+    from mr_opensearch.vector_index import index_catalog, knn_search
+
+    if not config.opensearch_url:
+        raise MrosError("mining backend opensearch needs stage2.mining.opensearch_url", "set it, or use backend faiss")
+    client = connect(ClusterConfig(), config.opensearch_url)
+    require_knn(client)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    position = {pid: i for i, pid in enumerate(catalog.ids)}
+    by_text = {}
+    for pid, vec in zip(catalog.ids, vectors, strict=True):
+        by_text.setdefault(catalog.text(pid), vec)
+    fingerprint = hashlib.sha256(vectors.tobytes()).hexdigest()
+    result = index_catalog(client, catalog.ids, catalog.texts, lambda texts: np.stack([by_text[t] for t in texts]),
+                           model_sha=fingerprint, prefix="mros-mining", alias=None)
+    k = min(config.k, len(catalog))
+    scores = np.full((len(q_vectors), k), -np.inf, dtype=np.float32)
+    idx = np.full((len(q_vectors), k), -1, dtype=np.int64)
+    for qi, vec in enumerate(q_vectors):
+        hits = knn_search(client, result.index, vec, k)["hits"]["hits"]
+        for rank, hit in enumerate(hits[:k]):
+            idx[qi, rank] = position[hit["_source"]["product_id"]]
+            scores[qi, rank] = 2.0 * float(hit["_score"]) - 1.0  # cosinesimil score (1 + cos) / 2 back to cos
+    return scores, idx
+
+
 @dataclass
 class MiningResult:
     pairs: pd.DataFrame  # query, product_id, grade, mined, source, score, p_irrelevant, p_partial, p_exact
@@ -74,13 +115,15 @@ def mine(encode: Callable[[list[str]], np.ndarray], judgments: Judgments, catalo
          product_vectors: np.ndarray | None = None) -> MiningResult:
     """Mine hard samples for the queries of ``judgments`` (see the module docstring)."""
     vectors = product_vectors if product_vectors is not None else encode(catalog.texts)
-    index = build_index(vectors, config)
     by_query: dict[str, dict[str, int]] = {}
     for q, p, g in judgments.frame[["query", "product_id", "grade"]].itertuples(index=False):
         by_query.setdefault(q, {})[p] = int(g)
     queries = list(by_query)
     q_vectors = np.ascontiguousarray(encode(queries), dtype=np.float32)
-    scores, idx = index.search(q_vectors, min(config.k, len(catalog)))
+    if config.backend == "opensearch":
+        scores, idx = search_opensearch(vectors, q_vectors, catalog, config)
+    else:
+        scores, idx = build_index(vectors, config).search(q_vectors, min(config.k, len(catalog)))
     unjudged_rows, contradiction_rows = [], []
     for qi, query in enumerate(queries):
         judged = by_query[query]

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mr_opensearch.errors import MrosError
-from trainer.config import TrainConfig
+from trainer.config import TrainConfig, key_data
 from trainer.data import Catalog, Judgments, load_catalog, load_judgments
 from trainer.splits import split_judgments
 
@@ -46,6 +46,15 @@ def load_data(config: TrainConfig) -> LoadedData:
     data = config.data
     catalog = load_catalog(data.catalog_path(), data.catalog_columns, data.on_error)
     judgments = load_judgments(data.judgments_path(), catalog, data.judgment_columns, data.grade_mapping, data.on_error)
+    if data.max_queries or data.max_catalog_products:
+        from trainer.subset import restrict_catalog, sample_queries
+
+        report = judgments.report
+        if data.max_queries:
+            judgments = sample_queries(judgments, data.max_queries, data.split.seed)
+            judgments.report = report
+        if data.max_catalog_products:
+            catalog = restrict_catalog(catalog, judgments, data.max_catalog_products, data.split.seed)
     splits = split_judgments(judgments, data.split)
     if data.max_train_queries:
         keep = sorted(splits["train"].queries)[: data.max_train_queries]
@@ -122,7 +131,7 @@ def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume:
     (run_dir / "splits.json").write_text(json.dumps(split_counts, indent=2))
     log("splits: " + ", ".join(f"{k} {v['queries']} queries / {v['pairs']} pairs" for k, v in split_counts.items()))
 
-    data_key = _config_hash(json.dumps([config.data.model_dump(mode="json"), config.model.model_dump()], sort_keys=True))
+    data_key = _config_hash(json.dumps([key_data(("data",), config.data), config.model.model_dump()], sort_keys=True))
     stage1_key = _config_hash(data_key + json.dumps(config.stage1.model_dump(), sort_keys=True))
     stage1_dir = stage1_model_dir(run_dir, config)
     if config.stage2.enabled and not stage1_dir.exists() and steps.done("stage1", stage1_key) and (run_dir / "model").exists():
@@ -162,7 +171,7 @@ def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume:
             exported = export_for_ml_commons(model_dir, run_dir / "onnx", quantize=ex.quantize, package=ex.package,
                                              opset=ex.opset, max_length=config.model.max_seq_length,
                                              min_fp32_cosine=ex.min_fp32_cosine, min_int8_cosine=ex.min_int8_cosine,
-                                             name=f"mros-{run_dir.name}")
+                                             name=f"mros-{run_dir.name}", fuse=ex.fuse)
             export_info = exported.parity
             steps.mark("export", export_key)
     from trainer.evaluate import evaluate_run

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from trainer.augment.synthetic import SyntheticQueryConfig
 from trainer.data import Catalog, Judgments
@@ -32,7 +32,14 @@ class CircleConfig(StrictModel):
         "auto", description="(partial, exact) band centres; auto: Stage 1's learned boundaries")
     margins: tuple[float, float] = (0.05, 0.05)
     gamma: float = 32.0
+    weight: float = Field(1.0, ge=0.0, description="weight of the circle loss (0: Stage 1 loss only, an ablation)")
     supcon_weight: float = Field(0.2, ge=0.0, description="weight of the Stage 1 loss mixed in (0: circle only)")
+
+    @model_validator(mode="after")
+    def _some_loss(self) -> CircleConfig:
+        if self.weight == 0 and self.supcon_weight == 0:
+            raise ValueError("weight and supcon_weight are both 0: Stage 2 would have no loss")
+        return self
 
 
 class SpellingConfig(StrictModel):
@@ -99,8 +106,10 @@ def train_stage2(model, judgments: Judgments, catalog: Catalog, config: Stage2Co
         save_steps=config.save_steps, save_total_limit=2, logging_steps=20, batch_sampler=QueryGroupedBatchSampler,
         disable_tqdm=not progress, report_to="none",
     )
-    circle = GradedCircleLoss(model, centers=centers, margins=config.circle.margins, gamma=config.circle.gamma)
-    parts = {"circle": (circle, 1.0)}
+    parts = {}
+    if config.circle.weight > 0:
+        circle = GradedCircleLoss(model, centers=centers, margins=config.circle.margins, gamma=config.circle.gamma)
+        parts["circle"] = (circle, config.circle.weight)
     if config.circle.supcon_weight > 0:
         parts["supcon"] = (GradedSupConLoss(model), config.circle.supcon_weight)
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=MixedLoss(parts))

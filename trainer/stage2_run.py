@@ -1,5 +1,5 @@
 """The Stage 2 step of ``mros train``: mine with the Stage 1 model, grade with the labeler, augment,
-train with the graded circle loss. Outputs ``RUN/model`` (final), ``RUN/mined.parquet`` and
+train with the graded circle loss. Outputs ``RUN/model`` (final), ``RUN/mined.parquet`` (+ ``mined.json``, reused on rerun) and
 ``RUN/stage2.json``; skipped on rerun when its inputs did not change."""
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def labeler_function(path: Path, batch_size: int = 128, progress: bool = False):
 
 def run_stage2(run_dir: Path, config, data, steps, stage1_key: str, progress: bool,
                log: Callable[[str], None]) -> tuple[str, dict]:
+    from trainer.config import key_data
     from trainer.encoder import load_encoder
     from trainer.evaluation.scorers import sentence_transformer_encoder
     from trainer.mining import mine
@@ -42,7 +43,7 @@ def run_stage2(run_dir: Path, config, data, steps, stage1_key: str, progress: bo
     if cfg.labeler is not None:
         meta = Path(cfg.labeler) / "metrics.json"
         labeler_id = meta.read_text() if meta.exists() else str(cfg.labeler)
-    key = _config_hash(stage1_key + json.dumps(cfg.model_dump(mode="json"), sort_keys=True) + labeler_id)
+    key = _config_hash(stage1_key + json.dumps(key_data(("stage2",), cfg), sort_keys=True) + labeler_id)
     info_path = run_dir / "stage2.json"
     if steps.done("stage2", key) and (run_dir / "model").exists() and info_path.exists():
         log("stage 2: already trained, skipping")
@@ -69,20 +70,30 @@ def run_stage2(run_dir: Path, config, data, steps, stage1_key: str, progress: bo
     labeler = labeler_function(cfg.labeler, progress=progress) if cfg.labeler else None
     if labeler is None:
         log("stage 2: no labeler configured (stage2.labeler): mining keeps contradicting judgments only")
-    log(f"stage 2: mining top-{cfg.mining.k} neighbours of {len(data.splits['train'].queries)} training queries")
-    mined = mine(encode, data.splits["train"], data.catalog, cfg.mining,
-                 boundaries=info.get("stage1_boundaries") or {"partial": centers[0], "exact": centers[1]},
-                 labeler=labeler)
-    mined.pairs.to_parquet(run_dir / "mined.parquet", index=False)
-    info["mining"] = mined.stats
-    log(f"stage 2: mined {mined.stats}")
+    mining_key = _config_hash(stage1_key + json.dumps(key_data(("stage2", "mining"), cfg.mining), sort_keys=True) + labeler_id)
+    mined_path, stats_path = run_dir / "mined.parquet", run_dir / "mined.json"
+    if steps.done("mining", mining_key) and mined_path.exists() and stats_path.exists():
+        import pandas as pd
+
+        log("stage 2: mining already done, reusing RUN/mined.parquet")
+        mined_pairs, info["mining"] = pd.read_parquet(mined_path), json.loads(stats_path.read_text())
+    else:
+        log(f"stage 2: mining top-{cfg.mining.k} neighbours of {len(data.splits['train'].queries)} training queries")
+        mined = mine(encode, data.splits["train"], data.catalog, cfg.mining,
+                     boundaries=info.get("stage1_boundaries") or {"partial": centers[0], "exact": centers[1]},
+                     labeler=labeler)
+        mined.pairs.to_parquet(mined_path, index=False)
+        stats_path.write_text(json.dumps(mined.stats, indent=2))
+        steps.mark("mining", mining_key)
+        mined_pairs, info["mining"] = mined.pairs, mined.stats
+    log(f"stage 2: mined {info['mining']}")
     synthetic = None
     if cfg.synthetic.enabled:
         from trainer.augment.synthetic import synthesize
 
         log(f"stage 2: synthetic queries with {cfg.synthetic.backbone} for up to {cfg.synthetic.max_products} products")
         synthetic, info["synthetic"] = synthesize(data.splits["train"], data.catalog, cfg.synthetic, labeler, progress, run_dir)
-    pairs = combine_training_pairs(data.splits["train"], mined.pairs, cfg.spelling, synthetic)
+    pairs = combine_training_pairs(data.splits["train"], mined_pairs, cfg.spelling, synthetic)
     info["train_pairs"] = len(pairs)
     info["training"] = train_stage2(model, pairs, data.catalog, cfg, centers, run_dir, progress)
     model.save(str(run_dir / "model"))

@@ -9,6 +9,8 @@ from mr_opensearch.cli import evaluate as evaluate_cli
 from mr_opensearch.cli import export as export_cli
 from mr_opensearch.cli import label as label_cli
 from mr_opensearch.cli import opensearch as opensearch_cli
+from mr_opensearch.cli import report as report_cli
+from mr_opensearch.cli import run as run_cli
 from mr_opensearch.cli import train as train_cli
 from mr_opensearch.cli._output import state
 
@@ -49,6 +51,8 @@ app.add_typer(label_cli.app, name="label")
 train_cli.register(app)
 evaluate_cli.register(app)
 export_cli.register(app)
+report_cli.register(app)
+run_cli.register(app)
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ def export(
     no_quantize: bool = typer.Option(False, "--no-quantize", help="Skip the int8 variant."),
     opset: int = typer.Option(17, "--opset", min=11, max=19, help="ONNX opset (ML Commons' runtime needs <= 19)."),
     max_length: int | None = typer.Option(None, "--max-length", help="Tokenizer truncation (default: the model's)."),
+    no_fuse: bool = typer.Option(False, "--no-fuse", help="Quantize the plain ONNX graph (no ONNX Runtime kernel fusion)."),
     as_json: bool = typer.Option(False, "--json", help="Print the export summary as JSON."),
 ) -> None:
     """Export token-embedding ONNX (IR <= 9, opset <= 19), quantize to int8, check parity, package for ML Commons."""
@@ -37,7 +38,7 @@ def export(
         raise MrosError("no output directory", "pass --out DIR")
     info(f"exporting {model_dir} -> {out_dir}")
     exported = export_for_ml_commons(model_dir, out_dir, quantize=not no_quantize, package=package, opset=opset,
-                                   max_length=max_length)
+                                   max_length=max_length, fuse=not no_fuse)
     summary = exported.to_json()
     if as_json:
         emit_json(summary)

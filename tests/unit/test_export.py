@@ -79,3 +79,22 @@ def test_length_sorted_batches_keep_the_input_order(exported):
     together = enc.encode(texts, batch_size=2)
     one_by_one = np.concatenate([enc.encode([t]) for t in texts])
     assert np.allclose(together, one_by_one, atol=1e-5)
+
+
+def test_int8_graph_is_fused_for_onnx_runtime_kernels(exported):
+    model = onnx.load(str(exported.int8_onnx))
+    ops = {(n.domain or "ai.onnx", n.op_type) for n in model.graph.node}
+    assert ("com.microsoft", "QAttention") in ops  # attention runs as one int8 kernel
+    assert exported.parity["int8_fused_ops"]["Attention"] == 2  # one per layer of the tiny model
+    # the header declares only the domains the graph uses (old runtimes reject unknown domain versions)
+    assert {o.domain or "ai.onnx" for o in model.opset_import} == {"ai.onnx", "com.microsoft"}
+    plain = onnx.load(str(exported.fp32_onnx))
+    assert {n.domain or "ai.onnx" for n in plain.graph.node} == {"ai.onnx"}  # fp32 stays plain ONNX
+
+
+def test_unfused_int8_export_uses_standard_onnx_ops_only(tiny_model, tmp_path):
+    result = export_for_ml_commons(tiny_model, tmp_path, fuse=False)
+    model = onnx.load(str(result.int8_onnx))
+    assert {n.domain or "ai.onnx" for n in model.graph.node} == {"ai.onnx"}
+    assert result.parity["int8_fused_ops"] is None
+    assert result.parity["int8_mean_cosine"] >= 0.99

@@ -35,3 +35,19 @@ def test_config_files_yaml_and_toml(tmp_path):
     assert cfg.stage1.partial_weight == 0.25 and cfg.data.split.seed == 7
     (tmp_path / "c.yaml").write_text(cfg.dump_yaml())
     assert load_config(tmp_path / "c.yaml") == cfg
+
+
+def test_options_at_their_neutral_value_do_not_change_step_hashes():
+    """A run made before an option existed keeps its hashes while the option stays at the value that
+    reproduces the old behaviour; any other value changes them."""
+    from trainer.config import NEUTRAL_VALUES, TrainConfig, key_data
+
+    config = TrainConfig()
+    data = key_data(("data",), config.data)
+    assert "max_queries" not in data and "max_catalog_products" not in data
+    assert "weight" not in key_data(("stage2",), config.stage2)["circle"]
+    config.data.max_queries = 500
+    config.stage2.circle.weight = 0.0
+    assert key_data(("data",), config.data)["max_queries"] == 500
+    assert key_data(("stage2",), config.stage2)["circle"]["weight"] == 0.0
+    assert all(len(path) >= 2 for path in NEUTRAL_VALUES)

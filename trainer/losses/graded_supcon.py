@@ -126,7 +126,10 @@ class GradedSupConLoss(nn.Module):
         self.symmetric = symmetric
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
-        query_emb, product_emb, grade_matrix = encode_graded_batch(self.model, sentence_features, labels)
+        return self.from_embeddings(*encode_graded_batch(self.model, sentence_features, labels))
+
+    def from_embeddings(self, query_emb: Tensor, product_emb: Tensor, grade_matrix: Tensor) -> Tensor:
+        """The loss on an already encoded batch (lets :class:`~trainer.losses.mixed.MixedLoss` encode once)."""
         return graded_supcon_loss(query_emb, product_emb, grade_matrix, self.temperature, self.partial_weight,
                                   self.partial_negative_weight, self.symmetric)
 

@@ -1,0 +1,60 @@
+"""``mros run``: the whole pipeline (labeler, Stage 1, Stage 2, export, deploy, in-engine evaluation, report)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mr_opensearch.cli._errors import handle_errors
+from mr_opensearch.cli._output import emit_json, info, result, show_progress, state
+
+DEFAULT_DATA = Path("../shared/data/homedepot")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="run")(run)
+
+
+@handle_errors
+def run(
+    out: Path = typer.Option(Path("runs/main"), "--out", "-o", help="Run directory (created; reused to continue)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML or TOML file with train/labeler/opensearch/deploy/engine sections."),
+    quick: bool = typer.Option(False, "--quick", help="The quick profile: a seeded sample and few steps (minutes on 2 cores)."),
+    data: Path | None = typer.Option(None, "--data", help="Folder with products.csv and judgments.csv (default: the shared Home Depot data)."),
+    url: str | None = typer.Option(None, "--url", help="An existing cluster (e.g. https://host:9200); default: a local node."),
+    user: str | None = typer.Option(None, "--user", help="Basic-auth user (password from MROS_OPENSEARCH_PASSWORD)."),
+    ca_certs: Path | None = typer.Option(None, "--ca-certs", help="CA bundle for a cluster with a private CA."),
+    insecure: bool = typer.Option(False, "--insecure", help="Do not verify the cluster's TLS certificate."),
+    base: str | None = typer.Option(None, "--base", help="Base encoder: Hugging Face id or local path."),
+    no_labeler: bool = typer.Option(False, "--no-labeler", help="Skip the labeler (Stage 2 mines contradictions only)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
+) -> None:
+    """Run the main job end to end and write RUN/report/index.html. Steps whose outputs exist for the same
+    inputs are skipped, so rerunning after a crash continues where it stopped."""
+    from mr_opensearch.pipeline import run_pipeline
+    from mr_opensearch.run_config import load_run_config
+
+    cfg = load_run_config(config, "quick" if quick else None)
+    folder = data or cfg.train.data.dir or DEFAULT_DATA
+    cfg.train.data.dir = folder
+    if cfg.labeler.data.dir is None:
+        cfg.labeler.data.dir = folder
+    if base:
+        cfg.train.model.base = base
+    if no_labeler:
+        cfg.use_labeler = False
+    if user:
+        cfg.opensearch.user = user
+    if ca_certs:
+        cfg.opensearch.ca_certs = ca_certs
+    if insecure:
+        cfg.opensearch.verify_certs = False
+    summary = run_pipeline(cfg, out, url=url, progress=show_progress(), log=info)
+    if as_json:
+        emit_json(summary)
+    elif not state.quiet:
+        for name, value in summary["test_ndcg@10"].items():
+            result(f"test nDCG@10  {name:<20} {value:.4f}" if isinstance(value, float) else f"{name}: {value}")
+        result(f"in-engine nDCG@10 ({summary['index']}): {summary['engine_ndcg@10']:.4f}")
+        result(f"Report: {summary['report']}")

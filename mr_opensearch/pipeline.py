@@ -1,0 +1,160 @@
+"""``mros run``: the whole job, from graded judgments to a measured index in OpenSearch.
+
+Steps (each skipped when its output exists for the same inputs and config, so a rerun after a crash
+continues where it stopped; markers hold content hashes in ``RUN/.steps/``):
+
+1. labeler: ``mros label train`` into ``RUN/labeler`` (when ``use_labeler``);
+2. training: ``mros train`` into ``RUN`` (Stage 1, Stage 2 with the labeler grading mined pairs,
+   evaluation against BM25 / base / MNRL, learned boundaries, ONNX export);
+3. cluster: ``--url`` / ``opensearch.url``, else a local node (``mros opensearch up``);
+4. deploy: a ``lucene`` HNSW index of the catalog with the exported model's vectors, behind an alias
+   (:mod:`mr_opensearch.vector_index`);
+5. in-engine evaluation on the test queries: quality, latency, throughput (``RUN/engine/metrics.json``);
+6. report: ``RUN/report/index.html``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mr_opensearch.errors import MrosError
+from mr_opensearch.run_config import RunConfig
+
+Log = Callable[[str], None]
+
+
+def _key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def train_labeler_step(config: RunConfig, run_dir: Path, steps: Any, progress: bool, log: Log) -> Path | None:
+    if not config.use_labeler:
+        return None
+    from trainer.labeler.train import train_labeler
+
+    out = run_dir / "labeler"
+    key = _key(config.labeler.model_dump(mode="json"))
+    if steps.done("labeler", key) and (out / "metrics.json").exists():
+        log("labeler: already trained, skipping")
+        return out
+    log(f"labeler: training ({config.labeler.backbone} backbone)")
+    metrics = train_labeler(config.labeler, out, progress=progress, log=log)
+    log(f"labeler: held-out accuracy {metrics.get('accuracy', float('nan')):.3f}, "
+        f"within-1 {metrics.get('within1_accuracy', float('nan')):.3f}, macro-F1 {metrics.get('macro_f1', float('nan')):.3f}")
+    steps.mark("labeler", key)
+    return out
+
+
+def cluster_step(config: RunConfig, url: str | None, log: Log) -> Any:
+    from mr_opensearch.connection import connect, require_knn
+
+    target = url or config.opensearch.url
+    if not target:
+        from mr_opensearch.node import lifecycle
+
+        log(f"opensearch: starting the local node on port {config.opensearch.port} (`mros opensearch up`)")
+        node = lifecycle.up(port=config.opensearch.port, heap=config.opensearch.heap, timeout=300, report=log)
+        target = node.url
+    client = connect(config.opensearch, target)
+    require_knn(client)
+    log(f"opensearch: {target}")
+    return client
+
+
+def packaged_onnx(run_dir: Path) -> tuple[Path, str]:
+    """The ONNX file that went into ``ml-commons.zip`` and the package's SHA-256."""
+    meta_path = run_dir / "onnx" / "ml-commons.json"
+    if not meta_path.exists():
+        raise MrosError(f"{meta_path} not found", "the export step did not run: enable export in the config and rerun")
+    meta = json.loads(meta_path.read_text())
+    onnx = run_dir / "onnx" / meta.get("variant", "int8") / "model.onnx"
+    return onnx, meta["model_content_hash_value"]
+
+
+def run_pipeline(config: RunConfig, run_dir: Path, *, url: str | None = None, progress: bool = True,
+                 log: Log = print) -> dict:
+    """Run every step; returns a summary (also written to ``RUN/run.json``)."""
+    from trainer.run import Steps, load_data, train_run
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "run-config.yaml").write_text(config.dump_yaml())
+    steps = Steps(run_dir)
+    timings: dict[str, float] = {}
+    started = time.time()
+
+    t = time.time()
+    labeler_dir = train_labeler_step(config, run_dir, steps, progress, log)
+    timings["labeler"] = time.time() - t
+    train_config = config.train.model_copy(deep=True)
+    if labeler_dir is not None and train_config.stage2.enabled and train_config.stage2.labeler is None:
+        train_config.stage2.labeler = labeler_dir
+    t = time.time()
+    metrics = train_run(train_config, run_dir, progress=progress, log=log)
+    timings["train"] = time.time() - t
+
+    t = time.time()
+    client = cluster_step(config, url, log)
+    timings["cluster"] = time.time() - t
+
+    from trainer.export import OnnxEncoder
+
+    onnx, sha = packaged_onnx(run_dir)
+    encoder = OnnxEncoder(onnx, onnx.parent / "tokenizer.json")
+    data = load_data(train_config)
+    from mr_opensearch.vector_index import index_catalog
+
+    t = time.time()
+    d = config.deploy
+    indexed = index_catalog(client, data.catalog.ids, data.catalog.texts, lambda texts: encoder.encode(texts, 64),
+                            model_sha=sha, prefix=d.index_prefix, alias=d.alias, batch_size=d.batch_size,
+                            hnsw_m=d.hnsw_m, ef_construction=d.ef_construction, ef_search=d.ef_search,
+                            progress=progress, extra_meta={"run": run_dir.name})
+    timings["deploy"] = time.time() - t
+    log(f"deploy: {indexed.index} ({indexed.documents} documents){' already complete' if indexed.skipped else ''}; "
+        f"alias {indexed.alias}")
+
+    engine_dir = run_dir / "engine"
+    engine_dir.mkdir(exist_ok=True)
+    key = _key(indexed.index, config.engine.model_dump(mode="json"))
+    t = time.time()
+    if steps.done("engine", key) and (engine_dir / "metrics.json").exists():
+        log("in-engine evaluation: already done, skipping")
+        engine = json.loads((engine_dir / "metrics.json").read_text())
+    else:
+        from mr_opensearch.engine_eval import evaluate_in_engine
+
+        test = data.splits["test"] if len(data.splits["test"]) else data.splits["validation"]
+        boundaries = json.loads((run_dir / "boundaries.json").read_text()) if (run_dir / "boundaries.json").exists() else None
+        log(f"in-engine evaluation: {min(len(test.queries), config.engine.max_queries or 10**9)} queries on {indexed.index}")
+        engine = evaluate_in_engine(client, indexed.index, test, lambda qs: encoder.encode(qs, 64), config.engine, boundaries)
+        engine["index_documents"] = indexed.documents
+        if not indexed.skipped:
+            engine["throughput"]["index_docs_per_second"] = indexed.docs_per_second
+            engine["throughput"]["catalog_embeddings_per_second"] = indexed.documents / max(indexed.encode_seconds, 1e-9)
+        final = "stage2" if train_config.stage2.enabled else "stage1"
+        offline = metrics.get("splits", {}).get("test", {}).get(f"{final}-int8-onnx", {})
+        engine["offline_exact_search_ndcg@10"] = offline.get("ndcg@10")
+        engine["cluster_version"] = client.info()["version"]["number"]
+        (engine_dir / "metrics.json").write_text(json.dumps(engine, indent=2, sort_keys=True))
+        steps.mark("engine", key)
+    timings["engine"] = time.time() - t
+    q, lat = engine["quality"], engine["latency_ms"]
+    log(f"in-engine: nDCG@10 {q['ndcg@10']:.4f} over {engine['queries']} queries; latency p50 {lat['p50']:.1f} ms, "
+        f"p95 {lat['p95']:.1f} ms")
+
+    from mr_opensearch.report import build_report
+
+    t = time.time()
+    page = build_report(run_dir, labeler_dir=labeler_dir)
+    timings["report"] = time.time() - t
+    summary = {"run": str(run_dir), "profile": config.profile, "index": indexed.index, "alias": indexed.alias,
+               "report": str(page), "seconds": timings, "total_seconds": time.time() - started,
+               "test_ndcg@10": {name: m.get("ndcg@10") for name, m in metrics.get("splits", {}).get("test", {}).items()},
+               "engine_ndcg@10": q["ndcg@10"]}
+    (run_dir / "run.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+    return summary

@@ -1,0 +1,103 @@
+"""Configuration of ``mros run``: the training config, the labeler's, the cluster and the in-engine
+evaluation, in one YAML/TOML file, on top of a profile.
+
+Profiles:
+
+* ``full`` (default): the whole shared data; labeler, Stage 1, Stage 2 (mining + labeler grades +
+  circle loss + spelling augmentation), export, deploy, in-engine evaluation.
+* ``quick``: the same steps on a seeded sample (1,200 queries, a 6,000-product catalog) with few
+  training steps: a smoke run of the whole pipeline in minutes on 2 CPU cores.
+
+The file's values win over the profile's. Unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from mr_opensearch.connection import ClusterConfig
+from mr_opensearch.engine_eval import EngineEvalConfig
+from trainer.config import TrainConfig
+from trainer.labeler.config import LabelerConfig
+from trainer.strict import StrictModel, load_model_file
+
+Profile = Literal["full", "quick"]
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "full": {
+        "train": {"stage2": {"enabled": True}},
+    },
+    "quick": {
+        "train": {
+            "data": {"max_queries": 1200, "max_catalog_products": 6000},
+            "stage1": {"max_steps": 40, "queries_per_batch": 16, "save_steps": 1000},
+            "mnrl": {"max_steps": 40, "batch_size": 32},
+            "stage2": {"enabled": True, "max_steps": 30, "queries_per_batch": 16, "save_steps": 1000,
+                       "mining": {"k": 20, "max_unjudged": 3}},
+        },
+        "labeler": {"data": {"max_train_pairs": 1500, "max_eval_pairs": 600}, "max_minutes": 2.0},
+        "engine": {"max_queries": 200},
+    },
+}
+
+
+class DeployConfig(StrictModel):
+    index_prefix: str = Field("mros-products", description="index names are <prefix>-<model hash>-<catalog hash>")
+    alias: str = Field("mros-products", description="alias moved to the newest complete index")
+    batch_size: int = Field(256, ge=1)
+    hnsw_m: int = 16
+    ef_construction: int = 128
+    ef_search: int = 100
+
+
+class RunConfig(StrictModel):
+    profile: Profile = "full"
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    use_labeler: bool = Field(True, description="train a labeler and let it grade mined pairs in Stage 2")
+    labeler: LabelerConfig = Field(default_factory=LabelerConfig)
+    opensearch: ClusterConfig = Field(default_factory=ClusterConfig)
+    deploy: DeployConfig = Field(default_factory=DeployConfig)
+    engine: EngineEvalConfig = Field(default_factory=EngineEvalConfig)
+
+    def dump_yaml(self) -> str:
+        import yaml
+
+        data = self.model_dump(mode="json")
+        data["opensearch"]["password"] = "***" if self.opensearch.password else None
+        return yaml.safe_dump(data, sort_keys=False)
+
+
+def _merge(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def load_run_config(path: Path | str | None, profile: Profile | None = None) -> RunConfig:
+    """The profile (``profile`` argument, else the file's ``profile``, else full) with the file on top."""
+    raw: dict = load_model_file(path) if path is not None else {}
+    chosen = profile or raw.get("profile") or "full"
+    if chosen not in PROFILES:
+        from mr_opensearch.errors import MrosError
+
+        raise MrosError(f"unknown profile {chosen!r}", f"use one of {', '.join(PROFILES)}")
+    merged = _merge(PROFILES[chosen], raw)
+    merged["profile"] = chosen
+    return RunConfig.model_validate(merged) if path is None else _validated(merged, path)
+
+
+def _validated(raw: dict, path: Path | str) -> RunConfig:
+    from pydantic import ValidationError
+
+    from mr_opensearch.errors import MrosError
+
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise MrosError(f"{path}: invalid config: {problems}", "fix the listed fields (unknown fields are rejected)") from None
