@@ -7,8 +7,8 @@ What it reads from the run directory (each section says so when its input is mis
 * ``plots/*.png``: score histograms by grade (test split) and the validation histograms with the
   learned boundaries drawn on them (base, Stage 1, Stage 2);
 * ``labeler/metrics.json``: the labeler's held-out metrics; its confusion matrix is drawn again;
-* ``ablation.json``: rows ``{"variant": ..., metric: value, ...}`` (written by the Stage 2 ablation
-  benchmark or by hand);
+* ``ablation.json`` (or ``--ablation FILE``): rows ``{"variant": ..., metric: value, ...}``, as
+  ``benchmarks/stage2_ablation.py`` writes them;
 * ``engine/metrics.json``: in-engine retrieval quality, latency and throughput (``mros run``).
 
 Written to ``RUN/report/index.html`` and ``RUN/report/figures/*.png`` unless told otherwise.
@@ -35,7 +35,7 @@ MODEL_LABELS = {
     "stage1-int8-onnx": "Stage 1, int8 ONNX",
     "stage2-int8-onnx": "Stage 2, int8 ONNX",
 }
-HIGHER_IS_BETTER_SKIP = {"queries", "pairs"}
+HIGHER_IS_BETTER_SKIP = {"queries", "pairs", "queries_with_gain"}
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
@@ -116,14 +116,19 @@ def _metrics_section(metrics: dict | None) -> str:
         return _missing("metrics.json is missing: run `mros train` (or `mros run`) into this directory first.")
     parts = []
     for split, models in metrics["splits"].items():
-        columns: list[str] = []
-        for m in models.values():
-            columns += [k for k in m if k not in columns and isinstance(m[k], (int, float))]
+        from trainer.evaluate import METRIC_ORDER
+
+        present = {k for m in models.values() for k, v in m.items() if isinstance(v, (int, float))}
+        columns = [k for k in METRIC_ORDER if k in present]
+        columns += sorted(present - set(columns) - HIGHER_IS_BETTER_SKIP)
         order = [k for k in models if k not in BASELINES] + [k for k in BASELINES if k in models]
         rows = [[MODEL_LABELS.get(name, name)] + [models[name].get(c) for c in columns] for name in order]
         ours = {i for i, name in enumerate(order) if name not in BASELINES}
         parts.append(f"<h3>{html.escape(split)} split</h3>")
         parts.append(_table(["model", *columns], rows, highlight=True, ours=ours))
+        counts = next(iter(models.values()))
+        if "queries" in counts:
+            parts.append(f"<p>{int(counts['queries'])} queries, scored over the whole catalog.</p>")
     primary = metrics.get("primary_metric")
     if primary:
         parts.append(f"<p>Primary metric: <code>{html.escape(primary)}</code>; the best value of each column is bold, "
@@ -159,8 +164,8 @@ def _labeler_section(run_dir: Path, figures: _Figures, labeler_dir: Path | None)
     return "\n".join(parts)
 
 
-def _ablation_section(run_dir: Path) -> str:
-    rows = _read_json(run_dir / "ablation.json")
+def _ablation_section(run_dir: Path, ablation: Path | None) -> str:
+    rows = _read_json(ablation or run_dir / "ablation.json")
     if not rows:
         return _missing("no ablation.json in this run (see docs/benchmarks.md for the Stage 2 ablation on the shared data).")
     if isinstance(rows, dict):
@@ -189,7 +194,8 @@ def _engine_section(run_dir: Path) -> str:
     return "\n".join(parts)
 
 
-def build_report(run_dir: Path | str, out_dir: Path | str | None = None, labeler_dir: Path | None = None) -> Path:
+def build_report(run_dir: Path | str, out_dir: Path | str | None = None, labeler_dir: Path | None = None,
+                 ablation: Path | None = None) -> Path:
     """Write ``OUT/index.html`` (self-contained) and ``OUT/figures/*.png``; returns the HTML path."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -217,7 +223,7 @@ def build_report(run_dir: Path | str, out_dir: Path | str | None = None, labeler
         ("Score distributions by grade", "\n".join(score_figs) or _missing("no score histograms in plots/.")),
         ("Learned grade boundaries", _boundaries_section(metrics) + boundary_fig),
         ("Labeler", _labeler_section(run_dir, figures, labeler_dir)),
-        ("Ablation", _ablation_section(run_dir)),
+        ("Ablation", _ablation_section(run_dir, ablation)),
         ("In-engine evaluation (OpenSearch)", _engine_section(run_dir)),
         ("Export", _table(["export", "value"], [[k, v if not isinstance(v, dict) else json.dumps(v)] for k, v in export.items()])
          if export else _missing("no export in this run.")),

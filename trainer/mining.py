@@ -38,7 +38,8 @@ Labeler = Callable[[list[str], list[str]], tuple[np.ndarray, np.ndarray]]
 class MiningConfig(StrictModel):
     k: int = Field(50, ge=1, description="neighbours retrieved per query")
     max_unjudged: int = Field(5, ge=0, description="unjudged neighbours per query sent to the labeler")
-    min_confidence: float = Field(0.0, ge=0.0, le=1.0, description="drop labeler grades below this probability")
+    min_confidence: float = Field(0.5, ge=0.0, le=1.0,
+                                  description="drop labeler grades whose probability is below this (uncertain labels are noise)")
     backend: Literal["faiss", "opensearch"] = Field(
         "faiss", description="faiss: in memory here; opensearch: a k-NN index on a live cluster (opensearch_url)")
     opensearch_url: str | None = Field(None, description="cluster for backend opensearch (auth: MROS_OPENSEARCH_* )")

@@ -106,3 +106,14 @@ def test_report_of_a_missing_run_fails_clearly(tmp_path):
     result = CliRunner().invoke(app, ["report", str(tmp_path / "nope")])
     assert result.exit_code == 1
     assert "does not exist" in result.output
+
+
+def test_ablation_rows_from_a_file_become_a_table(trained_run, tmp_path):
+    rows = [{"variant": "stage1", "ndcg@10": 0.31}, {"variant": "+mining", "ndcg@10": 0.33}]
+    ablation = tmp_path / "ablation.json"
+    ablation.write_text(json.dumps(rows))
+    result = CliRunner().invoke(app, ["report", str(trained_run), "--out", str(tmp_path / "r"), "--ablation", str(ablation)])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
+    assert "<td>+mining</td>" in page and "0.3300" in page
+    assert "no ablation.json" not in page
