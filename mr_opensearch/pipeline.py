@@ -93,8 +93,9 @@ def run_pipeline(config: RunConfig, run_dir: Path, *, url: str | None = None, pr
     train_config = config.train.model_copy(deep=True)
     if labeler_dir is not None and train_config.stage2.enabled and train_config.stage2.labeler is None:
         train_config.stage2.labeler = labeler_dir
+    data = load_data(train_config)
     t = time.time()
-    metrics = train_run(train_config, run_dir, progress=progress, log=log)
+    metrics = train_run(train_config, run_dir, progress=progress, log=log, data=data)
     timings["train"] = time.time() - t
 
     t = time.time()
@@ -105,7 +106,6 @@ def run_pipeline(config: RunConfig, run_dir: Path, *, url: str | None = None, pr
 
     onnx, sha = packaged_onnx(run_dir)
     encoder = OnnxEncoder(onnx, onnx.parent / "tokenizer.json")
-    data = load_data(train_config)
     from mr_opensearch.vector_index import index_catalog
 
     t = time.time()

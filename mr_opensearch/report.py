@@ -35,7 +35,7 @@ MODEL_LABELS = {
     "stage1-int8-onnx": "Stage 1, int8 ONNX",
     "stage2-int8-onnx": "Stage 2, int8 ONNX",
 }
-HIGHER_IS_BETTER_SKIP = {"queries", "pairs", "queries_with_gain"}
+NOT_METRICS = {"queries", "pairs", "queries_with_gain"}
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
@@ -74,7 +74,7 @@ def _table(headers: list[str], rows: list[list[Any]], highlight: bool = False, o
     if highlight:
         for j in range(1, len(headers)):
             values = [r[j] for r in rows if isinstance(r[j], (int, float)) and not isinstance(r[j], bool)]
-            if values and headers[j] not in HIGHER_IS_BETTER_SKIP:
+            if values and headers[j] not in NOT_METRICS:
                 best[j] = max(values)
     out = ["<table>", "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in headers) + "</tr>"]
     for i, row in enumerate(rows):
@@ -120,7 +120,7 @@ def _metrics_section(metrics: dict | None) -> str:
 
         present = {k for m in models.values() for k, v in m.items() if isinstance(v, (int, float))}
         columns = [k for k in METRIC_ORDER if k in present]
-        columns += sorted(present - set(columns) - HIGHER_IS_BETTER_SKIP)
+        columns += sorted(present - set(columns) - NOT_METRICS)
         order = [k for k in models if k not in BASELINES] + [k for k in BASELINES if k in models]
         rows = [[MODEL_LABELS.get(name, name)] + [models[name].get(c) for c in columns] for name in order]
         ours = {i for i, name in enumerate(order) if name not in BASELINES}

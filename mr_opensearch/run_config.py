@@ -23,7 +23,7 @@ from mr_opensearch.connection import ClusterConfig
 from mr_opensearch.engine_eval import EngineEvalConfig
 from trainer.config import TrainConfig
 from trainer.labeler.config import LabelerConfig
-from trainer.strict import StrictModel, load_model_file
+from trainer.strict import StrictModel, read_config_file, validate_config
 
 Profile = Literal["full", "quick"]
 
@@ -80,7 +80,7 @@ def _merge(base: dict, override: dict) -> dict:
 
 def load_run_config(path: Path | str | None, profile: Profile | None = None) -> RunConfig:
     """The profile (``profile`` argument, else the file's ``profile``, else full) with the file on top."""
-    raw: dict = load_model_file(path) if path is not None else {}
+    raw: dict = read_config_file(path) if path is not None else {}
     chosen = profile or raw.get("profile") or "full"
     if chosen not in PROFILES:
         from mr_opensearch.errors import MrosError
@@ -88,16 +88,4 @@ def load_run_config(path: Path | str | None, profile: Profile | None = None) -> 
         raise MrosError(f"unknown profile {chosen!r}", f"use one of {', '.join(PROFILES)}")
     merged = _merge(PROFILES[chosen], raw)
     merged["profile"] = chosen
-    return RunConfig.model_validate(merged) if path is None else _validated(merged, path)
-
-
-def _validated(raw: dict, path: Path | str) -> RunConfig:
-    from pydantic import ValidationError
-
-    from mr_opensearch.errors import MrosError
-
-    try:
-        return RunConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise MrosError(f"{path}: invalid config: {problems}", "fix the listed fields (unknown fields are rejected)") from None
+    return validate_config(RunConfig, merged, path or "mros run defaults")

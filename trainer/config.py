@@ -14,19 +14,17 @@ Example ``mros.yaml``::
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from mr_opensearch.errors import MrosError
 from trainer.data import CatalogColumns, JudgmentColumns
 from trainer.grades import GradeMapping
 from trainer.splits import SplitConfig
 from trainer.stage2 import Stage2Config
-from trainer.strict import StrictModel
+from trainer.strict import StrictModel, load_config_file
 
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -134,25 +132,7 @@ class TrainConfig(StrictModel):
 
 def load_config(path: Path | str | None) -> TrainConfig:
     """Read a YAML (.yaml/.yml) or TOML (.toml) config; ``None`` gives the defaults."""
-    if path is None:
-        return TrainConfig()
-    path = Path(path)
-    if not path.exists():
-        raise MrosError(f"config file {path} not found", "pass an existing --config file, or omit it for the defaults")
-    try:
-        if path.suffix.lower() == ".toml":
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        else:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise MrosError(f"{path}: cannot parse config: {exc}", "check the YAML/TOML syntax") from None
-    if not isinstance(raw, dict):
-        raise MrosError(f"{path}: the config must be a mapping of sections", "see README: Configuration")
-    try:
-        return TrainConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise MrosError(f"{path}: invalid config: {problems}", "fix the listed fields (unknown fields are rejected)") from None
+    return load_config_file(TrainConfig, path)
 
 
 # Options added after runs already existed, with the value that reproduces the earlier behaviour.

@@ -234,8 +234,8 @@ def quantize_int8(fp32_path: Path, int8_path: Path, per_channel: bool = True, hf
     """Dynamic int8 quantization (weights int8 per channel, activations quantized at run time).
 
     With ``hf_config`` the graph is first fused (:func:`fuse_transformer`) so attention runs as one
-    int8 kernel: about 1.2x faster than quantizing the plain graph on a 2-core AVX-512 CPU (see
-    docs/benchmarks.md). Returns the fused-op counts, or None when the plain graph was quantized."""
+    int8 kernel: 1.1-1.2x the speed of quantizing the plain graph on a 2-core AVX-512 CPU (see
+    docs/benchmarks.md, session 2). Returns the fused-op counts, or None when the plain graph was quantized."""
     import tempfile
 
     from onnxruntime.quantization import QuantType, quantize_dynamic

@@ -107,9 +107,10 @@ def final_model_name(config: TrainConfig) -> str:
 
 
 def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume: bool = True,
-              log: Log = print) -> dict:
+              log: Log = print, data: LoadedData | None = None) -> dict:
     """Run the whole job (Stage 1, optionally Stage 2, export, evaluation, boundaries); returns the
-    metrics dict written to ``RUN/metrics.json``."""
+    metrics dict written to ``RUN/metrics.json``. ``data``: already loaded with :func:`load_data`
+    for this config (callers that need the data afterwards load it once)."""
     from trainer.encoder import load_encoder
     from trainer.stage1 import train_stage1
 
@@ -123,7 +124,7 @@ def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume:
     steps = Steps(run_dir)
 
     t0 = time.time()
-    data = load_data(config)
+    data = data or load_data(config)
     for line in data.reports:
         log(line)
     split_counts = {name: {"queries": len(j.queries), "pairs": len(j), "grades": j.grade_counts()}

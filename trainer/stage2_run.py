@@ -39,10 +39,11 @@ def run_stage2(run_dir: Path, config, data, steps, stage1_key: str, progress: bo
     from trainer.stage2 import combine_training_pairs, train_stage2
 
     cfg = config.stage2
-    labeler_id = ""
+    labeler_id, held_out = "", {}
     if cfg.labeler is not None:
         meta = Path(cfg.labeler) / "metrics.json"
         labeler_id = meta.read_text() if meta.exists() else str(cfg.labeler)
+        held_out = json.loads(labeler_id) if meta.exists() else {}
     key = _config_hash(stage1_key + json.dumps(key_data(("stage2",), cfg), sort_keys=True) + labeler_id)
     info_path = run_dir / "stage2.json"
     if steps.done("stage2", key) and (run_dir / "model").exists() and info_path.exists():
@@ -70,12 +71,10 @@ def run_stage2(run_dir: Path, config, data, steps, stage1_key: str, progress: bo
     labeler = labeler_function(cfg.labeler, progress=progress) if cfg.labeler else None
     if labeler is None:
         log("stage 2: no labeler configured (stage2.labeler): mining keeps contradicting judgments only")
-    else:
-        held_out = json.loads((Path(cfg.labeler) / "metrics.json").read_text()) if (Path(cfg.labeler) / "metrics.json").exists() else {}
-        if held_out.get("accuracy") is not None and held_out["accuracy"] <= held_out.get("majority_baseline_accuracy", 0.0):
-            log(f"stage 2: warning: the labeler's held-out accuracy {held_out['accuracy']:.3f} is no better than always "
-                f"answering the majority grade ({held_out['majority_baseline_accuracy']:.3f}); only its labels with "
-                f"probability >= {cfg.mining.min_confidence} are used")
+    elif held_out.get("accuracy") is not None and held_out["accuracy"] <= held_out.get("majority_baseline_accuracy", 0.0):
+        log(f"stage 2: warning: the labeler's held-out accuracy {held_out['accuracy']:.3f} is no better than always "
+            f"answering the majority grade ({held_out['majority_baseline_accuracy']:.3f}); only its labels with "
+            f"probability >= {cfg.mining.min_confidence} are used")
     mining_key = _config_hash(stage1_key + json.dumps(key_data(("stage2", "mining"), cfg.mining), sort_keys=True) + labeler_id)
     mined_path, stats_path = run_dir / "mined.parquet", run_dir / "mined.json"
     if steps.done("mining", mining_key) and mined_path.exists() and stats_path.exists():

@@ -125,3 +125,15 @@ def build_tiny_causal_lm(path: Path | str, texts: Iterable[str], hidden_size: in
                          pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id)
     LlamaForCausalLM(config).save_pretrained(path)
     return path
+
+
+def synthetic_data_and_base(root: Path | str, n_products: int, n_queries: int) -> tuple[Path, Path]:
+    """``(data dir, tiny base model dir)`` under ``root``: :func:`write_synthetic_dataset` plus a tiny
+    sentence encoder whose tokenizer is trained on the generated product titles."""
+    import csv
+
+    root = Path(root)
+    data = write_synthetic_dataset(root / "data", n_products=n_products, n_queries=n_queries)
+    with open(data / "products.csv", encoding="utf-8") as fh:
+        titles = [row[1] for row in csv.reader(fh)]
+    return data, build_tiny_sentence_transformer(root / "base", titles)

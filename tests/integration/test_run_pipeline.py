@@ -4,7 +4,6 @@ skips every step, and a deploy interrupted half way that the next run finishes."
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mr_opensearch.cli import app
-from trainer.testing import build_tiny_sentence_transformer, write_synthetic_dataset
+from trainer.testing import synthetic_data_and_base
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -22,10 +21,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def tiny_job(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("run")
-    data = write_synthetic_dataset(root / "data", n_products=80, n_queries=50)
-    with open(data / "products.csv", encoding="utf-8") as fh:
-        texts = [r[1] for r in csv.reader(fh)]
-    base = build_tiny_sentence_transformer(root / "base", texts)
+    data, base = synthetic_data_and_base(root, n_products=80, n_queries=50)
     config = root / "run.yaml"
     config.write_text(f"""
 profile: full

