@@ -43,7 +43,7 @@ def connect(config: ClusterConfig, url: str | None = None) -> Any:
         raise MrosError(f"CA bundle {config.ca_certs} not found", "fix opensearch.ca_certs in the config")
     client = OpenSearch(hosts=[target], http_auth=auth, verify_certs=config.verify_certs,
                         ca_certs=str(config.ca_certs) if config.ca_certs else None, ssl_show_warn=False,
-                        timeout=config.timeout, max_retries=2, retry_on_timeout=True, maxsize=16)
+                        timeout=config.timeout, max_retries=2, retry_on_timeout=True, pool_maxsize=64)
     try:
         info = client.info()
     except AuthenticationException:

@@ -60,6 +60,8 @@ def cluster_step(config: RunConfig, url: str | None, log: Log) -> Any:
         log(f"opensearch: starting the local node on port {config.opensearch.port} (`mros opensearch up`)")
         node = lifecycle.up(port=config.opensearch.port, heap=config.opensearch.heap, timeout=300, report=log)
         target = node.url
+        log(f"opensearch: the local node keeps running after the run so you can query {target}; "
+            f"stop it with `mros opensearch down --port {config.opensearch.port}`")
     client = connect(config.opensearch, target)
     require_knn(client)
     log(f"opensearch: {target}")

@@ -64,7 +64,7 @@ class Stage1Config(StrictModel):
     max_steps: int = Field(-1, description="stop after this many optimizer steps (-1: run all epochs)")
     queries_per_batch: int = 32
     max_products_per_query: int = 8
-    learning_rate: float = 5e-5
+    learning_rate: float = 1e-4  # 5e-5 left the loss still falling after one epoch (docs/benchmarks.md)
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     temperature: float = 0.05

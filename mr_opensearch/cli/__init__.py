@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from mr_opensearch import __version__
@@ -12,7 +14,7 @@ from mr_opensearch.cli import opensearch as opensearch_cli
 from mr_opensearch.cli import report as report_cli
 from mr_opensearch.cli import run as run_cli
 from mr_opensearch.cli import train as train_cli
-from mr_opensearch.cli._output import state
+from mr_opensearch.cli._output import show_progress, state
 
 app = typer.Typer(
     name="mros",
@@ -44,6 +46,9 @@ def _root(
     state.quiet = quiet
     if no_progress:
         state.progress = False
+    if not show_progress():
+        # bars drawn by libraries (sentence-transformers' model card, transformers' weight loading)
+        os.environ["TQDM_DISABLE"] = "1"
 
 
 app.add_typer(opensearch_cli.app, name="opensearch")

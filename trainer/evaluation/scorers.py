@@ -62,8 +62,11 @@ class BM25Scorer:
     list (so it is not English-only)."""
 
     def __init__(self, catalog: Catalog, name: str = "bm25") -> None:
+        import logging
+
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG
         self.catalog = catalog
         self.name = name
         self._bm25s = bm25s
