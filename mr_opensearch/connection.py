@@ -29,6 +29,11 @@ class ClusterConfig(StrictModel):
     heap: str = Field("1g", description="JVM heap of the local node when url is null")
 
 
+MAX_PARALLEL_REQUESTS = 64
+"""Connections the client keeps per host: the most parallel requests one client serves without
+opening and discarding extra ones (the in-engine evaluation's client count is bounded by it)."""
+
+
 def connect(config: ClusterConfig, url: str | None = None) -> Any:
     """An ``opensearchpy.OpenSearch`` client that has answered a ping (raises :class:`MrosError` otherwise)."""
     from opensearchpy import OpenSearch
@@ -43,7 +48,7 @@ def connect(config: ClusterConfig, url: str | None = None) -> Any:
         raise MrosError(f"CA bundle {config.ca_certs} not found", "fix opensearch.ca_certs in the config")
     client = OpenSearch(hosts=[target], http_auth=auth, verify_certs=config.verify_certs,
                         ca_certs=str(config.ca_certs) if config.ca_certs else None, ssl_show_warn=False,
-                        timeout=config.timeout, max_retries=2, retry_on_timeout=True, pool_maxsize=64)
+                        timeout=config.timeout, max_retries=2, retry_on_timeout=True, pool_maxsize=MAX_PARALLEL_REQUESTS)
     try:
         info = client.info()
     except AuthenticationException:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
+from mr_opensearch.connection import MAX_PARALLEL_REQUESTS
 from mr_opensearch.vector_index import cosine_to_score, knn_search
 from trainer.strict import StrictModel
 
@@ -27,7 +28,7 @@ from trainer.strict import StrictModel
 class EngineEvalConfig(StrictModel):
     max_queries: int | None = Field(500, description="test queries sent to the engine (None: all)")
     k: int = Field(100, ge=10, le=10000)
-    concurrency: int = Field(4, ge=1, le=64)
+    concurrency: int = Field(4, ge=1, le=MAX_PARALLEL_REQUESTS)
     warmup: int = Field(10, ge=0)
 
 

@@ -114,10 +114,10 @@ class _Figures:
 def _metrics_section(metrics: dict | None) -> str:
     if not metrics or not metrics.get("splits"):
         return _missing("metrics.json is missing: run `mros train` (or `mros run`) into this directory first.")
+    from trainer.evaluate import METRIC_ORDER
+
     parts = []
     for split, models in metrics["splits"].items():
-        from trainer.evaluate import METRIC_ORDER
-
         present = {k for m in models.values() for k, v in m.items() if isinstance(v, (int, float))}
         columns = [k for k in METRIC_ORDER if k in present]
         columns += sorted(present - set(columns) - NOT_METRICS)
