@@ -13,6 +13,7 @@ catalog). The variants are cumulative:
 
     python benchmarks/stage2_ablation.py --stage1 RUN1 --labeler LABELER --out runs/ablation \\
         --data ../shared/data/homedepot --max-steps 120 [--variants +mining,+circle,+spelling]
+        [--set circle.supcon_weight=1.0] [--mining-from runs/ablation/mining]
 
 Each variant is a run directory under --out that starts as a copy of the Stage 1 run's model,
 evaluation caches and MNRL baseline (so baselines are not recomputed); export is off (the int8
@@ -47,7 +48,7 @@ def prepare(stage1_run: Path, variant_dir: Path, shared_mining: Path | None) -> 
     variant_dir.mkdir(parents=True, exist_ok=True)
     if not (variant_dir / "stage1-model").exists():
         shutil.copytree(stage1_run / "model", variant_dir / "stage1-model")
-    for name in ("eval", "baselines"):
+    for name in ("eval", "baselines", "cache"):  # cache: the Stage 1 model's catalog vectors
         if (stage1_run / name).exists() and not (variant_dir / name).exists():
             shutil.copytree(stage1_run / name, variant_dir / name)
     (variant_dir / ".steps").mkdir(exist_ok=True)
@@ -69,6 +70,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--max-steps", type=int, default=120)
     parser.add_argument("--variants", default="+mining,+circle,+spelling")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a stage2 option for every variant, e.g. circle.supcon_weight=1.0 (repeatable)")
+    parser.add_argument("--mining-from", type=Path, default=None,
+                        help="a variant directory of an earlier ablation whose mining (same Stage 1, labeler) is reused")
     args = parser.parse_args()
 
     base_config = yaml.safe_load((args.stage1 / "config.yaml").read_text())
@@ -78,7 +83,7 @@ def main() -> None:
     s1_bounds = (stage1_metrics.get("boundaries") or {}).get("stage1", {})
     rows.append({"variant": "stage1", **{c: s1.get(c) for c in COLUMNS},
                  "boundary_accuracy_test": s1_bounds.get("test_accuracy"), "stage2_minutes": 0.0})
-    shared_mining = None
+    shared_mining = args.mining_from
     for variant in args.variants.split(","):
         run = args.out / variant.lstrip("+")
         prepare(args.stage1, run, shared_mining)
@@ -87,6 +92,13 @@ def main() -> None:
                             "max_steps": args.max_steps}
         for key, value in VARIANTS[variant].items():
             config["stage2"][key] = {**config["stage2"].get(key, {}), **value} if isinstance(value, dict) else value
+        for assignment in args.set:
+            path, _, raw = assignment.partition("=")
+            *parents, leaf = path.split(".")
+            node = config["stage2"]
+            for name in parents:
+                node = node.setdefault(name, {})
+            node[leaf] = yaml.safe_load(raw)
         config["export"] = {**config.get("export", {}), "enabled": False}
         (run / "ablation-config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         start = time.time()

@@ -26,7 +26,8 @@ class QueryGroupedBatchSampler(DefaultBatchSampler):
     """Batches of ``batch_size`` queries (not rows) with all their rows.
 
     ``batch_size`` is the number of *queries* per batch; the row count varies with how many
-    products each query has (capped when the dataset is built).
+    products each query has (capped when the dataset is built). When labels carry a third value
+    (a group id: a query's products split into groups), the members are groups instead.
     """
 
     def __init__(self, dataset, batch_size: int, drop_last: bool, valid_label_columns=None,
@@ -34,7 +35,8 @@ class QueryGroupedBatchSampler(DefaultBatchSampler):
         super().__init__(dataset, batch_size=batch_size, drop_last=drop_last,
                          valid_label_columns=valid_label_columns, generator=generator, seed=seed)
         labels = dataset["label"]
-        self.groups = query_groups([int(label[0]) for label in labels])
+        # label [query_id, grade] or [query_id, grade, group_id]: a batch member is a group of rows
+        self.groups = query_groups([int(label[2] if len(label) > 2 else label[0]) for label in labels])
 
     def __len__(self) -> int:
         n = len(self.groups)

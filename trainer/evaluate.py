@@ -20,7 +20,8 @@ from trainer.config import TrainConfig
 from trainer.evaluation import BM25Scorer, DenseScorer, GradedRetrievalEvaluator
 from trainer.evaluation.evaluator import scores_summary
 from trainer.evaluation.plots import plot_score_histograms
-from trainer.evaluation.scorers import sentence_transformer_encoder
+from trainer.evaluation.scorers import dense_scorer
+from trainer.vector_cache import CatalogVectors, file_fingerprint, run_vector_cache
 
 METRIC_ORDER = ["ndcg@10", "recall@100_partial+", "recall@100_exact", "rerank_ndcg@10",
                 "auc_exact_vs_partial", "auc_partial_vs_irrelevant", "auc_exact_vs_irrelevant"]
@@ -31,11 +32,12 @@ def _scorer_factories(run_dir: Path, config: TrainConfig, data, progress: bool, 
     from trainer.encoder import load_encoder
 
     bs = config.eval.batch_size
+    cache_dir = run_vector_cache(run_dir)
     factories: dict[str, Callable[[], object]] = {}
 
     def dense(path_or_name: str, name: str):
-        return lambda: DenseScorer(sentence_transformer_encoder(load_encoder(path_or_name, config.model.max_seq_length), bs, progress),
-                                   data.catalog, name)
+        return lambda: dense_scorer(load_encoder(path_or_name, config.model.max_seq_length), data.catalog, name, bs,
+                                    progress, cache_dir)
 
     final = "stage2" if config.stage2.enabled else "stage1"
     if config.stage2.enabled and (run_dir / "stage1-model").exists():
@@ -48,7 +50,9 @@ def _scorer_factories(run_dir: Path, config: TrainConfig, data, progress: bool, 
             from trainer.export import OnnxEncoder
 
             enc = OnnxEncoder(int8, int8.parent / "tokenizer.json")
-            return DenseScorer(lambda texts: enc.encode(texts, batch_size=bs), data.catalog, f"{final}-int8-onnx")
+            encode = lambda texts: enc.encode(texts, batch_size=bs)  # noqa: E731
+            vectors = CatalogVectors(encode, data.catalog, file_fingerprint(int8), cache_dir)
+            return DenseScorer(encode, data.catalog, f"{final}-int8-onnx", vectors)
         factories[f"{final}-int8-onnx"] = onnx_scorer
     if "base" in config.eval.baselines:
         factories["base"] = dense(config.model.base, "base")
@@ -68,8 +72,7 @@ def _scorer_factories(run_dir: Path, config: TrainConfig, data, progress: bool, 
                 model.save(str(out / "model"))
                 (out / "training.json").write_text(json.dumps(info, indent=2))
                 steps.mark("mnrl", key)
-            return DenseScorer(sentence_transformer_encoder(load_encoder(str(out / "model"), config.model.max_seq_length), bs, progress),
-                               data.catalog, "mnrl")
+            return dense(str(out / "model"), "mnrl")()
         factories["mnrl"] = mnrl
     return factories
 

@@ -11,6 +11,7 @@ Run directory contract (later steps and users rely on it)::
     RUN/onnx/ml-commons.zip, ml-commons.json
     RUN/plots/               score histograms by grade
     RUN/README.md            model card
+    RUN/cache/vectors/       catalog embeddings per model (reused across steps; safe to delete)
 
 Each step writes its output and then a marker; a rerun with the same config skips finished steps
 and a crashed Stage 1 resumes from its newest checkpoint.
@@ -133,7 +134,7 @@ def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume:
     log("splits: " + ", ".join(f"{k} {v['queries']} queries / {v['pairs']} pairs" for k, v in split_counts.items()))
 
     data_key = _config_hash(json.dumps([key_data(("data",), config.data), config.model.model_dump()], sort_keys=True))
-    stage1_key = _config_hash(data_key + json.dumps(config.stage1.model_dump(), sort_keys=True))
+    stage1_key = _config_hash(data_key + json.dumps(key_data(("stage1",), config.stage1), sort_keys=True))
     stage1_dir = stage1_model_dir(run_dir, config)
     if config.stage2.enabled and not stage1_dir.exists() and steps.done("stage1", stage1_key) and (run_dir / "model").exists():
         (run_dir / "model").rename(stage1_dir)  # a Stage-1-only run being extended with Stage 2
@@ -195,16 +196,19 @@ def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume:
     return metrics
 
 
-def boundaries_for(model_path: str, config: TrainConfig, data: LoadedData, progress: bool) -> tuple[dict, dict]:
+def boundaries_for(model_path: str, config: TrainConfig, data: LoadedData, progress: bool,
+                   run_dir: Path | None = None) -> tuple[dict, dict]:
     """Learn boundaries on the validation split for one model; returns (boundaries, validation
-    scores by grade). Adds ``test_accuracy`` of thresholding on the test split."""
+    scores by grade). Adds ``test_accuracy`` of thresholding on the test split. With ``run_dir``,
+    catalog vectors the run already cached for this model are reused."""
     from trainer.boundaries import grade_by_thresholds, learn_boundaries
     from trainer.encoder import load_encoder
-    from trainer.evaluation.scorers import DenseScorer, sentence_transformer_encoder
+    from trainer.evaluation.scorers import dense_scorer
+    from trainer.vector_cache import run_vector_cache
 
     val, test = data.splits["validation"].frame, data.splits["test"].frame
-    encoder = sentence_transformer_encoder(load_encoder(model_path, config.model.max_seq_length), config.eval.batch_size, progress)
-    scorer = DenseScorer(encoder, data.catalog)
+    scorer = dense_scorer(load_encoder(model_path, config.model.max_seq_length), data.catalog,
+                          batch_size=config.eval.batch_size, progress=progress, cache_dir=run_vector_cache(run_dir))
     val_scores = scorer.score_pairs(list(val["query"]), list(val["product_id"]))
     learned = learn_boundaries(val_scores, val["grade"].to_numpy(), config.boundaries.criterion, config.boundaries.candidates)
     if len(test):
@@ -231,7 +235,7 @@ def learn_run_boundaries(run_dir: Path, config: TrainConfig, data: LoadedData, m
     lines: dict = {}
     learned_all: dict = {}
     for name, source in models.items():
-        learned, by_grade = boundaries_for(source, config, data, progress)
+        learned, by_grade = boundaries_for(source, config, data, progress, run_dir)
         learned_all[name] = learned
         summary[name] = {k: learned.get(k) for k in ("partial", "exact", "criterion", "value", "accuracy", "test_accuracy")}
         panels[name] = by_grade

@@ -17,16 +17,23 @@ from trainer.data import Catalog, Judgments
 from trainer.losses import GradedSupConLoss
 
 
-def build_graded_dataset(judgments: Judgments, catalog: Catalog, max_products_per_query: int, seed: int):
+def build_graded_dataset(judgments: Judgments, catalog: Catalog, max_products_per_query: int, seed: int,
+                         products_per_group: int | None = None):
     """One row per (query, product): columns ``query``, ``product``, ``label = [query_id, grade]``,
     rows of a query contiguous; at most ``max_products_per_query`` products per query, chosen at
-    random (seeded) but keeping at least one product of every grade the query has."""
+    random (seeded) but keeping at least one product of every grade the query has.
+
+    ``products_per_group``: split a query's products into groups of at most this many, dealt out
+    by grade so each group gets a spread of grades; each group is its own member of a batch (the
+    label becomes ``[query_id, grade, group_id]``), so the query is trained on once per group per
+    epoch. Groups of one query that land in the same batch are merged back by their query id."""
     from datasets import Dataset
 
     rng = random.Random(seed)
     rows_q: list[str] = []
     rows_p: list[str] = []
     labels: list[list[int]] = []
+    group_id = 0
     for qid, (query, group) in enumerate(judgments.frame.groupby("query", sort=True)):
         items = list(zip(group["product_id"], group["grade"], strict=True))
         rng.shuffle(items)
@@ -38,10 +45,18 @@ def build_graded_dataset(judgments: Judgments, catalog: Catalog, max_products_pe
                     seen.add(item[1])
             keep += [i for i in items if i not in keep][: max_products_per_query - len(keep)]
             items = keep
-        for pid, grade in items:
-            rows_q.append(query)
-            rows_p.append(catalog.text(pid))
-            labels.append([qid, int(grade)])
+        if products_per_group is None:
+            groups = [items]
+        else:
+            n_groups = -(-len(items) // products_per_group)
+            by_grade = sorted(items, key=lambda item: -item[1])
+            groups = [by_grade[g::n_groups] for g in range(n_groups)]
+        for members in groups:
+            for pid, grade in members:
+                rows_q.append(query)
+                rows_p.append(catalog.text(pid))
+                labels.append([qid, int(grade)] if products_per_group is None else [qid, int(grade), group_id])
+            group_id += 1
     return Dataset.from_dict({"query": rows_q, "product": rows_p, "label": labels})
 
 
@@ -57,7 +72,8 @@ def train_stage1(model, judgments: Judgments, catalog: Catalog, config: Stage1Co
     """Train ``model`` in place on ``judgments``; checkpoints under ``run_dir/checkpoints/stage1``."""
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 
-    dataset = build_graded_dataset(judgments, catalog, config.max_products_per_query, config.seed)
+    dataset = build_graded_dataset(judgments, catalog, config.max_products_per_query, config.seed,
+                                   config.products_per_group)
     checkpoint_dir = run_dir / "checkpoints" / "stage1"
     args = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoint_dir),

@@ -33,10 +33,11 @@ def run_stage2(run_dir: Path, config, data, steps, stage1_key: str, progress: bo
                log: Callable[[str], None]) -> tuple[str, dict]:
     from trainer.config import key_data
     from trainer.encoder import load_encoder
-    from trainer.evaluation.scorers import sentence_transformer_encoder
+    from trainer.evaluation.scorers import dense_scorer
     from trainer.mining import mine
     from trainer.run import _config_hash, boundaries_for, stage1_model_dir
     from trainer.stage2 import combine_training_pairs, train_stage2
+    from trainer.vector_cache import run_vector_cache
 
     cfg = config.stage2
     labeler_id, held_out = "", {}
@@ -52,11 +53,15 @@ def run_stage2(run_dir: Path, config, data, steps, stage1_key: str, progress: bo
     stage1_dir = stage1_model_dir(run_dir, config)
     start = time.time()
     info: dict = {}
+    # the Stage 1 model's catalog vectors: encoded once, shared by boundaries, mining and evaluation
+    model = load_encoder(str(stage1_dir), config.model.max_seq_length)
+    scorer = dense_scorer(model, data.catalog, "stage1", config.eval.batch_size, progress, run_vector_cache(run_dir))
     if cfg.circle.centers == "auto" and len(data.splits["validation"]) == 0:
         centers = (0.35, 0.6)
         log("stage 2: no validation split to learn Stage 1 boundaries from; band centres default to 0.35 / 0.6")
     elif cfg.circle.centers == "auto":
-        learned, _ = boundaries_for(str(stage1_dir), config, data, progress)
+        scorer.vectors.load_or_encode()
+        learned, _ = boundaries_for(str(stage1_dir), config, data, progress, run_dir)
         centers = (learned["partial"], learned["exact"])
         if centers[1] - centers[0] < 0.05:  # degenerate: keep the bands apart
             mid = sum(centers) / 2
@@ -66,8 +71,6 @@ def run_stage2(run_dir: Path, config, data, steps, stage1_key: str, progress: bo
         centers = tuple(cfg.circle.centers)
     log(f"stage 2: circle-loss band centres partial {centers[0]:.3f}, exact {centers[1]:.3f}")
 
-    model = load_encoder(str(stage1_dir), config.model.max_seq_length)
-    encode = sentence_transformer_encoder(model, config.eval.batch_size, progress)
     labeler = labeler_function(cfg.labeler, progress=progress) if cfg.labeler else None
     if labeler is None:
         log("stage 2: no labeler configured (stage2.labeler): mining keeps contradicting judgments only")
@@ -84,9 +87,9 @@ def run_stage2(run_dir: Path, config, data, steps, stage1_key: str, progress: bo
         mined_pairs, info["mining"] = pd.read_parquet(mined_path), json.loads(stats_path.read_text())
     else:
         log(f"stage 2: mining top-{cfg.mining.k} neighbours of {len(data.splits['train'].queries)} training queries")
-        mined = mine(encode, data.splits["train"], data.catalog, cfg.mining,
+        mined = mine(scorer.encode, data.splits["train"], data.catalog, cfg.mining,
                      boundaries=info.get("stage1_boundaries") or {"partial": centers[0], "exact": centers[1]},
-                     labeler=labeler)
+                     labeler=labeler, product_vectors=scorer.vectors.load_or_encode())
         mined.pairs.to_parquet(mined_path, index=False)
         stats_path.write_text(json.dumps(mined.stats, indent=2))
         steps.mark("mining", mining_key)

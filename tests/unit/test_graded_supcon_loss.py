@@ -115,3 +115,20 @@ def test_graded_batch_encodes_each_query_once_and_marks_other_queries_irrelevant
     q, p, grades = encode_graded_batch(Echo(), [queries, products], labels)
     assert calls == [2, 3] and q.shape == (2, 2) and p.shape == (3, 2)
     assert grades.tolist() == [[2, 0, 0], [0, 0, 1]]
+
+
+def test_groups_of_one_query_in_a_batch_are_merged_by_query_id():
+    """Labels ``[query_id, grade, group_id]`` (products split into groups): two groups of query 10 in
+    the same batch are one query with all of its products, not each other's negatives."""
+    from trainer.losses.graded_batch import encode_graded_batch
+
+    class Echo(torch.nn.Module):
+        def forward(self, features):
+            return {"sentence_embedding": features["input_ids"].float()}
+
+    queries = {"input_ids": torch.tensor([[1, 0], [1, 0], [2, 0], [1, 0]]), "attention_mask": torch.ones(4, 2)}
+    products = {"input_ids": torch.tensor([[5, 1], [6, 1], [7, 1], [8, 1]]), "attention_mask": torch.ones(4, 2)}
+    labels = torch.tensor([[10, 2, 0], [10, 0, 0], [11, 1, 1], [10, 2, 2]])
+    q, p, grades = encode_graded_batch(Echo(), [queries, products], labels)
+    assert q.shape == (2, 2) and p.shape == (4, 2)
+    assert grades.tolist() == [[2, 0, 0, 2], [0, 0, 1, 0]]

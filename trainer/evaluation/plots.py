@@ -18,7 +18,7 @@ def plot_score_histograms(panels: dict[str, dict[str, list[float]]], path: Path,
     import matplotlib.pyplot as plt
 
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.9), squeeze=False)
     for ax, (name, by_grade) in zip(axes[0], panels.items(), strict=True):
         values = [v for vs in by_grade.values() for v in vs]
         lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
@@ -33,7 +33,8 @@ def plot_score_histograms(panels: dict[str, dict[str, list[float]]], path: Path,
                 ax.text(value, ax.get_ylim()[1] * 0.95, f" {key}", fontsize=8, va="top")
         ax.set_title(name)
         ax.set_xlabel("score")
-        ax.legend(fontsize=7)
+        # below the panel, so it never hides the boundary labels or the histograms
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

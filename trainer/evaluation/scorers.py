@@ -8,23 +8,29 @@ from collections.abc import Callable
 import numpy as np
 
 from trainer.data import Catalog
+from trainer.vector_cache import CatalogVectors
 
 EncodeFn = Callable[[list[str]], np.ndarray]
 
 
 class DenseScorer:
-    """Cosine similarity between normalised query and product embeddings (exact search)."""
+    """Cosine similarity between normalised query and product embeddings (exact search).
 
-    def __init__(self, encode: EncodeFn, catalog: Catalog, name: str = "dense") -> None:
+    ``vectors``: the catalog's embeddings through a disk cache (:class:`~trainer.vector_cache.CatalogVectors`);
+    without it the catalog is encoded on first use."""
+
+    def __init__(self, encode: EncodeFn, catalog: Catalog, name: str = "dense", vectors: CatalogVectors | None = None) -> None:
         self.encode = encode
         self.catalog = catalog
         self.name = name
+        self.vectors = vectors
         self._products: np.ndarray | None = None
 
     @property
     def product_embeddings(self) -> np.ndarray:
         if self._products is None:
-            self._products = _normalise(self.encode(self.catalog.texts))
+            raw = self.vectors.load_or_encode() if self.vectors is not None else self.encode(self.catalog.texts)
+            self._products = _normalise(raw)
         return self._products
 
     def retrieve(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -46,7 +52,7 @@ class DenseScorer:
         unique = list(dict.fromkeys(queries))
         q = _normalise(self.encode(unique))
         row = {text: i for i, text in enumerate(unique)}
-        if self._products is not None:
+        if self._products is not None or (self.vectors is not None and self.vectors.cached):
             docs = self.product_embeddings
             pos = [self.catalog.position[p] for p in product_ids]
         else:  # encode only the products asked for, not the whole catalog
@@ -109,3 +115,14 @@ def sentence_transformer_encoder(model, batch_size: int = 128, progress: bool = 
                             show_progress_bar=progress and len(texts) > 1000)
 
     return encode
+
+
+def dense_scorer(model, catalog: Catalog, name: str = "dense", batch_size: int = 128, progress: bool = False,
+                 cache_dir=None) -> DenseScorer:
+    """A :class:`DenseScorer` over a sentence-transformers model whose catalog vectors go through the
+    disk cache in ``cache_dir`` (``None``: no disk cache)."""
+    from trainer.vector_cache import model_fingerprint
+
+    encode = sentence_transformer_encoder(model, batch_size, progress)
+    vectors = CatalogVectors(encode, catalog, model_fingerprint(model), cache_dir) if cache_dir is not None else None
+    return DenseScorer(encode, catalog, name, vectors)
