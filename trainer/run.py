@@ -201,14 +201,21 @@ def boundaries_for(model_path: str, config: TrainConfig, data: LoadedData, progr
     """Learn boundaries on the validation split for one model; returns (boundaries, validation
     scores by grade). Adds ``test_accuracy`` of thresholding on the test split. With ``run_dir``,
     catalog vectors the run already cached for this model are reused."""
-    from trainer.boundaries import grade_by_thresholds, learn_boundaries
     from trainer.encoder import load_encoder
     from trainer.evaluation.scorers import dense_scorer
     from trainer.vector_cache import run_vector_cache
 
-    val, test = data.splits["validation"].frame, data.splits["test"].frame
     scorer = dense_scorer(load_encoder(model_path, config.model.max_seq_length), data.catalog,
                           batch_size=config.eval.batch_size, progress=progress, cache_dir=run_vector_cache(run_dir))
+    return scorer_boundaries(scorer, config, data)
+
+
+def scorer_boundaries(scorer, config: TrainConfig, data: LoadedData) -> tuple[dict, dict]:
+    """:func:`boundaries_for` with an already built scorer (whose catalog vectors it reuses when
+    they are loaded or cached)."""
+    from trainer.boundaries import grade_by_thresholds, learn_boundaries
+
+    val, test = data.splits["validation"].frame, data.splits["test"].frame
     val_scores = scorer.score_pairs(list(val["query"]), list(val["product_id"]))
     learned = learn_boundaries(val_scores, val["grade"].to_numpy(), config.boundaries.criterion, config.boundaries.candidates)
     if len(test):

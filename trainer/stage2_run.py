@@ -35,7 +35,7 @@ def run_stage2(run_dir: Path, config, data, steps, stage1_key: str, progress: bo
     from trainer.encoder import load_encoder
     from trainer.evaluation.scorers import dense_scorer
     from trainer.mining import mine
-    from trainer.run import _config_hash, boundaries_for, stage1_model_dir
+    from trainer.run import _config_hash, scorer_boundaries, stage1_model_dir
     from trainer.stage2 import combine_training_pairs, train_stage2
     from trainer.vector_cache import run_vector_cache
 
@@ -60,8 +60,8 @@ def run_stage2(run_dir: Path, config, data, steps, stage1_key: str, progress: bo
         centers = (0.35, 0.6)
         log("stage 2: no validation split to learn Stage 1 boundaries from; band centres default to 0.35 / 0.6")
     elif cfg.circle.centers == "auto":
-        scorer.vectors.load_or_encode()
-        learned, _ = boundaries_for(str(stage1_dir), config, data, progress, run_dir)
+        scorer.vectors.load_or_encode()  # mining needs the whole catalog anyway; boundaries reuse it
+        learned, _ = scorer_boundaries(scorer, config, data)
         centers = (learned["partial"], learned["exact"])
         if centers[1] - centers[0] < 0.05:  # degenerate: keep the bands apart
             mid = sum(centers) / 2
