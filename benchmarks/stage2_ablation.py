@@ -7,8 +7,9 @@ catalog). The variants are cumulative:
 
     stage1        the Stage 1 model itself (from the --stage1 run)
     +mining       Stage 2 on original + mined pairs (graded by the labeler), Stage 1 loss only
-    +circle       ... with the multi-class circle loss (+ 0.2 x Stage 1 loss)
-    +spelling     ... plus spelling-noised query copies (the default Stage 2)
+    +circle       ... with the multi-class circle loss (+ stage2.circle.supcon_weight x Stage 1 loss;
+                  2.0 by default since session 5, 0.2 before: --set circle.supcon_weight=0.2)
+    +spelling     ... plus spelling-noised query copies (off by default since session 5)
     +synthetic    ... plus synthetic queries for under-judged products, graded by the labeler
 
     python benchmarks/stage2_ablation.py --stage1 RUN1 --labeler LABELER --out runs/ablation \\
@@ -36,8 +37,8 @@ import yaml
 VARIANTS = {
     "+mining": {"circle": {"weight": 0.0, "supcon_weight": 1.0}, "spelling": {"enabled": False}},
     "+circle": {"spelling": {"enabled": False}},
-    "+spelling": {},
-    "+synthetic": {"synthetic": {"enabled": True, "max_products": 1000, "max_steps": 150}},
+    "+spelling": {"spelling": {"enabled": True}},
+    "+synthetic": {"spelling": {"enabled": True}, "synthetic": {"enabled": True, "max_products": 1000, "max_steps": 150}},
 }
 COLUMNS = ["ndcg@10", "recall@100_partial+", "recall@100_exact", "auc_exact_vs_partial", "auc_partial_vs_irrelevant",
            "auc_exact_vs_irrelevant"]

@@ -4,7 +4,8 @@ evaluation, in one YAML/TOML file, on top of a profile.
 Profiles:
 
 * ``full`` (default): the whole shared data; labeler, Stage 1, Stage 2 (mining + labeler grades +
-  circle loss + spelling augmentation), export, deploy, in-engine evaluation.
+  circle loss mixed with the Stage 1 loss), evaluation against BM25, the base model and the MNRL recipe,
+  export, deploy, in-engine evaluation.
 * ``quick``: the same steps on a seeded sample (1,200 queries, a 6,000-product catalog) with few
   training steps: a smoke run of the whole pipeline in minutes on 2 CPU cores.
 
@@ -29,13 +30,14 @@ Profile = Literal["full", "quick"]
 
 PROFILES: dict[str, dict[str, Any]] = {
     "full": {
-        "train": {"stage2": {"enabled": True}},
+        "train": {"stage2": {"enabled": True}, "eval": {"baselines": ["bm25", "base", "mnrl"]}},
     },
     "quick": {
         "train": {
             "data": {"max_queries": 1200, "max_catalog_products": 6000},
             "stage1": {"max_steps": 40, "queries_per_batch": 16, "save_steps": 1000},
             "mnrl": {"max_steps": 40, "batch_size": 32},
+            "eval": {"baselines": ["bm25", "base", "mnrl"]},
             "stage2": {"enabled": True, "max_steps": 30, "queries_per_batch": 16, "save_steps": 1000,
                        "mining": {"k": 20, "max_unjudged": 3}},
         },

@@ -29,6 +29,23 @@ def labeler_function(path: Path, batch_size: int = 128, progress: bool = False):
     return grade
 
 
+def band_centers(mode: str, learned: dict, by_grade: dict[str, list[float]]) -> tuple[float, float]:
+    """The circle loss's two band centres from Stage 1's validation scores.
+
+    ``auto``: Stage 1's learned thresholds (accuracy-optimal, so they follow the class priors).
+    ``medians``: half-way between the median scores of irrelevant and partial pairs, and of partial
+    and exact pairs, whatever the priors; it falls back to the thresholds when a grade has no
+    validation pairs. Centres closer than 0.05 are moved 0.1 apart."""
+    centers = (learned["partial"], learned["exact"])
+    if mode == "medians" and all(by_grade.get(g) for g in ("irrelevant", "partial", "exact")):
+        med = {g: float(np.median(by_grade[g])) for g in ("irrelevant", "partial", "exact")}
+        centers = ((med["irrelevant"] + med["partial"]) / 2, (med["partial"] + med["exact"]) / 2)
+    if centers[1] - centers[0] < 0.05:  # degenerate: keep the bands apart
+        mid = sum(centers) / 2
+        centers = (mid - 0.05, mid + 0.05)
+    return float(centers[0]), float(centers[1])
+
+
 def run_stage2(run_dir: Path, config, data, steps, stage1_key: str, progress: bool,
                log: Callable[[str], None]) -> tuple[str, dict]:
     from trainer.config import key_data
@@ -56,17 +73,14 @@ def run_stage2(run_dir: Path, config, data, steps, stage1_key: str, progress: bo
     # the Stage 1 model's catalog vectors: encoded once, shared by boundaries, mining and evaluation
     model = load_encoder(str(stage1_dir), config.model.max_seq_length)
     scorer = dense_scorer(model, data.catalog, "stage1", config.eval.batch_size, progress, run_vector_cache(run_dir))
-    if cfg.circle.centers == "auto" and len(data.splits["validation"]) == 0:
+    if isinstance(cfg.circle.centers, str) and len(data.splits["validation"]) == 0:
         centers = (0.35, 0.6)
         log("stage 2: no validation split to learn Stage 1 boundaries from; band centres default to 0.35 / 0.6")
-    elif cfg.circle.centers == "auto":
+    elif isinstance(cfg.circle.centers, str):
         scorer.vectors.load_or_encode()  # mining needs the whole catalog anyway; boundaries reuse it
-        learned, _ = scorer_boundaries(scorer, config, data)
-        centers = (learned["partial"], learned["exact"])
-        if centers[1] - centers[0] < 0.05:  # degenerate: keep the bands apart
-            mid = sum(centers) / 2
-            centers = (mid - 0.05, mid + 0.05)
+        learned, by_grade = scorer_boundaries(scorer, config, data)
         info["stage1_boundaries"] = {"partial": learned["partial"], "exact": learned["exact"]}
+        centers = band_centers(cfg.circle.centers, learned, by_grade)
     else:
         centers = tuple(cfg.circle.centers)
     log(f"stage 2: circle-loss band centres partial {centers[0]:.3f}, exact {centers[1]:.3f}")

@@ -29,7 +29,8 @@ def trained_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
     data, base = synthetic_data_and_base(root, n_products=60, n_queries=40)
     config = root / "config.yaml"
-    config.write_text("stage1: {epochs: 1, queries_per_batch: 8}\nmnrl: {epochs: 1, batch_size: 8}\n")
+    config.write_text("stage1: {epochs: 1, queries_per_batch: 8}\nmnrl: {epochs: 1, batch_size: 8}\n"
+                      "stage2: {enabled: false}\neval: {baselines: [bm25, base, mnrl]}\n")
     run = root / "run"
     result = CliRunner().invoke(app, ["--no-progress", "train", "--data", str(data), "--base", str(base),
                                       "--config", str(config), "--out", str(run)])

@@ -24,7 +24,9 @@ def data_and_base(tmp_path_factory):
     # the tokenizer is trained here on mixed English / Spanish / Japanese text
     base = build_tiny_sentence_transformer(root / "base", texts)
     config = root / "config.yaml"
-    config.write_text("stage1: {epochs: 2, queries_per_batch: 8, save_steps: 5}\nmnrl: {epochs: 1, batch_size: 8}\n")
+    # Stage 1 alone here (Stage 2 is covered below); the MNRL baseline is opt-in
+    config.write_text("stage1: {epochs: 2, queries_per_batch: 8, save_steps: 5}\nmnrl: {epochs: 1, batch_size: 8}\n"
+                      "stage2: {enabled: false}\neval: {baselines: [bm25, base, mnrl]}\n")
     return data, base, config, root
 
 
@@ -94,7 +96,7 @@ def test_stage2_pipeline_with_a_labeler(tmp_path):
         "model": {"base": str(base)},
         "stage1": {"epochs": 1, "queries_per_batch": 8},
         "stage2": {"enabled": True, "epochs": 1, "queries_per_batch": 8, "mining": {"k": 10, "max_unjudged": 2},
-                   "spelling": {"fraction": 0.5}},
+                   "spelling": {"enabled": True, "fraction": 0.5}},
         "eval": {"baselines": ["base"]},
         "export": {"quantize": False, "package": "fp32"},
     })
