@@ -23,7 +23,8 @@ PAIRS = {"auc_exact_vs_partial": ("exact", "partial"), "auc_partial_vs_irrelevan
 
 
 def weighted_auc(high: np.ndarray, w_high: np.ndarray, low: np.ndarray, w_low: np.ndarray) -> float:
-    """P(score of a high-grade pair > score of a low-grade pair), ties counted half, pairs weighted."""
+    """P(score of a high-grade pair > score of a low-grade pair), ties counted half, pairs weighted:
+    :func:`trainer.evaluation.metrics.pairwise_auc` with a weight per pair (bootstrap draw counts)."""
     order = np.argsort(low, kind="stable")
     low_sorted, cum = low[order], np.concatenate([[0.0], np.cumsum(w_low[order])])
     below = cum[np.searchsorted(low_sorted, high, side="left")]
@@ -44,6 +45,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from trainer.config import load_config
+    from trainer.evaluation.metrics import pairwise_auc
     from trainer.run import load_data
 
     config = load_config(args.run / "config.yaml")
@@ -63,8 +65,7 @@ def main() -> None:
 
     rng = np.random.default_rng(args.seed)
     n = len(queries)
-    full = {key: [weighted_auc(s[h], np.ones(len(s[h])), s[lo], np.ones(len(s[lo]))) for s in scores]
-            for key, (h, lo) in PAIRS.items()}
+    full = {key: [pairwise_auc(s[h], s[lo]) for s in scores] for key, (h, lo) in PAIRS.items()}
     diffs: dict[str, list[float]] = {key: [] for key in PAIRS}
     for _ in range(args.replicates):
         counts = np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)

@@ -33,28 +33,16 @@ VARIANTS: dict[str, tuple[dict | None, dict]] = {
 
 
 def build(fp32: Path, out: Path, hf_config: dict, fusion: dict | None, quant: dict) -> Path:
-    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from trainer.export import _clamp_versions
+    from trainer.export import _clamp_versions, fuse_transformer
 
     source = fp32
     if fusion is not None:
-        from onnxruntime.transformers.fusion_options import FusionOptions
-        from onnxruntime.transformers.optimizer import optimize_model
-
-        options = FusionOptions("bert")
-        for key, value in fusion.items():
-            setattr(options, key, value)
-        optimized = optimize_model(str(fp32), model_type="bert", opt_level=1, optimization_options=options,
-                                   num_heads=int(hf_config["num_attention_heads"]), hidden_size=int(hf_config["hidden_size"]))
-        model = optimized.model
-        used = {n.domain or "" for n in model.graph.node}
-        keep = [o for o in model.opset_import if (o.domain or "") in used or o.domain in ("", "ai.onnx")]
-        del model.opset_import[:]
-        model.opset_import.extend(keep)
-        source = out.with_suffix(".fused.onnx")
-        onnx.save(model, str(source))
+        fused = out.with_suffix(".fused.onnx")
+        if fuse_transformer(fp32, fused, hf_config, fusion) is None:
+            raise SystemExit(f"the optimizer fused no attention in {fp32} with options {fusion}")
+        source = fused
     kwargs = dict(quant)
     kwargs["weight_type"] = getattr(QuantType, kwargs.pop("weight_type", "QInt8"))
     quantize_dynamic(str(source), str(out), extra_options={"DefaultTensorType": 1}, **kwargs)
@@ -63,7 +51,7 @@ def build(fp32: Path, out: Path, hf_config: dict, fusion: dict | None, quant: di
 
 
 def profile(path: Path, tokenizer_json: Path, texts: list[str], batch: int, work: Path) -> dict[str, float]:
-    """Share of kernel time per operator type over one pass (after two warm-up batches)."""
+    """Share of kernel time per operator type over one profiled pass (session start-up included)."""
     import onnxruntime as ort
     from tokenizers import Tokenizer
 

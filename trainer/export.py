@@ -198,12 +198,14 @@ FUSABLE_MODEL_TYPES = {"bert": "bert", "roberta": "bert", "xlm-roberta": "bert",
                        "mpnet": "bert", "electra": "bert"}
 
 
-def fuse_transformer(fp32_path: Path, fused_path: Path, hf_config: dict) -> dict | None:
+def fuse_transformer(fp32_path: Path, fused_path: Path, hf_config: dict, fusion_options: dict | None = None) -> dict | None:
     """Fuse the encoder's attention, LayerNorm and GELU subgraphs into ONNX Runtime's CPU kernels
     (``com.microsoft`` Attention, SkipLayerNormalization, EmbedLayerNormalization, BiasGelu), so that
     quantization can use the int8 QAttention kernel. Returns the fused-op counts, or None when the
     architecture is not one the optimizer knows or nothing was fused (the caller keeps the plain graph).
-    Only the opset domains the fused graph uses are kept in its header."""
+    Only the opset domains the fused graph uses are kept in its header. ``fusion_options``: attributes
+    set on the optimizer's ``FusionOptions`` (e.g. ``{"enable_gelu_approximation": True}``; for
+    benchmarks of variants, the export uses the defaults)."""
     import onnx
 
     opt_type = FUSABLE_MODEL_TYPES.get(str(hf_config.get("model_type", "")).lower())
@@ -211,8 +213,15 @@ def fuse_transformer(fp32_path: Path, fused_path: Path, hf_config: dict) -> dict
         return None
     from onnxruntime.transformers.optimizer import optimize_model
 
+    options = None
+    if fusion_options:
+        from onnxruntime.transformers.fusion_options import FusionOptions
+
+        options = FusionOptions(opt_type)
+        for key, value in fusion_options.items():
+            setattr(options, key, value)
     try:
-        optimized = optimize_model(str(fp32_path), model_type=opt_type, opt_level=1,
+        optimized = optimize_model(str(fp32_path), model_type=opt_type, opt_level=1, optimization_options=options,
                                    num_heads=int(hf_config.get("num_attention_heads", 0) or 0),
                                    hidden_size=int(hf_config.get("hidden_size", 0) or 0))
     except Exception:  # the optimizer does not recognise this graph: keep the plain one
