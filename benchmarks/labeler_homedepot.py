@@ -136,10 +136,11 @@ def main() -> None:
 
 def render(r: dict) -> str:
     m, b = r["labeler"], r["cosine_baseline"]
-    rows = [
-        ("default labeler (MiniLM-L6 cross-encoder)", m),
-        ("cosine thresholds on the base encoder", b),
-    ]
+    rows = [("default labeler (MiniLM-L6 cross-encoder + stacked features)" if "cross_encoder" in m
+             else "default labeler (MiniLM-L6 cross-encoder)", m)]
+    if "cross_encoder" in m:
+        rows.append(("its cross-encoder alone", m["cross_encoder"]))
+    rows.append(("cosine thresholds on the base encoder", b))
     lines = ["| grader (test queries) | accuracy | within-1 | macro-F1 | P/R irrelevant | P/R partial | P/R exact |",
              "|---|---|---|---|---|---|---|"]
     for name, x in rows:
@@ -155,6 +156,9 @@ def render(r: dict) -> str:
               f"- temperature {c['temperature']:.3f}; ECE validation {c['validation_ece_before']:.4f} -> "
               f"{c['validation_ece_after']:.4f}, test {c['test_ece_before']:.4f} -> {c['test_ece_after']:.4f}",
               f"- cosine thresholds: partial >= {b['t_partial']:.4f}, exact >= {b['t_exact']:.4f}"]
+    if "stacking" in m:
+        lines.append(f"- stacking (features, trees, combiner): {m['stacking']['seconds']:.0f} s, "
+                     f"{m['stacking']['tree_iterations']} tree iterations")
     a = r["apply"]
     lines += [f"- apply: {a['labeled']} pairs at {a['pairs_per_second']} pairs/s (labeling loop), whole command "
               f"{a['command_wall_seconds']} s; rerun labeled {a['rerun_labeled']} (resume)"]

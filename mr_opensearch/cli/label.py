@@ -47,6 +47,10 @@ def train(
     batch_size: int | None = typer.Option(None, "--batch-size", help="Training batch size."),
     max_minutes: float | None = typer.Option(None, "--max-minutes", help="Stop training after this many minutes."),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads."),
+    stacking: bool | None = typer.Option(None, "--stacking/--no-stacking",
+                                         help="Stack pair features on the model's logits (default: on)."),
+    features_encoder: str | None = typer.Option(None, "--features-encoder",
+                                                help="Bi-encoder for the cosine feature (default: the base model)."),
     skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Count and skip malformed rows."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
@@ -57,7 +61,8 @@ def train(
     cfg = load_labeler_config(config)
     cfg.data.dir = data or cfg.data.dir or DEFAULT_DATA
     for name, value in {"backbone": backbone, "epochs": epochs, "max_seq_length": max_seq_length,
-                        "batch_size": batch_size, "max_minutes": max_minutes, "threads": threads}.items():
+                        "batch_size": batch_size, "max_minutes": max_minutes, "threads": threads,
+                        "stacking": stacking, "features_encoder": features_encoder}.items():
         if value is not None:
             setattr(cfg, name, value)
     if max_train_pairs is not None:

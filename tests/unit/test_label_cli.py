@@ -25,7 +25,8 @@ def test_label_commands_end_to_end(tmp_path):
     catalog = data / "products.csv"
 
     result = runner.invoke(app, ["label", "train", "--data", str(data), "--out", str(labeler), "--backbone", str(model),
-                                 "--epochs", "1", "--batch-size", "16", "--max-seq-length", "48", "--json"])
+                                 "--epochs", "1", "--batch-size", "16", "--max-seq-length", "48",
+                                 "--features-encoder", str(model), "--json"])
     assert result.exit_code == 0, result.output
     metrics = json.loads((labeler / "metrics.json").read_text())
     assert {"accuracy", "within1_accuracy", "macro_f1", "confusion_matrix"} <= set(metrics)

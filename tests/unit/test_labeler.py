@@ -13,7 +13,7 @@ from trainer.labeler.apply import apply_labeler, read_pairs
 from trainer.labeler.config import LabelerConfig
 from trainer.labeler.model import Labeler
 from trainer.labeler.prompt import SHORT_GUIDELINE, format_pair
-from trainer.labeler.train import ordinal_loss, train_labeler
+from trainer.labeler.train import load_labeled_data, ordinal_loss, pairs_of, train_labeler
 from trainer.testing import build_tiny_sentence_transformer, write_synthetic_dataset
 
 
@@ -47,7 +47,7 @@ def test_ordinal_term_penalises_far_mistakes_more():
 @pytest.mark.slow
 def test_train_save_load_apply_round_trip(tiny_setup):
     root, data, model = tiny_setup
-    cfg = LabelerConfig(backbone=str(model), epochs=3, batch_size=16, max_seq_length=48)
+    cfg = LabelerConfig(backbone=str(model), epochs=3, batch_size=16, max_seq_length=48, features_encoder=str(model))
     cfg.data.dir = data
     out = root / "labeler"
     metrics = train_labeler(cfg, out, progress=False, log=lambda m: None)
@@ -59,10 +59,13 @@ def test_train_save_load_apply_round_trip(tiny_setup):
     assert np.sum(saved["confusion_matrix"]) == saved["n"] == metrics["data"]["test"]["pairs"] > 0
     assert saved["calibration"]["temperature"] > 0 and "validation_ece_after" in saved["calibration"]
     assert (out / "confusion_matrix.png").exists() and (out / "model" / "config.json").exists()
+    # stacking is on by default: the cross-encoder's own test metrics are kept beside the stacked ones
+    assert saved["stacking"]["tree_iterations"] > 0 and 0.0 <= saved["cross_encoder"]["accuracy"] <= 1.0
+    assert (out / "features.json").exists() and (out / "stack.pkl").exists()
 
     labeler = Labeler.load(out)
     assert labeler.temperature == pytest.approx(saved["calibration"]["temperature"])
-    assert labeler.guideline == "short"
+    assert labeler.guideline == "short" and labeler.stack is not None and labeler.features is not None
 
     from trainer.data import load_catalog
 
@@ -83,9 +86,13 @@ def test_train_save_load_apply_round_trip(tiny_setup):
     probs = written[["p_irrelevant", "p_partial", "p_exact"]].to_numpy()
     assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)
     assert (written["grade"].to_numpy() == probs.argmax(axis=1)).all()
-    # the loaded labeler reproduces what apply wrote
+    # the loaded labeler reproduces what apply wrote, and the held-out accuracy training reported
     again = labeler.predict_proba([(q, catalog.text(p)) for q, p in pairs[:5]])
     assert np.allclose(again, probs[:5], atol=1e-5)
+    _, splits = load_labeled_data(cfg)
+    test_pairs, test_grades = pairs_of(splits["test"], catalog)
+    reloaded = float((labeler.predict_proba(test_pairs).argmax(1) == test_grades).mean())
+    assert reloaded == pytest.approx(saved["accuracy"], abs=2 / len(test_grades))
 
     # JSONL output and a torn CSV line from an interrupted run
     jsonl = root / "labels.jsonl"
@@ -112,7 +119,7 @@ def test_causal_lm_backbone_trains_with_full_guideline(tiny_setup, tmp_path):
     llama = tmp_path / "tiny-llama"
     LlamaForCausalLM(config).save_pretrained(llama)
     tokenizer.save_pretrained(llama)
-    cfg = LabelerConfig(backbone=str(llama), epochs=1, batch_size=16, max_seq_length=128)
+    cfg = LabelerConfig(backbone=str(llama), epochs=1, batch_size=16, max_seq_length=128, stacking=False)
     cfg.data.dir = data
     metrics = train_labeler(cfg, tmp_path / "labeler", progress=False, log=lambda m: None)
     assert metrics["guideline"] == "full" and metrics["train_steps"] > 0
@@ -152,7 +159,8 @@ def test_linear_warmup_decay_by_hand():
 @pytest.mark.slow
 def test_time_budget_stops_training(tiny_setup, tmp_path):
     _root, data, model = tiny_setup
-    cfg = LabelerConfig(backbone=str(model), epochs=5, batch_size=8, max_seq_length=48, max_minutes=1e-6)
+    cfg = LabelerConfig(backbone=str(model), epochs=5, batch_size=8, max_seq_length=48, max_minutes=1e-6,
+                        stacking=False)
     cfg.data.dir = data
     metrics = train_labeler(cfg, tmp_path / "labeler", progress=False, log=lambda m: None)
     assert metrics["stopped_by_time_budget"] and metrics["train_steps"] == 1 < metrics["planned_steps"]

@@ -47,6 +47,12 @@ class LabelerConfig(StrictModel):
     length_bucketing: bool = Field(True, description="batch training pairs of similar length (less padding)")
     seed: int = 42
     threads: int | None = Field(None, description="torch CPU threads (None: torch's default)")
+    stacking: bool = Field(
+        True, description="combine the fine-tuned model's logits with pair features (base-encoder cosine, BM25, "
+        "token overlap, the product's grades on other queries): trees on the training split, a logistic "
+        "combiner on the validation split (see trainer/labeler/stacking.py)")
+    features_encoder: str | None = Field(
+        None, description="bi-encoder for the cosine feature (None: the base embedding model)")
     max_minutes: float | None = Field(
         None, description="time budget: the LR schedule is shortened to fit it (speed measured at steps 10, 50 "
         "and 200) and training stops when it is spent")

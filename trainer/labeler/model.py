@@ -2,9 +2,11 @@
 softmax temperature, saved as a directory::
 
     LABELER/
-      labeler.json      backbone, guideline style, max_seq_length, temperature, classes
+      labeler.json      backbone, guideline style, max_seq_length, temperature, classes, stacking
       model/            the Hugging Face model and tokenizer (safetensors; GGUF backbones are saved
                         de-quantised, so loading never needs the GGUF again)
+      features.json     with stacking: the fitted pair features (:mod:`trainer.labeler.features`)
+      stack.pkl         with stacking: the trees and the combiner (:mod:`trainer.labeler.stacking`)
       metrics.json      written by training (see :mod:`trainer.labeler.train`)
 
 Example::
@@ -25,7 +27,9 @@ import numpy as np
 
 from mr_opensearch.errors import MrosError
 from trainer.labeler.calibration import softmax
+from trainer.labeler.features import PairFeatures
 from trainer.labeler.prompt import GuidelineStyle, format_pair
+from trainer.labeler.stacking import StackingHead
 
 LABELER_FILE = "labeler.json"
 
@@ -50,13 +54,16 @@ AUGMENTATIONS: dict[str, Augment] = {"identity": _identity, "lowercase": _lowerc
 
 class Labeler:
     def __init__(self, model, tokenizer, guideline: GuidelineStyle, max_seq_length: int,
-                 temperature: float = 1.0, meta: dict | None = None) -> None:
+                 temperature: float = 1.0, meta: dict | None = None, features: PairFeatures | None = None,
+                 stack: StackingHead | None = None) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.guideline = guideline
         self.max_seq_length = max_seq_length
         self.temperature = temperature
         self.meta = dict(meta or {})
+        self.features = features
+        self.stack = stack
 
     # ----------------------------------------------------------------- persistence
     def save(self, path: Path | str) -> Path:
@@ -64,8 +71,12 @@ class Labeler:
         path.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(path / "model")
         self.tokenizer.save_pretrained(path / "model")
+        stacked = self.stack is not None and self.features is not None
+        if stacked:
+            self.features.save(path)
+            self.stack.save(path)
         info = {**self.meta, "guideline": self.guideline, "max_seq_length": self.max_seq_length,
-                "temperature": self.temperature, "classes": ["irrelevant", "partial", "exact"]}
+                "temperature": self.temperature, "classes": ["irrelevant", "partial", "exact"], "stacking": stacked}
         (path / LABELER_FILE).write_text(json.dumps(info, indent=2) + "\n")
         return path
 
@@ -85,7 +96,11 @@ class Labeler:
         model = AutoModelForSequenceClassification.from_pretrained(path / "model").to(device)
         prepare_tokenizer(model, tokenizer)
         model.eval()
-        return cls(model, tokenizer, info["guideline"], int(info["max_seq_length"]), float(info["temperature"]), info)
+        features = stack = None
+        if info.get("stacking"):
+            features, stack = PairFeatures.load(path), StackingHead.load(path)
+        return cls(model, tokenizer, info["guideline"], int(info["max_seq_length"]), float(info["temperature"]), info,
+                   features, stack)
 
     # ----------------------------------------------------------------- inference
     def encode(self, queries: Sequence[str], products: Sequence[str], augment: Augment = _identity):
@@ -121,8 +136,13 @@ class Labeler:
 
     def predict_proba(self, pairs: Sequence[tuple[str, str]], batch_size: int = 128, progress: bool = False,
                       augmentations: Sequence[str] = ("identity",)) -> np.ndarray:
-        """Calibrated class probabilities ``softmax(logits / T)``, averaged over the given test-time
-        augmentations (see :data:`AUGMENTATIONS`)."""
+        """Calibrated class probabilities. Without stacking: ``softmax(logits / T)``, averaged over
+        the given test-time augmentations (see :data:`AUGMENTATIONS`). With stacking: the combiner's
+        probabilities from the logits (averaged over the augmentations) and the pair features."""
+        if self.stack is not None and self.features is not None:
+            logits = np.mean([self.logits(pairs, batch_size, progress, AUGMENTATIONS[name]) for name in augmentations],
+                             axis=0)
+            return self.stack.predict_proba(logits, self.features.transform(pairs, batch_size=batch_size))
         probs = [softmax(self.logits(pairs, batch_size, progress, AUGMENTATIONS[name]), self.temperature)
                  for name in augmentations]
         return np.mean(probs, axis=0)

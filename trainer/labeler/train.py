@@ -3,13 +3,16 @@
 Steps: load and validate catalog + judgments (:mod:`trainer.data`), split by query
 (:mod:`trainer.splits`: train / validation / test never share a query), fine-tune the backbone as a
 3-class classifier with ``CE + ordinal_weight * (E[grade] - y)^2`` (see :class:`LabelerConfig`), fit
-the softmax temperature on the validation split (:mod:`trainer.labeler.calibration`), and report on
-the test split. Writes into ``out``::
+the softmax temperature on the validation split (:mod:`trainer.labeler.calibration`), stack pair
+features on top (trees fitted on the training split, a combiner on the validation split:
+:mod:`trainer.labeler.stacking`; on by default), and report on the test split. Writes into ``out``::
 
     labeler.json, model/          the labeler (see :mod:`trainer.labeler.model`)
+    features.json, stack.pkl      with stacking (the default)
     metrics.json                  test metrics at the top level (accuracy, within1_accuracy, macro_f1,
-                                  per_class, confusion_matrix) + validation metrics, calibration
-                                  (temperature, ECE before/after), training time, data sizes
+                                  per_class, confusion_matrix) + the cross-encoder's own test metrics
+                                  when stacked, validation metrics, calibration (temperature, ECE
+                                  before/after), training time, data sizes
     confusion_matrix.png          the test confusion matrix
     config.yaml                   the resolved configuration
 """
@@ -27,12 +30,15 @@ import numpy as np
 import yaml
 
 from mr_opensearch.errors import MrosError
+from trainer.config import DEFAULT_BASE_MODEL
 from trainer.data import Catalog, Judgments, load_catalog, load_judgments
 from trainer.labeler.backbones import is_causal, load_backbone, quiet_transformers
 from trainer.labeler.calibration import expected_calibration_error, fit_temperature, softmax
 from trainer.labeler.config import LabelerConfig
+from trainer.labeler.features import FEATURE_NAMES, PairFeatures
 from trainer.labeler.metrics import classification_metrics, plot_confusion_matrix
 from trainer.labeler.model import Labeler
+from trainer.labeler.stacking import StackingHead
 from trainer.splits import split_judgments
 
 
@@ -185,6 +191,7 @@ def train_labeler(config: LabelerConfig, out: Path | str, progress: bool = True,
                      "final_train_loss": float(np.mean(running[-50:])) if running else None}
 
     calib: dict = {"temperature": 1.0}
+    val_logits = val_labels = None
     if len(splits["validation"]):
         val_pairs, val_labels = pairs_of(splits["validation"], catalog)
         val_logits = labeler.logits(val_pairs, config.eval_batch_size, progress, desc="validation")
@@ -197,15 +204,42 @@ def train_labeler(config: LabelerConfig, out: Path | str, progress: bool = True,
     else:
         log("no validation split: temperature left at 1.0")
 
+    if config.stacking:
+        if val_logits is None or len(np.unique(val_labels)) < 2:
+            log("stacking skipped: it fits its combiner on a validation split with at least two grades")
+        else:
+            stack_start = time.time()
+            encoder = config.features_encoder or DEFAULT_BASE_MODEL
+            log(f"stacking: pair features ({encoder} cosine, BM25, overlaps, product priors) of "
+                f"{len(train_pairs)} training pairs")
+            features = PairFeatures.fit(catalog.texts, train_pairs, train_labels, encoder)
+            trees = StackingHead.fit_trees(features.transform(train_pairs, train_labels, config.eval_batch_size),
+                                           train_labels, config.seed)
+            labeler.features = features
+            labeler.stack = StackingHead.fit(trees, val_logits,
+                                             features.transform(val_pairs, batch_size=config.eval_batch_size),
+                                             val_labels)
+            metrics["stacking"] = {"seconds": round(time.time() - stack_start, 1), "feature_encoder": encoder,
+                                   "tree_iterations": int(trees.n_iter_), "features": list(FEATURE_NAMES)}
+            log(f"stacking: trees ({trees.n_iter_} iterations) and combiner fitted in "
+                f"{metrics['stacking']['seconds']:.0f} s")
+
     test = splits["test"] if len(splits["test"]) else splits["validation"]
     if len(test):
         test_pairs, test_labels = pairs_of(test, catalog)
         eval_start = time.time()
         test_logits = labeler.logits(test_pairs, config.eval_batch_size, progress, desc="test")
-        metrics["eval_pairs_per_second"] = round(len(test_pairs) / max(time.time() - eval_start, 1e-9), 1)
-        metrics.update(classification_metrics(test_labels, test_logits.argmax(1)))
+        if labeler.stack is not None:  # the probabilities the labeler gives: the combiner's
+            metrics["cross_encoder"] = classification_metrics(test_labels, test_logits.argmax(1))
+            test_probs = labeler.stack.predict_proba(
+                test_logits, labeler.features.transform(test_pairs, batch_size=config.eval_batch_size))
+        else:
+            test_probs = softmax(test_logits, labeler.temperature)
+        calib["method"] = "stacking combiner" if labeler.stack is not None else "temperature"
         calib["test_ece_before"] = expected_calibration_error(softmax(test_logits), test_labels)
-        calib["test_ece_after"] = expected_calibration_error(softmax(test_logits, labeler.temperature), test_labels)
+        metrics["eval_pairs_per_second"] = round(len(test_pairs) / max(time.time() - eval_start, 1e-9), 1)
+        metrics.update(classification_metrics(test_labels, test_probs.argmax(1)))
+        calib["test_ece_after"] = expected_calibration_error(test_probs, test_labels)
         majority = int(np.bincount(train_labels, minlength=3).argmax())
         metrics["majority_baseline_accuracy"] = float((test_labels == majority).mean())
         plot_confusion_matrix(metrics["confusion_matrix"], out / "confusion_matrix.png",
