@@ -63,6 +63,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data/homedepot"))
     parser.add_argument("--out", type=Path, default=Path("runs/labeler-bench"))
     parser.add_argument("--train-minutes", type=float, default=25.0)
+    parser.add_argument("--epochs", type=float, default=1.0,
+                        help="planned epochs; the time budget shortens the schedule to fit")
     parser.add_argument("--max-train-pairs", type=int, default=None)
     parser.add_argument("--backbone", default="default")
     parser.add_argument("--max-seq-length", type=int, default=64)
@@ -85,7 +87,7 @@ def main() -> None:
     results: dict = {"commands": commands}
 
     if not args.skip_train:
-        train = ["label", "train", "--data", str(args.data), "--out", str(labeler), "--epochs", "1",
+        train = ["label", "train", "--data", str(args.data), "--out", str(labeler), "--epochs", str(args.epochs),
                  "--backbone", args.backbone,
                  "--max-seq-length", str(args.max_seq_length), "--batch-size", str(args.batch_size),
                  "--max-minutes", str(args.train_minutes), "--json"]
