@@ -61,11 +61,12 @@ def test_train_save_load_apply_round_trip(tiny_setup):
     assert (out / "confusion_matrix.png").exists() and (out / "model" / "config.json").exists()
     # stacking is on by default: the cross-encoder's own test metrics are kept beside the stacked ones
     assert saved["stacking"]["tree_iterations"] > 0 and 0.0 <= saved["cross_encoder"]["accuracy"] <= 1.0
-    assert (out / "features.json").exists() and (out / "stack.pkl").exists()
+    assert (out / "features.json").exists() and (out / "stack.pkl").exists() and (out / "neighbours.npz").exists()
 
     labeler = Labeler.load(out)
     assert labeler.temperature == pytest.approx(saved["calibration"]["temperature"])
     assert labeler.guideline == "short" and labeler.stack is not None and labeler.features is not None
+    assert labeler.features.memory is not None and len(labeler.features.memory.grades) == saved["data"]["train"]["pairs"]
 
     from trainer.data import load_catalog
 
@@ -88,7 +89,8 @@ def test_train_save_load_apply_round_trip(tiny_setup):
     assert (written["grade"].to_numpy() == probs.argmax(axis=1)).all()
     # the loaded labeler reproduces what apply wrote, and the held-out accuracy training reported
     again = labeler.predict_proba([(q, catalog.text(p)) for q, p in pairs[:5]])
-    assert np.allclose(again, probs[:5], atol=1e-5)
+    # the base encoder pads each batch to its own length, so features differ by float rounding across batches
+    assert np.allclose(again, probs[:5], atol=1e-4)
     _, splits = load_labeled_data(cfg)
     test_pairs, test_grades = pairs_of(splits["test"], catalog)
     reloaded = float((labeler.predict_proba(test_pairs).argmax(1) == test_grades).mean())

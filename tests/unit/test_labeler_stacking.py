@@ -91,3 +91,34 @@ def test_stacking_head_handles_a_grade_missing_from_training():
     head = StackingHead.fit(trees, rng.normal(size=(200, 3)), features, grades)
     probs = head.predict_proba(rng.normal(size=(5, 3)), features[:5])
     assert probs.shape == (5, 3) and np.allclose(probs[:, 0], 0.0) and np.allclose(probs.sum(1), 1.0)
+
+
+def test_neighbour_memory_by_hand(tmp_path):
+    """Three training pairs in a 2-d space; similarities are the mean of query and text cosines."""
+    from trainer.labeler.neighbours import NEIGHBOUR_FEATURES, NeighbourMemory, pair_vectors
+
+    x, y = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    train = [("a", "t1"), ("b", "t2"), ("c", "t2")]
+    memory = NeighbourMemory.fit(train, [2, 1, 0], np.array([x, x, y]), np.array([x, y, y]))
+    assert memory.query_vectors.shape == (3, 2) and memory.text_vectors.shape == (2, 2)  # t2 stored once
+    vector = pair_vectors(x[None], x[None])
+    # query "a" never sees its own judgment: neighbours are (b, t2) at (1 + 0) / 2 and (c, t2) at 0
+    own = dict(zip(NEIGHBOUR_FEATURES, memory.features(["a"], vector)[0], strict=True))
+    assert own["knn_similarity"] == pytest.approx(0.5) and own["knn_grade"] == 1
+    assert own["knn_weighted_grade"] == pytest.approx(1.0, abs=1e-9)  # exp(-0.5 / 0.02) ~ 1e-11
+    assert own["knn_grade5"] == pytest.approx(0.5) and own["knn_mean_similarity"] == pytest.approx(0.25)
+    assert own["knn_exact_share"] == 0.0 and own["knn_irrelevant_share"] == pytest.approx(0.5)
+    new = dict(zip(NEIGHBOUR_FEATURES, memory.features(["new query"], vector)[0], strict=True))
+    assert new["knn_similarity"] == pytest.approx(1.0) and new["knn_grade"] == 2
+    assert new["knn_grade5"] == pytest.approx(1.0) and new["knn_exact_share"] == pytest.approx(1 / 3)
+    memory.save(tmp_path)
+    assert np.allclose(NeighbourMemory.load(tmp_path).features(["a", "new query"], np.vstack([vector, vector])),
+                       memory.features(["a", "new query"], np.vstack([vector, vector])))
+
+
+def test_neighbour_features_without_an_encoder_are_constant():
+    feats = PairFeatures.fit(CATALOG, [("drill", CATALOG[0]), ("hose", CATALOG[1])], [2, 0], encoder=None)
+    assert feats.memory is None
+    rows = feats.transform([("cordless drill", CATALOG[0]), ("blower", CATALOG[2])])
+    assert feature(rows[0], "knn_similarity") == 0.0 and feature(rows[1], "knn_weighted_grade") == 1.0
+    assert np.array_equal(rows[0, -7:], rows[1, -7:])

@@ -22,6 +22,8 @@ within a 64-token window and one epoch of training on 2 cores:
 ``product_prior``    the product's mean human grade over *other* queries' judgments seen in
                      training, shrunk towards the overall mean: ``(sum + 2 m) / (count + 2)``
 ``product_judged``   how many such judgments there are (0 for a product never judged)
+``knn_*``            seven features from the human grades of the most similar *training* pairs of
+                     other queries, in the base encoder's space (:mod:`trainer.labeler.neighbours`)
 ===================  ==========================================================================
 
 Tokens are lower-cased alphanumeric runs (decimals kept: ``1.5``), with a light suffix stemmer for
@@ -34,7 +36,7 @@ the feature would contain its label). Validation and test queries never enter th
 Example::
 
     feats = PairFeatures.fit(catalog_texts, train_pairs, train_grades, encoder="sentence-transformers/all-MiniLM-L6-v2")
-    X = feats.transform([("cordless drill", "DEWALT 20V MAX Cordless Drill")])   # shape (1, 17)
+    X = feats.transform([("cordless drill", "DEWALT 20V MAX Cordless Drill")])   # shape (1, 23)
 """
 
 from __future__ import annotations
@@ -48,12 +50,14 @@ from pathlib import Path
 
 import numpy as np
 
+from trainer.labeler.neighbours import NEIGHBOUR_FEATURES, NEIGHBOURS_FILE, NeighbourMemory, pair_vectors
+
 FEATURES_FILE = "features.json"
 
 FEATURE_NAMES = (
     "cosine", "bm25", "overlap", "idf_overlap", "prefix_overlap", "head_match", "first_match", "phrase_match",
     "number_match", "trigram_overlap", "query_tokens", "product_tokens", "matched_tokens", "query_idf",
-    "product_prior", "product_judged",
+    "product_prior", "product_judged", *NEIGHBOUR_FEATURES,
 )
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
@@ -101,12 +105,17 @@ class PairFeatures:
         self.prior = prior
         self.prior_mean = prior_mean
         self.encoder = encoder
+        self.memory: NeighbourMemory | None = None
         self._model = None
+        self._memo: tuple[list[tuple[str, str]], np.ndarray, np.ndarray] | None = None
 
     # ----------------------------------------------------------------- fitting and persistence
     @classmethod
     def fit(cls, catalog_texts: Sequence[str], train_pairs: Sequence[tuple[str, str]], train_grades: Sequence[int],
-            encoder: str | None) -> PairFeatures:
+            encoder: str | None, batch_size: int = 128) -> PairFeatures:
+        """Document frequencies of ``catalog_texts``, product priors and, with an ``encoder``, the
+        graded-pair memory of the training pairs (their vectors are kept for the next
+        :meth:`transform` of the same pairs, so they are encoded once)."""
         doc_freq: Counter[str] = Counter()
         total = 0
         for text in catalog_texts:
@@ -119,13 +128,19 @@ class PairFeatures:
             entry[0] += float(grade)
             entry[1] += 1
         mean = float(np.mean(train_grades)) if len(train_grades) else 1.0
-        return cls(dict(doc_freq), len(catalog_texts), total / max(1, len(catalog_texts)), prior, mean, encoder)
+        feats = cls(dict(doc_freq), len(catalog_texts), total / max(1, len(catalog_texts)), prior, mean, encoder)
+        if encoder is not None and len(train_pairs):
+            qv, tv = feats.vectors(train_pairs, batch_size)
+            feats.memory = NeighbourMemory.fit(train_pairs, train_grades, qv, tv)
+        return feats
 
     def save(self, directory: Path | str) -> Path:
         path = Path(directory) / FEATURES_FILE
         path.write_text(json.dumps({"names": list(FEATURE_NAMES), "n_docs": self.n_docs, "avg_len": self.avg_len,
                                     "prior_mean": self.prior_mean, "encoder": self.encoder,
                                     "doc_freq": self.doc_freq, "prior": self.prior}))
+        if self.memory is not None:
+            self.memory.save(directory)
         return path
 
     @classmethod
@@ -136,18 +151,23 @@ class PairFeatures:
 
             raise MrosError(f"{directory}/{FEATURES_FILE} was written by another mros version (other features)",
                             "retrain the labeler with `mros label train`")
-        return cls(info["doc_freq"], int(info["n_docs"]), float(info["avg_len"]), info["prior"],
-                   float(info["prior_mean"]), info["encoder"])
+        feats = cls(info["doc_freq"], int(info["n_docs"]), float(info["avg_len"]), info["prior"],
+                    float(info["prior_mean"]), info["encoder"])
+        if (Path(directory) / NEIGHBOURS_FILE).exists():
+            feats.memory = NeighbourMemory.load(directory)
+        return feats
 
     # ----------------------------------------------------------------- features
     def idf(self, token: str) -> float:
         df = self.doc_freq.get(token, 0)
         return math.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))
 
-    def cosines(self, pairs: Sequence[tuple[str, str]], batch_size: int = 128) -> np.ndarray:
-        """Base-encoder cosines; each distinct query and text is encoded once. Zeros without an encoder."""
-        if self.encoder is None:
-            return np.zeros(len(pairs))
+    def vectors(self, pairs: Sequence[tuple[str, str]], batch_size: int = 128) -> tuple[np.ndarray, np.ndarray]:
+        """Unit base-encoder vectors of each pair's query and text, row by row; each distinct query
+        and text is encoded once. Needs an encoder."""
+        pairs = list(pairs)
+        if self._memo is not None and self._memo[0] == pairs:
+            return self._memo[1], self._memo[2]
         if self._model is None:
             from sentence_transformers import SentenceTransformer
 
@@ -161,7 +181,26 @@ class PairFeatures:
         qv, tv = encode(queries), encode(texts)
         qi = {q: i for i, q in enumerate(queries)}
         ti = {t: i for i, t in enumerate(texts)}
-        return np.einsum("ij,ij->i", qv[[qi[q] for q, _ in pairs]], tv[[ti[t] for _, t in pairs]]).astype(np.float64)
+        result = qv[[qi[q] for q, _ in pairs]], tv[[ti[t] for _, t in pairs]]
+        self._memo = (pairs, *result)
+        return result
+
+    def cosines(self, pairs: Sequence[tuple[str, str]], batch_size: int = 128) -> np.ndarray:
+        """Base-encoder cosines. Zeros without an encoder."""
+        if self.encoder is None:
+            return np.zeros(len(pairs))
+        qv, tv = self.vectors(pairs, batch_size)
+        return np.einsum("ij,ij->i", qv, tv).astype(np.float64)
+
+    def neighbours(self, pairs: Sequence[tuple[str, str]], batch_size: int = 128) -> np.ndarray:
+        """The graded-pair memory's features (:mod:`trainer.labeler.neighbours`); without a memory
+        (no encoder, no training pairs): similarity 0, the mean training grade, shares 0."""
+        if self.memory is None:
+            out = np.zeros((len(pairs), len(NEIGHBOUR_FEATURES)))
+            out[:, [1, 2, 3]] = self.prior_mean
+            return out
+        qv, tv = self.vectors(pairs, batch_size)
+        return self.memory.features([q for q, _ in pairs], pair_vectors(qv, tv))
 
     def lexical(self, query: str, text: str) -> list[float]:
         q, t = tokens(query), tokens(text)
@@ -198,8 +237,9 @@ class PairFeatures:
         """Feature matrix ``(n, len(FEATURE_NAMES))``. ``leave_out``: the pairs' own grades, for
         training pairs whose grade is inside the product prior."""
         cos = self.cosines(pairs, batch_size)
+        near = self.neighbours(pairs, batch_size)
         rows = []
         for i, (query, text) in enumerate(pairs):
             own = None if leave_out is None else float(leave_out[i])
-            rows.append([cos[i], *self.lexical(query, text), *self.product_prior(text, own)])
+            rows.append([cos[i], *self.lexical(query, text), *self.product_prior(text, own), *near[i]])
         return np.asarray(rows, dtype=np.float64).reshape(len(pairs), len(FEATURE_NAMES))

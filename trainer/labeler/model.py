@@ -7,6 +7,7 @@ softmax temperature, saved as a directory::
                         de-quantised, so loading never needs the GGUF again)
       features.json     with stacking: the fitted pair features (:mod:`trainer.labeler.features`)
       stack.pkl         with stacking: the trees and the combiner (:mod:`trainer.labeler.stacking`)
+      neighbours.npz    with stacking: the graded-pair memory (:mod:`trainer.labeler.neighbours`)
       metrics.json      written by training (see :mod:`trainer.labeler.train`)
 
 Example::

@@ -8,7 +8,8 @@ features on top (trees fitted on the training split, a combiner on the validatio
 :mod:`trainer.labeler.stacking`; on by default), and report on the test split. Writes into ``out``::
 
     labeler.json, model/          the labeler (see :mod:`trainer.labeler.model`)
-    features.json, stack.pkl      with stacking (the default)
+    features.json, stack.pkl,     with stacking (the default)
+    neighbours.npz
     metrics.json                  test metrics at the top level (accuracy, within1_accuracy, macro_f1,
                                   per_class, confusion_matrix) + the cross-encoder's own test metrics
                                   when stacked, validation metrics, calibration (temperature, ECE
@@ -210,9 +211,9 @@ def train_labeler(config: LabelerConfig, out: Path | str, progress: bool = True,
         else:
             stack_start = time.time()
             encoder = config.features_encoder or DEFAULT_BASE_MODEL
-            log(f"stacking: pair features ({encoder} cosine, BM25, overlaps, product priors) of "
-                f"{len(train_pairs)} training pairs")
-            features = PairFeatures.fit(catalog.texts, train_pairs, train_labels, encoder)
+            log(f"stacking: pair features ({encoder} cosine, BM25, overlaps, product priors, graded-pair "
+                f"neighbours) of {len(train_pairs)} training pairs")
+            features = PairFeatures.fit(catalog.texts, train_pairs, train_labels, encoder, config.eval_batch_size)
             trees = StackingHead.fit_trees(features.transform(train_pairs, train_labels, config.eval_batch_size),
                                            train_labels, config.seed)
             labeler.features = features
