@@ -1,0 +1,66 @@
+"""How often two human rater panels agree on pairs a title-only labeler cannot tell apart.
+
+Some queries in the Home Depot data were judged against two or more *different* products with the
+same title (colour or size variants). A labeler that reads ``(query, title)`` sees those pairs as one
+pair, but each was graded by its own panel of three raters. Their agreement measures how well one
+panel's grade predicts another's for the same text, a reference for the labeler's accuracy and
+within-1 accuracy:
+
+- ``agreement``: share of twin pairs (two products, same query, same lower-cased title) with the
+  same grade; ``within1``: share whose grades differ by at most one.
+- If ``pi`` is the grade distribution of a text pair, two panels agree with probability
+  ``sum_g pi_g^2`` and the best possible title-only labeler is right with probability ``max_g pi_g``;
+  since ``max_g pi_g <= sqrt(sum_g pi_g^2)``, its accuracy on such pairs is at most
+  ``sqrt(agreement)`` (Jensen), the ``accuracy_ceiling`` reported.
+
+    python benchmarks/label_agreement.py --data ../shared/data/homedepot --out docs/benchmarks/label-agreement.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def twin_agreement(judgments, products, exact: float = 2.67, partial: float = 2.0) -> dict:
+    frame = judgments.merge(products, on="product_uid")
+    frame["grade"] = np.where(frame["relevance"] >= exact, 2, np.where(frame["relevance"] >= partial, 1, 0))
+    frame["title_key"] = frame["product_title"].str.lower().str.strip()
+    pairs = agree = far = groups = rows = 0
+    for _, group in frame.groupby(["query", "title_key"]):
+        if group["product_uid"].nunique() < 2:
+            continue
+        groups += 1
+        rows += len(group)
+        for a, b in itertools.combinations(group["grade"].tolist(), 2):
+            pairs += 1
+            agree += a == b
+            far += abs(a - b) == 2
+    if pairs == 0:
+        return {"twin_groups": 0, "twin_pairs": 0}
+    return {"twin_groups": groups, "judgments_in_groups": rows, "twin_pairs": pairs,
+            "agreement": agree / pairs, "within1": 1 - far / pairs, "accuracy_ceiling": float(np.sqrt(agree / pairs))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/homedepot"))
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+
+    import pandas as pd
+
+    judgments = pd.read_csv(args.data / "judgments.csv", dtype={"product_uid": str})
+    products = pd.read_csv(args.data / "products.csv", dtype={"product_uid": str})
+    result = twin_agreement(judgments, products)
+    print(json.dumps(result, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
