@@ -90,14 +90,14 @@ class NeighbourMemory:
 
     def save(self, directory: Path | str) -> Path:
         path = Path(directory) / NEIGHBOURS_FILE
-        np.savez_compressed(path, queries=np.array(self.queries, dtype=object), query_vectors=self.query_vectors,
+        np.savez_compressed(path, queries=np.array(self.queries, dtype=str), query_vectors=self.query_vectors,
                             text_vectors=self.text_vectors, pair_query=self.pair_query, pair_text=self.pair_text,
                             grades=self.grades, k=self.k, tau=self.tau)
         return path
 
     @classmethod
     def load(cls, directory: Path | str) -> NeighbourMemory:
-        with np.load(Path(directory) / NEIGHBOURS_FILE, allow_pickle=True) as state:
+        with np.load(Path(directory) / NEIGHBOURS_FILE) as state:  # no pickles: plain arrays only
             return cls(state["queries"].tolist(), state["query_vectors"], state["text_vectors"], state["pair_query"],
                        state["pair_text"], state["grades"], int(state["k"]), float(state["tau"]))
 
