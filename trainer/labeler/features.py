@@ -50,7 +50,13 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.labeler.neighbours import NEIGHBOUR_FEATURES, NEIGHBOURS_FILE, NeighbourMemory, pair_vectors
+from trainer.labeler.neighbours import (
+    NEIGHBOUR_FEATURES,
+    NEIGHBOURS_FILE,
+    NeighbourMemory,
+    no_neighbours,
+    pair_vectors,
+)
 
 FEATURES_FILE = "features.json"
 
@@ -196,9 +202,7 @@ class PairFeatures:
         """The graded-pair memory's features (:mod:`trainer.labeler.neighbours`); without a memory
         (no encoder, no training pairs): similarity 0, the mean training grade, shares 0."""
         if self.memory is None:
-            out = np.zeros((len(pairs), len(NEIGHBOUR_FEATURES)))
-            out[:, [1, 2, 3]] = self.prior_mean
-            return out
+            return no_neighbours(len(pairs), self.prior_mean)
         qv, tv = self.vectors(pairs, batch_size)
         return self.memory.features([q for q, _ in pairs], pair_vectors(qv, tv))
 

@@ -53,6 +53,13 @@ def pair_vectors(query_vectors: np.ndarray, text_vectors: np.ndarray) -> np.ndar
     return (np.hstack([query_vectors, text_vectors]).astype(np.float32) / np.float32(np.sqrt(2.0)))
 
 
+def no_neighbours(n: int, mean_grade: float) -> np.ndarray:
+    """The features of ``n`` pairs with no neighbour: similarity 0, ``mean_grade``, shares 0."""
+    out = np.zeros((n, len(NEIGHBOUR_FEATURES)))
+    out[:, [1, 2, 3]] = mean_grade
+    return out
+
+
 class NeighbourMemory:
     def __init__(self, queries: Sequence[str], query_vectors: np.ndarray, text_vectors: np.ndarray,
                  pair_query: np.ndarray, pair_text: np.ndarray, grades: np.ndarray, k: int = 10,
@@ -116,9 +123,7 @@ class NeighbourMemory:
         whose query strings are ``queries``. Pairs with no neighbour get similarity 0 and the mean
         training grade."""
         n = len(queries)
-        out = np.zeros((n, len(NEIGHBOUR_FEATURES)))
-        mean = float(self.grades.mean()) if len(self.grades) else 1.0
-        out[:, [1, 2, 3]] = mean
+        out = no_neighbours(n, float(self.grades.mean()) if len(self.grades) else 1.0)
         if n == 0 or len(self.grades) == 0:
             return out
         depth = min(len(self.grades), self.k + self._most_per_query)
