@@ -25,10 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
+from trainer.grades import GradeMapping
 
-def twin_agreement(judgments, products, exact: float = 2.67, partial: float = 2.0) -> dict:
+
+def twin_agreement(judgments, products, mapping: GradeMapping | None = None) -> dict:
+    """Agreement of twin judgments; grades cut from ``relevance`` by ``mapping`` (the data's default)."""
+    mapping = mapping or GradeMapping()
     frame = judgments.merge(products, on="product_uid")
-    frame["grade"] = np.where(frame["relevance"] >= exact, 2, np.where(frame["relevance"] >= partial, 1, 0))
+    frame["grade"] = [int(mapping.grade_of_score(r)) for r in frame["relevance"]]
     frame["title_key"] = frame["product_title"].str.lower().str.strip()
     pairs = agree = far = groups = rows = 0
     for _, group in frame.groupby(["query", "title_key"]):

@@ -31,8 +31,7 @@ data's 47k training pairs); it searches with an exact inner-product faiss index.
 Example::
 
     memory = NeighbourMemory.fit(train_pairs, train_grades, query_vectors, text_vectors)
-    feats = memory.features(["cordless drill"], [("cordless drill", "DEWALT 20V Drill")],
-                            pair_vectors)   # shape (1, 7)
+    feats = memory.features(["cordless drill"], pair_vectors(q_vectors, p_vectors))   # shape (1, 7)
 """
 
 from __future__ import annotations
@@ -73,8 +72,8 @@ class NeighbourMemory:
         self.k = k
         self.tau = tau
         self._index = None
-        counts = np.bincount(self.pair_query, minlength=len(self.queries)) if len(self.pair_query) else np.zeros(1)
-        self._most_per_query = int(counts.max()) if len(counts) else 0
+        self._query_row = {q: i for i, q in enumerate(self.queries)}
+        self._most_per_query = int(np.bincount(self.pair_query).max()) if len(self.pair_query) else 0
 
     @classmethod
     def fit(cls, train_pairs: Sequence[tuple[str, str]], grades: Sequence[int], query_vectors: np.ndarray,
@@ -128,11 +127,10 @@ class NeighbourMemory:
             return out
         depth = min(len(self.grades), self.k + self._most_per_query)
         sims, ids = self._search(vectors, depth)
-        own = {q: i for i, q in enumerate(self.queries)}
         for i, query in enumerate(queries):
             keep = ids[i] >= 0
-            if query in own:
-                keep &= self.pair_query[np.clip(ids[i], 0, None)] != own[query]
+            if query in self._query_row:
+                keep &= self.pair_query[np.clip(ids[i], 0, None)] != self._query_row[query]
             s, j = sims[i][keep][:self.k], ids[i][keep][:self.k]
             if len(j) == 0:
                 continue
