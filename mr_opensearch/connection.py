@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field
 
 from mr_opensearch.errors import MrosError
-from trainer.strict import StrictModel
+from mr_opensearch.strict import StrictModel
 
 
 class ClusterConfig(StrictModel):

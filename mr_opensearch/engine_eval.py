@@ -21,8 +21,8 @@ import numpy as np
 from pydantic import Field
 
 from mr_opensearch.connection import MAX_PARALLEL_REQUESTS
+from mr_opensearch.strict import StrictModel
 from mr_opensearch.vector_index import cosine_to_score, knn_search
-from trainer.strict import StrictModel
 
 
 class EngineEvalConfig(StrictModel):

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mr_opensearch.errors import MrosError
 from mr_opensearch.run_config import RunConfig
 
 Log = Callable[[str], None]
@@ -51,7 +50,9 @@ def train_labeler_step(config: RunConfig, run_dir: Path, steps: Any, progress: b
 
 
 def cluster_step(config: RunConfig, url: str | None, log: Log) -> Any:
-    from mr_opensearch.connection import connect, require_knn
+    """Connect and run the deploy preflight (reachable, version, k-NN, alias ownership) before training."""
+    from mr_opensearch.connection import connect
+    from mr_opensearch.preflight import run_preflight
 
     target = url or config.opensearch.url
     if not target:
@@ -63,19 +64,34 @@ def cluster_step(config: RunConfig, url: str | None, log: Log) -> Any:
         log(f"opensearch: the local node keeps running after the run so you can query {target}; "
             f"stop it with `mros opensearch down --port {config.opensearch.port}`")
     client = connect(config.opensearch, target)
-    require_knn(client)
-    log(f"opensearch: {target}")
+    checked = run_preflight(client, alias=config.deploy.alias, dimension=None, embedding=config.deploy.embedding)
+    log(f"opensearch: {target} (OpenSearch {checked.version}, {checked.embedding} embedding: {checked.embedding_reason})")
     return client
 
 
-def packaged_onnx(run_dir: Path) -> tuple[Path, str]:
-    """The ONNX file that went into ``ml-commons.zip`` and the package's SHA-256."""
-    meta_path = run_dir / "onnx" / "ml-commons.json"
-    if not meta_path.exists():
-        raise MrosError(f"{meta_path} not found", "the export step did not run: enable export in the config and rerun")
-    meta = json.loads(meta_path.read_text())
-    onnx = run_dir / "onnx" / meta.get("variant", "int8") / "model.onnx"
-    return onnx, meta["model_content_hash_value"]
+class RunCatalog:
+    """The catalog the run trained on (the profile's subset included), shaped as deploy reads a catalog file."""
+
+    def __init__(self, ids: list[str], texts: list[str], path: str | None) -> None:
+        self.ids, self.titles, self.extra, self.path = list(ids), list(texts), {}, path
+
+    def embedding_texts(self, fields: Any = ("title",)) -> list[str]:
+        return list(self.titles)
+
+
+def deploy_step(config: RunConfig, run_dir: Path, client: Any, catalog: Any, progress: bool, log: Log) -> Any:
+    """``mros deploy`` of this run (:func:`mr_opensearch.deploy.deploy`)."""
+    from mr_opensearch.deploy import DeployOptions, deploy
+    from mr_opensearch.served_model import load_run
+
+    d = config.deploy
+    options = DeployOptions(alias=d.alias, embedding=d.embedding, keep=d.keep, batch_size=d.batch_size,
+                            hnsw_m=d.hnsw_m, ef_construction=d.ef_construction, ef_search=d.ef_search,
+                            progress=progress, catalog_path=catalog.path)
+    outcome = deploy(client, load_run(run_dir), catalog, options, log=log)
+    done = " already complete, nothing to do" if outcome.action == "nothing to do" else f" {outcome.action}"
+    log(f"deploy: {outcome.index} ({outcome.documents} documents){done}; alias {outcome.alias}")
+    return outcome
 
 
 def run_pipeline(config: RunConfig, run_dir: Path, *, url: str | None = None, progress: bool = True,
@@ -95,30 +111,22 @@ def run_pipeline(config: RunConfig, run_dir: Path, *, url: str | None = None, pr
     train_config = config.train.model_copy(deep=True)
     if labeler_dir is not None and train_config.stage2.enabled and train_config.stage2.labeler is None:
         train_config.stage2.labeler = labeler_dir
+    t = time.time()
+    client = cluster_step(config, url, log)
+    timings["cluster"] = time.time() - t
     data = load_data(train_config)
     t = time.time()
     metrics = train_run(train_config, run_dir, progress=progress, log=log, data=data)
     timings["train"] = time.time() - t
 
-    t = time.time()
-    client = cluster_step(config, url, log)
-    timings["cluster"] = time.time() - t
-
-    from trainer.export import OnnxEncoder
-
-    onnx, sha = packaged_onnx(run_dir)
-    encoder = OnnxEncoder(onnx, onnx.parent / "tokenizer.json")
-    from mr_opensearch.vector_index import index_catalog
+    from mr_opensearch.onnx_encoder import load_served_encoder
 
     t = time.time()
-    d = config.deploy
-    indexed = index_catalog(client, data.catalog.ids, data.catalog.texts, lambda texts: encoder.encode(texts, 64),
-                            model_sha=sha, prefix=d.index_prefix, alias=d.alias, batch_size=d.batch_size,
-                            hnsw_m=d.hnsw_m, ef_construction=d.ef_construction, ef_search=d.ef_search,
-                            progress=progress, extra_meta={"run": run_dir.name})
+    catalog_file = train_config.data.dir / train_config.data.catalog if train_config.data.dir else None
+    catalog = RunCatalog(data.catalog.ids, data.catalog.texts, str(catalog_file) if catalog_file else None)
+    indexed = deploy_step(config, run_dir, client, catalog, progress, log)
     timings["deploy"] = time.time() - t
-    log(f"deploy: {indexed.index} ({indexed.documents} documents){' already complete' if indexed.skipped else ''}; "
-        f"alias {indexed.alias}")
+    encoder = load_served_encoder(run_dir / "onnx")
 
     engine_dir = run_dir / "engine"
     engine_dir.mkdir(exist_ok=True)
@@ -135,9 +143,9 @@ def run_pipeline(config: RunConfig, run_dir: Path, *, url: str | None = None, pr
         log(f"in-engine evaluation: {min(len(test.queries), config.engine.max_queries or 10**9)} queries on {indexed.index}")
         engine = evaluate_in_engine(client, indexed.index, test, lambda qs: encoder.encode(qs, 64), config.engine, boundaries)
         engine["index_documents"] = indexed.documents
-        if not indexed.skipped:
+        if indexed.written:
             engine["throughput"]["index_docs_per_second"] = indexed.docs_per_second
-            engine["throughput"]["catalog_embeddings_per_second"] = indexed.documents / max(indexed.encode_seconds, 1e-9)
+            engine["throughput"]["catalog_embeddings_per_second"] = indexed.written / max(indexed.encode_seconds, 1e-9)
         final = "stage2" if train_config.stage2.enabled else "stage1"
         offline = metrics.get("splits", {}).get("test", {}).get(f"{final}-int8-onnx", {})
         engine["offline_exact_search_ndcg@10"] = offline.get("ndcg@10")

@@ -22,9 +22,9 @@ from pydantic import Field
 
 from mr_opensearch.connection import ClusterConfig
 from mr_opensearch.engine_eval import EngineEvalConfig
+from mr_opensearch.strict import StrictModel, read_config_file, validate_config
 from trainer.config import TrainConfig
 from trainer.labeler.config import LabelerConfig
-from trainer.strict import StrictModel, read_config_file, validate_config
 
 Profile = Literal["full", "quick"]
 
@@ -48,12 +48,15 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 
 class DeployConfig(StrictModel):
-    index_prefix: str = Field("mros-products", description="index names are <prefix>-<model hash>-<catalog hash>")
-    alias: str = Field("mros-products", description="alias moved to the newest complete index")
+    alias: str = Field("mros-products", description="alias moved to the newest complete index; index names are "
+                       "<alias>-<model hash>-<catalog hash>")
+    embedding: Literal["auto", "engine", "client"] = Field(
+        "auto", description="engine: ML Commons + neural-search embed in the cluster; client: mros embeds")
+    keep: int | None = Field(None, ge=1, description="complete indices of the alias to keep (older ones deleted)")
     batch_size: int = Field(256, ge=1)
-    hnsw_m: int = 16
-    ef_construction: int = 128
-    ef_search: int = 100
+    hnsw_m: int = Field(16, ge=2, le=512)
+    ef_construction: int = Field(128, ge=2, le=4096)
+    ef_search: int = Field(100, ge=1, le=10000)
 
 
 class RunConfig(StrictModel):

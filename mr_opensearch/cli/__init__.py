@@ -7,8 +7,10 @@ import os
 import typer
 
 from mr_opensearch import __version__
+from mr_opensearch.cli import deploy as deploy_cli
 from mr_opensearch.cli import evaluate as evaluate_cli
 from mr_opensearch.cli import export as export_cli
+from mr_opensearch.cli import indices as indices_cli
 from mr_opensearch.cli import label as label_cli
 from mr_opensearch.cli import opensearch as opensearch_cli
 from mr_opensearch.cli import report as report_cli
@@ -58,6 +60,8 @@ evaluate_cli.register(app)
 export_cli.register(app)
 report_cli.register(app)
 run_cli.register(app)
+deploy_cli.register(app)
+indices_cli.register(app)
 
 
 def main() -> None:

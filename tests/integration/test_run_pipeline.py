@@ -30,7 +30,7 @@ train:
   mnrl: {{epochs: 1, batch_size: 8}}
   stage2: {{enabled: true, max_steps: 4, queries_per_batch: 8, mining: {{k: 5, max_unjudged: 2}}}}
 labeler: {{backbone: "{base}", epochs: 1, batch_size: 8}}
-deploy: {{index_prefix: mros-test-run, alias: mros-test-run}}
+deploy: {{alias: mros-test-run}}
 engine: {{max_queries: 20, warmup: 2, concurrency: 2}}
 """)
     return {"root": root, "data": data, "base": base, "config": config}

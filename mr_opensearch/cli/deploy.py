@@ -1,0 +1,114 @@
+"""``mros deploy``: a trained run and a catalog into OpenSearch behind an alias (see :mod:`mr_opensearch.deploy`)."""
+
+from __future__ import annotations
+
+import enum
+import json
+from pathlib import Path
+
+import typer
+
+from mr_opensearch.cli import _cluster
+from mr_opensearch.cli._errors import handle_errors
+from mr_opensearch.cli._output import emit_json, info, result, show_progress, state
+from mr_opensearch.errors import MrosError
+
+
+class Embedding(enum.StrEnum):
+    auto = "auto"
+    engine = "engine"
+    client = "client"
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="deploy")(deploy)
+
+
+def read_hybrid_file(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MrosError(f"hybrid settings file {path} not found", "write one with `mros eval --tune --save FILE`") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MrosError(f"{path}: not valid JSON ({exc})", "write it again with `mros eval --tune --save FILE`") from None
+    settings = data.get("best", data) if isinstance(data, dict) else None
+    if isinstance(settings, dict) and "settings" in settings:
+        settings = settings["settings"]
+    if not isinstance(settings, dict):
+        raise MrosError(f"{path}: no hybrid settings object in it", "write it with `mros eval --tune --save FILE`")
+    return settings
+
+
+def _plan_line(entry: dict) -> str:
+    text = f"  {entry['method']:<6} {entry['path']}"
+    if entry.get("summary"):
+        text += f"  ({entry['summary']})"
+    return text
+
+
+@handle_errors
+def deploy(
+    run: Path = typer.Option(..., "--run", help="Run directory of `mros train` / `mros run` (holds onnx/ and boundaries.json)."),
+    catalog: Path = typer.Option(..., "--catalog", help="Catalog CSV/JSONL (product_uid/product_id, product_title/title, ...)."),
+    alias: str = typer.Option(..., "--alias", help="Alias searches use; mros moves it to the new index once it is complete."),
+    embedding: Embedding = typer.Option(Embedding.auto, "--embedding", help="engine: embed inside the cluster (ML "
+                                        "Commons + neural-search); client: mros embeds with the ONNX model; auto: "
+                                        "engine when both plugins are present."),
+    text_field: list[str] = typer.Option([], "--text-field", help="Extra catalog column indexed for BM25 (repeatable)."),
+    hybrid: Path | None = typer.Option(None, "--hybrid", help="Hybrid settings from `mros eval --tune --save` "
+                                       "(default: $MROS_HOME/tuning/ALIAS.json when it exists)."),
+    keep: int | None = typer.Option(None, "--keep", min=1, help="Keep the N newest complete indices of the alias, delete older ones."),
+    replicas: int | None = typer.Option(None, "--replicas", min=0, help="Replicas of the new index (default: 0 on one data node, else 1)."),
+    batch_size: int = typer.Option(256, "--batch-size", min=1, max=10000, help="Documents per bulk request."),
+    allow_dimension_change: bool = typer.Option(False, "--allow-dimension-change", help="Deploy a model whose dimension differs from the live index."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print every request the deploy would send; write nothing."),
+    url: str | None = _cluster.URL,
+    user: str | None = _cluster.USER,
+    ca_certs: Path | None = _cluster.CA_CERTS,
+    insecure: bool = _cluster.INSECURE,
+    port: int = _cluster.PORT,
+    timeout: float = _cluster.TIMEOUT,
+    password_prompt: bool = _cluster.PASSWORD_PROMPT,
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Deploy a trained run: a new index per (model, catalog), filled, checked and marked complete; then the
+    alias moves in one atomic call. The same deploy twice writes nothing."""
+    from mr_opensearch.catalog import read_catalog
+    from mr_opensearch.deploy import DeployOptions
+    from mr_opensearch.deploy import deploy as run_deploy
+    from mr_opensearch.paths import user_dir
+    from mr_opensearch.served_model import load_run
+
+    model = load_run(run)
+    products = read_catalog(catalog, text_fields=tuple(text_field))
+    hybrid_values = None
+    tuned = hybrid or (user_dir() / "tuning" / f"{alias}.json")
+    if hybrid is not None or tuned.exists():
+        hybrid_values = read_hybrid_file(tuned)
+        info(f"hybrid settings from {tuned}")
+    client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt).connect()
+    options = DeployOptions(alias=alias, embedding=embedding.value, dry_run=dry_run, keep=keep, batch_size=batch_size,
+                            replicas=replicas, text_fields=tuple(text_field), hybrid=hybrid_values,
+                            allow_dimension_change=allow_dimension_change, progress=show_progress(),
+                            catalog_path=str(catalog))
+    outcome = run_deploy(client, model, products, options, log=info)
+    if as_json:
+        emit_json(outcome.to_json())
+        return
+    if dry_run:
+        result(f"Dry run: {len(outcome.plan)} requests would be sent, nothing was written.")
+        for entry in outcome.plan:
+            result(_plan_line(entry))
+        return
+    if state.quiet:
+        result(outcome.index)
+        return
+    result(f"{outcome.action}: {outcome.index} ({outcome.documents} documents, {outcome.embedding} embedding)")
+    if outcome.written:
+        result(f"  wrote {outcome.written} documents in {outcome.seconds:.1f} s ({outcome.docs_per_second:.0f} docs/s)")
+    result(f"  alias {outcome.alias} -> {outcome.index}"
+           + (f" (previous: {outcome.previous_index})" if outcome.previous_index and outcome.previous_index != outcome.index else ""))
+    if outcome.model_id:
+        result(f"  model id {outcome.model_id}")
+    for name in outcome.pruned:
+        result(f"  pruned {name}")

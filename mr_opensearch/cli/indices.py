@@ -1,0 +1,80 @@
+"""``mros rollback`` and ``mros status``: an alias's indices, and moving it back (:mod:`mr_opensearch.index_admin`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mr_opensearch.cli import _cluster
+from mr_opensearch.cli._errors import handle_errors
+from mr_opensearch.cli._output import emit_json, result, state
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="rollback")(rollback)
+    app.command(name="status")(status)
+
+
+@handle_errors
+def rollback(
+    alias: str = typer.Option(..., "--alias", help="The alias to move back."),
+    to: str | None = typer.Option(None, "--to", help="A specific earlier index (default: the newest complete one)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the alias change; send nothing."),
+    url: str | None = _cluster.URL,
+    user: str | None = _cluster.USER,
+    ca_certs: Path | None = _cluster.CA_CERTS,
+    insecure: bool = _cluster.INSECURE,
+    port: int = _cluster.PORT,
+    timeout: float = _cluster.TIMEOUT,
+    password_prompt: bool = _cluster.PASSWORD_PROMPT,
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Move the alias back to the previous complete index (nothing is deleted)."""
+    from mr_opensearch.index_admin import rollback as do_rollback
+
+    client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt).connect()
+    outcome = do_rollback(client, alias, to=to, dry_run=dry_run)
+    if as_json:
+        emit_json(outcome)
+    elif state.quiet:
+        result(outcome["to"])
+    else:
+        verb = "would move" if dry_run else "moved"
+        result(f"alias {alias} {verb} from {', '.join(outcome['from'])} to {outcome['to']}")
+
+
+@handle_errors
+def status(
+    alias: str = typer.Option(..., "--alias", help="The alias to describe."),
+    url: str | None = _cluster.URL,
+    user: str | None = _cluster.USER,
+    ca_certs: Path | None = _cluster.CA_CERTS,
+    insecure: bool = _cluster.INSECURE,
+    port: int = _cluster.PORT,
+    timeout: float = _cluster.TIMEOUT,
+    password_prompt: bool = _cluster.PASSWORD_PROMPT,
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """The alias's indices made by mros: which is live, complete, how many documents, which model."""
+    from mr_opensearch.index_admin import status as get_status
+
+    client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt).connect()
+    report = get_status(client, alias)
+    if as_json:
+        emit_json(report)
+        return
+    if state.quiet:
+        for name in report["live"]:
+            result(name)
+        return
+    result(f"alias {alias} on cluster {report['cluster']} (health {report['cluster_health']})")
+    if not report["indices"]:
+        result("  no mros indices for this alias")
+    for row in report["indices"]:
+        mark = "*" if row["live"] else " "
+        state_text = "complete" if row["complete"] else "INCOMPLETE"
+        result(f" {mark} {row['index']:<48} {state_text:<10} {row['documents']:>8}/{row['expected_documents']} docs  "
+               f"{row['embedding']:<6} {row['health']:<6} {row['completed_at'] or row['created_at']}")
+    for name in report["foreign_live_indices"]:
+        result(f"   {name}: live but not made by mros")

@@ -1,0 +1,410 @@
+"""``mros deploy``: a trained run and a catalog into a new index behind an alias, safely.
+
+Order of work (each step only after the one before succeeded):
+
+1. preflight (:mod:`mr_opensearch.preflight`): nothing is written when it refuses;
+2. the index name is ``<alias>-<model sha[:10]>-<catalog sha[:8]>``: the same run and catalog always
+   map to the same index, so a second deploy of them finds it complete and writes nothing;
+3. engine mode: the model is found by its content hash or registered (ML Commons does not
+   deduplicate), deployed, and wired into a ``text_embedding`` ingest pipeline and a hybrid search
+   pipeline; client mode: the served model is copied to ``$MROS_HOME/models/<sha>``;
+4. the index is created with ``_meta.complete = false`` and filled: documents use the product id as
+   ``_id`` (a resent batch overwrites, never duplicates); in client mode batches are embedded in a
+   background thread while the previous ones are bulk-indexed (``helpers.streaming_bulk``);
+5. refresh, count check, ``_meta.complete = true``; only then the alias moves, in one ``_aliases``
+   call; the previous index stays for ``mros rollback``; ``--keep N`` prunes older complete ones.
+
+``--dry-run`` records every request the deploy would send (chunk uploads summarised) and sends only
+reads.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mr_opensearch.errors import MrosError
+from mr_opensearch.manifest import Manifest, read_index_manifest
+from mr_opensearch.preflight import Preflight, check_index_name, run_preflight
+from mr_opensearch.served_model import ServedModel, store_served_copy
+from mr_opensearch.templates import render
+from mr_opensearch.vector_index import catalog_fingerprint
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class DeployOptions:
+    alias: str
+    embedding: str = "auto"
+    dry_run: bool = False
+    keep: int | None = None
+    batch_size: int = 256
+    encode_batch_size: int = 64
+    hnsw_m: int = 16
+    ef_construction: int = 128
+    ef_search: int = 100
+    shards: int = 1
+    replicas: int | None = None
+    text_fields: tuple[str, ...] = ()
+    embedding_fields: tuple[str, ...] = ()
+    hybrid: dict[str, Any] | None = None
+    allow_dimension_change: bool = False
+    progress: bool = False
+    catalog_path: str | None = None
+
+
+@dataclass
+class DeployResult:
+    index: str
+    alias: str
+    embedding: str
+    embedding_reason: str
+    action: str
+    documents: int
+    written: int
+    seconds: float
+    encode_seconds: float = 0.0
+    model_id: str | None = None
+    previous_index: str | None = None
+    pruned: list[str] = field(default_factory=list)
+    plan: list[dict[str, Any]] = field(default_factory=list)
+    manifest: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def docs_per_second(self) -> float:
+        return self.written / self.seconds if self.written and self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items()}
+        out["docs_per_second"] = self.docs_per_second
+        return out
+
+
+class Requests:
+    """Sends a write, or only records it under ``--dry-run``; every write is recorded either way."""
+
+    def __init__(self, dry_run: bool) -> None:
+        self.dry_run = dry_run
+        self.plan: list[dict[str, Any]] = []
+
+    def write(self, method: str, path: str, body: Any, send: Callable[[], Any], summary: str | None = None) -> Any:
+        entry: dict[str, Any] = {"method": method, "path": path}
+        if body is not None:
+            entry["body"] = body
+        if summary:
+            entry["summary"] = summary
+        self.plan.append(entry)
+        return None if self.dry_run else send()
+
+
+def index_name(alias: str, model_sha: str, catalog_sha: str) -> str:
+    return f"{alias}-{model_sha[:10]}-{catalog_sha[:8]}".lower()
+
+
+def hybrid_settings(model: ServedModel, given: dict[str, Any] | None, preflight: Preflight) -> dict[str, Any]:
+    """The hybrid settings the index serves: tuned ones when given, else boundary-aware defaults."""
+    from mr_opensearch.fusion import HybridSettings
+
+    values: dict[str, Any] = dict(given or {})
+    if "lower_bound_mode" not in values:
+        values["lower_bound_mode"] = "apply" if model.boundaries is not None else "none"
+    if values["lower_bound_mode"] != "none" and values.get("dense_lower_bound") is None:
+        if model.boundaries is None:
+            raise MrosError("the hybrid settings bound the dense leg but the run has no boundaries.json",
+                            "retrain with `mros train`, or tune with lower_bound_mode none")
+        values["dense_lower_bound"] = model.boundaries.engine_score["partial"]
+    settings = HybridSettings(**values)
+    if settings.min_score is not None and not preflight.supports_hybrid_min_score:
+        raise MrosError(f"the hybrid min_score cut-off needs OpenSearch 3.5+, the cluster runs {preflight.version}",
+                        "tune without a min_score, or upgrade the cluster")
+    return settings.model_dump(mode="json")
+
+
+def _documents(ids: list[str], titles: list[str], extra: dict[str, list[str]], texts: list[str]) -> Iterator[dict]:
+    for i, pid in enumerate(ids):
+        doc = {"product_id": pid, "title": titles[i], "embedding_text": texts[i]}
+        for name, values in extra.items():
+            doc[name] = values[i]
+        yield doc
+
+
+def _encoded_batches(docs: list[dict], encode: Callable[[list[str]], np.ndarray], batch: int,
+                     timer: dict[str, float]) -> Iterator[tuple[list[dict], np.ndarray]]:
+    """Batches with their vectors, embedded in a background thread one batch ahead of the bulk load."""
+    out: queue.Queue = queue.Queue(maxsize=4)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for s in range(0, len(docs), batch):
+                if stop.is_set():
+                    return
+                chunk = docs[s : s + batch]
+                t = time.perf_counter()
+                vectors = encode([d["embedding_text"] for d in chunk])
+                timer["encode"] += time.perf_counter() - t
+                out.put((chunk, vectors))
+            out.put(None)
+        except BaseException as exc:  # handed to the consumer
+            out.put(exc)
+
+    thread = threading.Thread(target=produce, name="mros-encode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = out.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+def _bulk(client: Any, actions: Iterator[dict], *, chunk_size: int, total: int, progress: bool, desc: str) -> int:
+    from opensearchpy import helpers
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc=desc, unit="doc")
+    failed, first_error, written = 0, None, 0
+    try:
+        for ok, item in helpers.streaming_bulk(client, actions, chunk_size=chunk_size, raise_on_error=False,
+                                               max_retries=5, initial_backoff=1, max_backoff=30):
+            if ok:
+                written += 1
+            else:
+                failed += 1
+                first_error = first_error or item
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    if failed:
+        raise MrosError(f"{failed} documents were rejected; first: {json.dumps(first_error, default=str)[:500]}",
+                        "fix the cause and rerun: the index stays incomplete, no alias points at it, and a "
+                        "rerun sends the documents again (same ids, no duplicates)")
+    return written
+
+
+def _replicas(options: DeployOptions, preflight: Preflight) -> int:
+    if options.replicas is not None:
+        return options.replicas
+    return 0 if preflight.data_nodes <= 1 else 1
+
+
+def mros_indices(client: Any, alias: str) -> list[tuple[str, Manifest]]:
+    """Every index mros made for ``alias``, oldest first (by completion, then creation time)."""
+    try:
+        found = client.indices.get(index=f"{alias}-*", expand_wildcards="open")
+    except Exception:
+        return []
+    out = []
+    for name, body in found.items():
+        manifest = Manifest.from_meta(body.get("mappings", {}).get("_meta"), name)
+        if manifest is not None and manifest.alias == alias:
+            out.append((name, manifest))
+    out.sort(key=lambda item: (item[1].completed_at or item[1].created_at, item[0]))
+    return out
+
+
+def move_alias(client: Any, requests: Requests, alias: str, index: str, current: list[str]) -> None:
+    actions: list[dict] = [{"remove": {"index": other, "alias": alias}} for other in current if other != index]
+    actions.append({"add": {"index": index, "alias": alias}})
+    body = {"actions": actions}
+    requests.write("POST", "/_aliases", body, lambda: client.indices.update_aliases(body=body))
+
+
+def prune(client: Any, requests: Requests, alias: str, keep: int, live: str) -> list[str]:
+    """Delete the oldest complete indices of ``alias`` beyond the ``keep`` newest (the live one counts)."""
+    if keep < 1:
+        raise MrosError("--keep must be at least 1 (the live index)", exit_code=2)
+    complete = [name for name, m in mros_indices(client, alias) if m.complete]
+    if live not in complete:
+        complete.append(live)
+    others = [name for name in complete if name != live]
+    doomed = others[: max(0, len(complete) - keep)]
+    for name in doomed:
+        requests.write("DELETE", f"/{name}", None, lambda name=name: client.indices.delete(index=name))
+    return doomed
+
+
+def deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOptions, log: Log = print,
+           encode: Callable[[list[str]], np.ndarray] | None = None) -> DeployResult:
+    """Deploy ``model`` with ``catalog`` (a :class:`mr_opensearch.catalog.ServingCatalog`)."""
+    started = time.time()
+    alias = check_index_name(options.alias)
+    preflight = run_preflight(client, alias=alias, dimension=model.dimension, embedding=options.embedding,
+                              allow_dimension_change=options.allow_dimension_change)
+    for warning in preflight.warnings:
+        log(f"warning: {warning}")
+    log(f"embedding: {preflight.embedding} ({preflight.embedding_reason})")
+    text_fields = ["title", *[f for f in options.text_fields if f != "title"]]
+    embedding_fields = list(options.embedding_fields or ("title",))
+    texts = catalog.embedding_texts(embedding_fields)
+    ids, titles = list(catalog.ids), list(catalog.titles)
+    extra = {name: list(catalog.extra[name]) for name in text_fields if name != "title"}
+    for name in extra:
+        if name in ("product_id", "embedding_text", "embedding"):
+            raise MrosError(f"text field {name!r} clashes with a field mros writes", "rename that column", exit_code=2)
+    content = [t + "\x1d" + "\x1d".join(extra[n][i] for n in extra) for i, t in enumerate(texts)] if extra else texts
+    catalog_sha = catalog_fingerprint(ids, content)
+    name = index_name(alias, model.sha256, catalog_sha)
+    hybrid = hybrid_settings(model, options.hybrid, preflight)
+    requests = Requests(options.dry_run)
+    result = DeployResult(index=name, alias=alias, embedding=preflight.embedding,
+                          embedding_reason=preflight.embedding_reason, action="", documents=len(ids), written=0,
+                          seconds=0.0, previous_index=preflight.live_index, warnings=list(preflight.warnings))
+    existing = read_index_manifest(client, name) if client.indices.exists(index=name) else None
+    if client.indices.exists(index=name) and existing is None:
+        raise MrosError(f"index {name} exists but was not created by mros", f"delete or rename it (`DELETE /{name}`)")
+    if existing is not None and existing.dimension != model.dimension:
+        raise MrosError(f"index {name} holds {existing.dimension}-d vectors, the model makes {model.dimension}-d",
+                        f"delete it (`DELETE /{name}`) and rerun")
+
+    if existing is not None and existing.complete and client.count(index=name)["count"] == len(ids):
+        if preflight.live_index == name:
+            result.action = "nothing to do"
+        else:
+            move_alias(client, requests, alias, name, preflight.alias_indices)
+            result.action = "alias moved to an existing complete index"
+        result.model_id = existing.model_id
+        result.manifest = existing.to_meta()
+    else:
+        _build(client, model, options, preflight, requests, result, name=name, ids=ids, titles=titles, extra=extra,
+               texts=texts, text_fields=text_fields, embedding_fields=embedding_fields, catalog_sha=catalog_sha,
+               hybrid=hybrid, existing=existing, log=log, encode=encode)
+        move_alias(client, requests, alias, name, preflight.alias_indices)
+    if options.keep is not None:
+        result.pruned = prune(client, requests, alias, options.keep, name)
+    result.plan = requests.plan
+    result.seconds = time.time() - started
+    if model.run_dir is not None and result.manifest is not None and not options.dry_run:
+        Manifest.model_validate(result.manifest).write(model.run_dir / "deploy" / f"{name}.json")
+    return result
+
+
+def _build(client: Any, model: ServedModel, options: DeployOptions, preflight: Preflight, requests: Requests,
+           result: DeployResult, *, name: str, ids: list[str], titles: list[str], extra: dict[str, list[str]],
+           texts: list[str], text_fields: list[str], embedding_fields: list[str], catalog_sha: str,
+           hybrid: dict[str, Any], existing: Manifest | None, log: Log,
+           encode: Callable[[list[str]], np.ndarray] | None) -> None:
+    engine = preflight.embedding == "engine"
+    model_id: str | None = None
+    ingest: str | None = None
+    search_pipeline: str | None = None
+    model_dir: str | None = None
+    if engine:
+        model_id, ingest, search_pipeline = _engine_side(client, model, options, requests, name, hybrid, log)
+    elif not options.dry_run:
+        model_dir = str(store_served_copy(model))
+    else:
+        requests.plan.append({"method": "COPY", "path": f"$MROS_HOME/models/{model.sha256}",
+                              "summary": "the served ONNX model and tokenizer, for search and eval"})
+    manifest = Manifest(index=name, alias=options.alias, run=str(model.run_dir) if model.run_dir else None,
+                        model_sha256=model.sha256, catalog_sha256=catalog_sha, catalog=options.catalog_path,
+                        embedding=preflight.embedding, model_id=model_id, model_dir=model_dir,  # type: ignore[arg-type]
+                        dimension=model.dimension, space_type=model.space_type, pooling_mode=model.pooling_mode,
+                        normalize_result=model.normalize_result, text_fields=text_fields,
+                        embedding_fields=embedding_fields, ingest_pipeline=ingest, search_pipeline=search_pipeline,
+                        boundaries=model.boundaries, hybrid=hybrid, documents=len(ids))
+    if existing is None:
+        body = render("mappings", "product-index", dimension=model.dimension, ef_search=options.ef_search,
+                      shards=options.shards, replicas=_replicas(options, preflight), refresh_interval="-1",
+                      ingest_pipeline=ingest or "_none", search_pipeline=search_pipeline or "_none",
+                      space_type=model.space_type, hnsw_m=options.hnsw_m, ef_construction=options.ef_construction,
+                      manifest=manifest.to_meta())
+        for field_name in extra:
+            body["mappings"]["properties"][field_name] = {"type": "text"}
+        requests.write("PUT", f"/{name}", body, lambda: client.indices.create(index=name, body=body))
+        result.action = "created"
+    else:
+        log(f"deploy: finishing the incomplete index {name} left by an earlier deploy")
+        result.action = "resumed"
+    result.model_id = model_id
+    docs = list(_documents(ids, titles, extra, texts))
+    if options.dry_run:
+        batches = (len(docs) + options.batch_size - 1) // options.batch_size
+        requests.plan.append({"method": "POST", "path": "/_bulk",
+                              "summary": f"{len(docs)} documents in {batches} bulk requests of up to "
+                                         f"{options.batch_size}" + ("" if engine else ", vectors embedded by mros")})
+    elif engine:
+        actions = ({"_index": name, "_id": d["product_id"], "_source": d} for d in docs)
+        result.written = _bulk(client, actions, chunk_size=options.batch_size, total=len(docs),
+                               progress=options.progress, desc=f"indexing {name}")
+    else:
+        if encode is None:
+            from mr_opensearch.onnx_encoder import load_served_encoder
+
+            encoder = load_served_encoder(Path(model_dir or model.served_dir))
+            encode = lambda batch: encoder.encode(batch, options.encode_batch_size)  # noqa: E731
+        timer = {"encode": 0.0}
+
+        def actions() -> Iterator[dict]:
+            for chunk, vectors in _encoded_batches(docs, encode, options.batch_size, timer):
+                if vectors.ndim != 2 or vectors.shape[1] != model.dimension:
+                    raise MrosError(f"the encoder returned vectors of shape {vectors.shape}, the index holds "
+                                    f"{model.dimension}-d", "re-export the run: its ml-commons.json and ONNX disagree")
+                for doc, vec in zip(chunk, vectors, strict=True):
+                    yield {"_index": name, "_id": doc["product_id"],
+                           "_source": {**doc, "embedding": [round(float(x), 7) for x in vec]}}
+
+        result.written = _bulk(client, actions(), chunk_size=options.batch_size, total=len(docs),
+                               progress=options.progress, desc=f"indexing {name}")
+        result.encode_seconds = timer["encode"]
+    requests.write("POST", f"/{name}/_refresh", None, lambda: client.indices.refresh(index=name))
+    if not options.dry_run:
+        count = client.count(index=name)["count"]
+        if count != len(ids):
+            raise MrosError(f"{name} holds {count} documents, expected {len(ids)}",
+                            "rerun the same deploy to finish it; the alias was not moved")
+    settings_body = {"index": {"refresh_interval": "1s"}}
+    requests.write("PUT", f"/{name}/_settings", settings_body,
+                   lambda: client.indices.put_settings(index=name, body=settings_body))
+    manifest.complete = True
+    manifest.completed_at = datetime.now(UTC).isoformat(timespec="seconds")
+    meta_body = {"_meta": manifest.to_meta()}
+    requests.write("PUT", f"/{name}/_mapping", meta_body, lambda: client.indices.put_mapping(index=name, body=meta_body))
+    result.manifest = manifest.to_meta()
+
+
+def _engine_side(client: Any, model: ServedModel, options: DeployOptions, requests: Requests, name: str,
+                 hybrid: dict[str, Any], log: Log) -> tuple[str | None, str, str]:
+    """Engine mode: the model registered (or found by hash) and deployed, and its two pipelines."""
+    from mr_opensearch import ml_commons
+    from mr_opensearch.fusion import HybridSettings, search_pipeline_body
+    from mr_opensearch.ingest_pipeline import ingest_pipeline_body
+
+    if model.zip_path is None:
+        raise MrosError("engine mode needs the run's ML Commons package (RUN/onnx/ml-commons.zip)",
+                        "re-export the run with `mros export --run RUN`, or deploy with --embedding client")
+    group = None if options.dry_run else ml_commons.ensure_model_group(
+        client, f"mros-{options.alias}", f"mros models served behind the alias {options.alias}")
+    model_id = ml_commons.ensure_model(client, model.zip_path.parent, name=f"mros-{options.alias}",
+                                       model_group_id=group, dry_run=options.dry_run, plan=requests.plan)
+    log(f"engine: model {model_id or '(to be registered)'} deployed in ML Commons")
+    ingest = f"{name}-ingest"
+    search = f"{name}-hybrid"
+    ingest_body = ingest_pipeline_body(model_id or "<model id>", source_field="embedding_text",
+                                       target_field="embedding", description=f"mros: embeds {name}")
+    requests.write("PUT", f"/_ingest/pipeline/{ingest}", ingest_body,
+                   lambda: client.ingest.put_pipeline(id=ingest, body=ingest_body))
+    search_body = search_pipeline_body(HybridSettings(**hybrid), f"mros: hybrid search of {name}")
+    requests.write("PUT", f"/_search/pipeline/{search}", search_body,
+                   lambda: client.transport.perform_request("PUT", f"/_search/pipeline/{search}", body=search_body))
+    return model_id, ingest, search

@@ -1,0 +1,181 @@
+"""The model a deploy serves, read from a run directory and kept under ``$MROS_HOME/models/<sha>``.
+
+A run directory written by ``mros train`` holds what serving needs::
+
+    RUN/onnx/ml-commons.json     the ML Commons register body (model_config, SHA-256 of the zip, variant)
+    RUN/onnx/ml-commons.zip      model.onnx + tokenizer.json, as ML Commons expects (engine mode)
+    RUN/onnx/<variant>/model.onnx, tokenizer.json   the same model, for embedding in mros (client mode)
+    RUN/boundaries.json          the learned grade boundaries (cosines)
+
+Client mode copies ``model.onnx``, ``tokenizer.json``, ``ml-commons.json`` and ``boundaries.json``
+into ``$MROS_HOME/models/<sha>/`` (written to a temporary folder, then renamed), so ``mros search``
+and ``mros eval`` embed queries with exactly the deployed model without the run directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mr_opensearch.errors import MrosError
+from mr_opensearch.manifest import Boundaries
+from mr_opensearch.paths import user_dir
+
+SERVED_FILES = ("model.onnx", "tokenizer.json", "ml-commons.json")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class ServedModel:
+    """What a deploy needs from a run: files, hashes and the model's settings."""
+
+    run_dir: Path | None
+    onnx: Path
+    tokenizer: Path
+    meta: dict[str, Any]
+    zip_path: Path | None
+    boundaries: Boundaries | None
+
+    @property
+    def sha256(self) -> str:
+        return str(self.meta["model_content_hash_value"])
+
+    @property
+    def model_config(self) -> dict[str, Any]:
+        return dict(self.meta.get("model_config") or {})
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model_config["embedding_dimension"])
+
+    @property
+    def pooling_mode(self) -> str:
+        return str(self.model_config.get("pooling_mode", "MEAN")).upper()
+
+    @property
+    def normalize_result(self) -> bool:
+        return bool(self.model_config.get("normalize_result", True))
+
+    @property
+    def space_type(self) -> str:
+        return "cosinesimil" if self.normalize_result else "innerproduct"
+
+    @property
+    def served_dir(self) -> Path:
+        return self.onnx.parent
+
+
+def _read_json(path: Path, what: str, hint: str) -> dict[str, Any]:
+    if not path.exists():
+        raise MrosError(f"{path} not found ({what})", hint)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MrosError(f"{path}: not valid JSON ({exc})", hint) from None
+    if not isinstance(data, dict):
+        raise MrosError(f"{path}: expected a JSON object", hint)
+    return data
+
+
+def read_boundaries_file(path: Path) -> Boundaries:
+    """``boundaries.json`` (``{"partial": cos, "exact": cos, ...}``), validated: finite, ordered, in [-1, 1]."""
+    data = _read_json(path, "the learned grade boundaries", "retrain with `mros train` (it writes RUN/boundaries.json)")
+    try:
+        partial, exact = float(data["partial"]), float(data["exact"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MrosError(f"{path}: needs numeric 'partial' and 'exact' cosines ({exc})",
+                        "regenerate it with `mros train`") from None
+    return Boundaries.from_cosines(partial, exact)
+
+
+def _check_meta(meta: dict[str, Any], path: Path) -> None:
+    config = meta.get("model_config")
+    sha = meta.get("model_content_hash_value")
+    if not isinstance(config, dict) or not isinstance(sha, str) or len(sha) != 64:
+        raise MrosError(f"{path}: not an ML Commons register body (model_config, model_content_hash_value)",
+                        "re-export the run with `mros export --run RUN`")
+    try:
+        dim = int(config["embedding_dimension"])
+    except (KeyError, TypeError, ValueError):
+        raise MrosError(f"{path}: model_config has no embedding_dimension", "re-export with `mros export`") from None
+    if dim <= 0 or dim > 16000:
+        raise MrosError(f"{path}: embedding_dimension {dim} is out of range (1..16000)", "re-export with `mros export`")
+
+
+def load_run(run_dir: Path) -> ServedModel:
+    """The served model of a trained run, every file checked before anything is sent to a cluster."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise MrosError(f"run directory {run_dir} not found", "pass the --out folder of `mros train` or `mros run`")
+    onnx_dir = run_dir / "onnx"
+    meta_path = onnx_dir / "ml-commons.json"
+    meta = _read_json(meta_path, "the exported model package",
+                      f"export the run first: `mros export --run {run_dir}`")
+    _check_meta(meta, meta_path)
+    variant = str(meta.get("variant", "int8"))
+    onnx = onnx_dir / variant / "model.onnx"
+    tokenizer = onnx.parent / "tokenizer.json"
+    for path in (onnx, tokenizer):
+        if not path.exists():
+            raise MrosError(f"{path} not found (part of the exported model)", f"re-export: `mros export --run {run_dir}`")
+    zip_path = onnx_dir / "ml-commons.zip"
+    boundaries_path = run_dir / "boundaries.json"
+    boundaries = read_boundaries_file(boundaries_path) if boundaries_path.exists() else None
+    return ServedModel(run_dir=run_dir, onnx=onnx, tokenizer=tokenizer, meta=meta,
+                       zip_path=zip_path if zip_path.exists() else None, boundaries=boundaries)
+
+
+def load_served_dir(directory: Path) -> ServedModel:
+    """A served-model copy (``$MROS_HOME/models/<sha>``) or any folder with the same files."""
+    directory = Path(directory)
+    if (directory / "onnx" / "ml-commons.json").exists():
+        return load_run(directory)
+    meta = _read_json(directory / "ml-commons.json", "the served model's settings",
+                      "redeploy with `mros deploy --run RUN`, or pass --run RUN")
+    _check_meta(meta, directory / "ml-commons.json")
+    for name in SERVED_FILES:
+        if not (directory / name).exists():
+            raise MrosError(f"{directory / name} not found", "redeploy with `mros deploy --run RUN`, or pass --run RUN")
+    boundaries = directory / "boundaries.json"
+    return ServedModel(run_dir=None, onnx=directory / "model.onnx", tokenizer=directory / "tokenizer.json",
+                       meta=meta, zip_path=None,
+                       boundaries=read_boundaries_file(boundaries) if boundaries.exists() else None)
+
+
+def models_dir() -> Path:
+    return user_dir() / "models"
+
+
+def store_served_copy(model: ServedModel) -> Path:
+    """Copy the served files to ``$MROS_HOME/models/<sha>`` (idempotent; atomic rename)."""
+    target = models_dir() / model.sha256
+    if all((target / name).exists() for name in SERVED_FILES):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{model.sha256[:12]}-", dir=target.parent))
+    try:
+        shutil.copyfile(model.onnx, tmp / "model.onnx")
+        shutil.copyfile(model.tokenizer, tmp / "tokenizer.json")
+        (tmp / "ml-commons.json").write_text(json.dumps({**model.meta, "variant": "."}, indent=2, sort_keys=True))
+        if model.boundaries is not None:
+            (tmp / "boundaries.json").write_text(json.dumps(model.boundaries.cosine, indent=2))
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
