@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from mr_opensearch.errors import MrosError
+from mr_opensearch.onnx_encoder import OnnxEncoder, pool  # noqa: F401  (re-exported: trainer.export's API)
 
 MAX_IR_VERSION = 9
 MAX_OPSET = 19
@@ -263,60 +264,6 @@ def quantize_int8(fp32_path: Path, int8_path: Path, per_channel: bool = True, hf
                          extra_options={"DefaultTensorType": 1})
     _clamp_versions(int8_path)
     return fused
-
-
-class OnnxEncoder:
-    """Sentence embeddings from an exported ONNX token-embedding model, pooled and normalised the way
-    ML Commons does it (``pooling_mode`` mean/cls/max, then L2 if ``normalize``)."""
-
-    def __init__(self, onnx_path: Path, tokenizer_json: Path, pooling: str = "mean", normalize: bool = True,
-                 threads: int | None = None) -> None:
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-        self.input_names = [i.name for i in self.session.get_inputs()]
-        self.tokenizer = Tokenizer.from_file(str(tokenizer_json))
-        self.tokenizer.enable_padding()
-        self.pooling = pooling
-        self.normalize = normalize
-
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """Embeddings in the order of ``texts``; batches are formed from texts of similar length
-        (less padding), as sentence-transformers does."""
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        ordered = [texts[i] for i in order]
-        out = []
-        for start in range(0, len(ordered), batch_size):
-            encodings = self.tokenizer.encode_batch(ordered[start : start + batch_size])
-            ids = np.array([e.ids for e in encodings], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-            types = np.array([e.type_ids for e in encodings], dtype=np.int64)
-            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-            tokens = self.session.run(None, {n: feeds[n] for n in self.input_names})[0]
-            out.append(pool(tokens, mask, self.pooling, self.normalize))
-        if not out:
-            return np.zeros((0, 0), dtype=np.float32)
-        embeddings = np.concatenate(out)
-        result = np.empty_like(embeddings)
-        result[order] = embeddings
-        return result
-
-
-def pool(tokens: np.ndarray, mask: np.ndarray, mode: str = "mean", normalize: bool = True) -> np.ndarray:
-    m = mask[..., None].astype(np.float32)
-    if mode == "cls":
-        emb = tokens[:, 0]
-    elif mode == "max":
-        emb = np.where(m > 0, tokens, -1e9).max(axis=1)
-    else:
-        emb = (tokens * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
-    if normalize:
-        emb = emb / np.clip(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12, None)
-    return emb.astype(np.float32)
 
 
 def mean_cosine(a: np.ndarray, b: np.ndarray) -> float:

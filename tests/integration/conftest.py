@@ -135,3 +135,73 @@ def deployed_model(
     ml_commons.deploy_model(opensearch_client, model_id)
     yield model_id
     ml_commons.delete_model(opensearch_client, model_id)
+
+
+@dataclass
+class ServingRuns:
+    """Two run directories as ``mros train`` writes them (``onnx/`` package and ``boundaries.json``), from
+    two tiny encoders that differ only in their random seed, and a generated catalog with judgments."""
+
+    data: Path
+    catalog: Path
+    judgments: Path
+    runs: list[Path]
+
+
+def _serving_run(root: Path, titles: list[str], judgments: Path, seed: int) -> Path:
+    import csv
+    import json
+
+    import numpy as np
+
+    from trainer.boundaries import learn_boundaries
+    from trainer.export import OnnxEncoder, export_for_ml_commons
+    from trainer.testing import build_tiny_sentence_transformer
+
+    run = root / f"run-{seed}"
+    model_dir = build_tiny_sentence_transformer(run / "model", titles, seed=seed)
+    export = export_for_ml_commons(model_dir, run / "onnx", name=f"mros-serving-test-{seed}")
+    encoder = OnnxEncoder(export.int8_onnx, export.int8_onnx.parent / "tokenizer.json")
+    with open(judgments, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    with open(judgments.parent / "products.csv", encoding="utf-8") as fh:
+        title_of = {r["product_uid"]: r["product_title"] for r in csv.DictReader(fh)}
+    queries = encoder.encode([r["query"] for r in rows])
+    products = encoder.encode([title_of[r["product_uid"]] for r in rows])
+    cosines = (queries * products).sum(axis=1)
+    grades = np.array([2 if float(r["relevance"]) >= 2.67 else 1 if float(r["relevance"]) >= 2.0 else 0 for r in rows])
+    (run / "boundaries.json").write_text(json.dumps(learn_boundaries(cosines, grades), default=float))
+    return run
+
+
+@pytest.fixture(scope="session")
+def serving_runs(tmp_path_factory: pytest.TempPathFactory) -> ServingRuns:
+    import csv
+
+    from trainer.testing import write_synthetic_dataset
+
+    root = tmp_path_factory.mktemp("serving")
+    data = write_synthetic_dataset(root / "data", n_products=150, n_queries=30)
+    with open(data / "products.csv", encoding="utf-8") as fh:
+        titles = [r["product_title"] for r in csv.DictReader(fh)]
+    runs = [_serving_run(root, titles, data / "judgments.csv", seed) for seed in (0, 1)]
+    return ServingRuns(data=data, catalog=data / "products.csv", judgments=data / "judgments.csv", runs=runs)
+
+
+@pytest.fixture(scope="session")
+def deployed_alias(opensearch_url: str, opensearch_client: Any, serving_runs: ServingRuns,
+                   tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, str, Path, Path]:
+    """``(client, alias, run_dir, judgments_path)`` of a client-mode deploy of the first serving run."""
+    from typer.testing import CliRunner
+
+    from mr_opensearch.cli import app
+
+    alias = "mros-test-serving"
+    home = tmp_path_factory.mktemp("mros-home")
+    for name in list(opensearch_client.indices.get(index=f"{alias}-*")):
+        opensearch_client.indices.delete(index=name)
+    outcome = CliRunner().invoke(app, ["--no-progress", "deploy", "--run", str(serving_runs.runs[0]), "--catalog",
+                                       str(serving_runs.catalog), "--alias", alias, "--url", opensearch_url,
+                                       "--embedding", "client", "--json"], env={"MROS_HOME": str(home)})
+    assert outcome.exit_code == 0, outcome.output
+    return opensearch_client, alias, serving_runs.runs[0], serving_runs.judgments
