@@ -41,7 +41,7 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 def evaluate_in_engine(client: Any, index: str, judgments: Any, encode_queries: Any, config: EngineEvalConfig,
                        boundaries: dict | None = None) -> dict:
     """Run the test queries against ``index``; returns ``{"quality", "latency_ms", "throughput", ...}``."""
-    from trainer.evaluation.metrics import mean_or_none, ndcg_at_k, recall_at_k
+    from mr_opensearch.metrics import mean_or_none, ndcg_at_k, recall_at_k
 
     frame = judgments.frame
     queries = list(dict.fromkeys(frame["query"]))

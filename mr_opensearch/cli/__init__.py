@@ -8,6 +8,7 @@ import typer
 
 from mr_opensearch import __version__
 from mr_opensearch.cli import deploy as deploy_cli
+from mr_opensearch.cli import eval as eval_cli
 from mr_opensearch.cli import evaluate as evaluate_cli
 from mr_opensearch.cli import export as export_cli
 from mr_opensearch.cli import indices as indices_cli
@@ -15,6 +16,7 @@ from mr_opensearch.cli import label as label_cli
 from mr_opensearch.cli import opensearch as opensearch_cli
 from mr_opensearch.cli import report as report_cli
 from mr_opensearch.cli import run as run_cli
+from mr_opensearch.cli import search as search_cli
 from mr_opensearch.cli import train as train_cli
 from mr_opensearch.cli._output import show_progress, state
 
@@ -62,6 +64,8 @@ report_cli.register(app)
 run_cli.register(app)
 deploy_cli.register(app)
 indices_cli.register(app)
+search_cli.register(app)
+eval_cli.register(app)
 
 
 def main() -> None:

@@ -103,7 +103,7 @@ def test_a_run_with_missing_or_broken_pieces_is_refused(tmp_path, damage, messag
 
 
 def test_missing_run_directory(tmp_path):
-    with pytest.raises(MrosError, match="run directory .* not found"):
+    with pytest.raises(MrosError, match=r"run directory .* not found"):
         load_run(tmp_path / "nope")
     with pytest.raises(MrosError, match="not found"):
         read_boundaries_file(tmp_path / "boundaries.json")

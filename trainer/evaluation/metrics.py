@@ -1,56 +1,11 @@
-"""Graded ranking metrics, written out so tests can check them against hand-computed values.
+"""Graded ranking metrics for offline evaluation: re-exported from :mod:`mr_opensearch.metrics`.
 
-* nDCG@k with gain :math:`2^{g} - 1` (exact = 3, partial = 1, irrelevant and unjudged = 0) and
-  discount :math:`1 / \\log_2(r + 1)`; the ideal ranking uses every judged product of the query.
-  Queries whose judged products are all irrelevant have no ideal gain and are left out.
-* recall@k of a grade set: the share of a query's judged products with such a grade that appear in
-  the top k; queries without any are left out.
-* pairwise AUC of scores between two grades: the probability that a random pair of the higher grade
-  scores above a random pair of the lower grade (ties count one half), pooled over queries.
+The code lives in the serving package (pure numpy) so ``mros eval`` measures the live index with
+exactly the metric code offline evaluation uses; see that module for the formulas.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from mr_opensearch.metrics import dcg, gain, mean_or_none, ndcg_at_k, pairwise_auc, recall_at_k
 
-import numpy as np
-from scipy.stats import rankdata
-
-
-def gain(grade: int) -> float:
-    return float(2 ** int(grade) - 1)
-
-
-def dcg(grades_in_rank_order: Sequence[int], k: int) -> float:
-    return sum(gain(g) / math.log2(r + 2) for r, g in enumerate(list(grades_in_rank_order)[:k]))
-
-
-def ndcg_at_k(ranked_grades: Sequence[int], judged_grades: Sequence[int], k: int) -> float | None:
-    """``ranked_grades``: grades of the retrieved items in rank order (unjudged = 0);
-    ``judged_grades``: all judged grades of the query. ``None`` when no ideal gain exists."""
-    ideal = dcg(sorted(judged_grades, reverse=True), k)
-    if ideal <= 0:
-        return None
-    return dcg(ranked_grades, k) / ideal
-
-
-def recall_at_k(retrieved: Sequence[str], relevant: set[str], k: int) -> float | None:
-    if not relevant:
-        return None
-    return len(set(list(retrieved)[:k]) & relevant) / len(relevant)
-
-
-def pairwise_auc(high: Sequence[float], low: Sequence[float]) -> float | None:
-    """AUC of ``high`` scores over ``low`` scores (Mann-Whitney U / (n_high * n_low))."""
-    high, low = np.asarray(high, dtype=np.float64), np.asarray(low, dtype=np.float64)
-    if len(high) == 0 or len(low) == 0:
-        return None
-    ranks = rankdata(np.concatenate([high, low]))
-    u = ranks[: len(high)].sum() - len(high) * (len(high) + 1) / 2
-    return float(u / (len(high) * len(low)))
-
-
-def mean_or_none(values: Sequence[float | None]) -> float | None:
-    kept = [v for v in values if v is not None]
-    return float(np.mean(kept)) if kept else None
+__all__ = ["dcg", "gain", "mean_or_none", "ndcg_at_k", "pairwise_auc", "recall_at_k"]

@@ -1,0 +1,153 @@
+"""``mros eval``: judged queries through the live index, bm25 / dense / hybrid side by side; ``--tune``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from mr_opensearch.cli import _cluster
+from mr_opensearch.cli._errors import handle_errors
+from mr_opensearch.cli._output import emit_json, info, result, show_progress, state
+from mr_opensearch.errors import MrosError
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="eval")(eval_)
+
+
+def _ints(text: str, what: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise MrosError(f"{what} {text!r}: expected comma-separated integers, e.g. 1,4", exit_code=2) from None
+
+
+def _modes(text: str) -> list[str]:
+    from mr_opensearch.search import MODES
+
+    modes = [part.strip() for part in text.split(",") if part.strip()]
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes:
+        raise MrosError(f"--modes {text!r}: unknown {', '.join(bad) or 'empty list'}",
+                        f"use a comma-separated subset of {','.join(MODES)}", exit_code=2)
+    return list(dict.fromkeys(modes))
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def _print_eval(report: dict[str, Any]) -> None:
+    k = report["k"]
+    modes = list(report["modes"])
+    result(f"{report['queries']} judged queries through {report['alias']} -> {report['index']} "
+           f"({report['embedding']} embedding), top {k}")
+    rows: list[tuple[str, list[str]]] = []
+    for key in ("ndcg@10", f"recall@{k}_partial+", f"recall@{k}_exact"):
+        rows.append((key, [_fmt(report["modes"][m]["quality"][key]) for m in modes]))
+    for key in ("p50", "p95", "p99", "mean", "server_took_p50"):
+        rows.append((f"latency {key} ms", [_fmt(report["modes"][m]["latency_ms"][key], 1) for m in modes]))
+    for count in report["clients"]:
+        rows.append((f"QPS, {count} client{'s' if count > 1 else ''}",
+                     [_fmt(report["modes"][m]["qps"][str(count)], 1) for m in modes]))
+    dense = report["modes"].get("dense", {}).get("boundaries")
+    if dense:
+        for grade, row in dense.items():
+            values = [f"{_fmt(row['precision'])} of {row['judged_hits']}" if m == "dense" else "" for m in modes]
+            rows.append((f"precision >= {grade} ({row['min_score']:.3f})", values))
+    width = max(len(label) for label, _ in rows)
+    result(f"{'':<{width}}  " + "  ".join(f"{m:>14}" for m in modes))
+    for label, values in rows:
+        result(f"{label:<{width}}  " + "  ".join(f"{v:>14}" for v in values))
+    embedding = report.get("query_embedding")
+    if embedding and embedding.get("where") == "client":
+        result(f"query embedding (in mros, not in the latencies above): {embedding['ms_per_query']:.2f} ms/query, "
+               f"{embedding['queries_per_second']:.0f} queries/s")
+    elif embedding:
+        result(f"query embedding: {embedding['note']}")
+
+
+def _print_tune(outcome: dict[str, Any], saved: Path | None) -> None:
+    k = outcome["k"]
+
+    def line(name: str, row: dict[str, Any] | None) -> str:
+        if row is None:
+            return f"  {name:<16} (none)"
+        s = row["settings"]
+        return (f"  {name:<16} nDCG@10 {_fmt(row['ndcg@10'])}  recall@{k} partial+ {_fmt(row[f'recall@{k}_partial+'])}"
+                f"  weights {s['weights'][0]:.1f}/{s['weights'][1]:.1f}  lower bound {s['lower_bound_mode']}"
+                f"  min_score {_fmt(s['min_score'])}")
+
+    result(f"hybrid tuning on {outcome['queries']} queries ({len(outcome['variants'])} variants, "
+           f"pagination_depth {outcome['pagination_depth']})")
+    result(line("current", outcome["current"]))
+    result(line("plain min-max", outcome["comparison"]["plain_min_max"]))
+    result(line("boundary-aware", outcome["comparison"]["boundary_aware"]))
+    result(line("best", outcome["best"]))
+    if saved is not None:
+        result(f"saved to {saved} (the next `mros deploy --alias {outcome['alias']}` uses it)")
+
+
+@handle_errors
+def eval_(
+    alias: str = typer.Option(..., "--alias", help="The alias of a deployed index (`mros deploy`)."),
+    judgments: Path = typer.Option(..., "--judgments", help="Judged queries (query, product, grade), e.g. a split."),
+    modes: str = typer.Option("bm25,dense,hybrid", "--modes", help="Comma-separated search modes to compare."),
+    k: int = typer.Option(100, "--k", min=10, max=10000, help="Hits per query (recall@k)."),
+    clients: str = typer.Option("1,4", "--clients", help="Parallel clients for the QPS measurement."),
+    max_queries: int | None = typer.Option(None, "--max-queries", min=1, help="Use only the first N judged queries."),
+    tune: bool = typer.Option(False, "--tune", help="Also choose the hybrid settings on these judgments "
+                              "(use a validation split) and save them for the next deploy."),
+    save: Path | None = typer.Option(None, "--save", help="Where --tune writes the settings "
+                                     "(default: $MROS_HOME/tuning/ALIAS.json)."),
+    model: Path | None = typer.Option(None, "--model", help="Served model folder for query embedding (client mode)."),
+    run: Path | None = typer.Option(None, "--run", help="Embed queries with RUN/onnx instead (client mode)."),
+    url: str | None = _cluster.URL,
+    user: str | None = _cluster.USER,
+    ca_certs: Path | None = _cluster.CA_CERTS,
+    insecure: bool = _cluster.INSECURE,
+    port: int = _cluster.PORT,
+    timeout: float = _cluster.TIMEOUT,
+    password_prompt: bool = _cluster.PASSWORD_PROMPT,
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Measure bm25, dense and hybrid search on judged queries through the live index: graded nDCG@10,
+    recall, precision above the learned boundaries, latency and QPS, side by side."""
+    from mr_opensearch.judgments import read_judgments
+    from mr_opensearch.live_eval import default_tuning_path, evaluate_live, save_tuning
+    from mr_opensearch.live_eval import tune as do_tune
+    from mr_opensearch.search import QueryEmbedder, live_index
+
+    mode_list = _modes(modes)
+    client_counts = _ints(clients, "--clients")
+    judged = read_judgments(judgments)
+    client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt).connect()
+    _, manifest = live_index(client, alias)
+    embedder = None
+    if manifest.embedding == "client" and (tune or any(m != "bm25" for m in mode_list)):
+        embedder = QueryEmbedder(manifest, model=model, run=run)
+    elif manifest.embedding == "engine" and (model is not None or run is not None):
+        info("the index embeds queries inside the engine (neural): --model/--run are not used")
+    report = evaluate_live(client, alias, judged, modes=mode_list, k=k, clients=client_counts,
+                           max_queries=max_queries, embedder=embedder, progress=show_progress())
+    tuned, saved = None, None
+    if tune:
+        tuned = do_tune(client, alias, judged, k=k, max_queries=max_queries, embedder=embedder,
+                        progress=show_progress())
+        saved = save_tuning(tuned, save or default_tuning_path(alias))
+    if as_json:
+        emit_json({"eval": report, **({"tune": {**tuned, "saved": str(saved)}} if tuned else {})})
+        return
+    if state.quiet:
+        for mode, block in report["modes"].items():
+            result(f"{mode}\t{_fmt(block['quality']['ndcg@10'])}")
+        if saved is not None:
+            result(str(saved))
+        return
+    _print_eval(report)
+    if tuned is not None:
+        _print_tune(tuned, saved)

@@ -1,0 +1,92 @@
+"""``mros search``: one query against the index behind an alias, in bm25, dense or hybrid mode."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+
+import typer
+
+from mr_opensearch.cli import _cluster
+from mr_opensearch.cli._errors import handle_errors
+from mr_opensearch.cli._output import emit_json, info, result, state
+
+
+class SearchMode(enum.StrEnum):
+    bm25 = "bm25"
+    dense = "dense"
+    hybrid = "hybrid"
+
+
+class Grade(enum.StrEnum):
+    partial = "partial"
+    exact = "exact"
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="search")(search)
+
+
+def _score(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+@handle_errors
+def search(
+    query: str = typer.Argument(..., help="The query text."),
+    alias: str = typer.Option(..., "--alias", help="The alias of a deployed index (`mros deploy`)."),
+    mode: SearchMode = typer.Option(SearchMode.hybrid, "--mode", help="bm25, dense (k-NN / neural) or hybrid."),
+    k: int = typer.Option(10, "--k", min=1, max=10000, help="Hits to return."),
+    min_grade: Grade | None = typer.Option(None, "--min-grade", help="Radial dense leg: only hits whose engine score "
+                                           "reaches this grade's learned boundary."),
+    model: Path | None = typer.Option(None, "--model", help="Served model folder for query embedding (client mode; "
+                                      "default: the one recorded at deploy)."),
+    run: Path | None = typer.Option(None, "--run", help="Embed queries with RUN/onnx instead (client mode)."),
+    url: str | None = _cluster.URL,
+    user: str | None = _cluster.USER,
+    ca_certs: Path | None = _cluster.CA_CERTS,
+    insecure: bool = _cluster.INSECURE,
+    port: int = _cluster.PORT,
+    timeout: float = _cluster.TIMEOUT,
+    password_prompt: bool = _cluster.PASSWORD_PROMPT,
+    as_json: bool = typer.Option(False, "--json", help="Print hits, timings and the requests sent as JSON."),
+) -> None:
+    """Search a deployed index: hits with product id, title, score and a grade badge from the learned boundaries."""
+    from mr_opensearch.search import QueryEmbedder, live_index
+    from mr_opensearch.search import search as do_search
+
+    client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt).connect()
+    embedder = None
+    if mode is not SearchMode.bm25:
+        _, manifest = live_index(client, alias)
+        if manifest.embedding == "client":
+            embedder = QueryEmbedder(manifest, model=model, run=run)
+        elif model is not None or run is not None:
+            info("the index embeds queries inside the engine (neural): --model/--run are not used")
+    outcome = do_search(client, alias, query, mode=mode.value, k=k,  # type: ignore[arg-type]
+                        min_grade=min_grade.value if min_grade else None, embedder=embedder)  # type: ignore[arg-type]
+    if as_json:
+        emit_json(outcome.to_json())
+        return
+    if state.quiet:
+        for hit in outcome.hits:
+            result(f"{hit.product_id}\t{hit.score:.4f}\t{hit.grade}")
+        return
+    radial = f", radial min_score {outcome.radial_min_score:.4f}" if outcome.radial_min_score is not None else ""
+    embed = f", embedding {outcome.embed_ms:.1f} ms" if outcome.embed_ms is not None else ""
+    result(f"{outcome.mode} search of {outcome.index} ({outcome.embedding} embedding{radial}): {len(outcome.hits)} hits, "
+           f"took {outcome.took_ms:.0f} ms on the server, {outcome.wall_ms:.1f} ms round trip{embed}")
+    if not outcome.hits:
+        return
+    hybrid = outcome.mode == "hybrid"
+    title_width = min(60, max(5, *(len(h.title or "") for h in outcome.hits)))
+    header = f"{'#':>3}  {'product_id':<16} {'title':<{title_width}} {'score':>8} {'grade':<10}"
+    if hybrid:
+        header += f" {'bm25':>9} {'dense':>7}"
+    result(header)
+    for hit in outcome.hits:
+        title = (hit.title or "")[:title_width]
+        line = f"{hit.rank:>3}  {hit.product_id:<16} {title:<{title_width}} {hit.score:>8.4f} {hit.grade:<10}"
+        if hybrid:
+            line += f" {_score(hit.bm25_score):>9} {_score(hit.dense_score):>7}"
+        result(line)

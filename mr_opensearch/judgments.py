@@ -1,0 +1,101 @@
+"""Graded judgments for ``mros eval``, read with the standard library (no pandas on the serving path).
+
+Columns: ``query``, the product id (``product_uid`` or ``product_id``) and either ``relevance`` (raw
+rater means on a 1–3 scale, cut at ``partial`` >= 2.0 and ``exact`` >= 2.67, as in training) or
+``grade`` (0/1/2 or irrelevant/partial/exact). ``split`` keeps the queries of one split of the
+project's query split (``"{seed}:{query}"`` hashed with SHA-1 into [0, 1): test below 0.1, validation
+below 0.2, as ``trainer.splits`` does), so ``--tune`` runs on validation and reports on test.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from mr_opensearch.errors import MrosError
+
+GRADE_NAMES = ("irrelevant", "partial", "exact")
+Split = Literal["all", "train", "validation", "test"]
+
+
+def split_of(query: str, seed: int = 13, validation: float = 0.1, test: float = 0.1) -> str:
+    digest = hashlib.sha1(f"{seed}:{query}".encode()).digest()
+    u = int.from_bytes(digest[:8], "big") / 2**64
+    if u < test:
+        return "test"
+    if u < test + validation:
+        return "validation"
+    return "train"
+
+
+@dataclass
+class ServingJudgments:
+    queries: list[str] = field(default_factory=list)
+    graded: dict[str, dict[str, int]] = field(default_factory=dict)
+    path: str | None = None
+
+    def __len__(self) -> int:
+        return sum(len(g) for g in self.graded.values())
+
+
+def _grade(value: str, column: str, path: Path, line: int, partial: float, exact: float, scale: tuple[float, float]) -> int:
+    text = value.strip()
+    if column == "grade":
+        if text.lower() in GRADE_NAMES:
+            return GRADE_NAMES.index(text.lower())
+        if text in ("0", "1", "2"):
+            return int(text)
+        raise MrosError(f"{path}:{line}: unknown grade {value!r}", "use 0/1/2 or irrelevant/partial/exact")
+    try:
+        score = float(text)
+    except ValueError:
+        raise MrosError(f"{path}:{line}: relevance {value!r} is not a number", "fix the row") from None
+    if not math.isfinite(score) or not scale[0] <= score <= scale[1]:
+        raise MrosError(f"{path}:{line}: relevance {value!r} is outside the scale {scale[0]:g}..{scale[1]:g}",
+                        "fix the row, or use a grade column (0/1/2)")
+    return 2 if score >= exact else 1 if score >= partial else 0
+
+
+def read_judgments(path: Path | str, *, split: Split = "all", seed: int = 13, partial: float = 2.0,
+                   exact: float = 2.67, scale: tuple[float, float] = (1.0, 3.0)) -> ServingJudgments:
+    path = Path(path)
+    if not path.exists():
+        raise MrosError(f"judgments file {path} not found", "pass an existing --judgments CSV (query, product_uid, relevance)")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MrosError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})", "re-save the file as UTF-8") from None
+    reader = csv.DictReader(text.splitlines(), strict=True)
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    if not header:
+        raise MrosError(f"{path}: the file is empty", "pass a CSV with a header: query, product_uid, relevance")
+    id_col = next((c for c in ("product_uid", "product_id") if c in header), None)
+    grade_col = next((c for c in ("grade", "relevance") if c in header), None)
+    if "query" not in header or id_col is None or grade_col is None:
+        raise MrosError(f"{path}:1: needs columns query, product_uid (or product_id) and relevance (or grade); "
+                        f"found {', '.join(header)}", "rename the columns")
+    out = ServingJudgments(path=str(path))
+    try:
+        for row in reader:
+            line = reader.line_num
+            query = (row.get("query") or "").strip()
+            pid = (row.get(id_col) or "").strip()
+            if not query or not pid:
+                raise MrosError(f"{path}:{line}: empty query or product id", "fix or remove the row")
+            grade = _grade(row.get(grade_col) or "", grade_col, path, line, partial, exact, scale)
+            if split != "all" and split_of(query, seed) != split:
+                continue
+            if query not in out.graded:
+                out.queries.append(query)
+                out.graded[query] = {}
+            out.graded[query][pid] = grade
+    except csv.Error as exc:
+        raise MrosError(f"{path}:{reader.line_num}: malformed CSV ({exc})", "close the quote or fix the row") from None
+    if not out.queries:
+        raise MrosError(f"{path}: no judged queries{'' if split == 'all' else f' in the {split} split'}",
+                        "pass a judgments file with rows, or another --split")
+    return out
