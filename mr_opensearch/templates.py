@@ -16,17 +16,19 @@ from typing import Any
 from mr_opensearch.errors import MrosError
 
 ROOT = Path(__file__).resolve().parent.parent
+PACKAGED = Path(__file__).resolve().parent / "_templates"
 PLACEHOLDER = re.compile(r'"\{\{([a-z_][a-z0-9_]*)\}\}"')
 
 
 def template_path(kind: str, name: str) -> Path:
     if kind not in ("mappings", "pipelines"):
         raise ValueError(f"unknown template kind {kind!r}")
-    path = ROOT / kind / f"{name}.json"
-    if not path.exists():
-        raise MrosError(f"template {kind}/{name}.json not found under {ROOT}",
-                        "run mros from its source checkout (`pip install -e .`), where the templates live")
-    return path
+    for base in (PACKAGED, ROOT):
+        path = base / kind / f"{name}.json"
+        if path.exists():
+            return path
+    raise MrosError(f"template {kind}/{name}.json not found (looked in {PACKAGED} and {ROOT})",
+                    "reinstall mros (`pip install --force-reinstall mros`): the wheel ships the templates")
 
 
 def render(kind: str, name: str, **values: Any) -> dict:
