@@ -71,15 +71,19 @@ def installed_plugins(opensearch_client: Any) -> set[str]:
 
 @pytest.fixture(scope="session")
 def require_plugins(installed_plugins: set[str]) -> Callable[..., None]:
-    """A function that skips the calling test, naming the plugins, when the node lacks any of them."""
+    """A function that skips the calling test, naming the plugins, when the node lacks any of them;
+    with ``MROS_REQUIRE_PLUGINS=1`` it fails the test instead (same message), for CI that has them."""
 
     def check(*names: str) -> None:
         missing = [name for name in names if name not in installed_plugins]
         if missing:
-            pytest.skip(
+            message = (
                 f"the node lacks {', '.join(missing)} (not served by the Maven registry this machine reaches; "
                 "give the zips with `mros opensearch up --plugin-zip` or point MROS_OPENSEARCH_URL at a full node)"
             )
+            if os.environ.get("MROS_REQUIRE_PLUGINS") == "1":
+                pytest.fail(message)
+            pytest.skip(message)
 
     return check
 

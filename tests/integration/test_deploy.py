@@ -52,8 +52,21 @@ def state() -> dict[str, Any]:
     return {}
 
 
-def test_first_deploy_fills_a_complete_index_behind_the_alias(deployed_alias, serving_runs, state):
-    client, alias, run, _ = deployed_alias
+@pytest.fixture(scope="module")
+def deployed(opensearch_url, opensearch_client, serving_runs, tmp_path_factory) -> tuple[Any, str, Any, Any]:
+    """A first client-mode deploy under an alias of this module's own (the tests below move it)."""
+    alias = "mros-test-deploy"
+    for name in list(opensearch_client.indices.get(index=f"{alias}-*")):
+        opensearch_client.indices.delete(index=name)
+    home = tmp_path_factory.mktemp("deploy-home")
+    first = invoke("deploy", "--run", str(serving_runs.runs[0]), "--catalog", str(serving_runs.catalog), "--alias",
+                   alias, "--url", opensearch_url, "--embedding", "client", "--json", home=home)
+    assert first.exit_code == 0, first.output
+    return opensearch_client, alias, serving_runs.runs[0], serving_runs.judgments
+
+
+def test_first_deploy_fills_a_complete_index_behind_the_alias(deployed, serving_runs, state):
+    client, alias, run, _ = deployed
     live = list(client.indices.get_alias(name=alias))
     assert len(live) == 1
     index = live[0]
@@ -77,8 +90,8 @@ def test_first_deploy_fills_a_complete_index_behind_the_alias(deployed_alias, se
     state["first"] = index
 
 
-def test_the_same_deploy_again_writes_nothing(deployed_alias, serving_runs, state, opensearch_url):
-    client, alias, run, _ = deployed_alias
+def test_the_same_deploy_again_writes_nothing(deployed, serving_runs, state, opensearch_url):
+    client, alias, run, _ = deployed
     index = state["first"]
     before = indexing_total(client, index)
     again = invoke("deploy", "--run", str(run), "--catalog", str(serving_runs.catalog), "--alias", alias,
@@ -90,8 +103,8 @@ def test_the_same_deploy_again_writes_nothing(deployed_alias, serving_runs, stat
     assert list(client.indices.get_alias(name=alias)) == [index]
 
 
-def test_dry_run_leaves_the_cluster_exactly_as_it_was(deployed_alias, serving_runs, opensearch_url):
-    client, alias, _, _ = deployed_alias
+def test_dry_run_leaves_the_cluster_exactly_as_it_was(deployed, serving_runs, opensearch_url):
+    client, alias, _, _ = deployed
     before = snapshot(client, "*")
     plan = invoke("deploy", "--run", str(serving_runs.runs[1]), "--catalog", str(serving_runs.catalog), "--alias",
                   alias, "--url", opensearch_url, "--embedding", "client", "--dry-run", "--json")
@@ -104,8 +117,8 @@ def test_dry_run_leaves_the_cluster_exactly_as_it_was(deployed_alias, serving_ru
     assert not (serving_runs.runs[1] / "deploy").exists()
 
 
-def test_a_second_run_gets_a_new_index_and_the_old_one_is_kept(deployed_alias, serving_runs, state, opensearch_url):
-    client, alias, _, _ = deployed_alias
+def test_a_second_run_gets_a_new_index_and_the_old_one_is_kept(deployed, serving_runs, state, opensearch_url):
+    client, alias, _, _ = deployed
     second = invoke("deploy", "--run", str(serving_runs.runs[1]), "--catalog", str(serving_runs.catalog), "--alias",
                     alias, "--url", opensearch_url, "--embedding", "client", "--json")
     assert second.exit_code == 0, second.output
@@ -122,8 +135,8 @@ def test_a_second_run_gets_a_new_index_and_the_old_one_is_kept(deployed_alias, s
     assert all(r["complete"] for r in rows.values())
 
 
-def test_rollback_restores_the_previous_index_and_keep_prunes(deployed_alias, serving_runs, state, opensearch_url):
-    client, alias, _, _ = deployed_alias
+def test_rollback_restores_the_previous_index_and_keep_prunes(deployed, serving_runs, state, opensearch_url):
+    client, alias, _, _ = deployed
     back = invoke("rollback", "--alias", alias, "--url", opensearch_url, "--json")
     assert back.exit_code == 0, back.output
     assert json.loads(back.stdout)["to"] == state["first"]
