@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mr_opensearch.errors import MrosError
+from mr_opensearch.vector_index import catalog_fingerprint
+
+__all__ = ["ServingCatalog", "catalog_fingerprint", "read_catalog"]
 
 ID_COLUMNS = ("product_uid", "product_id", "id")
 TITLE_COLUMNS = ("product_title", "title")
@@ -48,6 +51,10 @@ class ServingCatalog:
             parts = [title] + [self.extra[f][i] for f in fields if f != "title"]
             out.append(SEPARATOR.join(p for p in parts if p))
         return out
+
+    def fingerprint(self, fields: Sequence[str] = ("title",)) -> str:
+        """:func:`catalog_fingerprint` of the ids and the texts embedded with ``fields``."""
+        return catalog_fingerprint(self.ids, self.embedding_texts(fields))
 
 
 def _text(path: Path) -> str:

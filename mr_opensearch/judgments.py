@@ -2,7 +2,8 @@
 
 Columns: ``query``, the product id (``product_uid`` or ``product_id``) and either ``relevance`` (raw
 rater means on a 1–3 scale, cut at ``partial`` >= 2.0 and ``exact`` >= 2.67, as in training) or
-``grade`` (0/1/2 or irrelevant/partial/exact). ``split`` keeps the queries of one split of the
+``grade`` (0/1/2, irrelevant/partial/exact, or the ESCI names and letters training accepts), cut by
+:class:`mr_opensearch.grading.GradeMapping`. ``split`` keeps the queries of one split of the
 project's query split (``"{seed}:{query}"`` hashed with SHA-1 into [0, 1): test below 0.1, validation
 below 0.2, as ``trainer.splits`` does), so ``--tune`` runs on validation and reports on test.
 """
@@ -11,14 +12,14 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from mr_opensearch.errors import MrosError
+from mr_opensearch.grading import GRADE_NAMES, GradeMapping, parse_grade_name
 
-GRADE_NAMES = ("irrelevant", "partial", "exact")
+__all__ = ["GRADE_NAMES", "ServingJudgments", "Split", "read_judgments", "split_of"]
 Split = Literal["all", "train", "validation", "test"]
 
 
@@ -42,26 +43,17 @@ class ServingJudgments:
         return sum(len(g) for g in self.graded.values())
 
 
-def _grade(value: str, column: str, path: Path, line: int, partial: float, exact: float, scale: tuple[float, float]) -> int:
-    text = value.strip()
-    if column == "grade":
-        if text.lower() in GRADE_NAMES:
-            return GRADE_NAMES.index(text.lower())
-        if text in ("0", "1", "2"):
-            return int(text)
-        raise MrosError(f"{path}:{line}: unknown grade {value!r}", "use 0/1/2 or irrelevant/partial/exact")
+def _grade(value: str, column: str, path: Path, line: int, mapping: GradeMapping) -> int:
     try:
-        score = float(text)
-    except ValueError:
-        raise MrosError(f"{path}:{line}: relevance {value!r} is not a number", "fix the row") from None
-    if not math.isfinite(score) or not scale[0] <= score <= scale[1]:
-        raise MrosError(f"{path}:{line}: relevance {value!r} is outside the scale {scale[0]:g}..{scale[1]:g}",
-                        "fix the row, or use a grade column (0/1/2)")
-    return 2 if score >= exact else 1 if score >= partial else 0
+        return parse_grade_name(value) if column == "grade" else mapping.grade_of_text(value)
+    except MrosError as exc:
+        raise MrosError(f"{path}:{line}: {exc.message}", exc.hint) from None
 
 
-def read_judgments(path: Path | str, *, split: Split = "all", seed: int = 13, partial: float = 2.0,
-                   exact: float = 2.67, scale: tuple[float, float] = (1.0, 3.0)) -> ServingJudgments:
+def read_judgments(path: Path | str, mapping: GradeMapping | None = None, *, split: Split = "all",
+                   seed: int = 13) -> ServingJudgments:
+    """Read a judgments CSV; ``mapping`` cuts raw relevance (default 1–3 scale, 2.0 / 2.67)."""
+    mapping = mapping or GradeMapping()
     path = Path(path)
     if not path.exists():
         raise MrosError(f"judgments file {path} not found", "pass an existing --judgments CSV (query, product_uid, relevance)")
@@ -80,18 +72,29 @@ def read_judgments(path: Path | str, *, split: Split = "all", seed: int = 13, pa
                         f"found {', '.join(header)}", "rename the columns")
     out = ServingJudgments(path=str(path))
     try:
+        reader.fieldnames = header
+        first_line: dict[tuple[str, str], int] = {}
         for row in reader:
             line = reader.line_num
+            if None in row or None in row.values():
+                found = len(header) + len(row.get(None) or []) - sum(v is None for v in row.values())
+                raise MrosError(f"{path}:{line}: {found} fields, the header has {len(header)}",
+                                "quote fields that contain commas")
             query = (row.get("query") or "").strip()
             pid = (row.get(id_col) or "").strip()
             if not query or not pid:
                 raise MrosError(f"{path}:{line}: empty query or product id", "fix or remove the row")
-            grade = _grade(row.get(grade_col) or "", grade_col, path, line, partial, exact, scale)
+            grade = _grade(row.get(grade_col) or "", grade_col, path, line, mapping)
             if split != "all" and split_of(query, seed) != split:
                 continue
             if query not in out.graded:
                 out.queries.append(query)
                 out.graded[query] = {}
+            previous = out.graded[query].get(pid)
+            if previous is not None and previous != grade:
+                raise MrosError(f"{path}:{line}: pair ({query!r}, {pid!r}) graded {grade} here but {previous} "
+                                f"on line {first_line[(query, pid)]}", "keep one grade per (query, product) pair")
+            first_line.setdefault((query, pid), line)
             out.graded[query][pid] = grade
     except csv.Error as exc:
         raise MrosError(f"{path}:{reader.line_num}: malformed CSV ({exc})", "close the quote or fix the row") from None

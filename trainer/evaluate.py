@@ -47,13 +47,9 @@ def _scorer_factories(run_dir: Path, config: TrainConfig, data, progress: bool, 
     int8 = run_dir / "onnx" / "int8" / "model.onnx"
     if int8.exists():
         def onnx_scorer():
-            import json
+            from mr_opensearch.onnx_encoder import load_served_encoder
 
-            from mr_opensearch.onnx_encoder import OnnxEncoder
-
-            config_ = json.loads((run_dir / "onnx" / "ml-commons.json").read_text()).get("model_config", {})
-            enc = OnnxEncoder(int8, int8.parent / "tokenizer.json", pooling=str(config_.get("pooling_mode", "mean")),
-                              normalize=bool(config_.get("normalize_result", True)))
+            enc = load_served_encoder(run_dir / "onnx", variant="int8")
             encode = lambda texts: enc.encode(texts, batch_size=bs)  # noqa: E731
             vectors = CatalogVectors(encode, data.catalog, file_fingerprint(int8), cache_dir)
             return DenseScorer(encode, data.catalog, f"{final}-int8-onnx", vectors)

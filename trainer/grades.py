@@ -23,6 +23,8 @@ from enum import IntEnum
 
 from pydantic import BaseModel, Field, model_validator
 
+from mr_opensearch.grading import DEFAULT_EXACT, DEFAULT_PARTIAL, GRADE_ALIASES, cut
+
 
 class Grade(IntEnum):
     IRRELEVANT = 0
@@ -34,17 +36,7 @@ class Grade(IntEnum):
         return self.name.lower()
 
 
-GRADE_NAMES: dict[str, Grade] = {
-    "exact": Grade.EXACT,
-    "e": Grade.EXACT,
-    "partial": Grade.PARTIAL,
-    "substitute": Grade.PARTIAL,
-    "s": Grade.PARTIAL,
-    "complement": Grade.PARTIAL,
-    "c": Grade.PARTIAL,
-    "irrelevant": Grade.IRRELEVANT,
-    "i": Grade.IRRELEVANT,
-}
+GRADE_NAMES: dict[str, Grade] = {name: Grade(grade) for name, grade in GRADE_ALIASES.items()}
 
 
 class UnknownGradeError(ValueError):
@@ -55,8 +47,8 @@ class GradeMapping(BaseModel):
     """Cuts a raw relevance score into the three grades: ``score >= exact`` is exact,
     ``score >= partial`` is partial, anything lower is irrelevant."""
 
-    exact: float = Field(2.67, description="lowest raw relevance graded exact")
-    partial: float = Field(2.0, description="lowest raw relevance graded partial")
+    exact: float = Field(DEFAULT_EXACT, description="lowest raw relevance graded exact")
+    partial: float = Field(DEFAULT_PARTIAL, description="lowest raw relevance graded partial")
 
     @model_validator(mode="after")
     def _ordered(self) -> GradeMapping:
@@ -65,11 +57,7 @@ class GradeMapping(BaseModel):
         return self
 
     def grade_of_score(self, score: float) -> Grade:
-        if score >= self.exact:
-            return Grade.EXACT
-        if score >= self.partial:
-            return Grade.PARTIAL
-        return Grade.IRRELEVANT
+        return Grade(cut(score, self.exact, self.partial))
 
 
 def parse_grade(value: object, column: str, mapping: GradeMapping | None) -> Grade:

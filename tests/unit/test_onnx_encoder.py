@@ -1,0 +1,190 @@
+"""The torch-free ONNX encoder on a tiny hand-built graph: token embeddings are rows of a fixed table looked
+up by token id, so every pooling mode and the normalisation can be recomputed by hand with numpy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mr_opensearch.errors import MrosError
+from mr_opensearch.onnx_encoder import OnnxEncoder, load_served_encoder, pool, served_files
+
+WORDS = ["[PAD]", "[UNK]", "drill", "sink", "tile", "saw", "cordless", "kitchen"]
+DIM = 3
+# row i is token i's embedding; the [PAD] row is large so that ignoring the mask would show
+TABLE = np.array([[100.0, -100.0, 50.0]] + [[i, (i % 3) - 1.0, 0.5 * i * i - 4.0] for i in range(1, len(WORDS))],
+                 dtype=np.float32)
+
+
+def _graph(path: Path, table: np.ndarray = TABLE, static_dim: bool = True) -> Path:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    ids = helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])
+    mask = helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"])
+    out = helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT,
+                                        ["batch", "seq", table.shape[1] if static_dim else "dim"])
+    # attention_mask is an input (as in every export) that only pooling reads: padded rows stay visible
+    initializers = [numpy_helper.from_array(table, "table")]
+    if static_dim:
+        nodes = [helper.make_node("Gather", ["table", "input_ids"], ["last_hidden_state"], axis=0)]
+    else:  # a reshape to a shape computed at run time: ONNX Runtime cannot tell the output size
+        initializers.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), "minus_one"))
+        nodes = [helper.make_node("Gather", ["table", "input_ids"], ["rows"], axis=0),
+                 helper.make_node("Shape", ["input_ids"], ["ids_shape"]),
+                 helper.make_node("Concat", ["ids_shape", "minus_one"], ["target"], axis=0),
+                 helper.make_node("Reshape", ["rows", "target"], ["last_hidden_state"])]
+    graph = helper.make_graph(nodes, "lookup", [ids, mask], [out], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def _tokenizer(path: Path, truncation: int | None = None) -> Path:
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import WhitespaceSplit
+
+    tok = Tokenizer(WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
+    tok.pre_tokenizer = WhitespaceSplit()
+    if truncation:
+        tok.enable_truncation(max_length=truncation)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tok.save(str(path))
+    return path
+
+
+def _package(folder: Path, pooling: str = "MEAN", normalize: bool = True, dim: int = DIM, variant: str = "int8",
+             flat: bool = False) -> Path:
+    files = folder if flat else folder / variant
+    _graph(files / "model.onnx")
+    _tokenizer(files / "tokenizer.json")
+    meta = {"variant": variant, "model_format": "ONNX",
+            "model_config": {"pooling_mode": pooling, "normalize_result": normalize, "embedding_dimension": dim}}
+    (folder / "ml-commons.json").write_text(json.dumps(meta))
+    return folder
+
+
+def _rows(words: str) -> np.ndarray:
+    return TABLE[[WORDS.index(w) for w in words.split()]]
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
+
+
+TEXTS = ["drill", "cordless drill saw", "kitchen sink tile drill"]
+
+
+@pytest.fixture
+def files(tmp_path):
+    return _graph(tmp_path / "m" / "model.onnx"), _tokenizer(tmp_path / "m" / "tokenizer.json")
+
+
+def test_each_pooling_mode_matches_a_hand_computation(files):
+    # texts of different lengths share one batch, so the shorter ones are padded with the [PAD] row
+    by_hand = {
+        "mean": [_rows(t).mean(axis=0) for t in TEXTS],
+        "mean_sqrt_len": [_rows(t).sum(axis=0) / np.sqrt(len(t.split())) for t in TEXTS],
+        "max": [_rows(t).max(axis=0) for t in TEXTS],
+        "cls": [_rows(t)[0] for t in TEXTS],
+    }
+    # spot check of the table for one text: "cordless drill saw" = ids 6, 2, 5
+    assert np.allclose(by_hand["mean"][1], [13 / 3, 1 / 3, (14 + -2 + 8.5) / 3])
+    for mode, expected in by_hand.items():
+        raw = OnnxEncoder(*files, pooling=mode.upper(), normalize=False).encode(TEXTS)
+        assert np.allclose(raw, np.stack(expected), atol=1e-5), mode
+        unit = OnnxEncoder(*files, pooling=mode, normalize=True).encode(TEXTS, batch_size=2)
+        assert np.allclose(unit, np.stack([_unit(e) for e in expected]), atol=1e-5), mode
+
+
+def test_pool_masks_padding_and_refuses_unknown_modes():
+    tokens = np.array([[[1.0, 2.0], [3.0, 6.0], [100.0, 100.0]]], dtype=np.float32)
+    mask = np.array([[1, 1, 0]])
+    assert pool(tokens, mask, "mean", normalize=False).tolist() == [[2.0, 4.0]]
+    assert pool(tokens, mask, "max", normalize=False).tolist() == [[3.0, 6.0]]
+    assert np.allclose(pool(tokens, mask, "mean_sqrt_len", normalize=False), [[4 / np.sqrt(2), 8 / np.sqrt(2)]])
+    assert np.allclose(pool(tokens, mask, "mean"), [[2 / np.sqrt(20), 4 / np.sqrt(20)]])
+    with pytest.raises(MrosError, match="pooling mode 'last_token'"):
+        pool(tokens, mask, "last_token")
+
+
+def test_truncation_is_capped_at_512_as_ml_commons_does(tmp_path, files):
+    onnx_path, _ = files
+    enc = OnnxEncoder(onnx_path, _tokenizer(tmp_path / "none" / "tokenizer.json"))
+    assert enc.tokenizer.truncation["max_length"] == 512
+    long_text = " ".join(["drill"] * 512 + ["saw"] * 100)  # the 100 saws lie beyond token 512
+    assert np.allclose(enc.encode([long_text]), _unit(TABLE[WORDS.index("drill")]), atol=1e-6)
+    assert OnnxEncoder(onnx_path, _tokenizer(tmp_path / "big" / "tokenizer.json", 4096)).tokenizer.truncation[
+        "max_length"] == 512
+    short = OnnxEncoder(onnx_path, _tokenizer(tmp_path / "short" / "tokenizer.json", 2), normalize=False)
+    assert short.tokenizer.truncation["max_length"] == 2
+    assert np.allclose(short.encode(["cordless drill saw"]), _rows("cordless drill").mean(axis=0))
+
+
+def test_the_package_loader_uses_the_recorded_pooling_and_normalisation(tmp_path):
+    package = _package(tmp_path / "onnx", pooling="CLS", normalize=False)
+    enc = load_served_encoder(package)
+    assert (enc.pooling, enc.normalize, enc.dimension) == ("cls", False, DIM)
+    assert np.allclose(enc.encode(TEXTS), np.stack([_rows(t)[0] for t in TEXTS]))
+    enc = OnnxEncoder.from_package(_package(tmp_path / "max", pooling="MAX", normalize=True))
+    assert np.allclose(enc.encode(["kitchen drill"]), _unit(_rows("kitchen drill").max(axis=0)))
+    enc = load_served_encoder(_package(tmp_path / "sqrt", pooling="MEAN_SQRT_LEN", normalize=False))
+    assert np.allclose(enc.encode(["kitchen drill"]), _rows("kitchen drill").sum(axis=0) / np.sqrt(2))
+
+
+def test_served_files_resolves_the_export_and_the_served_copy_layouts(tmp_path):
+    export = _package(tmp_path / "run" / "onnx", variant="fp32")
+    onnx_path, tokenizer, meta = served_files(export)
+    assert (onnx_path, tokenizer) == (export / "fp32" / "model.onnx", export / "fp32" / "tokenizer.json")
+    assert meta["model_config"]["pooling_mode"] == "MEAN"
+    served = _package(tmp_path / "models" / "abc123", flat=True)
+    assert served_files(served)[:2] == (served / "model.onnx", served / "tokenizer.json")
+    with pytest.raises(MrosError, match=r"int8[/\\]model.onnx not found"):
+        served_files(export, variant="int8")
+
+
+def test_bad_packages_are_clear_errors(tmp_path, files):
+    onnx_path, tokenizer = files
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"\x08\x07this is not a protobuf model")
+    with pytest.raises(MrosError, match=r"broken.onnx is not a valid ONNX model .*re-export with `mros export`"):
+        OnnxEncoder(broken, tokenizer)
+    with pytest.raises(MrosError, match=r"ONNX model .*absent.onnx not found"):
+        OnnxEncoder(tmp_path / "absent.onnx", tokenizer)
+    with pytest.raises(MrosError, match=r"tokenizer .*nope.json not found"):
+        OnnxEncoder(onnx_path, tmp_path / "nope.json")
+    with pytest.raises(MrosError, match=r"pooling mode 'WEIGHTEDMEAN' is not one ML Commons 3\.5 runs"):
+        OnnxEncoder(onnx_path, tokenizer, pooling="WEIGHTEDMEAN")
+    with pytest.raises(MrosError, match=r"makes 3-d vectors, ml-commons\.json says 384"):
+        load_served_encoder(_package(tmp_path / "wrong-dim", dim=384))
+    with pytest.raises(MrosError, match=r"ml-commons\.json not found"):
+        load_served_encoder(onnx_path.parent)
+    bad_meta = _package(tmp_path / "bad-meta")
+    (bad_meta / "ml-commons.json").write_text("{not json")
+    with pytest.raises(MrosError, match="not valid JSON"):
+        load_served_encoder(bad_meta)
+    missing_tok = _package(tmp_path / "no-tok")
+    (missing_tok / "int8" / "tokenizer.json").unlink()
+    with pytest.raises(MrosError, match=r"tokenizer.json not found"):
+        load_served_encoder(missing_tok)
+
+
+def test_dimension_is_measured_when_the_graph_leaves_it_symbolic(tmp_path):
+    table = np.arange(len(WORDS) * 5, dtype=np.float32).reshape(len(WORDS), 5)
+    enc = OnnxEncoder(_graph(tmp_path / "dyn.onnx", table, static_dim=False), _tokenizer(tmp_path / "t.json"))
+    assert enc.session.get_outputs()[0].shape[-1] == "dim"
+    assert enc.dimension == 5
+
+
+def test_trainer_export_reexports_the_same_objects():
+    pytest.importorskip("torch")
+    import trainer.export as export
+
+    assert export.OnnxEncoder is OnnxEncoder and export.pool is pool
