@@ -21,8 +21,9 @@ import numpy as np
 from pydantic import Field
 
 from mr_opensearch.connection import MAX_PARALLEL_REQUESTS
+from mr_opensearch.manifest import cosine_to_score
 from mr_opensearch.strict import StrictModel
-from mr_opensearch.vector_index import cosine_to_score, knn_search
+from mr_opensearch.vector_index import knn_search
 
 
 class EngineEvalConfig(StrictModel):

@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from mr_opensearch.errors import MrosError
 from mr_opensearch.manifest import Manifest, read_index_manifest
+from mr_opensearch.ml_commons import ENGINE_PLUGINS
 
-ENGINE_PLUGINS = ("opensearch-ml", "opensearch-neural-search")
 _FORBIDDEN = set('\\/*?"<>| ,#:')
 
 

@@ -14,7 +14,6 @@ and ``mros eval`` embed queries with exactly the deployed model without the run 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -28,14 +27,6 @@ from mr_opensearch.manifest import Boundaries
 from mr_opensearch.paths import user_dir
 
 SERVED_FILES = ("model.onnx", "tokenizer.json", "ml-commons.json")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass

@@ -158,8 +158,3 @@ def knn_search(client: Any, index: str, vector: np.ndarray, k: int = 100, min_sc
     else:
         clause["min_score"] = min_score
     return client.search(index=index, body={"size": k, "_source": ["product_id"], "query": {"knn": {"embedding": clause}}})
-
-
-def cosine_to_score(cosine: float) -> float:
-    """OpenSearch's ``cosinesimil`` score of a hit with this cosine."""
-    return (1.0 + cosine) / 2.0
