@@ -10,8 +10,9 @@ metric code (:mod:`mr_opensearch.metrics`):
   score returns every document scoring at least that; of those that are judged, the share judged partial
   or better (exact) — how well the learned line holds on the live HNSW index;
 * latency: client wall time per search, one at a time (p50/p95/p99/mean), and the server's ``took``;
-  queries per second with 1 and N threads sharing one client (its connection pool holds
-  :data:`~mr_opensearch.connection.MAX_PARALLEL_REQUESTS`). Query embedding (client mode) is timed
+  under load, 1 and N threads sharing one client (its connection pool holds
+  :data:`~mr_opensearch.connection.MAX_PARALLEL_REQUESTS`) for one pass over the queries or a bounded
+  time: queries per second, latency p50/p95/p99 under that load, and failed requests (counted). Query embedding (client mode) is timed
   separately: it runs in mros, not in the engine (engine mode embeds inside the dense leg's latency).
 
 :func:`tune` fetches both hybrid legs once per query (``_msearch``) and grid-searches offline over the
@@ -23,7 +24,9 @@ higher cut-off — a cut-off that costs nothing on these judgments is kept). Mea
 
 from __future__ import annotations
 
+import itertools
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -127,8 +130,9 @@ def _check_clients(clients: Sequence[int]) -> list[int]:
 def evaluate_live(client: Any, alias: str, judgments: Any, *, modes: Sequence[str] = MODES, k: int = 100,
                   clients: Sequence[int] = (1, 4), max_queries: int | None = None,
                   embedder: QueryEmbedder | None = None, settings: HybridSettings | None = None,
-                  progress: bool = False) -> dict[str, Any]:
-    """Every mode over the judged queries through the live index (see the module docstring)."""
+                  progress: bool = False, load_seconds: float | None = None) -> dict[str, Any]:
+    """Every mode over the judged queries through the live index (see the module docstring); the load
+    at each client count runs one pass over the queries, or ``load_seconds`` when given."""
     unknown = [m for m in modes if m not in MODES]
     if unknown or not modes:
         raise MrosError(f"unknown modes {unknown or list(modes)}", f"use a subset of {','.join(MODES)}", exit_code=2)
@@ -166,8 +170,9 @@ def evaluate_live(client: Any, alias: str, judgments: Any, *, modes: Sequence[st
         block: dict[str, Any] = {
             "quality": quality(ranked, graded, k),
             "latency_ms": {**percentiles(latencies), "server_took_p50": float(np.percentile(took, 50))},
-            "qps": {str(c): _throughput(one, queries, c) for c in counts},
         }
+        block["load"] = {str(c): load(one, queries, c, load_seconds) for c in counts}
+        block["qps"] = {c: row["qps"] for c, row in block["load"].items()}
         if mode == "dense" and manifest.boundaries is not None:
             block["boundaries"] = {}
             for grade_name, grade in (("partial", 1), ("exact", 2)):
@@ -178,12 +183,45 @@ def evaluate_live(client: Any, alias: str, judgments: Any, *, modes: Sequence[st
     return out
 
 
-def _throughput(one: Callable[[str], Any], queries: list[str], threads: int) -> float:
-    """Queries per second with ``threads`` threads sharing one client."""
+def load(one: Callable[[str], Any], queries: list[str], threads: int, seconds: float | None = None) -> dict[str, Any]:
+    """``threads`` threads sharing one client send ``queries`` in turn: one pass over them, or, with
+    ``seconds``, round after round until that much time has passed (each thread finishes the request it
+    is in). Returns queries per second, the wall latency of each request under that load, and the
+    requests that failed (counted, the first one's error kept), so a load test shows errors instead of
+    stopping at the first."""
+    lock = threading.Lock()
+    position = itertools.count()
+    latencies: list[float] = []
+    errors: list[str] = []
+    deadline = None if seconds is None else time.perf_counter() + seconds
+
+    def worker() -> None:
+        while True:
+            with lock:
+                i = next(position)
+            if deadline is None and i >= len(queries):
+                return
+            if deadline is not None and time.perf_counter() >= deadline:
+                return
+            start = time.perf_counter()
+            try:
+                one(queries[i % len(queries)])
+            except Exception as exc:  # counted and reported: a load test must see every failure
+                with lock:
+                    errors.append(f"{type(exc).__name__}: {str(exc)[:300]}")
+                continue
+            elapsed = (time.perf_counter() - start) * 1000.0
+            with lock:
+                latencies.append(elapsed)
+
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        list(pool.map(one, queries))
-    return len(queries) / max(time.perf_counter() - start, 1e-9)
+        for future in [pool.submit(worker) for _ in range(threads)]:
+            future.result()
+    wall = max(time.perf_counter() - start, 1e-9)
+    return {"clients": threads, "seconds": wall, "requests": len(latencies) + len(errors), "errors": len(errors),
+            "first_error": errors[0] if errors else None, "qps": len(latencies) / wall,
+            "latency_ms": percentiles(latencies) if latencies else None}
 
 
 # --------------------------------------------------------------------------------------------------- tune

@@ -52,8 +52,12 @@ def _print_eval(report: dict[str, Any]) -> None:
     for key in ("p50", "p95", "p99", "mean", "server_took_p50"):
         rows.append((f"latency {key} ms", [_fmt(report["modes"][m]["latency_ms"][key], 1) for m in modes]))
     for count in report["clients"]:
-        rows.append((f"QPS, {count} client{'s' if count > 1 else ''}",
-                     [_fmt(report["modes"][m]["qps"][str(count)], 1) for m in modes]))
+        label = f"{count} client{'s' if count > 1 else ''}"
+        loads = [report["modes"][m]["load"][str(count)] for m in modes]
+        rows.append((f"QPS, {label}", [_fmt(row["qps"], 1) for row in loads]))
+        if count > 1:
+            rows.append((f"p99 ms, {label}", [_fmt((row["latency_ms"] or {}).get("p99"), 1) for row in loads]))
+        rows.append((f"errors, {label}", [f"{row['errors']} of {row['requests']}" for row in loads]))
     dense = report["modes"].get("dense", {}).get("boundaries")
     if dense:
         for grade, row in dense.items():
@@ -98,7 +102,10 @@ def eval_(
     judgments: Path = typer.Option(..., "--judgments", help="Judged queries (query, product, grade), e.g. a split."),
     modes: str = typer.Option("bm25,dense,hybrid", "--modes", help="Comma-separated search modes to compare."),
     k: int = typer.Option(100, "--k", min=10, max=10000, help="Hits per query (recall@k)."),
-    clients: str = typer.Option("1,4", "--clients", help="Parallel clients for the QPS measurement."),
+    clients: str = typer.Option("1,4", "--clients", help="Parallel clients for the load measurement (QPS, "
+                                "latency under load, errors), e.g. 1,4,16."),
+    load_seconds: float | None = typer.Option(None, "--load-seconds", min=1.0, max=3600.0, help="Run each load "
+                                              "for this long (default: one pass over the queries)."),
     max_queries: int | None = typer.Option(None, "--max-queries", min=1, help="Use only the first N judged queries."),
     tune: bool = typer.Option(False, "--tune", help="Also choose the hybrid settings on these judgments "
                               "(use a validation split) and save them for the next deploy."),
@@ -133,7 +140,8 @@ def eval_(
     elif manifest.embedding == "engine" and (model is not None or run is not None):
         info("the index embeds queries inside the engine (neural): --model/--run are not used")
     report = evaluate_live(client, alias, judged, modes=mode_list, k=k, clients=client_counts,
-                           max_queries=max_queries, embedder=embedder, progress=show_progress())
+                           max_queries=max_queries, embedder=embedder, progress=show_progress(),
+                           load_seconds=load_seconds)
     tuned, saved = None, None
     if tune:
         tuned = do_tune(client, alias, judged, k=k, max_queries=max_queries, embedder=embedder,

@@ -6,6 +6,7 @@ Uses ``deployed_alias`` from ``conftest.py``: ``(client, alias, run_dir, judgmen
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,41 @@ def test_eval_prints_all_modes_side_by_side(opensearch_url: str, deployed_alias:
     for block in report["modes"].values():
         assert block["quality"]["ndcg@10"] is not None and set(block["qps"]) == {"1", "2"}
     assert set(report["modes"]["dense"]["boundaries"]) == {"partial", "exact"}
+
+
+def test_eval_under_16_clients_for_a_bounded_time_reports_p99_and_no_errors(opensearch_url: str,
+                                                                             deployed_alias: tuple):
+    _client, alias, _run, judgments = deployed_alias
+    started = time.perf_counter()
+    report = json.loads(_invoke(opensearch_url, "eval", "--alias", alias, "--judgments", str(judgments),
+                                "--max-queries", "10", "--modes", "bm25,hybrid", "--clients", "1,16",
+                                "--load-seconds", "1", "--json").stdout)["eval"]
+    # two modes x two loads of 1 s each, plus the judged pass and warm-up: bounded, not 16 passes
+    assert time.perf_counter() - started < 60
+    for mode in ("bm25", "hybrid"):
+        heavy = report["modes"][mode]["load"]["16"]
+        assert heavy["clients"] == 16 and heavy["errors"] == 0 and heavy["first_error"] is None
+        assert heavy["requests"] > 16  # every thread looped over the 10 queries for the whole second
+        assert 1.0 <= heavy["seconds"] < 5.0
+        assert heavy["latency_ms"]["p50"] <= heavy["latency_ms"]["p99"]
+        assert report["modes"][mode]["qps"]["16"] == heavy["qps"] > 0
+    text = _invoke(opensearch_url, "eval", "--alias", alias, "--judgments", str(judgments), "--max-queries", "10",
+                   "--modes", "bm25", "--clients", "1,16", "--load-seconds", "1").stdout
+    assert any(line.startswith("p99 ms, 16 clients") for line in text.splitlines())
+    assert any(line.startswith("errors, 16 clients") and " 0 of " in line for line in text.splitlines())
+
+
+def test_load_counts_failed_requests_instead_of_stopping():
+    from mr_opensearch.live_eval import load
+
+    def flaky(query: str) -> None:
+        if query == "bad":
+            raise ConnectionError("reset by peer")
+
+    outcome = load(flaky, ["a", "bad", "b", "c"], threads=3)
+    assert outcome["requests"] == 4 and outcome["errors"] == 1
+    assert outcome["first_error"] == "ConnectionError: reset by peer"
+    assert outcome["latency_ms"] is not None and outcome["qps"] > 0
 
 
 def test_tune_writes_a_settings_file_deploy_can_read(opensearch_url: str, deployed_alias: tuple, tmp_path: Path):
