@@ -3,8 +3,8 @@
 1. the run's grade boundaries, when it has none, are learned on the validation split's judged pairs
    (cosines of its packaged int8 model; ``trainer.boundaries.learn_boundaries``);
 2. ``mros deploy`` runs as a subprocess: wall time, docs/s and peak RSS (``ru_maxrss`` of children);
-3. ``mros eval``'s code on the test split: bm25 / dense / hybrid quality, latency p50/p95/p99 and QPS
-   at 1 and 4 clients;
+3. ``mros eval``'s code on the test split: bm25 / dense / hybrid quality, latency p50/p95/p99, and a
+   load of ``--load-seconds`` at each of ``--clients`` (default 1, 4, 16): QPS, p99 under load, errors;
 4. the hybrid settings are tuned on the validation split (``live_eval.tune``), and the plain min-max
    and boundary-aware variants chosen there are measured on the test split (fusion recomputed from
    the live legs, identical to what the engine's pipeline computes);
@@ -71,6 +71,8 @@ def main() -> None:
     parser.add_argument("--alias", default="mros-bench")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--max-queries", type=int, default=None)
+    parser.add_argument("--clients", default="1,4,16", help="client counts of the load runs")
+    parser.add_argument("--load-seconds", type=float, default=30.0, help="length of each load run")
     args = parser.parse_args()
 
     from opensearchpy import OpenSearch
@@ -103,8 +105,8 @@ def main() -> None:
     validation = read_judgments(args.data / "judgments.csv", split="validation")
     index, manifest = live_index(client, args.alias)
     embedder = QueryEmbedder(manifest)
-    report["test"] = evaluate_live(client, args.alias, test, clients=(1, 4), max_queries=args.max_queries,
-                                   embedder=embedder)
+    report["test"] = evaluate_live(client, args.alias, test, clients=[int(c) for c in args.clients.split(",")],
+                                   max_queries=args.max_queries, embedder=embedder, load_seconds=args.load_seconds)
     tuned = tune(client, args.alias, validation, max_queries=args.max_queries, embedder=embedder)
     report["tuning_validation"] = {k: tuned[k] for k in ("best", "comparison", "current")}
     report["tuning_validation"]["variants"] = len(tuned["variants"])
