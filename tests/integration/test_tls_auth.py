@@ -6,7 +6,8 @@ with the real CLI in a subprocess:
   HTTPS port, HTTPS to the plain port and a URL with credentials in it each exit non-zero with a message
   that says what to change;
 * with the CA and the credentials (``MROS_OPENSEARCH_PASSWORD`` or ``--password-prompt`` on stdin),
-  deploy (client mode), search in every mode, eval and status work through the proxy;
+  deploy (client mode), search in every mode, eval and status work through the proxy (and ``--insecure``
+  without the CA);
 * the password (and its Basic-auth base64 form) is in none of: stdout, stderr (``--debug`` tracebacks
   included), the run directory (``RUN/deploy/`` manifest copy, ``mros run``'s ``run-config.yaml``),
   ``$MROS_HOME``, the test's tmp dirs, the index ``_meta`` manifests on the node.
@@ -127,6 +128,11 @@ def test_deploy_search_eval_work_through_tls_and_basic_auth(through_proxy: Throu
         assert block["quality"]["ndcg@10"] is not None and set(block["qps"]) == {"1", "2"}
     assert through_proxy.prompted["hits"], "the search with a prompted password found nothing"
     assert deployed["index"] in through_proxy.status.stdout
+    # --insecure turns verification off: the same proxy without --ca-certs then answers
+    insecure = through_proxy.cli("status", "--alias", ALIAS, "--insecure",
+                                 *_cluster_args(tls_proxy, **{"--ca-certs": None}), password=tls_proxy.password,
+                                 label="status --insecure")
+    assert insecure.returncode == 0 and deployed["index"] in insecure.stdout, insecure.stderr
     # every request went through nginx as the authenticated user
     access = (tls_proxy.root / "access.log").read_text()
     assert f" {tls_proxy.user} " in access and "/_bulk" in access and "/_search" in access
