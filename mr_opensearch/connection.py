@@ -1,7 +1,11 @@
 """Connecting to an OpenSearch cluster: URL, basic auth, TLS, and a clear error when it is not there.
 
 The password is read from ``MROS_OPENSEARCH_PASSWORD`` when not given, so it stays out of config files
-and shell history.
+and shell history. A URL with credentials in it (``https://user:password@host``) is refused, and any
+URL a message shows goes through :func:`redact_url`. TLS certificates are verified unless
+``verify_certs`` is off (``--insecure``); each way the first request can fail (untrusted or wrong CA,
+expired certificate, plain HTTP to an HTTPS port and back, refused or missing credentials) is turned
+into a :class:`MrosError` that says what to change (:func:`explain_tls_error`, :func:`explain_http_error`).
 """
 
 from __future__ import annotations
@@ -34,31 +38,106 @@ MAX_PARALLEL_REQUESTS = 64
 opening and discarding extra ones (the in-engine evaluation's client count is bounded by it)."""
 
 
+def _split_scheme(url: str) -> tuple[str, str]:
+    scheme, sep, rest = url.partition("://")
+    return (scheme + sep, rest) if sep else ("", url)
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit to print: any ``user:password@`` in it becomes ``***@``."""
+    scheme, rest = _split_scheme(url)
+    at = rest.rfind("@")
+    return url if at < 0 else f"{scheme}***@{rest[at + 1:]}"
+
+
+def refuse_url_credentials(url: str) -> None:
+    """Raise (exit 2) when ``url`` carries credentials (``https://user:password@host``): they would end up in
+    shell history, config files and logs. The message shows the URL redacted."""
+    if "@" in _split_scheme(url)[1]:
+        raise MrosError(f"the cluster URL {redact_url(url)} has credentials in it; mros does not take them from a URL",
+                        "remove them from the URL; give the user with --user (opensearch.user) and the password in "
+                        "MROS_OPENSEARCH_PASSWORD or with --password-prompt", exit_code=2)
+
+
+def _http_twin(target: str) -> str:
+    return "http://" + target.split("://", 1)[1] if target.startswith("https://") else target
+
+
+def _https_twin(target: str) -> str:
+    return "https://" + target.split("://", 1)[1] if target.startswith("http://") else target
+
+
+def explain_tls_error(exc: Exception, target: str, config: ClusterConfig) -> MrosError:
+    """A TLS handshake failure (an ``opensearchpy.SSLError``) as a message that says what to fix."""
+    text = f"{getattr(exc, 'error', '')} {getattr(exc, 'info', '')}"
+    lower = text.lower()
+    insecure = "(--insecure skips the check; for testing only)"
+    if "certificate has expired" in lower:
+        return MrosError(f"the TLS certificate of {target} has expired (certificate verify failed)",
+                         f"renew the cluster's certificate, or check this machine's clock {insecure}")
+    if "hostname mismatch" in lower or "ip address mismatch" in lower:
+        return MrosError(f"the TLS certificate of {target} is not issued for that host name (certificate verify failed)",
+                         f"connect with a host name the certificate lists {insecure}")
+    if "certificate verify failed" in lower or "certificate_verify_failed" in lower:
+        if config.ca_certs is None:
+            return MrosError(f"certificate verify failed: {target} presents a TLS certificate this machine does not trust",
+                             "pass --ca-certs CA.pem (opensearch.ca_certs in a config) with the CA that signed the "
+                             f"cluster's certificate {insecure}")
+        return MrosError(f"certificate verify failed: the TLS certificate of {target} is not signed by the CA in "
+                         f"{config.ca_certs}", "pass --ca-certs with the CA bundle that signed the cluster's certificate")
+    if "wrong version number" in lower or "wrong_version_number" in lower or "record layer failure" in lower:
+        return MrosError(f"{target} does not speak TLS (the TLS handshake got a plain HTTP answer)",
+                         f"use {_http_twin(target)} for a cluster without TLS")
+    return MrosError(f"TLS handshake with {target} failed: {getattr(exc, 'error', exc)}",
+                     "check the URL's scheme and port, and --ca-certs for a private CA")
+
+
+def explain_http_error(exc: Any, target: str, config: ClusterConfig) -> MrosError:
+    """An HTTP error answer to the first request (``opensearchpy.TransportError`` with a status)."""
+    body = str(exc.error)
+    if exc.status_code == 401:
+        if not config.user:
+            return MrosError(f"{target} requires authentication (401)",
+                             "pass --user (opensearch.user) and set MROS_OPENSEARCH_PASSWORD or use --password-prompt")
+        return MrosError(f"{target} refused the credentials of user {config.user!r} (401)",
+                         "check --user (opensearch.user) and the password in MROS_OPENSEARCH_PASSWORD")
+    if exc.status_code == 400 and "plain http request was sent to https port" in body.lower():
+        return MrosError(f"{target} is an HTTPS port: the plain HTTP request was refused",
+                         f"use {_https_twin(target)}")
+    return MrosError(f"{target} answered {exc.status_code}: {body[:300]}", "check the URL points at OpenSearch")
+
+
 def connect(config: ClusterConfig, url: str | None = None) -> Any:
     """An ``opensearchpy.OpenSearch`` client that has answered a ping (raises :class:`MrosError` otherwise)."""
     from opensearchpy import OpenSearch
-    from opensearchpy.exceptions import AuthenticationException, ConnectionError, TransportError
+    from opensearchpy.exceptions import AuthenticationException, ConnectionError, SSLError, TransportError
 
     target = (url or config.url or "").rstrip("/")
     if not target:
         raise MrosError("no cluster URL", "pass --url or start a node with `mros opensearch up`")
+    refuse_url_credentials(target)
     password = config.password or os.environ.get("MROS_OPENSEARCH_PASSWORD")
+    if config.user and not password:
+        raise MrosError(f"user {config.user!r} given but no password",
+                        "set MROS_OPENSEARCH_PASSWORD or pass --password-prompt")
     auth = (config.user, password or "") if config.user else None
     if config.ca_certs is not None and not Path(config.ca_certs).exists():
-        raise MrosError(f"CA bundle {config.ca_certs} not found", "fix opensearch.ca_certs in the config")
+        raise MrosError(f"CA bundle {config.ca_certs} not found", "fix --ca-certs (opensearch.ca_certs in a config)")
     client = OpenSearch(hosts=[target], http_auth=auth, verify_certs=config.verify_certs,
                         ca_certs=str(config.ca_certs) if config.ca_certs else None, ssl_show_warn=False,
                         timeout=config.timeout, max_retries=2, retry_on_timeout=True, pool_maxsize=MAX_PARALLEL_REQUESTS)
     try:
         info = client.info()
-    except AuthenticationException:
-        raise MrosError(f"{target} refused the credentials", "check opensearch.user and MROS_OPENSEARCH_PASSWORD") from None
+    except AuthenticationException as exc:
+        raise explain_http_error(exc, target, config) from None
+    except SSLError as exc:
+        raise explain_tls_error(exc, target, config) from None
     except ConnectionError as exc:
         raise MrosError(f"cannot reach OpenSearch at {target}: {exc.__class__.__name__}",
-                        "check the URL and that the cluster is up (`mros opensearch status` for a local node); "
-                        "for TLS with a private CA set opensearch.ca_certs") from None
+                        "check the URL (scheme, host, port) and that the cluster is up (`mros opensearch status` "
+                        "for a local node)") from None
     except TransportError as exc:
-        raise MrosError(f"{target} answered {exc.status_code}: {exc.error}", "check the URL points at OpenSearch") from None
+        raise explain_http_error(exc, target, config) from None
     version = str(info.get("version", {}).get("number", "?"))
     if not version.split(".")[0].isdigit() or int(version.split(".")[0]) < 2:
         raise MrosError(f"{target} runs OpenSearch {version}", "mros needs OpenSearch 2.x or 3.x with the k-NN plugin")

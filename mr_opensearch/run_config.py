@@ -73,6 +73,10 @@ class RunConfig(StrictModel):
 
         data = self.model_dump(mode="json")
         data["opensearch"]["password"] = "***" if self.opensearch.password else None
+        if self.opensearch.url:
+            from mr_opensearch.connection import redact_url
+
+            data["opensearch"]["url"] = redact_url(self.opensearch.url)
         return yaml.safe_dump(data, sort_keys=False)
 
 

@@ -18,3 +18,10 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
     || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
     || echo "install: could not install chromium; the report rendering test will be skipped" >&2
 fi
+# nginx terminates TLS with basic auth in front of the test node in tests/integration/test_tls_auth.py
+# (Debian's nginx-light; the tests start their own nginx process, the package's service is not used).
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null; } \
+    || echo "install: could not install nginx; the TLS/auth tests will be skipped" >&2
+fi

@@ -2,12 +2,14 @@
 
 Where the cluster is, in order: ``--url``; ``$MROS_OPENSEARCH_URL``; the local node of
 ``mros opensearch up`` on ``--port`` (default 9200) when one is running. The password comes from
-``$MROS_OPENSEARCH_PASSWORD`` (or a prompt with ``--password-prompt``), never from the command line.
+``$MROS_OPENSEARCH_PASSWORD`` (or a prompt with ``--password-prompt``), never from the command line
+nor from a URL (``https://user:password@host`` is refused, see :mod:`mr_opensearch.connection`).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,20 @@ INSECURE = typer.Option(False, "--insecure", help="Do not verify the cluster's T
 PORT = typer.Option(9200, "--port", help="Port of the local node when no URL is given.")
 TIMEOUT = typer.Option(30.0, "--timeout", help="Seconds to wait for one cluster request.")
 PASSWORD_PROMPT = typer.Option(False, "--password-prompt", help="Ask for the password instead of reading "
-                               "$MROS_OPENSEARCH_PASSWORD.")
+                               "$MROS_OPENSEARCH_PASSWORD (from a pipe: its first line).")
+
+
+def read_password() -> str:
+    """The password for ``--password-prompt``: asked on the terminal without echo, or, when standard input
+    is not a terminal (a script: ``printf '%s\\n' "$PW" | mros ...``), its first line, read silently."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        return typer.prompt("OpenSearch password", hide_input=True, err=True)
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    password = line.rstrip("\r\n")
+    if not password:
+        raise MrosError("--password-prompt: no password on standard input",
+                        "type it at the prompt, pipe it in as the first line, or set MROS_OPENSEARCH_PASSWORD")
+    return password
 
 
 @dataclass
@@ -54,9 +69,7 @@ class ClusterArgs:
     def connect(self) -> Any:
         from mr_opensearch.connection import ClusterConfig, connect
 
-        password = None
-        if self.password_prompt:
-            password = typer.prompt("OpenSearch password", hide_input=True, err=True)
+        password = read_password() if self.password_prompt else None
         config = ClusterConfig(url=self.resolve_url(), user=self.user, password=password,
                                verify_certs=not self.insecure, ca_certs=self.ca_certs, timeout=self.timeout)
         return connect(config)

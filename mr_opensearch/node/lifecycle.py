@@ -123,6 +123,10 @@ def status(
         if saved is None:
             return {"running": False, "url": f"http://127.0.0.1:{port}", "node_dir": str(node_dir)}
         url = saved.url
+    else:
+        from mr_opensearch.connection import refuse_url_credentials
+
+        refuse_url_credentials(url)
     url = url.rstrip("/")
     try:
         root = process.http_json(url)

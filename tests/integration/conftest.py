@@ -209,3 +209,22 @@ def deployed_alias(opensearch_url: str, opensearch_client: Any, serving_runs: Se
                                        "--embedding", "client", "--json"], env={"MROS_HOME": str(home)})
     assert outcome.exit_code == 0, outcome.output
     return opensearch_client, alias, serving_runs.runs[0], serving_runs.judgments
+
+
+@pytest.fixture(scope="session")
+def tls_proxy(opensearch_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """nginx terminating TLS (certificate from a test CA) with basic auth in front of the test node, plus a
+    port serving an expired certificate (:mod:`tls_proxy`); a distinctive password made for the session."""
+    import secrets
+
+    from tls_proxy import nginx_binary, start_tls_proxy
+
+    if nginx_binary() is None:
+        pytest.skip("nginx is not installed and could not be (scripts/_install.sh installs Debian's nginx-light)")
+    if not opensearch_url.startswith("http://"):
+        pytest.skip(f"the TLS proxy fronts a plain-HTTP node; the test node is {opensearch_url}")
+    password = f"Tls-{secrets.token_hex(6)}-Pw"
+    proxy = start_tls_proxy(tmp_path_factory.mktemp("tls-proxy"), opensearch_url.removeprefix("http://"),
+                            user="mros-admin", password=password)
+    yield proxy
+    proxy.stop()
