@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field
 
@@ -34,6 +35,38 @@ MAX_PARALLEL_REQUESTS = 64
 opening and discarding extra ones (the in-engine evaluation's client count is bounded by it)."""
 
 
+def check_url(url: str) -> str:
+    """``url`` without a trailing slash when it is ``http(s)://host[:port][/path]``; a usage error
+    (exit 2) for a missing scheme, another scheme, no host or a port that is not 1..65535."""
+    hint = "write it as http://HOST:PORT or https://HOST:PORT, e.g. http://127.0.0.1:9200"
+    target = url.strip().rstrip("/")
+    parts = urlsplit(target)
+    if parts.scheme.lower() not in ("http", "https") or not target.lower().startswith(parts.scheme.lower() + "://"):
+        raise MrosError(f"cluster URL {url!r} has no http:// or https:// scheme", hint, exit_code=2)
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise MrosError(f"cluster URL {url!r} has an invalid port ({exc})", hint, exit_code=2) from None
+    if not parts.hostname:
+        raise MrosError(f"cluster URL {url!r} has no host", hint, exit_code=2)
+    if port == 0:
+        raise MrosError(f"cluster URL {url!r} has an invalid port (0)", hint, exit_code=2)
+    return target
+
+
+def _why_unreachable(exc: Any, timeout: float) -> str:
+    """What an opensearch-py ``ConnectionError`` means, in words."""
+    cause = getattr(exc, "info", None)
+    text = f"{cause!r} {getattr(exc, 'error', '')}"
+    if exc.__class__.__name__ == "ConnectionTimeout":
+        return f"no answer within {timeout:g} s (--timeout) per attempt"
+    if "Connection refused" in text:
+        return "connection refused: nothing listens there"
+    if "BadStatusLine" in text or "RemoteDisconnected" in text or "Connection aborted" in text:
+        return "the server there does not speak HTTP"
+    return exc.__class__.__name__
+
+
 def connect(config: ClusterConfig, url: str | None = None) -> Any:
     """An ``opensearchpy.OpenSearch`` client that has answered a ping (raises :class:`MrosError` otherwise)."""
     from opensearchpy import OpenSearch
@@ -42,6 +75,7 @@ def connect(config: ClusterConfig, url: str | None = None) -> Any:
     target = (url or config.url or "").rstrip("/")
     if not target:
         raise MrosError("no cluster URL", "pass --url or start a node with `mros opensearch up`")
+    target = check_url(target)
     password = config.password or os.environ.get("MROS_OPENSEARCH_PASSWORD")
     auth = (config.user, password or "") if config.user else None
     if config.ca_certs is not None and not Path(config.ca_certs).exists():
@@ -54,7 +88,7 @@ def connect(config: ClusterConfig, url: str | None = None) -> Any:
     except AuthenticationException:
         raise MrosError(f"{target} refused the credentials", "check opensearch.user and MROS_OPENSEARCH_PASSWORD") from None
     except ConnectionError as exc:
-        raise MrosError(f"cannot reach OpenSearch at {target}: {exc.__class__.__name__}",
+        raise MrosError(f"cannot reach OpenSearch at {target}: {_why_unreachable(exc, config.timeout)}",
                         "check the URL and that the cluster is up (`mros opensearch status` for a local node); "
                         "for TLS with a private CA set opensearch.ca_certs") from None
     except TransportError as exc:
