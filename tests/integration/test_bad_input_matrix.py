@@ -191,10 +191,24 @@ def _delete_alias_indices(client: Any, alias: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def live(opensearch_url: str, opensearch_client: Any, serving_runs: Any, home: Path) -> Iterator[str]:
+def runs(serving_runs: Any, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Copies of the two serving runs (onnx/ and boundaries.json): a deploy writes RUN/deploy/, and the
+    session's runs are shared with other modules that check that folder."""
+    root = tmp_path_factory.mktemp("badinput-runs")
+    copies = []
+    for run in serving_runs.runs:
+        copy = root / run.name
+        shutil.copytree(run / "onnx", copy / "onnx")
+        shutil.copyfile(run / "boundaries.json", copy / "boundaries.json")
+        copies.append(copy)
+    return copies
+
+
+@pytest.fixture(scope="module")
+def live(opensearch_url: str, opensearch_client: Any, serving_runs: Any, runs: list[Path], home: Path) -> Iterator[str]:
     """A real client-mode deploy of the first serving run behind ``LIVE_ALIAS``; yields its index."""
     _delete_alias_indices(opensearch_client, LIVE_ALIAS)
-    done = invoke(["deploy", "--run", str(serving_runs.runs[0]), "--catalog", str(serving_runs.catalog), "--alias",
+    done = invoke(["deploy", "--run", str(runs[0]), "--catalog", str(serving_runs.catalog), "--alias",
                    LIVE_ALIAS, "--url", opensearch_url, "--embedding", "client"], home)
     assert done.exit_code == 0, done.output
     (index,) = opensearch_client.indices.get_alias(name=LIVE_ALIAS)
@@ -220,9 +234,9 @@ def narrow_run(tmp_path_factory: pytest.TempPathFactory, serving_runs: Any) -> P
 
 
 @pytest.fixture
-def ctx(tmp_path: Path, opensearch_client: Any, opensearch_url: str, serving_runs: Any,
+def ctx(tmp_path: Path, opensearch_client: Any, opensearch_url: str, serving_runs: Any, runs: list[Path],
         request: pytest.FixtureRequest) -> Ctx:
-    return Ctx(tmp=tmp_path, client=opensearch_client, url=opensearch_url, run=serving_runs.runs[0],
+    return Ctx(tmp=tmp_path, client=opensearch_client, url=opensearch_url, run=runs[0],
                catalog=serving_runs.catalog, request=request)
 
 
@@ -551,13 +565,17 @@ def test_bad_input(row: Row, ctx: Ctx, home: Path) -> None:
     ctx.vars.setdefault("url", ctx.url)
     ctx.vars.setdefault("run", str(ctx.run))
     ctx.vars.setdefault("catalog", str(ctx.catalog))
-    records = sorted((ctx.run / "deploy").glob("*"))
     with row.setup(ctx) if row.setup else contextlib.nullcontext():
+        records = sorted((ctx.run / "deploy").glob("*"))
         before = snapshot(ctx.client)
-        started = time.monotonic()
-        outcome = invoke(args, home)
-        seconds = time.monotonic() - started
-        after = snapshot(ctx.client)
+        try:
+            started = time.monotonic()
+            outcome = invoke(args, home)
+            seconds = time.monotonic() - started
+            after = snapshot(ctx.client)
+        finally:  # a row that wrongly deployed must not leave its index to the rows after it
+            for name in set(ctx.client.indices.get(index=f"{ALIAS}-*")) - set(before["indices"]):
+                ctx.client.indices.delete(index=name)
     assert outcome.exit_code == row.exit, outcome.output
     assert "Traceback" not in outcome.output, outcome.output
     if row.usage:
@@ -628,7 +646,7 @@ def test_run_without_boundaries_deploys_with_a_warning_and_min_grade_refuses(ctx
         _delete_alias_indices(ctx.client, alias)
 
 
-def test_write_block_on_the_live_index_does_not_stop_a_deploy(ctx: Ctx, home: Path, serving_runs: Any) -> None:
+def test_write_block_on_the_live_index_does_not_stop_a_deploy(ctx: Ctx, home: Path, runs: list[Path]) -> None:
     """``index.blocks.write`` on the live index refuses documents, not metadata: the new run goes to a new
     index and the alias moves off the blocked one, which is kept, still blocked, for rollback."""
     alias = "mros-badinput-frozen"
@@ -638,7 +656,7 @@ def test_write_block_on_the_live_index_does_not_stop_a_deploy(ctx: Ctx, home: Pa
         assert first.exit_code == 0, first.output
         (frozen,) = ctx.client.indices.get_alias(name=alias)
         ctx.client.indices.put_settings(index=frozen, body={"index.blocks.write": True})
-        second = invoke(ctx.deploy("--json", run=serving_runs.runs[1], alias=alias), home)
+        second = invoke(ctx.deploy("--json", run=runs[1], alias=alias), home)
         assert second.exit_code == 0, second.output
         out = json.loads(second.stdout)
         assert out["action"] == "created" and out["previous_index"] == frozen and out["index"] != frozen
