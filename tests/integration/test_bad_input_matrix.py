@@ -300,6 +300,33 @@ def live_index_block(block: str) -> Callable[[Ctx], contextlib.AbstractContextMa
     return setup
 
 
+KEEP_ALIAS = "mros-badinput-keep"
+
+
+@contextlib.contextmanager
+def older_index_read_only(ctx: Ctx) -> Iterator[None]:
+    """Two complete deploys behind ``KEEP_ALIAS`` (the serving runs), the older, no longer live, one read-only:
+    ``--keep 1`` on the next deploy would have to delete it."""
+    _delete_alias_indices(ctx.client, KEEP_ALIAS)
+    for run in ctx.fixture("runs"):
+        done = invoke(ctx.deploy(run=run, alias=KEEP_ALIAS), ctx.fixture("home"))
+        assert done.exit_code == 0, done.output
+    live = set(ctx.client.indices.get_alias(name=KEEP_ALIAS))
+    (older,) = set(ctx.client.indices.get(index=f"{KEEP_ALIAS}-*")) - live
+    ctx.client.indices.put_settings(index=older, body={"index.blocks.read_only": True})
+    ctx.vars["older"] = older
+    try:
+        yield
+    finally:
+        ctx.client.indices.put_settings(index=older, body={"index.blocks.read_only": None})
+        _delete_alias_indices(ctx.client, KEEP_ALIAS)
+
+
+def keep_one_with_another_catalog(ctx: Ctx) -> list[str]:
+    lines = ctx.catalog.read_text(encoding="utf-8").splitlines(keepends=True)
+    return ctx.deploy("--keep", "1", alias=KEEP_ALIAS, catalog=ctx.write_catalog("".join(lines[:51]), "half.csv"))
+
+
 FLOOD_STAGE_SETTINGS = {
     "cluster.routing.allocation.disk.threshold_enabled": True,
     # absolute values are the free space a node must keep: larger than any disk, so the node is over all three
@@ -522,6 +549,9 @@ ROWS = [
     Row("cluster-live-index-read-only-allow-delete", lambda ctx: ctx.deploy(alias=LIVE_ALIAS),
         ("index.blocks.read_only_allow_delete is set (OpenSearch sets it over the flood-stage disk watermark)",),
         ("free disk space first",), setup=live_index_block("index.blocks.read_only_allow_delete")),
+    Row("cluster-keep-would-delete-a-read-only-index", keep_one_with_another_catalog,
+        ("index {older} is blocked: index.blocks.read_only is set; --keep would delete it",),
+        ('"index.blocks.read_only": null',), setup=older_index_read_only),
     Row("cluster-over-flood-stage-disk-watermark", lambda ctx: ctx.deploy(),
         ("the cluster is over its flood-stage disk watermark: node", "free of", "(flood stage 1000tb)",
          "every index on such a node read-only"), ("free disk space on the node", "_cat/allocation"),
