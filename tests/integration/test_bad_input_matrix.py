@@ -275,9 +275,17 @@ def red_cluster(ctx: Ctx) -> Iterator[None]:
         ctx.client.indices.delete(index="badinput-red")
 
 
+def own_node_only() -> None:
+    """Rows that block the whole cluster for a moment run only on the tests' own node, never on a cluster
+    given with MROS_OPENSEARCH_URL that others may use."""
+    if os.environ.get("MROS_OPENSEARCH_URL"):
+        pytest.skip("blocks the whole cluster for a moment: runs only on the tests' own node, not MROS_OPENSEARCH_URL")
+
+
 def cluster_setting(key: str, value: Any) -> Callable[[Ctx], contextlib.AbstractContextManager[None]]:
     @contextlib.contextmanager
     def setup(ctx: Ctx) -> Iterator[None]:
+        own_node_only()
         ctx.client.cluster.put_settings(body={"transient": {key: value}})
         try:
             yield
@@ -343,6 +351,7 @@ def over_flood_stage(ctx: Ctx) -> Iterator[None]:
     on it blocked (``read_only_allow_delete``) and new indices refused (persistent
     ``cluster.blocks.create_index``); the settings and blocks are removed afterwards (with the disk
     threshold off again OpenSearch no longer releases them itself)."""
+    own_node_only()
     index = ctx.fixture("live")
     ctx.client.cluster.put_settings(body={"transient": FLOOD_STAGE_SETTINGS})
 
