@@ -5,9 +5,19 @@ Columns: the product id (``product_uid``, ``product_id`` or ``id``), the title (
 exactly as training builds it (``trainer.data.load_catalog``): the stripped title and the non-empty
 stripped extra fields joined with ``" | "``.
 
+Formats, by extension (as training's reader): ``.csv``, ``.tsv`` (tab-separated), ``.jsonl`` /
+``.ndjson`` / ``.json`` (one JSON object per line). Any other extension (``.parquet`` included: no
+pandas on the serving path) is a usage error (exit 2). A UTF-8 byte-order mark and CRLF line ends
+are read as if they were not there.
+
+Limits: a title of at most :data:`MAX_TITLE_CHARS` (10,000) characters (the model reads at most 512
+tokens), and any field of at most :data:`MAX_FIELD_CHARS` (100,000) characters (a larger one is
+almost always a quote that swallowed the rest of the file, or a binary blob).
+
 Every problem is a :class:`MrosError` of the form ``FILE:LINE: problem`` with what to do: a missing
 or non-UTF-8 file, no header or no rows, missing columns, a row with the wrong number of fields or a
-quote that never closes, an empty id or title, a duplicate id, an oversized title.
+quote that never closes (the standard csv reader would silently merge the rows after it), an empty
+id or title, a duplicate id, an oversized title or field.
 """
 
 from __future__ import annotations
@@ -27,6 +37,9 @@ ID_COLUMNS = ("product_uid", "product_id", "id")
 TITLE_COLUMNS = ("product_title", "title")
 SEPARATOR = " | "
 MAX_TITLE_CHARS = 10_000
+MAX_FIELD_CHARS = 100_000
+CSV_SUFFIXES = {".csv": ",", ".tsv": "\t"}
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
 
 def _fail(path: Path, line: int | None, problem: str, hint: str = "fix the file and rerun") -> MrosError:
@@ -62,6 +75,7 @@ def _text(path: Path) -> str:
         raise MrosError(f"catalog {path} not found", "pass an existing --catalog file (CSV or JSONL)")
     if path.is_dir():
         raise MrosError(f"catalog {path} is a directory", "pass the catalog file itself, e.g. DIR/products.csv")
+    _format(path)
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -74,9 +88,31 @@ def _text(path: Path) -> str:
     return text
 
 
+def _format(path: Path) -> str:
+    """``"csv"`` or ``"jsonl"`` from the file's extension; anything else is a usage error."""
+    suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        return "csv"
+    if suffix in JSONL_SUFFIXES:
+        return "jsonl"
+    known = ", ".join([*CSV_SUFFIXES, *JSONL_SUFFIXES])
+    if suffix in (".parquet", ".pq"):
+        raise MrosError(f"catalog {path}: Parquet is not read on the serving path (no pandas there)",
+                        "convert it to CSV or JSON lines (e.g. `pandas.read_parquet(p).to_csv(...)`)", exit_code=2)
+    raise MrosError(f"catalog {path}: unknown file type {suffix or '(no extension)'!r} (reads {known})",
+                    "save the catalog as CSV (.csv), TSV (.tsv) or JSON lines (.jsonl)", exit_code=2)
+
+
+def _oversized(path: Path, line: int, record: dict[str, str]) -> None:
+    for name, value in record.items():
+        if len(value) > MAX_FIELD_CHARS:
+            raise _fail(path, line, f"field {name!r} has {len(value)} characters (limit {MAX_FIELD_CHARS})",
+                        "check for a quote that never closes; shorten or drop the field")
+
+
 def _csv_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, str]]]:
     lines = text.splitlines(keepends=True)
-    reader = csv.reader(lines, strict=True)
+    reader = csv.reader(lines, strict=True, delimiter=CSV_SUFFIXES[path.suffix.lower()])
     try:
         header = next(reader)
     except csv.Error as exc:
@@ -90,6 +126,10 @@ def _csv_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, str]]]:
         except StopIteration:
             return
         except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise _fail(path, start, f"a field longer than {csv.field_size_limit()} characters (limit "
+                            f"{MAX_FIELD_CHARS})", "check for a quote that never closes; shorten or drop the field"
+                            ) from None
             raise _fail(path, start, f"malformed CSV row ({exc})", "close the quote or remove the stray quote character") from None
         if reader.line_num - start > 0 and any("\n" in cell or "\r" in cell for cell in row):
             raise _fail(path, start, f"a quoted field opened here spans {reader.line_num - start + 1} lines "
@@ -99,7 +139,9 @@ def _csv_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, str]]]:
         if len(row) != len(header):
             raise _fail(path, start, f"{len(row)} fields, the header has {len(header)}",
                         "quote fields that contain commas")
-        yield start, dict(zip(header, row, strict=True))
+        record = dict(zip(header, row, strict=True))
+        _oversized(path, start, record)
+        yield start, record
 
 
 def _jsonl_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, str]]]:
@@ -116,7 +158,9 @@ def _jsonl_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, str]]]:
         if header is None:
             header = list(record)
             yield 0, {"__header__": json.dumps(header)}
-        yield number, {k: "" if v is None else str(v) for k, v in record.items()}
+        values = {k: "" if v is None else str(v) for k, v in record.items()}
+        _oversized(path, number, values)
+        yield number, values
 
 
 def _pick(path: Path, header: list[str], given: str | None, choices: Sequence[str], what: str) -> str:
@@ -132,7 +176,7 @@ def read_catalog(path: Path | str, *, id_column: str | None = None, title_column
                  text_fields: Sequence[str] = ()) -> ServingCatalog:
     path = Path(path)
     text = _text(path)
-    rows = _jsonl_rows(path, text) if path.suffix.lower() in (".jsonl", ".ndjson") else _csv_rows(path, text)
+    rows = _jsonl_rows(path, text) if _format(path) == "jsonl" else _csv_rows(path, text)
     _, first = next(rows)
     header = json.loads(first["__header__"])
     id_col = _pick(path, header, id_column, ID_COLUMNS, "id")

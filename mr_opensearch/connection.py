@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field
 
@@ -107,6 +108,38 @@ def explain_http_error(exc: Any, target: str, config: ClusterConfig) -> MrosErro
     return MrosError(f"{target} answered {exc.status_code}: {body[:300]}", "check the URL points at OpenSearch")
 
 
+def check_url(url: str) -> str:
+    """``url`` without a trailing slash when it is ``http(s)://host[:port][/path]``; a usage error
+    (exit 2) for a missing scheme, another scheme, no host or a port that is not 1..65535."""
+    hint = "write it as http://HOST:PORT or https://HOST:PORT, e.g. http://127.0.0.1:9200"
+    target = url.strip().rstrip("/")
+    parts = urlsplit(target)
+    if parts.scheme.lower() not in ("http", "https") or not target.lower().startswith(parts.scheme.lower() + "://"):
+        raise MrosError(f"cluster URL {url!r} has no http:// or https:// scheme", hint, exit_code=2)
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise MrosError(f"cluster URL {url!r} has an invalid port ({exc})", hint, exit_code=2) from None
+    if not parts.hostname:
+        raise MrosError(f"cluster URL {url!r} has no host", hint, exit_code=2)
+    if port == 0:
+        raise MrosError(f"cluster URL {url!r} has an invalid port (0)", hint, exit_code=2)
+    return target
+
+
+def _why_unreachable(exc: Any, timeout: float) -> str:
+    """What an opensearch-py ``ConnectionError`` means, in words."""
+    cause = getattr(exc, "info", None)
+    text = f"{cause!r} {getattr(exc, 'error', '')}"
+    if exc.__class__.__name__ == "ConnectionTimeout":
+        return f"no answer within {timeout:g} s (--timeout) per attempt"
+    if "Connection refused" in text:
+        return "connection refused: nothing listens there"
+    if "BadStatusLine" in text or "RemoteDisconnected" in text or "Connection aborted" in text:
+        return "the server there does not speak HTTP"
+    return exc.__class__.__name__
+
+
 def connect(config: ClusterConfig, url: str | None = None) -> Any:
     """An ``opensearchpy.OpenSearch`` client that has answered a ping (raises :class:`MrosError` otherwise)."""
     from opensearchpy import OpenSearch
@@ -116,6 +149,7 @@ def connect(config: ClusterConfig, url: str | None = None) -> Any:
     if not target:
         raise MrosError("no cluster URL", "pass --url or start a node with `mros opensearch up`")
     refuse_url_credentials(target)
+    target = check_url(target)
     password = config.password or os.environ.get("MROS_OPENSEARCH_PASSWORD")
     if config.user and not password:
         raise MrosError(f"user {config.user!r} given but no password",
@@ -133,7 +167,7 @@ def connect(config: ClusterConfig, url: str | None = None) -> Any:
     except SSLError as exc:
         raise explain_tls_error(exc, target, config) from None
     except ConnectionError as exc:
-        raise MrosError(f"cannot reach OpenSearch at {target}: {exc.__class__.__name__}",
+        raise MrosError(f"cannot reach OpenSearch at {target}: {_why_unreachable(exc, config.timeout)}",
                         "check the URL (scheme, host, port) and that the cluster is up (`mros opensearch status` "
                         "for a local node)") from None
     except TransportError as exc:

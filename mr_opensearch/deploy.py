@@ -2,7 +2,9 @@
 
 Order of work (each step only after the one before succeeded):
 
-1. preflight (:mod:`mr_opensearch.preflight`): nothing is written when it refuses;
+1. the model is loaded and embeds a probe text (:func:`mr_opensearch.served_model.open_encoder`), then
+   preflight (:mod:`mr_opensearch.preflight`) checks the cluster, and the index the deploy would resume
+   and the ones ``--keep`` would delete are checked for blocks: nothing is written when any refuses;
 2. the index name is ``<alias>-<model sha[:10]>-<catalog sha[:8]>``: the same run and catalog always
    map to the same index, so a second deploy of them finds it complete and writes nothing;
 3. engine mode: the model is found by its content hash or registered (ML Commons does not
@@ -27,15 +29,21 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mr_opensearch.errors import MrosError
 from mr_opensearch.manifest import Manifest, read_index_manifest
-from mr_opensearch.preflight import Preflight, check_index_name, run_preflight
-from mr_opensearch.served_model import ServedModel, store_served_copy
+from mr_opensearch.preflight import (
+    BLOCKS_ON_ALIAS_MOVE,
+    BLOCKS_ON_WRITE,
+    Preflight,
+    check_index_name,
+    refuse_blocked,
+    run_preflight,
+)
+from mr_opensearch.served_model import ServedModel, open_encoder, store_served_copy
 from mr_opensearch.templates import render
 from mr_opensearch.vector_index import catalog_fingerprint
 
@@ -241,15 +249,20 @@ def move_alias(client: Any, requests: Requests, alias: str, index: str, current:
     requests.write("POST", "/_aliases", body, lambda: client.indices.update_aliases(body=body))
 
 
-def prune(client: Any, requests: Requests, alias: str, keep: int, live: str) -> list[str]:
-    """Delete the oldest complete indices of ``alias`` beyond the ``keep`` newest (the live one counts)."""
+def prune_candidates(client: Any, alias: str, keep: int, live: str) -> list[str]:
+    """The complete indices of ``alias`` beyond the ``keep`` newest once ``live`` is live (it counts)."""
     if keep < 1:
         raise MrosError("--keep must be at least 1 (the live index)", exit_code=2)
     complete = [name for name, m in mros_indices(client, alias) if m.complete]
     if live not in complete:
         complete.append(live)
     others = [name for name in complete if name != live]
-    doomed = others[: max(0, len(complete) - keep)]
+    return others[: max(0, len(complete) - keep)]
+
+
+def prune(client: Any, requests: Requests, alias: str, keep: int, live: str) -> list[str]:
+    """Delete the oldest complete indices of ``alias`` beyond the ``keep`` newest (the live one counts)."""
+    doomed = prune_candidates(client, alias, keep, live)
     for name in doomed:
         requests.write("DELETE", f"/{name}", None, lambda name=name: client.indices.delete(index=name))
     return doomed
@@ -260,8 +273,15 @@ def deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOptions
     """Deploy ``model`` with ``catalog`` (a :class:`mr_opensearch.catalog.ServingCatalog`)."""
     started = time.time()
     alias = check_index_name(options.alias)
+    if encode is None:
+        encoder = open_encoder(model)
+        encode = lambda batch: encoder.encode(batch, options.encode_batch_size)  # noqa: E731
     preflight = run_preflight(client, alias=alias, dimension=model.dimension, embedding=options.embedding,
                               allow_dimension_change=options.allow_dimension_change)
+    if model.boundaries is None:
+        preflight.warnings.append(f"{model.run_dir or model.served_dir} has no boundaries.json: hits get no grade "
+                                  "badges, `mros search --min-grade` refuses on this index, and hybrid search does "
+                                  "not bound the dense leg")
     for warning in preflight.warnings:
         log(f"warning: {warning}")
     log(f"embedding: {preflight.embedding} ({preflight.embedding_reason})")
@@ -287,6 +307,11 @@ def deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOptions
     if existing is not None and existing.dimension != model.dimension:
         raise MrosError(f"index {name} holds {existing.dimension}-d vectors, the model makes {model.dimension}-d",
                         f"delete it (`DELETE /{name}`) and rerun")
+    if existing is not None:
+        refuse_blocked(client, name, "the deploy would write to it", BLOCKS_ON_WRITE)
+    if options.keep is not None:
+        for doomed in prune_candidates(client, alias, options.keep, name):
+            refuse_blocked(client, doomed, "--keep would delete it", BLOCKS_ON_ALIAS_MOVE)
 
     if existing is not None and existing.complete and client.count(index=name)["count"] == len(ids):
         if preflight.live_index == name:
@@ -314,7 +339,7 @@ def _build(client: Any, model: ServedModel, options: DeployOptions, preflight: P
            result: DeployResult, *, name: str, ids: list[str], titles: list[str], extra: dict[str, list[str]],
            texts: list[str], text_fields: list[str], embedding_fields: list[str], catalog_sha: str,
            hybrid: dict[str, Any], existing: Manifest | None, log: Log,
-           encode: Callable[[list[str]], np.ndarray] | None) -> None:
+           encode: Callable[[list[str]], np.ndarray]) -> None:
     engine = preflight.embedding == "engine"
     model_id: str | None = None
     ingest: str | None = None
@@ -359,11 +384,6 @@ def _build(client: Any, model: ServedModel, options: DeployOptions, preflight: P
         result.written = _bulk(client, actions, chunk_size=options.batch_size, total=len(docs),
                                progress=options.progress, desc=f"indexing {name}")
     else:
-        if encode is None:
-            from mr_opensearch.onnx_encoder import load_served_encoder
-
-            encoder = load_served_encoder(Path(model_dir or model.served_dir))
-            encode = lambda batch: encoder.encode(batch, options.encode_batch_size)  # noqa: E731
         timer = {"encode": 0.0}
 
         def actions() -> Iterator[dict]:

@@ -7,6 +7,14 @@ A run directory written by ``mros train`` holds what serving needs::
     RUN/onnx/<variant>/model.onnx, tokenizer.json   the same model, for embedding in mros (client mode)
     RUN/boundaries.json          the learned grade boundaries (cosines)
 
+A run without ``boundaries.json`` still deploys (with a warning): its hits get no grade badges,
+``mros search --min-grade`` refuses on its index, and hybrid search leaves the dense leg unbounded
+(``lower_bound_mode`` none). A ``boundaries.json`` that exists but is broken (not JSON, missing or
+non-numeric values, NaN/infinite, outside [-1, 1], partial above exact) refuses the deploy.
+:func:`open_encoder` loads the ONNX model and embeds one probe text before anything is written,
+so a corrupted or truncated model, or one whose output size is not ``embedding_dimension``, is
+refused before the cluster is touched.
+
 Client mode copies ``model.onnx``, ``tokenizer.json``, ``ml-commons.json`` and ``boundaries.json``
 into ``$MROS_HOME/models/<sha>/`` (written to a temporary folder, then renamed), so ``mros search``
 and ``mros eval`` embed queries with exactly the deployed model without the run directory.
@@ -15,6 +23,7 @@ and ``mros eval`` embed queries with exactly the deployed model without the run 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -89,7 +98,14 @@ def read_boundaries_file(path: Path) -> Boundaries:
     except (KeyError, TypeError, ValueError) as exc:
         raise MrosError(f"{path}: needs numeric 'partial' and 'exact' cosines ({exc})",
                         "regenerate it with `mros train`") from None
-    return Boundaries.from_cosines(partial, exact)
+    for name, value in (("partial", partial), ("exact", exact)):
+        if not math.isfinite(value):
+            raise MrosError(f"{path}: the {name} boundary is {value}, not a finite cosine",
+                            "regenerate it with `mros train` (or delete it to deploy without grade boundaries)")
+    try:
+        return Boundaries.from_cosines(partial, exact)
+    except MrosError as exc:
+        raise MrosError(f"{path}: {exc.message}", exc.hint) from None
 
 
 def _check_meta(meta: dict[str, Any], path: Path) -> None:
@@ -127,6 +143,31 @@ def load_run(run_dir: Path) -> ServedModel:
     boundaries = read_boundaries_file(boundaries_path) if boundaries_path.exists() else None
     return ServedModel(run_dir=run_dir, onnx=onnx, tokenizer=tokenizer, meta=meta,
                        zip_path=zip_path if zip_path.exists() else None, boundaries=boundaries)
+
+
+def open_encoder(model: ServedModel) -> Any:
+    """The model's :class:`mr_opensearch.onnx_encoder.OnnxEncoder`, checked by embedding one probe text:
+    the graph loads and runs, and makes finite ``embedding_dimension``-d vectors."""
+    import numpy as np
+
+    from mr_opensearch.onnx_encoder import OnnxEncoder
+
+    where = model.run_dir or model.served_dir
+    hint = f"re-export the run: `mros export --run {where}`"
+    try:
+        encoder = OnnxEncoder(model.onnx, model.tokenizer, pooling=model.pooling_mode,
+                              normalize=model.normalize_result)
+        probe = encoder.encode(["mros model check"])
+    except MrosError as exc:
+        raise MrosError(exc.message, hint) from None
+    except Exception as exc:  # onnxruntime fails at run time on a graph it loaded
+        raise MrosError(f"{model.onnx} does not run ({exc.__class__.__name__}: {str(exc)[:200]})", hint) from None
+    if probe.ndim != 2 or probe.shape[1] != model.dimension:
+        raise MrosError(f"{model.onnx} makes {probe.shape[-1]}-d vectors, but its ml-commons.json says "
+                        f"embedding_dimension {model.dimension}", hint)
+    if not np.isfinite(probe).all():
+        raise MrosError(f"{model.onnx} makes non-finite vectors (NaN or infinity)", hint)
+    return encoder
 
 
 def load_served_dir(directory: Path) -> ServedModel:

@@ -77,8 +77,10 @@ def deploy(
     from mr_opensearch.deploy import DeployOptions
     from mr_opensearch.deploy import deploy as run_deploy
     from mr_opensearch.paths import user_dir
+    from mr_opensearch.preflight import check_index_name
     from mr_opensearch.served_model import load_run
 
+    check_index_name(alias)  # a usage error, before any file is read
     model = load_run(run)
     products = read_catalog(catalog, text_fields=tuple(text_field))
     hybrid_values = None

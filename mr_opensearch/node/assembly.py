@@ -5,6 +5,8 @@ Layout (``$MROS_CACHE_DIR``, default ``~/.cache/mros``)::
     downloads/                      the zips and jars as Maven delivered them (kept for re-assembly)
     plugin-zips/                    optional: plugin zips obtained elsewhere, installed by name
     opensearch-<version>/           the OpenSearch home (read-only once assembled)
+    opensearch-<version>-without-<plugins>/   the same home less some plugins (hard links; tests of
+                                    how mros meets a cluster that lacks them, see without_plugins)
         mros-assembly.json          what was installed, what could not be, and the node environment
         mros-djl/                   DJL engine cache (libtorch, JNI) for offline local models
     nodes/<port>/                   one running node: config/, data/, logs/, node.json (see state.py)
@@ -21,7 +23,8 @@ import shutil
 import subprocess
 import time
 import zipfile
-from dataclasses import asdict, dataclass, field
+from collections.abc import Collection
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from mr_opensearch.errors import MrosError
@@ -255,3 +258,34 @@ def assemble(
     home.rename(final)
     shutil.rmtree(work, ignore_errors=True)
     return assembly
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def without_plugins(built: Assembly, names: Collection[str]) -> Assembly:
+    """The assembled home ``built`` less the plugins ``names``: ``opensearch-<version>-without-<names>``
+    beside it, made once of hard links to the home's files (no extra disk, a second or two), so a node
+    can be started that lacks, say, k-NN. Unknown names are ignored."""
+    drop = sorted(set(names))
+    if not drop:
+        return built
+    source = built.home_path
+    final = source.parent / f"{source.name}-without-{'-'.join(drop)}"
+    variant = replace(built, home=str(final), installed={k: v for k, v in built.installed.items() if k not in drop},
+                      missing={**built.missing, **{name: "left out on purpose (without_plugins)" for name in drop}})
+    if (final / MANIFEST).is_file():
+        return variant
+    work = final.with_name(final.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    skip = {source / "plugins" / name for name in drop}
+    shutil.copytree(source, work, symlinks=True, copy_function=_link_or_copy,
+                    ignore=lambda folder, entries: [e for e in entries if Path(folder) / e in skip or e == MANIFEST])
+    _save(variant, work)
+    shutil.rmtree(final, ignore_errors=True)
+    work.rename(final)
+    return variant

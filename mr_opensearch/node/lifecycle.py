@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +40,13 @@ def up(
     retry_maven: bool = False,
     directory: Path | None = None,
     report: Reporter | None = None,
+    without: Collection[str] = (),
 ) -> NodeState:
     """Assemble the home if needed, start a node on ``127.0.0.1:port`` and wait until it is green.
 
-    An mros node already running in the same node folder is returned as it is.
+    An mros node already running in the same node folder is returned as it is. ``without`` names
+    plugins the node must not load (a home of hard links less those plugins,
+    :func:`assembly.without_plugins`): the tests start a node without k-NN that way.
     """
     node_dir = state.resolve_dir(port, directory)
     current = running_state(node_dir)
@@ -57,6 +61,7 @@ def up(
         )
     jdk = find_jdk()
     built = assembly.assemble(jdk, plugin_zips=plugin_zips, retry_maven=retry_maven, report=report)
+    built = assembly.without_plugins(built, without)
     home = built.home_path
     plugins = {p.name for p in (home / "plugins").iterdir() if p.is_dir()}
     config_dir = config.write_config(home, node_dir, port, heap, plugins)

@@ -8,34 +8,12 @@ import json
 from typing import Any
 
 import pytest
+from cluster_snapshot import snapshot
 from typer.testing import CliRunner
 
 from mr_opensearch.cli import app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def snapshot(client: Any, pattern: str) -> dict[str, Any]:
-    """Indices (settings without volatile fields, mappings), aliases and pipelines, for before/after checks."""
-    indices = client.indices.get(index=pattern, expand_wildcards="all", ignore_unavailable=True, allow_no_indices=True)
-    state = {}
-    for name, body in indices.items():
-        settings = dict(body["settings"]["index"])
-        for volatile in ("creation_date", "uuid", "version", "provided_name"):
-            settings.pop(volatile, None)
-        state[name] = {"settings": settings, "mappings": body["mappings"], "aliases": body["aliases"],
-                       "docs": client.count(index=name)["count"]}
-    from opensearchpy.exceptions import NotFoundError
-
-    try:
-        search_pipelines = client.transport.perform_request("GET", "/_search/pipeline")
-    except NotFoundError:
-        search_pipelines = {}
-    try:
-        ingest = client.ingest.get_pipeline()
-    except NotFoundError:
-        ingest = {}
-    return {"indices": state, "search_pipelines": search_pipelines, "ingest_pipelines": ingest}
 
 
 def indexing_total(client: Any, index: str) -> int:
