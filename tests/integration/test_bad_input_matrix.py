@@ -568,7 +568,7 @@ ROWS = [
     # -- where the cluster is ----------------------------------------------------------------------------
     Row("url-closed-port", lambda ctx: ctx.deploy(url=f"http://127.0.0.1:{ctx.fixture('closed_port')}"),
         ("cannot reach OpenSearch at http://127.0.0.1:", "connection refused: nothing listens there"),
-        ("check the URL and that the cluster is up",), seconds=10),
+        ("check the URL (scheme, host, port) and that the cluster is up",), seconds=10),
     Row("url-not-http", lambda ctx: ctx.deploy(url=f"http://127.0.0.1:{ctx.fixture('garbage_port')}"),
         ("the server there does not speak HTTP",), ("check the URL",), seconds=10),
     Row("url-accepts-and-never-answers",
