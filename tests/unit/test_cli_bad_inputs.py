@@ -468,3 +468,25 @@ def test_skip_bad_rows_skips_an_oversized_title(tmp_path: Path):
     catalog = load_catalog(path, on_error="skip")
     assert catalog.ids == ["1", "2", "3", "5"]
     assert dict(catalog.report.skipped) == {"oversized titles": 1} and ":5: product '4'" in catalog.report.examples[0]
+
+
+# --- safe writes -------------------------------------------------------------------------------------------------
+
+
+def test_a_failed_write_leaves_the_old_file_whole_and_no_temporary_file(tmp_path: Path):
+    import os
+
+    from mr_opensearch.safe_write import atomic_write, write_text
+
+    path = tmp_path / "labels.csv"
+    path.write_text("old contents\n")
+    with pytest.raises(RuntimeError), atomic_write(path) as tmp:
+        tmp.write_text("half of the new")
+        raise RuntimeError("disk full")
+    assert path.read_text() == "old contents\n"
+    assert list(tmp_path.iterdir()) == [path]
+    write_text(path, "new contents\n")
+    assert path.read_text() == "new contents\n" and list(tmp_path.iterdir()) == [path]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
