@@ -108,9 +108,12 @@ def test_logs_shows_the_node_log(opensearch_url: str) -> None:
 
 
 RESTART_PORT = int(os.environ.get("MROS_TEST_RESTART_PORT", "9266"))
+"""The node this test stops and starts: never the session's shared test node."""
 
 
 @local_only
+@pytest.mark.skipif(int(os.environ.get("MROS_TEST_OPENSEARCH_PORT", "9250")) == RESTART_PORT,
+                    reason="MROS_TEST_RESTART_PORT is the shared test node's port; set it to a free port of your own")
 def test_a_node_holding_a_one_replica_index_restarts() -> None:
     """One node never places replicas: an index with OpenSearch's default of one replica keeps the cluster
     yellow forever. `up` used to wait for green, so after such an index a second `up` on the same node
