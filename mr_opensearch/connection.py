@@ -29,7 +29,9 @@ class ClusterConfig(StrictModel):
     password: str | None = Field(None, description="default: $MROS_OPENSEARCH_PASSWORD")
     verify_certs: bool = True
     ca_certs: Path | None = Field(None, description="CA bundle for a cluster with a private CA")
-    timeout: float = 60.0
+    timeout: float = Field(60.0, gt=0, description="seconds one request may take")
+    connect_timeout: float = Field(10.0, gt=0, description="seconds the first request (is the cluster there?) may "
+                                   "take, without retries: a host that accepts and never answers fails this fast")
     port: int = Field(9200, description="port of the local node when url is null")
     heap: str = Field("1g", description="JVM heap of the local node when url is null")
 
@@ -141,9 +143,18 @@ def _why_unreachable(exc: Any, timeout: float) -> str:
 
 
 def connect(config: ClusterConfig, url: str | None = None) -> Any:
-    """An ``opensearchpy.OpenSearch`` client that has answered a ping (raises :class:`MrosError` otherwise)."""
+    """An ``opensearchpy.OpenSearch`` client that has answered a ping (raises :class:`MrosError` otherwise).
+
+    The ping is a single request bounded by ``config.connect_timeout`` (no retries), so an unreachable
+    or silent host fails in seconds; the returned client uses ``config.timeout`` and retries."""
     from opensearchpy import OpenSearch
-    from opensearchpy.exceptions import AuthenticationException, ConnectionError, SSLError, TransportError
+    from opensearchpy.exceptions import (
+        AuthenticationException,
+        ConnectionError,
+        ConnectionTimeout,
+        SSLError,
+        TransportError,
+    )
 
     target = (url or config.url or "").rstrip("/")
     if not target:
@@ -155,23 +166,32 @@ def connect(config: ClusterConfig, url: str | None = None) -> Any:
         raise MrosError(f"user {config.user!r} given but no password",
                         "set MROS_OPENSEARCH_PASSWORD or pass --password-prompt")
     auth = (config.user, password or "") if config.user else None
-    if config.ca_certs is not None and not Path(config.ca_certs).exists():
-        raise MrosError(f"CA bundle {config.ca_certs} not found", "fix --ca-certs (opensearch.ca_certs in a config)")
-    client = OpenSearch(hosts=[target], http_auth=auth, verify_certs=config.verify_certs,
-                        ca_certs=str(config.ca_certs) if config.ca_certs else None, ssl_show_warn=False,
-                        timeout=config.timeout, max_retries=2, retry_on_timeout=True, pool_maxsize=MAX_PARALLEL_REQUESTS)
+    if config.ca_certs is not None and not Path(config.ca_certs).is_file():
+        raise MrosError(f"CA bundle {config.ca_certs} not found (or not a file)",
+                        "pass --ca-certs FILE (PEM), or fix opensearch.ca_certs in the config")
+    options = dict(hosts=[target], http_auth=auth, verify_certs=config.verify_certs,
+                   ca_certs=str(config.ca_certs) if config.ca_certs else None, ssl_show_warn=False)
+    client = OpenSearch(**options, timeout=config.timeout, max_retries=2, retry_on_timeout=True,
+                        pool_maxsize=MAX_PARALLEL_REQUESTS)
+    probe = OpenSearch(**options, timeout=config.connect_timeout, max_retries=0, retry_on_timeout=False)
     try:
-        info = client.info()
+        info = probe.info()
     except AuthenticationException as exc:
         raise explain_http_error(exc, target, config) from None
     except SSLError as exc:
         raise explain_tls_error(exc, target, config) from None
+    except ConnectionTimeout:
+        raise MrosError(f"OpenSearch at {target} did not answer within {config.connect_timeout:g}s",
+                        "check the URL and port point at OpenSearch's HTTP port (not its transport port, 9300) "
+                        "and that the cluster is up; a slow cluster: raise opensearch.connect_timeout") from None
     except ConnectionError as exc:
         raise MrosError(f"cannot reach OpenSearch at {target}: {_why_unreachable(exc, config.timeout)}",
                         "check the URL (scheme, host, port) and that the cluster is up (`mros opensearch status` "
                         "for a local node)") from None
     except TransportError as exc:
         raise explain_http_error(exc, target, config) from None
+    finally:
+        probe.close()
     version = str(info.get("version", {}).get("number", "?"))
     if not version.split(".")[0].isdigit() or int(version.split(".")[0]) < 2:
         raise MrosError(f"{target} runs OpenSearch {version}", "mros needs OpenSearch 2.x or 3.x with the k-NN plugin")

@@ -3,10 +3,12 @@
 Steps (each skipped when its output exists for the same inputs and config, so a rerun after a crash
 continues where it stopped; markers hold content hashes in ``RUN/.steps/``):
 
-1. labeler: ``mros label train`` into ``RUN/labeler`` (when ``use_labeler``);
-2. training: ``mros train`` into ``RUN`` (Stage 1, Stage 2 with the labeler grading mined pairs,
+1. cluster: ``--url`` / ``opensearch.url``, else a local node (``mros opensearch up``), checked by the
+   deploy preflight (URL, CA file, reachability with a short timeout, version, k-NN, alias) before
+   anything is trained or written;
+2. labeler: ``mros label train`` into ``RUN/labeler`` (when ``use_labeler``);
+3. training: ``mros train`` into ``RUN`` (Stage 1, Stage 2 with the labeler grading mined pairs,
    evaluation against BM25 / base / MNRL, learned boundaries, ONNX export);
-3. cluster: ``--url`` / ``opensearch.url``, else a local node (``mros opensearch up``);
 4. deploy: a ``lucene`` HNSW index of the catalog with the exported model's vectors, behind an alias
    (:mod:`mr_opensearch.vector_index`);
 5. in-engine evaluation on the test queries: quality, latency, throughput (``RUN/engine/metrics.json``);
@@ -97,23 +99,26 @@ def deploy_step(config: RunConfig, run_dir: Path, client: Any, catalog: Any, pro
 def run_pipeline(config: RunConfig, run_dir: Path, *, url: str | None = None, progress: bool = True,
                  log: Log = print) -> dict:
     """Run every step; returns a summary (also written to ``RUN/run.json``)."""
+    from mr_opensearch.safe_write import make_dir
     from trainer.run import Steps, load_data, train_run
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "run-config.yaml").write_text(config.dump_yaml())
-    steps = Steps(run_dir)
     timings: dict[str, float] = {}
     started = time.time()
+    # The cluster first: a wrong URL, CA file, credentials, version or plugin set fails in seconds,
+    # before any training (minutes to an hour) and before anything is written to the run directory.
+    t = time.time()
+    client = cluster_step(config, url, log)
+    timings["cluster"] = time.time() - t
 
+    make_dir(run_dir)
+    (run_dir / "run-config.yaml").write_text(config.dump_yaml())
+    steps = Steps(run_dir)
     t = time.time()
     labeler_dir = train_labeler_step(config, run_dir, steps, progress, log)
     timings["labeler"] = time.time() - t
     train_config = config.train.model_copy(deep=True)
     if labeler_dir is not None and train_config.stage2.enabled and train_config.stage2.labeler is None:
         train_config.stage2.labeler = labeler_dir
-    t = time.time()
-    client = cluster_step(config, url, log)
-    timings["cluster"] = time.time() - t
     data = load_data(train_config)
     t = time.time()
     metrics = train_run(train_config, run_dir, progress=progress, log=log, data=data)
@@ -139,7 +144,10 @@ def run_pipeline(config: RunConfig, run_dir: Path, *, url: str | None = None, pr
         from mr_opensearch.engine_eval import evaluate_in_engine
 
         test = data.splits["test"] if len(data.splits["test"]) else data.splits["validation"]
-        boundaries = json.loads((run_dir / "boundaries.json").read_text()) if (run_dir / "boundaries.json").exists() else None
+        from mr_opensearch.served_model import read_boundaries_file
+
+        boundaries_file = run_dir / "boundaries.json"
+        boundaries = read_boundaries_file(boundaries_file).cosine if boundaries_file.exists() else None
         log(f"in-engine evaluation: {min(len(test.queries), config.engine.max_queries or 10**9)} queries on {indexed.index}")
         engine = evaluate_in_engine(client, indexed.index, test, lambda qs: encoder.encode(qs, 64), config.engine, boundaries)
         engine["index_documents"] = indexed.documents

@@ -48,14 +48,47 @@ code{background:#f5f5f5;padding:0 .2rem}
 """
 
 
-def _read_json(path: Path) -> Any | None:
+LAYOUT_HINT = "rerun the step that writes it, or delete the file to leave its section out"
+
+
+def _read_json(path: Path, kind: type | tuple[type, ...] = dict) -> Any | None:
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise MrosError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})",
-                        "rerun the step that writes it, or delete the file to leave its section out") from None
+        raise MrosError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})", LAYOUT_HINT) from None
+    except (UnicodeDecodeError, IsADirectoryError) as exc:
+        raise MrosError(f"{path}: unreadable ({exc})", LAYOUT_HINT) from None
+    if not isinstance(data, kind):
+        raise MrosError(f"{path}: expected a JSON {'object' if kind is dict else 'object or list'}, "
+                        f"found {type(data).__name__}", LAYOUT_HINT)
+    return data
+
+
+def _section(source: Path, build: Any) -> str:
+    """``build()``, with a file whose layout is not what mros writes reported against that file."""
+    try:
+        return build()
+    except MrosError:
+        raise
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+        raise MrosError(f"{source}: not the layout mros writes ({type(exc).__name__}: {exc})", LAYOUT_HINT) from None
+
+
+def _check_boundaries(run_dir: Path) -> None:
+    """A corrupted or out-of-order ``boundaries.json`` stops the report (deploy would refuse it too)."""
+    from mr_opensearch.served_model import read_boundaries_file
+
+    path = run_dir / "boundaries.json"
+    if not path.exists():
+        return
+    try:
+        read_boundaries_file(path)
+    except MrosError as exc:
+        message = exc.message if str(path) in exc.message else f"{path}: {exc.message}"
+        raise MrosError(message, "regenerate it: rerun `mros train --out RUN` (delete RUN/.steps/ to relearn "
+                        "everything), or delete the file") from None
 
 
 def _fmt(value: Any) -> str:
@@ -165,7 +198,7 @@ def _labeler_section(run_dir: Path, figures: _Figures, labeler_dir: Path | None)
 
 
 def _ablation_section(run_dir: Path, ablation: Path | None) -> str:
-    rows = _read_json(ablation or run_dir / "ablation.json")
+    rows = _read_json(ablation or run_dir / "ablation.json", (dict, list))
     if not rows:
         return _missing("no ablation.json in this run (see docs/benchmarks.md for the Stage 2 ablation on the shared data).")
     if isinstance(rows, dict):
@@ -200,9 +233,15 @@ def build_report(run_dir: Path | str, out_dir: Path | str | None = None, labeler
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise MrosError(f"run directory {run_dir} does not exist", "pass the --out folder of `mros train` or `mros run`")
-    out = Path(out_dir) if out_dir else run_dir / "report"
-    figures = _Figures(out / "figures")
     metrics = _read_json(run_dir / "metrics.json")
+    if metrics is None and not (run_dir / "engine" / "metrics.json").exists():
+        raise MrosError(f"{run_dir} has no metrics.json: its `mros train` did not finish, or it is not a run directory",
+                        "rerun `mros train --out RUN` (finished steps are skipped), then `mros report RUN`")
+    _check_boundaries(run_dir)
+    from mr_opensearch.safe_write import make_dir
+
+    out = make_dir(Path(out_dir) if out_dir else run_dir / "report")
+    figures = _Figures(out / "figures")
     config_text = (run_dir / "config.yaml").read_text(encoding="utf-8") if (run_dir / "config.yaml").exists() else ""
     splits = _read_json(run_dir / "splits.json") or {}
 
@@ -214,17 +253,19 @@ def build_report(run_dir: Path | str, out_dir: Path | str | None = None, labeler
     boundary_fig = figures.add(boundary_png, "Validation scores by grade with each model's learned boundaries") \
         if boundary_png.exists() else _missing("no boundaries plot (plots/boundaries_validation.png).")
 
-    data_rows = [[name, c.get("queries"), c.get("pairs"), ", ".join(f"{k} {v}" for k, v in (c.get("grades") or {}).items())]
-                 for name, c in splits.items()]
-    export = (metrics or {}).get("export") or {}
+    data_rows = _section(run_dir / "splits.json", lambda: [
+        [name, c.get("queries"), c.get("pairs"), ", ".join(f"{k} {v}" for k, v in (c.get("grades") or {}).items())]
+        for name, c in splits.items()])
+    export = _section(run_dir / "metrics.json", lambda: dict((metrics or {}).get("export") or {}))
     sections = [
         ("Data", _table(["split", "queries", "pairs", "grades"], data_rows) if data_rows else _missing("no splits.json")),
-        ("Retrieval quality against the baselines", _metrics_section(metrics)),
+        ("Retrieval quality against the baselines", _section(run_dir / "metrics.json", lambda: _metrics_section(metrics))),
         ("Score distributions by grade", "\n".join(score_figs) or _missing("no score histograms in plots/.")),
-        ("Learned grade boundaries", _boundaries_section(metrics) + boundary_fig),
-        ("Labeler", _labeler_section(run_dir, figures, labeler_dir)),
-        ("Ablation", _ablation_section(run_dir, ablation)),
-        ("In-engine evaluation (OpenSearch)", _engine_section(run_dir)),
+        ("Learned grade boundaries", _section(run_dir / "metrics.json", lambda: _boundaries_section(metrics)) + boundary_fig),
+        ("Labeler", _section((labeler_dir or run_dir / "labeler") / "metrics.json",
+                             lambda: _labeler_section(run_dir, figures, labeler_dir))),
+        ("Ablation", _section(ablation or run_dir / "ablation.json", lambda: _ablation_section(run_dir, ablation))),
+        ("In-engine evaluation (OpenSearch)", _section(run_dir / "engine" / "metrics.json", lambda: _engine_section(run_dir))),
         ("Export", _table(["export", "value"], [[k, v if not isinstance(v, dict) else json.dumps(v)] for k, v in export.items()])
          if export else _missing("no export in this run.")),
     ]

@@ -103,8 +103,10 @@ def learn_boundaries(scores, grades, criterion: Criterion = "accuracy", candidat
 
 
 def write_boundaries(path: Path, boundaries: dict) -> Path:
-    path.write_text(json.dumps(boundaries, indent=2))
-    return path
+    """Write ``boundaries.json`` through a temporary file, so a crash never leaves half of it."""
+    from mr_opensearch.safe_write import write_text
+
+    return write_text(path, json.dumps(boundaries, indent=2))
 
 
 def read_boundaries(path: Path) -> dict:

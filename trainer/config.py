@@ -49,59 +49,59 @@ class DataSourceConfig(StrictModel):
 
 
 class DataConfig(DataSourceConfig):
-    max_train_queries: int | None = Field(None, description="use only this many training queries (quick runs)")
+    max_train_queries: int | None = Field(None, ge=1, description="use only this many training queries (quick runs)")
     max_queries: int | None = Field(None, ge=10, description="a seeded sample of this many queries, taken before splitting (quick runs)")
     max_catalog_products: int | None = Field(None, ge=10, description="the judged products plus random others up to this many (quick runs)")
 
 
 class ModelConfig(StrictModel):
     base: str = Field(DEFAULT_BASE_MODEL, description="Hugging Face id or local path of the base encoder")
-    max_seq_length: int = 64
+    max_seq_length: int = Field(64, ge=8, le=8192)
 
 
 class Stage1Config(StrictModel):
-    epochs: float = 1.0
-    max_steps: int = Field(-1, description="stop after this many optimizer steps (-1: run all epochs)")
-    queries_per_batch: int = 64  # 32: nDCG@10 0.3511, 64: 0.3577 (docs/benchmarks.md)
-    max_products_per_query: int = 8
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int = Field(-1, ge=-1, description="stop after this many optimizer steps (-1: run all epochs)")
+    queries_per_batch: int = Field(64, ge=2)  # 32: nDCG@10 0.3511, 64: 0.3577 (docs/benchmarks.md)
+    max_products_per_query: int = Field(8, ge=1)
     products_per_group: int | None = Field(
         None, ge=1, description="split each query's products into groups of at most this many, each a batch member "
                                 "(the query is trained on once per group per epoch); None: one group per query")
-    learning_rate: float = 1e-4  # 5e-5 left the loss still falling after one epoch (docs/benchmarks.md)
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    temperature: float = 0.05
-    partial_weight: float = 0.5
+    learning_rate: float = Field(1e-4, gt=0)  # 5e-5 left the loss still falling after one epoch (docs/benchmarks.md)
+    warmup_ratio: float = Field(0.1, ge=0.0, le=1.0)
+    weight_decay: float = Field(0.01, ge=0.0)
+    temperature: float = Field(0.05, gt=0)
+    partial_weight: float = Field(0.5, ge=0.0)
     partial_negative_weight: float = Field(0.3, ge=0.0, le=1.0,
                                            description="weight of partial products among an exact anchor's negatives")
     symmetric: bool = Field(True, description="also contrast each product's query against the batch's other queries")
     seed: int = 42
-    save_steps: int = 200
-    save_total_limit: int = 2
-    logging_steps: int = 20
+    save_steps: int = Field(200, ge=1)
+    save_total_limit: int = Field(2, ge=1)
+    logging_steps: int = Field(20, ge=1)
 
 
 class MnrlBaselineConfig(StrictModel):
     """The standard sentence-transformers recipe: MultipleNegativesRankingLoss on exact pairs."""
 
-    epochs: float = 1.0
-    max_steps: int = -1
-    batch_size: int = 64
-    learning_rate: float = 5e-5
-    warmup_ratio: float = 0.1
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int = Field(-1, ge=-1)
+    batch_size: int = Field(64, ge=2)
+    learning_rate: float = Field(5e-5, gt=0)
+    warmup_ratio: float = Field(0.1, ge=0.0, le=1.0)
     seed: int = 42
 
 
 class EvalConfig(StrictModel):
     splits: list[Literal["train", "validation", "test"]] = Field(default_factory=lambda: ["test"])
-    ndcg_k: int = 10
-    recall_k: int = 100
-    batch_size: int = 128
+    ndcg_k: int = Field(10, ge=1)
+    recall_k: int = Field(100, ge=1)
+    batch_size: int = Field(128, ge=1)
     baselines: list[Literal["bm25", "base", "mnrl"]] = Field(
         default_factory=lambda: ["bm25", "base"],
         description="baselines evaluated beside the trained model; add mnrl to also train the standard "
                     "sentence-transformers recipe (about 23 minutes more on the shared data, 2 cores)")
-    max_queries: int | None = Field(None, description="evaluate on at most this many queries per split")
+    max_queries: int | None = Field(None, ge=1, description="evaluate on at most this many queries per split")
 
 
 class BoundaryConfig(StrictModel):

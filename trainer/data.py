@@ -13,11 +13,13 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 from collections import Counter
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -25,10 +27,30 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from mr_opensearch.catalog import MAX_TITLE_CHARS
 from mr_opensearch.errors import MrosError
-from trainer.grades import Grade, GradeMapping, UnknownGradeError, parse_grade
+from trainer.grades import SCALE_HINT, Grade, GradeMapping, OutOfScaleError, UnknownGradeError, parse_grade
 
 OnError = Literal["raise", "skip"]
+
+skip_rows_hint: ContextVar[str | None] = ContextVar("skip_rows_hint", default=None)
+"""How the running command lets a user skip bad rows (``--skip-bad-rows``, a config key), or None
+when it cannot: row errors name it only then. Set with :func:`skipping_rows_with`."""
+
+
+@contextlib.contextmanager
+def skipping_rows_with(hint: str | None) -> Iterator[None]:
+    token = skip_rows_hint.set(hint)
+    try:
+        yield
+    finally:
+        skip_rows_hint.reset(token)
+
+
+def row_hint(fix: str = "fix or remove the row") -> str:
+    """The hint of a row error a loader can skip: the fix, and how to skip when the command can."""
+    how = skip_rows_hint.get()
+    return f"{fix}, or {how}" if how else fix
 
 
 class DataError(MrosError):
@@ -36,10 +58,7 @@ class DataError(MrosError):
 
     def __init__(self, path: Path | str, line: int | None, problem: str, hint: str | None = None) -> None:
         where = f"{path}:{line}" if line is not None else f"{path}"
-        super().__init__(
-            f"{where}: {problem}",
-            hint or "fix the row, or pass on_error=skip (--skip-bad-rows) to count and skip bad rows",
-        )
+        super().__init__(f"{where}: {problem}", hint or ("fix or remove the row" if line else "fix the file"))
         self.path = str(path)
         self.line = line
         self.problem = problem
@@ -116,7 +135,10 @@ def iter_records(path: Path | str, required: list[str]) -> Iterator[tuple[int, d
     """Yield ``(line, record)`` for each row of a CSV/TSV, JSONL or Parquet file.
 
     Raises :class:`DataError` when the file is missing, empty, not UTF-8, lacks a required column,
-    or (CSV) has a row with the wrong number of fields or (JSONL) a line that is not a JSON object.
+    or (CSV) has a quote that never closes (the csv module would read on to the next quote or the end
+    of the file, merging every row in between into one field; no skipping can recover from that).
+    A row with the wrong number of fields (CSV) or a line that is not a JSON object (JSONL) is yielded
+    as ``{"__error__": problem}`` for the loader to raise or skip. Lines are where the row starts.
     """
     path = Path(path)
     if not path.exists():
@@ -142,33 +164,52 @@ def iter_records(path: Path | str, required: list[str]) -> Iterator[tuple[int, d
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(path, i, f"not valid JSON: {exc.msg}") from None
+                if not seen_any:
+                    raise DataError(path, i, f"not valid JSON: {exc.msg}", "the first record names the columns: "
+                                    "fix it") from None
+                yield i, {"__error__": f"not valid JSON: {exc.msg}"}
+                continue
             if not isinstance(rec, dict):
-                raise DataError(path, i, "each line must be a JSON object")
+                if not seen_any:
+                    raise DataError(path, i, "each line must be a JSON object")
+                yield i, {"__error__": "not a JSON object"}
+                continue
             if not seen_any:
                 _check_columns(path, list(rec), required)
                 seen_any = True
             yield i, rec
         return
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    unclosed = "close the quote (a quote inside a quoted field is written twice: \"\"), or remove the stray quote"
     try:
         header = next(reader)
     except csv.Error as exc:
-        raise DataError(path, 1, f"malformed CSV header: {exc}") from None
+        raise DataError(path, 1, f"malformed CSV header: {exc}", unclosed) from None
+    if reader.line_num > 1:
+        raise DataError(path, 1, f"the header runs over {reader.line_num} lines: a quote opened on line 1 never "
+                        "closes", unclosed)
     header = [h.strip() for h in header]
     _check_columns(path, header, required)
-    try:
-        for row in reader:
-            line = reader.line_num
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) != len(header):
-                yield line, {"__error__": f"expected {len(header)} fields ({', '.join(header)}), found {len(row)}"}
-                continue
-            yield line, dict(zip(header, row, strict=True))
-    except csv.Error as exc:
-        raise DataError(path, reader.line_num, f"malformed CSV: {exc}") from None
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise DataError(path, start, f"an unclosed quote: a quoted field opened on this row does not close "
+                            f"before line {reader.line_num} ({exc})", unclosed) from None
+        if reader.line_num > start and any("\n" in cell or "\r" in cell for cell in row):
+            raise DataError(path, start, f"an unclosed quote: a quoted field opened on this line runs over "
+                            f"{reader.line_num - start + 1} lines (to line {reader.line_num}), merging the rows in "
+                            "between", unclosed)
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            yield start, {"__error__": f"expected {len(header)} fields ({', '.join(header)}), found {len(row)}"}
+            continue
+        yield start, dict(zip(header, row, strict=True))
 
 
 def _check_columns(path: Path, found: list[str], required: list[str]) -> None:
@@ -233,11 +274,15 @@ def load_catalog(path: Path | str, columns: CatalogColumns | None = None, on_err
                 problem, kind = f"empty {columns.id}", "empty ids"
             elif not _text(rec.get(columns.title)):
                 problem, kind = f"product {pid!r} has an empty {columns.title}", "empty texts"
+            elif len(_text(rec.get(columns.title))) > MAX_TITLE_CHARS:
+                problem = (f"product {pid!r} has a {len(_text(rec.get(columns.title)))}-character {columns.title} "
+                           f"(limit {MAX_TITLE_CHARS}, as `mros deploy` enforces)")
+                kind = "oversized titles"
             elif pid in seen:
                 problem, kind = f"duplicate product id {pid!r} (first on line {seen[pid]})", "duplicate ids"
         if problem:
             if on_error == "raise":
-                raise DataError(path, line, problem)
+                raise DataError(path, line, problem, row_hint())
             report.skip(line, problem, kind)
             continue
         seen[pid] = line
@@ -310,6 +355,8 @@ def load_judgments(
             pid = _text(rec.get(columns.product_id))
             try:
                 grade = parse_grade(rec.get(grade_column), "grade" if grade_column == columns.grade else "relevance", mapping)
+            except OutOfScaleError as exc:
+                grade, problem, kind = -1, str(exc), "relevance outside the scale"
             except UnknownGradeError as exc:
                 grade, problem, kind = -1, str(exc), "unknown grades"
             if problem is None:
@@ -328,7 +375,7 @@ def load_judgments(
                     kind = "conflicting grades"
         if problem:
             if on_error == "raise":
-                raise DataError(path, line, problem)
+                raise DataError(path, line, problem, SCALE_HINT if kind == "relevance outside the scale" else row_hint())
             report.skip(line, problem, kind)
             continue
         first[(query, pid)] = (line, int(grade))

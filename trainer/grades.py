@@ -21,9 +21,11 @@ from __future__ import annotations
 import math
 from enum import IntEnum
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import model_serializer
 
-from mr_opensearch.grading import DEFAULT_EXACT, DEFAULT_PARTIAL, GRADE_ALIASES, cut
+from mr_opensearch.errors import MrosError
+from mr_opensearch.grading import GRADE_ALIASES
+from mr_opensearch.grading import GradeMapping as ScaleMapping
 
 
 class Grade(IntEnum):
@@ -43,21 +45,38 @@ class UnknownGradeError(ValueError):
     """A grade value that is neither a known name, 0/1/2, nor a number the mapping can cut."""
 
 
-class GradeMapping(BaseModel):
+class OutOfScaleError(UnknownGradeError):
+    """A raw relevance outside the mapping's scale: the file is on another scale than the mapping says."""
+
+
+class GradeMapping(ScaleMapping):
     """Cuts a raw relevance score into the three grades: ``score >= exact`` is exact,
-    ``score >= partial`` is partial, anything lower is irrelevant."""
+    ``score >= partial`` is partial, anything lower is irrelevant. The scale ``[low, high]`` (default
+    1..3, the Home Depot data's) bounds what a score may be: a value outside it (0, 4, inf, nan) is
+    refused, since it means the file uses another scale (a 1..5 file cut at 2.67 would be graded
+    almost all exact). Same fields and checks as the serving side's :class:`mr_opensearch.grading.GradeMapping`.
+    """
 
-    exact: float = Field(DEFAULT_EXACT, description="lowest raw relevance graded exact")
-    partial: float = Field(DEFAULT_PARTIAL, description="lowest raw relevance graded partial")
+    @model_serializer(mode="wrap")
+    def _without_default_scale(self, handler):  # type: ignore[no-untyped-def]
+        # The scale was added after runs existed: left at its default it stays out of dumps, so the
+        # content hashes of existing runs' steps do not change.
+        data = handler(self)
+        if isinstance(data, dict):
+            for key, default in (("low", 1.0), ("high", 3.0)):
+                if data.get(key) == default:
+                    data.pop(key)
+        return data
 
-    @model_validator(mode="after")
-    def _ordered(self) -> GradeMapping:
-        if not self.partial < self.exact:
-            raise ValueError(f"grade mapping needs partial < exact, got partial={self.partial}, exact={self.exact}")
-        return self
+    def grade_of_score(self, score: float, shown: str | None = None) -> Grade:
+        try:
+            return Grade(self._cut(float(score), shown or repr(score)))
+        except MrosError as exc:
+            raise OutOfScaleError(exc.message) from None
 
-    def grade_of_score(self, score: float) -> Grade:
-        return Grade(cut(score, self.exact, self.partial))
+
+SCALE_HINT = ("set data.grade_mapping to the file's relevance scale (e.g. {low: 1, high: 5, partial: 3, exact: 4.5} "
+              "for a 1..5 scale), or give grades (0/1/2) in a grade column")
 
 
 def parse_grade(value: object, column: str, mapping: GradeMapping | None) -> Grade:
@@ -87,4 +106,4 @@ def parse_grade(value: object, column: str, mapping: GradeMapping | None) -> Gra
         raise UnknownGradeError(f"unknown grade {value!r} (integer grades are 0, 1 or 2)")
     if mapping is None:
         raise UnknownGradeError("raw relevance needs a grade mapping")
-    return mapping.grade_of_score(number)
+    return mapping.grade_of_score(number, repr(value.strip()) if isinstance(value, str) else None)

@@ -115,7 +115,11 @@ def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume:
     from trainer.encoder import load_encoder
     from trainer.stage1 import train_stage1
 
-    run_dir.mkdir(parents=True, exist_ok=True)
+    # the data first: a bad row fails here, before the run directory is created or changed
+    data = data or load_data(config)
+    from mr_opensearch.safe_write import make_dir
+
+    make_dir(run_dir)
     config_yaml = config.dump_yaml()
     previous = run_dir / "config.yaml"
     if previous.exists() and previous.read_text() != config_yaml and resume:
@@ -125,7 +129,6 @@ def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume:
     steps = Steps(run_dir)
 
     t0 = time.time()
-    data = data or load_data(config)
     for line in data.reports:
         log(line)
     split_counts = {name: {"queries": len(j.queries), "pairs": len(j), "grades": j.grade_counts()}

@@ -64,15 +64,15 @@ class Stage2Config(StrictModel):
     circle: CircleConfig = Field(default_factory=CircleConfig)
     spelling: SpellingConfig = Field(default_factory=SpellingConfig)
     synthetic: SyntheticQueryConfig = Field(default_factory=SyntheticQueryConfig)
-    epochs: float = 1.0
-    max_steps: int = Field(100, description="at most this many optimizer steps (-1: all epochs); on the shared data "
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int = Field(100, ge=-1, description="at most this many optimizer steps (-1: all epochs); on the shared data "
                            "an epoch is ~300 steps of ~7 s on 2 cores, and 100 steps carry most of the gain")
-    queries_per_batch: int = 32
-    max_products_per_query: int = 12
-    learning_rate: float = 2e-5
-    warmup_ratio: float = 0.1
+    queries_per_batch: int = Field(32, ge=2)
+    max_products_per_query: int = Field(12, ge=1)
+    learning_rate: float = Field(2e-5, gt=0)
+    warmup_ratio: float = Field(0.1, ge=0.0, le=1.0)
     seed: int = 43
-    save_steps: int = 200
+    save_steps: int = Field(200, ge=1)
 
 
 def combine_training_pairs(judgments: Judgments, mined: pd.DataFrame | None, spelling: SpellingConfig,

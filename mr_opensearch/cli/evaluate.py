@@ -26,11 +26,14 @@ def evaluate(
     from trainer.evaluate import evaluate_run, metrics_markdown
     from trainer.run import load_data
 
-    if not (run / "config.yaml").exists():
-        raise MrosError(f"{run} is not a run directory (no config.yaml)", "pass the --out directory of `mros train`")
     bad = [s for s in split if s not in ("train", "validation", "test")]
     if bad:
-        raise MrosError(f"unknown split(s) {', '.join(bad)}", "use train, validation or test")
+        raise MrosError(f"unknown split(s) {', '.join(bad)}", "use train, validation or test", exit_code=2)
+    if not (run / "config.yaml").exists():
+        raise MrosError(f"{run} is not a run directory (no config.yaml)", "pass the --out directory of `mros train`")
+    if not (run / "model").is_dir():
+        raise MrosError(f"{run} holds no trained model ({run / 'model'} is missing): its `mros train` did not finish",
+                        "rerun `mros train --out RUN` (finished steps are skipped), then evaluate")
     cfg = load_config(run / "config.yaml")
     data = load_data(cfg)
     metrics = evaluate_run(run, cfg, data, progress=show_progress(), log=info, splits=split)

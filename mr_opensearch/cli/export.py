@@ -28,14 +28,22 @@ def export(
     as_json: bool = typer.Option(False, "--json", help="Print the export summary as JSON."),
 ) -> None:
     """Export token-embedding ONNX (IR <= 9, opset <= 19), quantize to int8, check parity, package for ML Commons."""
+    from mr_opensearch.safe_write import check_output_dir
     from trainer.export import export_for_ml_commons
 
     if run is None and model is None:
         raise MrosError("nothing to export", "pass --run RUN or --model DIR")
+    if run is not None and model is not None:
+        raise MrosError("--run and --model are alternatives: --run exports RUN/model into RUN/onnx",
+                        "pass --run RUN alone, or --model DIR with --out DIR", exit_code=2)
+    if run is not None and not (run / "model").is_dir():
+        raise MrosError(f"{run} holds no trained model ({run / 'model'} is missing)",
+                        "pass the --out directory of a finished `mros train`, or --model DIR --out DIR")
     model_dir = model or (run / "model")  # type: ignore[operator]
     out_dir = out or ((run / "onnx") if run else None)
     if out_dir is None:
         raise MrosError("no output directory", "pass --out DIR")
+    check_output_dir(out_dir)
     info(f"exporting {model_dir} -> {out_dir}")
     exported = export_for_ml_commons(model_dir, out_dir, quantize=not no_quantize, package=package, opset=opset,
                                    max_length=max_length, fuse=not no_fuse)

@@ -16,11 +16,14 @@ import typer
 
 from mr_opensearch.cli._errors import handle_errors
 from mr_opensearch.cli._output import emit_json, info, result, show_progress
+from mr_opensearch.errors import MrosError
+from mr_opensearch.safe_write import check_output_dir, check_output_file, same_file, write_text
 
 app = typer.Typer(help="Relevance labeler (train / evaluate / apply) and engagement-driven label audit.",
                   no_args_is_help=True)
 
 DEFAULT_DATA = Path("../shared/data/homedepot")
+FORCE = typer.Option(False, "--force", help="Replace an existing output file (never needed for a new one).")
 
 
 def _summary(title: str, data: dict, keys: list[str]) -> str:
@@ -44,7 +47,7 @@ def train(
     max_train_pairs: int | None = typer.Option(None, "--max-train-pairs", help="Subsample training pairs."),
     max_eval_pairs: int | None = typer.Option(None, "--max-eval-pairs", help="Subsample validation/test pairs."),
     max_seq_length: int | None = typer.Option(None, "--max-seq-length", help="Token window."),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Training batch size."),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Training batch size."),
     max_minutes: float | None = typer.Option(None, "--max-minutes", help="Stop training after this many minutes."),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads."),
     stacking: bool | None = typer.Option(None, "--stacking/--no-stacking",
@@ -55,9 +58,12 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
     """Fine-tune a 3-class labeler; writes the model, metrics.json and confusion_matrix.png to --out."""
+    from trainer.data import skipping_rows_with
     from trainer.labeler.config import load_labeler_config
     from trainer.labeler.train import train_labeler
+    from trainer.strict import validate_config
 
+    check_output_dir(out)
     cfg = load_labeler_config(config)
     cfg.data.dir = data or cfg.data.dir or DEFAULT_DATA
     for name, value in {"backbone": backbone, "epochs": epochs, "max_seq_length": max_seq_length,
@@ -71,7 +77,10 @@ def train(
         cfg.data.max_eval_pairs = max_eval_pairs
     if skip_bad_rows:
         cfg.data.on_error = "skip"
-    metrics = train_labeler(cfg, out, progress=show_progress(), log=info)
+    # the options went in unchecked: validate the whole config again, as a config file would be
+    cfg = validate_config(type(cfg), cfg.model_dump(), "the command-line options", "labeler config")
+    with skipping_rows_with("pass --skip-bad-rows to count and skip bad rows"):
+        metrics = train_labeler(cfg, out, progress=show_progress(), log=info)
     if as_json:
         emit_json(metrics)
     else:
@@ -87,7 +96,8 @@ def evaluate(
     labels: Path = typer.Option(..., "--labels", help="Graded pairs: query, product_uid, grade or relevance."),
     catalog: Path = typer.Option(..., "--catalog", help="Product catalog (product_uid, product_title)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Folder for metrics.json and confusion_matrix.png."),
-    batch_size: int = typer.Option(128, "--batch-size"),
+    batch_size: int = typer.Option(128, "--batch-size", min=1),
+    force: bool = FORCE,
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
     """Score a labeler against graded pairs: accuracy, within-1, macro-F1, per-class P/R, confusion."""
@@ -96,6 +106,9 @@ def evaluate(
     from trainer.labeler.metrics import classification_metrics, plot_confusion_matrix
     from trainer.labeler.model import Labeler
 
+    if out is not None:
+        check_output_dir(out)
+        check_output_file(out / "metrics.json", force=force)
     model = Labeler.load(labeler)
     cat = load_catalog(catalog)
     frame = load_labels(labels, cat)
@@ -103,8 +116,7 @@ def evaluate(
     probs = model.predict_proba(pairs, batch_size, show_progress())
     metrics = classification_metrics(frame["grade"].to_numpy(), probs.argmax(1))
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         plot_confusion_matrix(metrics["confusion_matrix"], out / "confusion_matrix.png")
     if as_json:
         emit_json(metrics)
@@ -118,17 +130,23 @@ def apply(
     labeler: Path = typer.Option(..., "--labeler", "-l", help="Labeler directory (from `mros label train`)."),
     pairs: Path = typer.Option(..., "--pairs", help="CSV/JSONL/Parquet with query and product_uid columns."),
     catalog: Path = typer.Option(..., "--catalog", help="Product catalog (product_uid, product_title)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output .csv or .jsonl (appended; reruns resume)."),
-    batch_size: int = typer.Option(256, "--batch-size", help="Pairs per batch (written after each batch)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output .csv or .jsonl (appended; reruns resume an "
+                             "output of this command; any other existing file is refused)."),
+    batch_size: int = typer.Option(256, "--batch-size", min=1, help="Pairs per batch (written after each batch)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out instead of resuming it."),
     tta: bool = typer.Option(False, "--tta", help="Average over test-time augmentations (3x slower)."),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Label (query, product) pairs with grades 0/1/2 and calibrated class probabilities."""
     from trainer.data import load_catalog
-    from trainer.labeler.apply import apply_labeler, read_pairs
+    from trainer.labeler.apply import apply_labeler, check_resumable, output_format, read_pairs
     from trainer.labeler.model import AUGMENTATIONS, Labeler
 
+    check_output_file(out, inputs=[pairs, catalog], force=force, may_exist=True)
+    output_format(out)
+    if not force:
+        check_resumable(out)  # before loading the model: a wrong --out fails in a second
     if threads:
         import torch
 
@@ -137,7 +155,7 @@ def apply(
     todo = read_pairs(pairs, cat)
     model = Labeler.load(labeler)
     augmentations = tuple(AUGMENTATIONS) if tta else ("identity",)
-    summary = apply_labeler(model, todo, cat, out, batch_size, show_progress(), augmentations, log=info)
+    summary = apply_labeler(model, todo, cat, out, batch_size, show_progress(), augmentations, log=info, force=force)
     if as_json:
         emit_json(summary)
     else:
@@ -160,6 +178,7 @@ def simulate_engagement_cmd(
     eta: float = typer.Option(1.0, "--eta", help="Position bias: P(examine | rank r) = r^-eta."),
     ranker_strength: float = typer.Option(1.0, "--ranker-strength", help="How strongly the engine ranks by grade."),
     seed: int = typer.Option(0, "--seed"),
+    force: bool = FORCE,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Generate an engagement log from true grades with a position-based click model."""
@@ -171,9 +190,16 @@ def simulate_engagement_cmd(
     if split != "all" and split not in SPLITS:
         raise typer.BadParameter(f"--split must be all, {', '.join(SPLITS)}")
     if noise > 0 and noisy_out is None:
-        from mr_opensearch.errors import MrosError
-
         raise MrosError("--noise needs --noisy-out", "pass --noisy-out FILE for the corrupted labels")
+    inputs = [labels, catalog]
+    check_output_file(out, inputs=inputs, force=force)
+    truth_out = None
+    if noisy_out is not None:
+        if same_file(noisy_out, out):
+            raise MrosError(f"--noisy-out and --out are the same file ({out})", "write them to two files")
+        check_output_file(noisy_out, inputs=inputs, force=force, option="--noisy-out")
+        truth_out = noisy_out.with_name(noisy_out.stem + ".truth" + noisy_out.suffix)
+        check_output_file(truth_out, inputs=[*inputs, out], force=force, option="the true-labels file")
     frame = load_labels(labels, load_catalog(catalog) if catalog else None)
     if split != "all":
         cfg = SplitConfig()
@@ -188,12 +214,10 @@ def simulate_engagement_cmd(
                "click_model": click.model_dump()}
     if noisy_out is not None:
         noisy = inject_label_noise(frame, noise, seed)
+        write_frame(noisy[["query", "product_uid", "true_grade"]].rename(columns={"true_grade": "grade"}),
+                    truth_out)
         write_frame(noisy[["query", "product_uid", "grade"]], noisy_out)
-        if labels.resolve() != noisy_out.resolve():
-            truth_out = noisy_out.with_name(noisy_out.stem + ".truth" + noisy_out.suffix)
-            write_frame(noisy[["query", "product_uid", "true_grade"]].rename(columns={"true_grade": "grade"}),
-                        truth_out)
-            summary["truth"] = str(truth_out)
+        summary["truth"] = str(truth_out)
         summary.update({"noisy_labels": str(noisy_out), "noise_rate": noise, "noisy_pairs": int(noisy["noisy"].sum())})
     if as_json:
         emit_json(summary)
@@ -217,6 +241,7 @@ def audit(
     alpha: float = typer.Option(0.01, "--alpha", help="Benjamini-Hochberg false discovery rate."),
     min_impressions: int = typer.Option(30, "--min-impressions", help="Test only pairs with this many impressions."),
     truth: Path | None = typer.Option(None, "--truth", help="Known true grades: report how much noise was recovered."),
+    force: bool = FORCE,
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Flag labels that engagement contradicts (binomial tests), re-judge them, write corrected labels."""
@@ -226,6 +251,12 @@ def audit(
     from trainer.labeler.io import load_labels, write_frame
     from trainer.labeler.model import Labeler
 
+    inputs = [labels, engagement, catalog, truth]
+    check_output_file(out, inputs=inputs, force=force)
+    report = report or out.with_name(out.stem + ".report.json")
+    if same_file(report, out):
+        raise MrosError(f"--report and --out are the same file ({out})", "write them to two files")
+    check_output_file(report, inputs=inputs, force=force, option="--report")
     config = AuditConfig(signal=signal, alpha=alpha, min_impressions=min_impressions)
     cat = load_catalog(catalog)
     frame = load_labels(labels, cat)
@@ -235,8 +266,7 @@ def audit(
     if truth is not None:
         rep["recovery"] = recovery_report(corrected, load_labels(truth, cat))
     write_frame(corrected, out)
-    report = report or out.with_name(out.stem + ".report.json")
-    report.write_text(json.dumps(rep, indent=2) + "\n")
+    write_text(report, json.dumps(rep, indent=2) + "\n")
     if as_json:
         emit_json(rep)
     else:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -22,7 +23,13 @@ app = typer.Typer(
     help="Run a local OpenSearch 3.x node with k-NN, ML Commons and neural search.", no_args_is_help=True
 )
 
-PORT = typer.Option(DEFAULT_PORT, "--port", "-p", help="HTTP port of the node on 127.0.0.1.")
+PORT = typer.Option(DEFAULT_PORT, "--port", "-p", min=1, max=65535, help="HTTP port of the node on 127.0.0.1.")
+
+
+def _heap(value: str) -> str:
+    if not re.fullmatch(r"[1-9][0-9]*[kKmMgG]", value):
+        raise typer.BadParameter(f"{value!r} is not a JVM heap size; use e.g. 1g, 2g or 1536m")
+    return value
 NODE_DIR = typer.Option(
     None, "--node-dir", help="Node folder (default: $MROS_CACHE_DIR/nodes/<port>).", file_okay=False
 )
@@ -44,8 +51,8 @@ def _size(num: float) -> str:
 @handle_errors
 def up(
     port: int = PORT,
-    heap: str = typer.Option(DEFAULT_HEAP, "--heap", help="JVM heap (-Xms/-Xmx), e.g. 1g, 2g, 1536m."),
-    timeout: float = typer.Option(180.0, "--timeout", help="Seconds to wait for the cluster to be green."),
+    heap: str = typer.Option(DEFAULT_HEAP, "--heap", callback=_heap, help="JVM heap (-Xms/-Xmx), e.g. 1g, 2g, 1536m."),
+    timeout: float = typer.Option(180.0, "--timeout", min=1, help="Seconds to wait for the node to be healthy (green, or yellow with every primary active)."),
     plugin_zip: list[Path] = typer.Option(
         [],
         "--plugin-zip",
@@ -61,7 +68,7 @@ def up(
     node_dir: Path | None = NODE_DIR,
     as_json: bool = typer.Option(False, "--json", help="Print the node's status as JSON."),
 ) -> None:
-    """Assemble (once) and start a single-node OpenSearch on 127.0.0.1, then wait until it is green."""
+    """Assemble (once) and start a single-node OpenSearch on 127.0.0.1, then wait until it is healthy (green, or yellow with every primary active on one node)."""
     if docker:
         from mr_opensearch.node import docker as docker_node
 
@@ -119,7 +126,7 @@ def status(
 def down(
     port: int = PORT,
     node_dir: Path | None = NODE_DIR,
-    timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait before killing the JVM."),
+    timeout: float = typer.Option(60.0, "--timeout", min=0, help="Seconds to wait before killing the JVM."),
 ) -> None:
     """Stop the node `mros opensearch up` started on this port (and only that one)."""
     stopped = lifecycle.down(port=port, directory=node_dir, timeout=timeout)
@@ -134,7 +141,7 @@ def down(
 def logs(
     port: int = PORT,
     node_dir: Path | None = NODE_DIR,
-    lines: int = typer.Option(50, "-n", "--lines", help="How many of the last lines to show."),
+    lines: int = typer.Option(50, "-n", "--lines", min=1, help="How many of the last lines to show."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines (Ctrl-C to stop)."),
 ) -> None:
     """Show the end of the node's log."""

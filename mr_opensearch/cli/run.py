@@ -34,7 +34,10 @@ def run(
     inputs are skipped, so rerunning after a crash continues where it stopped."""
     from mr_opensearch.pipeline import run_pipeline
     from mr_opensearch.run_config import load_run_config
+    from mr_opensearch.safe_write import check_output_dir
+    from trainer.data import skipping_rows_with
 
+    check_output_dir(out)
     cfg = load_run_config(config, "quick" if quick else None)
     folder = data or cfg.train.data.dir or DEFAULT_DATA
     cfg.train.data.dir = folder
@@ -50,7 +53,9 @@ def run(
         cfg.opensearch.ca_certs = ca_certs
     if insecure:
         cfg.opensearch.verify_certs = False
-    summary = run_pipeline(cfg, out, url=url, progress=show_progress(), log=info)
+    with skipping_rows_with("set `on_error: skip` in the train.data (and labeler.data) section of --config "
+                            "to count and skip bad rows"):
+        summary = run_pipeline(cfg, out, url=url, progress=show_progress(), log=info)
     if as_json:
         emit_json(summary)
     elif not state.quiet:

@@ -26,9 +26,12 @@ def train(
 ) -> None:
     """Train Stage 1 (and Stage 2 when the config enables it), evaluate against BM25, the base model and the
     MNRL recipe, learn grade boundaries, and export for ML Commons."""
+    from mr_opensearch.safe_write import check_output_dir
     from trainer.config import load_config
+    from trainer.data import skipping_rows_with
     from trainer.run import train_run
 
+    check_output_dir(out)
     cfg = load_config(config)
     if data is not None:
         cfg.data.dir = data
@@ -38,7 +41,8 @@ def train(
         cfg.model.base = base
     if skip_bad_rows:
         cfg.data.on_error = "skip"
-    metrics = train_run(cfg, out, progress=show_progress(), resume=not no_resume, log=info)
+    with skipping_rows_with("pass --skip-bad-rows to count and skip bad rows"):
+        metrics = train_run(cfg, out, progress=show_progress(), resume=not no_resume, log=info)
     if as_json:
         emit_json(metrics)
     elif not state.quiet:

@@ -65,7 +65,7 @@ def stop(container_id: str) -> None:
 
 
 def up(*, port: int, heap: str, timeout: float, report: Reporter | None = None) -> NodeState:
-    """Start the official image on ``127.0.0.1:port`` and wait until green."""
+    """Start the official image on ``127.0.0.1:port`` and wait until healthy (:func:`process.is_healthy`)."""
     ensure_engine()
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
     from testcontainers.core.container import DockerContainer
@@ -102,14 +102,11 @@ def up(*, port: int, heap: str, timeout: float, report: Reporter | None = None) 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if (
-                process.http_json(f"{url}/_cluster/health?wait_for_status=green&timeout=2s").get("status")
-                == "green"
-            ):
+            if process.is_healthy(process.http_json(process.health_url(url))):
                 return node
         except (OSError, ValueError):
             time.sleep(1.0)
     logs = wrapped.logs(tail=20).decode("utf-8", errors="replace")
     raise MrosError(
-        f"The OpenSearch container did not become green within {timeout:.0f}s. Last log lines:\n{logs}"
+        f"The OpenSearch container did not become healthy within {timeout:.0f}s. Last log lines:\n{logs}"
     )

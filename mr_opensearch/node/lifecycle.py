@@ -42,7 +42,9 @@ def up(
     report: Reporter | None = None,
     without: Collection[str] = (),
 ) -> NodeState:
-    """Assemble the home if needed, start a node on ``127.0.0.1:port`` and wait until it is green.
+    """Assemble the home if needed, start a node on ``127.0.0.1:port`` and wait until it is healthy
+    (green, or yellow with every primary active: one node never holds replicas, see
+    :func:`mr_opensearch.node.process.is_healthy`).
 
     An mros node already running in the same node folder is returned as it is. ``without`` names
     plugins the node must not load (a home of hard links less those plugins,
@@ -83,9 +85,14 @@ def up(
         started_at=started,
     )
     state.save(node)
-    process.wait_green(url, pid, node_dir, timeout, log_file)
+    health = process.wait_healthy(url, pid, node_dir, timeout, log_file)
+    try:
+        process.apply_cluster_settings(url, process.SINGLE_NODE_CLUSTER_SETTINGS)
+    except (OSError, ValueError) as exc:
+        if report:
+            report(f"warning: could not default new indices to 0 replicas ({exc}); they will be yellow")
     if report:
-        report(f"OpenSearch is green at {url} after {time.time() - started:.1f}s (pid {pid})")
+        report(f"OpenSearch is {health.get('status')} at {url} after {time.time() - started:.1f}s (pid {pid})")
         if built.missing:
             for name, why in sorted(built.missing.items()):
                 report(f"warning: plugin {name} is not installed: {why}")

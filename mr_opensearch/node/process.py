@@ -125,8 +125,40 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def wait_green(url: str, pid: int, node_dir: Path, timeout: float, log_file: Path) -> dict[str, Any]:
-    """Poll cluster health until green; MrosError with the last log lines when it does not come."""
+SINGLE_NODE_CLUSTER_SETTINGS: dict[str, Any] = {"cluster.default_number_of_replicas": 0}
+"""Persistent cluster settings of a local node: new indices without replicas (one node cannot hold them,
+so an index with OpenSearch's default of one replica would be yellow). OpenSearch 3.5 reads this
+setting from the cluster state only (in ``opensearch.yml`` it is accepted and ignored)."""
+
+
+def apply_cluster_settings(url: str, settings: dict[str, Any], timeout: float = 10.0) -> None:
+    """``PUT _cluster/settings`` with ``settings`` as persistent settings (raises OSError/ValueError)."""
+    request = urllib.request.Request(f"{url}/_cluster/settings", method="PUT",
+                                     data=json.dumps({"persistent": settings}).encode("utf-8"),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as resp:
+        answer = json.loads(resp.read().decode("utf-8"))
+    if not answer.get("acknowledged"):
+        raise ValueError(f"cluster settings not acknowledged: {answer}")
+
+
+def is_healthy(health: dict[str, Any]) -> bool:
+    """Whether a local node's cluster is ready: green, or - on a single data node - yellow with no
+    shard still initializing. Yellow means every primary is active; a single node can never place a
+    replica, so an index created with OpenSearch's default of one replica keeps it yellow forever."""
+    status = health.get("status")
+    if status == "green":
+        return True
+    return (status == "yellow" and int(health.get("number_of_data_nodes", 0)) == 1
+            and int(health.get("initializing_shards", 0)) == 0 and int(health.get("relocating_shards", 0)) == 0)
+
+
+def health_url(url: str) -> str:
+    return f"{url}/_cluster/health?wait_for_status=yellow&timeout=2s"
+
+
+def wait_healthy(url: str, pid: int, node_dir: Path, timeout: float, log_file: Path) -> dict[str, Any]:
+    """Poll cluster health until :func:`is_healthy`; MrosError with the last log lines when it does not come."""
     deadline = time.monotonic() + timeout
     last_error = "no answer yet"
     while time.monotonic() < deadline:
@@ -137,15 +169,17 @@ def wait_green(url: str, pid: int, node_dir: Path, timeout: float, log_file: Pat
                 hint=f"full log: {log_file}",
             )
         try:
-            health = http_json(f"{url}/_cluster/health?wait_for_status=green&timeout=2s", timeout=5)
-            if health.get("status") == "green":
+            health = http_json(health_url(url), timeout=5)
+            if is_healthy(health):
                 return health
-            last_error = f"health {health.get('status')}"
+            last_error = (f"health {health.get('status')}, {health.get('active_primary_shards')} active primaries, "
+                          f"{health.get('unassigned_shards')} unassigned shards")
+            time.sleep(0.5)
         except (OSError, ValueError) as exc:
             last_error = str(exc)
             time.sleep(1.0)
     raise MrosError(
-        f"OpenSearch did not become green within {timeout:.0f}s ({last_error}). Last log lines:\n"
+        f"OpenSearch did not become healthy within {timeout:.0f}s ({last_error}). Last log lines:\n"
         + "\n".join(_start_log(node_dir, log_file)),
         hint=f"the node is left running for inspection (stop it with `mros opensearch down`); full log: {log_file}",
     )

@@ -105,3 +105,56 @@ def test_logs_shows_the_node_log(opensearch_url: str) -> None:
     lines = result.stdout.strip().splitlines()
     assert 0 < len(lines) <= 5
     assert all(line.startswith("[") for line in lines if line)
+
+
+RESTART_PORT = int(os.environ.get("MROS_TEST_RESTART_PORT", "9266"))
+"""The node this test stops and starts: never the session's shared test node."""
+
+
+@local_only
+@pytest.mark.skipif(int(os.environ.get("MROS_TEST_OPENSEARCH_PORT", "9250")) == RESTART_PORT,
+                    reason="MROS_TEST_RESTART_PORT is the shared test node's port; set it to a free port of your own")
+def test_a_node_holding_a_one_replica_index_restarts() -> None:
+    """One node never places replicas: an index with OpenSearch's default of one replica keeps the cluster
+    yellow forever. `up` used to wait for green, so after such an index a second `up` on the same node
+    folder failed after its whole timeout (seen 2026-12-02). Yellow with every primary active is healthy."""
+    import time
+    import urllib.request
+
+    from mr_opensearch.node import process
+
+    port = str(RESTART_PORT)
+    base = f"http://127.0.0.1:{port}"
+
+    def call(method: str, path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(base + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return json.loads(resp.read())
+
+    first = _mros("opensearch", "up", "--port", port, "--heap", "512m", "--timeout", "240")
+    assert first.exit_code == 0, first.output
+    try:
+        for index in ("mros-restart-one-replica", "mros-restart-default"):
+            call("DELETE", f"/{index}?ignore_unavailable=true")
+        call("PUT", "/mros-restart-one-replica", {"settings": {"index": {"number_of_replicas": 1}}})
+        call("PUT", "/mros-restart-default")  # no settings: the node's default
+        assert call("GET", "/mros-restart-default/_settings")["mros-restart-default"]["settings"]["index"][
+            "number_of_replicas"] == "0"
+        health = call("GET", "/_cluster/health?wait_for_status=yellow&timeout=30s")
+        assert health["status"] == "yellow" and health["unassigned_shards"] == 1
+        assert process.is_healthy(health)
+    finally:
+        assert _mros("opensearch", "down", "--port", port).exit_code == 0
+    started = time.monotonic()
+    second = _mros("opensearch", "up", "--port", port, "--heap", "512m", "--timeout", "120")
+    elapsed = time.monotonic() - started
+    try:
+        assert second.exit_code == 0, second.output
+        assert "is yellow" in second.output and elapsed < 120
+        assert call("GET", "/_cat/indices/mros-restart-*?format=json")
+    finally:
+        for index in ("mros-restart-one-replica", "mros-restart-default"):
+            call("DELETE", f"/{index}?ignore_unavailable=true")
+        assert _mros("opensearch", "down", "--port", port).exit_code == 0

@@ -7,7 +7,9 @@ and line. Repeated pairs are labeled once.
 
 Output: CSV or JSONL with ``query, product_uid, grade, label, p_irrelevant, p_partial, p_exact``
 (calibrated probabilities). Rows are appended and flushed after every batch; a rerun with the same
-output skips the pairs already in it, so an interrupted run resumes where it stopped.
+output skips the pairs already in it, so an interrupted run resumes where it stopped. Only a file in
+exactly that layout is resumed: any other existing file is refused (a user's judgments must never
+gain rows of another schema) unless ``force``, which replaces it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from mr_opensearch.errors import MrosError
+from mr_opensearch.safe_write import FORCE_HINT, atomic_write
 from trainer.data import Catalog, DataError, iter_records
 from trainer.grades import Grade
 from trainer.labeler.model import Labeler
@@ -47,7 +51,7 @@ def read_pairs(path: Path | str, catalog: Catalog, query_column: str = "query",
     return list(pairs)
 
 
-def _output_format(path: Path) -> str:
+def output_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
@@ -57,12 +61,39 @@ def _output_format(path: Path) -> str:
                     "write the labels to a .csv or .jsonl file (append-only formats make the run resumable)")
 
 
+def _existing_columns(path: Path, fmt: str) -> list[str]:
+    """The columns of an existing output: the CSV header, or the keys of the first JSONL record."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+        if fmt == "csv":
+            return next(csv.reader(fh), [])
+        for line in fh:
+            if line.strip():
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    return ["<not JSON>"]
+                return list(rec) if isinstance(rec, dict) else ["<not an object>"]
+    return []
+
+
+def check_resumable(path: Path) -> None:
+    """Refuse to append to an existing file that ``apply_labeler`` did not write."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    columns = _existing_columns(path, output_format(path))
+    if columns != OUTPUT_COLUMNS:
+        shown = ", ".join(columns[:8]) + (", ..." if len(columns) > 8 else "")
+        raise MrosError(f"--out {path} already exists and is not an output of `mros label apply` "
+                        f"(its columns: {shown or 'none'}); appending would mix two schemas",
+                        FORCE_HINT + " (a `mros label apply` output with the same columns is resumed)")
+
+
 def done_pairs(path: Path) -> set[tuple[str, str]]:
     """Pairs already present in an existing output file (a torn last line is ignored)."""
     if not path.exists() or path.stat().st_size == 0:
         return set()
     done: set[tuple[str, str]] = set()
-    if _output_format(path) == "jsonl":
+    if output_format(path) == "jsonl":
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 rec = json.loads(line)
@@ -79,12 +110,19 @@ def done_pairs(path: Path) -> set[tuple[str, str]]:
 
 def apply_labeler(labeler: Labeler, pairs: list[tuple[str, str]], catalog: Catalog, out: Path | str,
                   batch_size: int = 256, progress: bool = True, augmentations: tuple[str, ...] = ("identity",),
-                  log: Callable[[str], None] = print) -> dict:
-    """Label ``pairs`` into ``out`` (appending, skipping pairs already there); returns counts and speed."""
+                  log: Callable[[str], None] = print, force: bool = False) -> dict:
+    """Label ``pairs`` into ``out`` (appending, skipping pairs already there); returns counts and speed.
+    ``force`` replaces an existing ``out`` instead of resuming it."""
     from tqdm.auto import tqdm
 
+    if batch_size < 1:
+        raise MrosError(f"batch size must be at least 1, got {batch_size}", "pass --batch-size 1 or more", exit_code=2)
     out = Path(out)
-    fmt = _output_format(out)
+    fmt = output_format(out)
+    if force and out.exists():
+        with atomic_write(out) as tmp:  # replaced in one step: the old file stays whole until then
+            tmp.write_text(",".join(OUTPUT_COLUMNS) + "\n" if fmt == "csv" else "", encoding="utf-8")
+    check_resumable(out)
     done = done_pairs(out)
     todo = [p for p in pairs if p not in done]
     if done:

@@ -15,8 +15,8 @@ SMOLLM2 = "smollm2"
 
 
 class LabelerDataConfig(DataSourceConfig):
-    max_train_pairs: int | None = Field(None, description="subsample training pairs (seeded) for quick runs")
-    max_eval_pairs: int | None = Field(None, description="subsample validation/test pairs (seeded)")
+    max_train_pairs: int | None = Field(None, ge=1, description="subsample training pairs (seeded) for quick runs")
+    max_eval_pairs: int | None = Field(None, ge=1, description="subsample validation/test pairs (seeded)")
 
 
 class LabelerConfig(StrictModel):
@@ -35,18 +35,18 @@ class LabelerConfig(StrictModel):
     data: LabelerDataConfig = Field(default_factory=LabelerDataConfig)
     backbone: str = "default"
     guideline: GuidelineStyle | None = Field(None, description="None: short for encoders, full for causal LMs")
-    max_seq_length: int | None = Field(None, description="token window; None: 96 with the short guideline, 192 with the full")
-    epochs: float = 1.0
-    batch_size: int = 32
-    eval_batch_size: int = 128
-    learning_rate: float = 5e-5
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
+    max_seq_length: int | None = Field(None, ge=8, description="token window; None: 96 with the short guideline, 192 with the full")
+    epochs: float = Field(1.0, gt=0)
+    batch_size: int = Field(32, ge=1)
+    eval_batch_size: int = Field(128, ge=1)
+    learning_rate: float = Field(5e-5, gt=0)
+    warmup_ratio: float = Field(0.1, ge=0.0, le=1.0)
+    weight_decay: float = Field(0.01, ge=0.0)
     ordinal_weight: float = Field(0.5, ge=0.0)
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
     length_bucketing: bool = Field(True, description="batch training pairs of similar length (less padding)")
     seed: int = 42
-    threads: int | None = Field(None, description="torch CPU threads (None: torch's default)")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (None: torch's default)")
     stacking: bool = Field(
         True, description="combine the fine-tuned model's logits with pair features (base-encoder cosine, BM25, "
         "token overlap, the product's grades on other queries): trees on the training split, a logistic "
@@ -54,7 +54,7 @@ class LabelerConfig(StrictModel):
     features_encoder: str | None = Field(
         None, description="bi-encoder for the cosine feature (None: the base embedding model)")
     max_minutes: float | None = Field(
-        None, description="time budget: the LR schedule is shortened to fit it (speed measured at steps 10, 50 "
+        None, gt=0, description="time budget: the LR schedule is shortened to fit it (speed measured at steps 10, 50 "
         "and 200) and training stops when it is spent")
 
     def base_model(self) -> str:

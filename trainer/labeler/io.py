@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mr_opensearch.safe_write import atomic_write
 from trainer.data import Catalog, DataError, JudgmentColumns, load_judgments
 from trainer.grades import GradeMapping
 
@@ -19,16 +20,17 @@ def load_labels(path: Path | str, catalog: Catalog | None = None, mapping: Grade
 
 
 def write_frame(frame: pd.DataFrame, path: Path | str) -> Path:
-    """Write CSV, JSONL or Parquet by the file's suffix."""
+    """Write CSV, JSONL or Parquet by the file's suffix, into a temporary file moved into place
+    (:func:`mr_opensearch.safe_write.atomic_write`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        frame.to_parquet(path, index=False)
-    elif suffix in (".jsonl", ".ndjson"):
-        frame.to_json(path, orient="records", lines=True, force_ascii=False)
-    elif suffix in (".csv", ".tsv"):
-        frame.to_csv(path, index=False, sep="\t" if suffix == ".tsv" else ",")
-    else:
+    if suffix not in (".parquet", ".pq", ".jsonl", ".ndjson", ".csv", ".tsv"):
         raise DataError(path, None, f"unsupported output type {path.suffix!r}", "use .csv, .tsv, .jsonl or .parquet")
+    with atomic_write(path) as tmp:
+        if suffix in (".parquet", ".pq"):
+            frame.to_parquet(tmp, index=False)
+        elif suffix in (".jsonl", ".ndjson"):
+            frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
+        else:
+            frame.to_csv(tmp, index=False, sep="\t" if suffix == ".tsv" else ",")
     return path
