@@ -145,7 +145,8 @@ def _why_unreachable(exc: Any, timeout: float) -> str:
 def connect(config: ClusterConfig, url: str | None = None) -> Any:
     """An ``opensearchpy.OpenSearch`` client that has answered a ping (raises :class:`MrosError` otherwise).
 
-    The ping is a single request bounded by ``config.connect_timeout`` (no retries), so an unreachable
+    The ping is a single request bounded by ``config.connect_timeout`` (or ``config.timeout`` when that is
+    shorter; no retries), so an unreachable
     or silent host fails in seconds; the returned client uses ``config.timeout`` and retries."""
     from opensearchpy import OpenSearch
     from opensearchpy.exceptions import (
@@ -173,7 +174,8 @@ def connect(config: ClusterConfig, url: str | None = None) -> Any:
                    ca_certs=str(config.ca_certs) if config.ca_certs else None, ssl_show_warn=False)
     client = OpenSearch(**options, timeout=config.timeout, max_retries=2, retry_on_timeout=True,
                         pool_maxsize=MAX_PARALLEL_REQUESTS)
-    probe = OpenSearch(**options, timeout=config.connect_timeout, max_retries=0, retry_on_timeout=False)
+    probe_timeout = min(config.connect_timeout, config.timeout)
+    probe = OpenSearch(**options, timeout=probe_timeout, max_retries=0, retry_on_timeout=False)
     try:
         info = probe.info()
     except AuthenticationException as exc:
@@ -181,7 +183,7 @@ def connect(config: ClusterConfig, url: str | None = None) -> Any:
     except SSLError as exc:
         raise explain_tls_error(exc, target, config) from None
     except ConnectionTimeout:
-        raise MrosError(f"OpenSearch at {target} did not answer within {config.connect_timeout:g}s",
+        raise MrosError(f"OpenSearch at {target} did not answer within {probe_timeout:g}s",
                         "check the URL and port point at OpenSearch's HTTP port (not its transport port, 9300) "
                         "and that the cluster is up; a slow cluster: raise opensearch.connect_timeout") from None
     except ConnectionError as exc:

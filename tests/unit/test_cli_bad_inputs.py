@@ -271,7 +271,7 @@ ROWS: dict[str, Row] = {
         ["CA bundle", "ca.pem not found"], ["pass --ca-certs FILE"], absent=["run"]),
     "run-nothing-listening": Row(
         lambda ws: ["run", "--out", str(ws / "run"), "--url", f"http://127.0.0.1:{_free_port()}"], 1,
-        ["cannot reach OpenSearch at http://127.0.0.1:"], ["check the URL and that the cluster is up"], absent=["run"]),
+        ["cannot reach OpenSearch at http://127.0.0.1:"], ["check the URL (scheme, host, port) and that the cluster is up"], absent=["run"]),
 }
 
 
