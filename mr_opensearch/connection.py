@@ -1,5 +1,10 @@
 """Connecting to an OpenSearch cluster: URL, basic auth, TLS, and a clear error when it is not there.
 
+Every request of the client goes through :mod:`mr_opensearch.retry_policy` (429/502/503/504, resets,
+refused connections and timeouts retried with backoff and ``Retry-After``, within ``retry_budget_s``
+and ``retry_max_attempts`` per request). The first ping has its own short budget,
+``connect_timeout``: a port that accepts but never answers fails in that many seconds.
+
 The password is read from ``MROS_OPENSEARCH_PASSWORD`` when not given, so it stays out of config files
 and shell history.
 """
@@ -7,6 +12,7 @@ and shell history.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +33,10 @@ class ClusterConfig(StrictModel):
     timeout: float = 60.0
     port: int = Field(9200, description="port of the local node when url is null")
     heap: str = Field("1g", description="JVM heap of the local node when url is null")
+    connect_timeout: float = Field(10.0, gt=0, description="seconds the first ping may take, retries included")
+    retry_budget_s: float = Field(120.0, ge=0, description="seconds one request is retried for (429, 503, resets, "
+                                  "timeouts, a restarting node) before mros gives up")
+    retry_max_attempts: int = Field(20, ge=1, description="attempts one request gets at most")
 
 
 MAX_PARALLEL_REQUESTS = 64
@@ -34,10 +44,14 @@ MAX_PARALLEL_REQUESTS = 64
 opening and discarding extra ones (the in-engine evaluation's client count is bounded by it)."""
 
 
-def connect(config: ClusterConfig, url: str | None = None) -> Any:
-    """An ``opensearchpy.OpenSearch`` client that has answered a ping (raises :class:`MrosError` otherwise)."""
+def connect(config: ClusterConfig, url: str | None = None, on_retry: Callable[[str], None] | None = None) -> Any:
+    """An ``opensearchpy.OpenSearch`` client that has answered a ping (raises :class:`MrosError` otherwise).
+
+    ``on_retry`` gets a line for a person before each retry of a request."""
     from opensearchpy import OpenSearch
     from opensearchpy.exceptions import AuthenticationException, ConnectionError, TransportError
+
+    from mr_opensearch.retry_policy import RetriesExhausted, RetryPolicy, transport_class
 
     target = (url or config.url or "").rstrip("/")
     if not target:
@@ -48,13 +62,17 @@ def connect(config: ClusterConfig, url: str | None = None) -> Any:
         raise MrosError(f"CA bundle {config.ca_certs} not found", "fix opensearch.ca_certs in the config")
     client = OpenSearch(hosts=[target], http_auth=auth, verify_certs=config.verify_certs,
                         ca_certs=str(config.ca_certs) if config.ca_certs else None, ssl_show_warn=False,
-                        timeout=config.timeout, max_retries=2, retry_on_timeout=True, pool_maxsize=MAX_PARALLEL_REQUESTS)
+                        timeout=config.timeout, pool_maxsize=MAX_PARALLEL_REQUESTS, transport_class=transport_class(),
+                        retry_policy=RetryPolicy(budget_s=config.retry_budget_s, max_attempts=config.retry_max_attempts,
+                                                 on_retry=on_retry))
+    ping = RetryPolicy(budget_s=config.connect_timeout, max_attempts=config.retry_max_attempts, max_backoff_s=2.0)
     try:
-        info = client.info()
+        info = client.transport.perform_request_under(ping, "GET", "/", timeout=config.connect_timeout)
     except AuthenticationException:
         raise MrosError(f"{target} refused the credentials", "check opensearch.user and MROS_OPENSEARCH_PASSWORD") from None
-    except ConnectionError as exc:
-        raise MrosError(f"cannot reach OpenSearch at {target}: {exc.__class__.__name__}",
+    except (ConnectionError, RetriesExhausted) as exc:
+        failure = exc.message if isinstance(exc, RetriesExhausted) else exc.__class__.__name__
+        raise MrosError(f"cannot reach OpenSearch at {target} within {config.connect_timeout:g} s: {failure}",
                         "check the URL and that the cluster is up (`mros opensearch status` for a local node); "
                         "for TLS with a private CA set opensearch.ca_certs") from None
     except TransportError as exc:
