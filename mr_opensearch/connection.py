@@ -11,6 +11,7 @@ and shell history.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -65,6 +66,9 @@ def connect(config: ClusterConfig, url: str | None = None, on_retry: Callable[[s
                         timeout=config.timeout, pool_maxsize=MAX_PARALLEL_REQUESTS, transport_class=transport_class(),
                         retry_policy=RetryPolicy(budget_s=config.retry_budget_s, max_attempts=config.retry_max_attempts,
                                                  on_retry=on_retry))
+    # each failed attempt is reported by the retry policy (on_retry, RetriesExhausted); opensearch-py's own
+    # warning with a traceback per failed attempt would only repeat it
+    logging.getLogger("opensearch").setLevel(logging.ERROR)
     ping = RetryPolicy(budget_s=config.connect_timeout, max_attempts=config.retry_max_attempts, max_backoff_s=2.0)
     try:
         info = client.transport.perform_request_under(ping, "GET", "/", timeout=config.connect_timeout)

@@ -55,6 +55,9 @@ class FaultRates:
     slow: float = 0.0
     retry_after_s: float | None = 1.0
     slow_s: float = 1.0
+    max_in_a_row: int | None = None
+    """At most this many drawn faults in a row, then one request goes through clean (``None``: no cap).
+    Tests use it so that a lucky streak cannot exhaust the retry budget; benchmarks leave it off."""
 
     @classmethod
     def each(cls, rate: float, **kwargs: Any) -> FaultRates:
@@ -102,6 +105,7 @@ class FaultProxy:
         self.stats: Counter[str] = Counter()
         self.log: list[tuple[str, str, str]] = []
         self.forced: list[Forced] = []
+        self.in_a_row = 0
         self.on_request: Callable[[str, str], None] | None = None
         self.server = _QuietServer(("127.0.0.1", port), self._handler_class())
         self.thread: threading.Thread | None = None
@@ -168,8 +172,10 @@ class FaultProxy:
             edge = 0.0
             for fault, share in rates.shares():
                 edge += share
-                if draw < edge:
+                if draw < edge and (rates.max_in_a_row is None or self.in_a_row < rates.max_in_a_row):
+                    self.in_a_row += 1
                     return self._record(method, path, fault), rates
+            self.in_a_row = 0
             return self._record(method, path, "none"), rates
 
     def _record(self, method: str, path: str, fault: str) -> str:
