@@ -1,9 +1,11 @@
 """Faults between mros and the real node: ``mros deploy``, ``search`` and ``eval`` through the fault proxy
 (``tests/tools/fault_proxy.py``), which forwards to the test node and answers a seeded share of the
-requests with 429 / 503 (with ``Retry-After``), resets before or after forwarding, and slow answers.
+requests with 429 / 503 (with ``Retry-After``), resets before or after forwarding, slow answers, and
+bulk answers with some items rejected 429.
 
 * a deploy at 10% of each fault converges: the alias on a complete index holding every product once;
   lost answers of the create, a bulk, the completion mark and the alias move are resent safely;
+* per-item 429s inside a bulk answer are resent by ``streaming_bulk``;
 * ``Retry-After`` is waited (timing, with a tolerance), and one beyond the budget gives up at once;
 * the node really restarted in the middle of a deploy: the deploy waits for it and converges;
 * the cluster answering 503 to everything mid-deploy: exit 1 with a message that says where the deploy
@@ -112,6 +114,22 @@ def test_deploy_converges_at_ten_percent_of_each_fault(opensearch_client, servin
     assert sum(1 for v in versions if v >= 2) >= int(BATCH)
     assert "retry: " in outcome.stderr  # each retry was announced
     print(f"deploy through faults: {elapsed:.1f} s, proxy {dict(proxy.stats)}")
+
+
+def test_per_item_429s_in_bulk_answers_are_resent(opensearch_client, serving_runs, proxy, tmp_path):
+    """A node with a full write queue answers a bulk 200 with some items 429: ``helpers.streaming_bulk``
+    resends those items (its own per-item retries, kept under the transport's policy)."""
+    alias = "mros-test-faults-items"
+    clean(opensearch_client, alias)
+    ids = catalog_ids(serving_runs)
+    proxy.force("bulk_item_429", match=r"^POST /_bulk", times=3)
+    outcome = invoke(*deploy_args(serving_runs, alias, proxy.url), home=tmp_path)
+    assert outcome.exit_code == 0, outcome.output
+    assert json.loads(outcome.stdout)["written"] == len(ids)
+    assert proxy.stats["bulk_items_rejected"] > 0
+    batches = -(-len(ids) // int(BATCH))
+    assert len(proxy.faults_of(r"^POST /_bulk")) > batches  # the rejected items went out again
+    assert_converged(opensearch_client, alias, ids)
 
 
 def test_retry_after_is_honoured_and_one_beyond_the_budget_gives_up_at_once(opensearch_client, proxy):

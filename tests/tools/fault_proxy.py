@@ -9,7 +9,11 @@ shares of :class:`FaultRates`, or taken from the queue of :meth:`FaultProxy.forc
 * ``reset``: the connection is closed with an RST (``SO_LINGER`` 0) before the request is forwarded;
 * ``reset_after_forward``: the request reaches the node and is carried out, then the connection is reset
   instead of answering (a lost answer: the client cannot know whether the request took effect);
-* ``slow``: forwarded, and the answer held back ``slow_s`` seconds.
+* ``slow``: forwarded, and the answer held back ``slow_s`` seconds;
+* ``bulk_item_429`` (``_bulk`` only; other requests go through): a share ``item_share`` of the bulk's
+  operations is taken out before forwarding and answered, in place, with per-item 429
+  ``es_rejected_execution_exception`` (as a node with a full write queue answers); the rest is
+  forwarded and its real per-item answers are sent back.
 
 Everything else is forwarded unchanged (HTTP/1.1, keep-alive, one upstream connection per client
 connection) and the node's answer is sent back as it came. When the node does not answer (stopped,
@@ -39,7 +43,7 @@ from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-FAULTS = ("429", "503", "reset", "reset_after_forward", "slow")
+FAULTS = ("429", "503", "reset", "reset_after_forward", "slow", "bulk_item_429")
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
               "transfer-encoding", "upgrade", "content-length"}
 
@@ -53,6 +57,8 @@ class FaultRates:
     reset: float = 0.0
     reset_after_forward: float = 0.0
     slow: float = 0.0
+    bulk_item_429: float = 0.0
+    item_share: float = 0.5
     retry_after_s: float | None = 1.0
     slow_s: float = 1.0
     max_in_a_row: int | None = None
@@ -65,8 +71,8 @@ class FaultRates:
         return cls(status_429=rate, status_503=rate, reset=rate, reset_after_forward=rate, slow=rate, **kwargs)
 
     def shares(self) -> list[tuple[str, float]]:
-        out = list(zip(FAULTS, (self.status_429, self.status_503, self.reset, self.reset_after_forward, self.slow),
-                       strict=True))
+        out = list(zip(FAULTS, (self.status_429, self.status_503, self.reset, self.reset_after_forward, self.slow,
+                                self.bulk_item_429), strict=True))
         total = sum(share for _, share in out)
         if any(share < 0 for _, share in out) or total > 1.0 + 1e-9:
             raise ValueError(f"fault shares must be >= 0 and add up to at most 1, got {out}")
@@ -261,6 +267,9 @@ class FaultProxy:
                 if proxy.on_request is not None:
                     proxy.on_request(method, self.path)
                 fault, rates = proxy._decide(method, self.path)
+                if fault == "bulk_item_429" and "/_bulk" in self.path:
+                    self._bulk_items_rejected(body, rates)
+                    return
                 if fault in ("429", "503"):
                     self._error(int(fault), rates)
                     return
@@ -287,6 +296,46 @@ class FaultProxy:
                     self.send_header("Content-Length", length)
                     self.end_headers()
                     return
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _bulk_items_rejected(self, body: bytes, rates: FaultRates) -> None:
+                lines = [line for line in body.split(b"\n") if line.strip()]
+                ops: list[list[bytes]] = []
+                i = 0
+                while i < len(lines):
+                    (kind,) = json.loads(lines[i])
+                    width = 1 if kind == "delete" else 2
+                    ops.append(lines[i : i + width])
+                    i += width
+                with proxy.lock:
+                    rejected = {n for n in range(len(ops)) if proxy.rng.random() < rates.item_share}
+                    proxy.stats["bulk_items_rejected"] += len(rejected)
+                kept = [op for n, op in enumerate(ops) if n not in rejected]
+                answer: dict[str, Any] = {"took": 0, "errors": False, "items": []}
+                if kept:
+                    forwarded = self._forward("POST", b"\n".join(b"\n".join(op) for op in kept) + b"\n")
+                    if forwarded is None:
+                        proxy._count("upstream_down")
+                        self._reset()
+                        return
+                    answer = json.loads(forwarded[3])
+                real = iter(answer.get("items", []))
+                items = []
+                for n, op in enumerate(ops):
+                    if n not in rejected:
+                        items.append(next(real))
+                        continue
+                    (kind, action), = json.loads(op[0]).items()
+                    items.append({kind: {"_index": action.get("_index"), "_id": action.get("_id"), "status": 429,
+                                         "error": {"type": "es_rejected_execution_exception",
+                                                   "reason": "injected by the fault proxy: write queue full"}}})
+                answer["items"] = items
+                answer["errors"] = bool(rejected) or bool(answer.get("errors"))
+                data = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json; charset=UTF-8")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
