@@ -3,7 +3,8 @@
 Every request of the client goes through :mod:`mr_opensearch.retry_policy` (429/502/503/504, resets,
 refused connections and timeouts retried with backoff and ``Retry-After``, within ``retry_budget_s``
 and ``retry_max_attempts`` per request). The first ping has its own short budget,
-``connect_timeout``: a port that accepts but never answers fails in that many seconds.
+``connect_timeout`` (at most ``timeout``): a port that accepts but never answers fails in that many
+seconds.
 
 The password is read from ``MROS_OPENSEARCH_PASSWORD`` when not given, so it stays out of config files
 and shell history.
@@ -34,7 +35,8 @@ class ClusterConfig(StrictModel):
     timeout: float = 60.0
     port: int = Field(9200, description="port of the local node when url is null")
     heap: str = Field("1g", description="JVM heap of the local node when url is null")
-    connect_timeout: float = Field(10.0, gt=0, description="seconds the first ping may take, retries included")
+    connect_timeout: float = Field(10.0, gt=0, description="seconds the first ping may take, retries included "
+                                   "(at most timeout)")
     retry_budget_s: float = Field(120.0, ge=0, description="seconds one request is retried for (429, 503, resets, "
                                   "timeouts, a restarting node) before mros gives up")
     retry_max_attempts: int = Field(20, ge=1, description="attempts one request gets at most")
@@ -69,14 +71,15 @@ def connect(config: ClusterConfig, url: str | None = None, on_retry: Callable[[s
     # each failed attempt is reported by the retry policy (on_retry, RetriesExhausted); opensearch-py's own
     # warning with a traceback per failed attempt would only repeat it
     logging.getLogger("opensearch").setLevel(logging.ERROR)
-    ping = RetryPolicy(budget_s=config.connect_timeout, max_attempts=config.retry_max_attempts, max_backoff_s=2.0)
+    within = min(config.connect_timeout, config.timeout)
+    ping = RetryPolicy(budget_s=within, max_attempts=config.retry_max_attempts, max_backoff_s=2.0)
     try:
-        info = client.transport.perform_request_under(ping, "GET", "/", timeout=config.connect_timeout)
+        info = client.transport.perform_request_under(ping, "GET", "/", timeout=within)
     except AuthenticationException:
         raise MrosError(f"{target} refused the credentials", "check opensearch.user and MROS_OPENSEARCH_PASSWORD") from None
     except (ConnectionError, RetriesExhausted) as exc:
         failure = exc.message if isinstance(exc, RetriesExhausted) else exc.__class__.__name__
-        raise MrosError(f"cannot reach OpenSearch at {target} within {config.connect_timeout:g} s: {failure}",
+        raise MrosError(f"cannot reach OpenSearch at {target} within {within:g} s: {failure}",
                         "check the URL and that the cluster is up (`mros opensearch status` for a local node); "
                         "for TLS with a private CA set opensearch.ca_certs") from None
     except TransportError as exc:

@@ -254,7 +254,7 @@ def test_search_and_eval_answer_through_faults(opensearch_url, deployed_alias, p
         assert faulty.exit_code == 0, faulty.output
         hits = [(h["product_id"], round(h["score"], 5)) for h in json.loads(faulty.stdout)["hits"]]
         assert hits and hits == [(h["product_id"], round(h["score"], 5)) for h in json.loads(direct.stdout)["hits"]]
-    proxy.set_rates(FaultRates.each(0.05, retry_after_s=0.2, slow_s=0.2, max_in_a_row=2))
+    proxy.set_rates(FaultRates.each(0.02, retry_after_s=0.2, slow_s=0.2, max_in_a_row=2))
     report = invoke("eval", "--alias", alias, "--judgments", str(judgments), "--max-queries", "5", "--clients", "1,2",
                     "--url", proxy.url, "--json", home=tmp_path)
     assert report.exit_code == 0, report.output
