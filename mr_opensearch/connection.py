@@ -1,5 +1,11 @@
 """Connecting to an OpenSearch cluster: URL, basic auth, TLS, and a clear error when it is not there.
 
+Every request of the client goes through :mod:`mr_opensearch.retry_policy` (429/502/503/504, resets,
+refused connections and timeouts retried with backoff and ``Retry-After``, within ``retry_budget_s``
+and ``retry_max_attempts`` per request). The first ping has its own short budget,
+``connect_timeout`` (at most ``timeout``): a port that accepts but never answers fails in that many
+seconds.
+
 The password is read from ``MROS_OPENSEARCH_PASSWORD`` when not given, so it stays out of config files
 and shell history. A URL with credentials in it (``https://user:password@host``) is refused, and any
 URL a message shows goes through :func:`redact_url`. TLS certificates are verified unless
@@ -10,7 +16,9 @@ into a :class:`MrosError` that says what to change (:func:`explain_tls_error`, :
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,10 +38,13 @@ class ClusterConfig(StrictModel):
     verify_certs: bool = True
     ca_certs: Path | None = Field(None, description="CA bundle for a cluster with a private CA")
     timeout: float = Field(60.0, gt=0, description="seconds one request may take")
-    connect_timeout: float = Field(10.0, gt=0, description="seconds the first request (is the cluster there?) may "
-                                   "take, without retries: a host that accepts and never answers fails this fast")
     port: int = Field(9200, description="port of the local node when url is null")
     heap: str = Field("1g", description="JVM heap of the local node when url is null")
+    connect_timeout: float = Field(10.0, gt=0, description="seconds the first ping (is the cluster there?) may "
+                                   "take, retries included (at most timeout): a silent host fails this fast")
+    retry_budget_s: float = Field(120.0, ge=0, description="seconds one request is retried for (429, 503, resets, "
+                                  "timeouts, a restarting node) before mros gives up")
+    retry_max_attempts: int = Field(20, ge=1, description="attempts one request gets at most")
 
 
 MAX_PARALLEL_REQUESTS = 64
@@ -142,12 +153,13 @@ def _why_unreachable(exc: Any, timeout: float) -> str:
     return exc.__class__.__name__
 
 
-def connect(config: ClusterConfig, url: str | None = None) -> Any:
+def connect(config: ClusterConfig, url: str | None = None, on_retry: Callable[[str], None] | None = None) -> Any:
     """An ``opensearchpy.OpenSearch`` client that has answered a ping (raises :class:`MrosError` otherwise).
 
-    The ping is a single request bounded by ``config.connect_timeout`` (or ``config.timeout`` when that is
-    shorter; no retries), so an unreachable
-    or silent host fails in seconds; the returned client uses ``config.timeout`` and retries."""
+    Every request of the returned client goes through :class:`mr_opensearch.retry_policy.RetryPolicy`
+    (``config.retry_budget_s`` per request); ``on_retry`` gets a line for a person before each retry. The
+    first ping has its own short budget, the shorter of ``config.connect_timeout`` and ``config.timeout``,
+    and does not retry a refused connection, so a wrong port or a silent host fails in seconds."""
     from opensearchpy import OpenSearch
     from opensearchpy.exceptions import (
         AuthenticationException,
@@ -156,6 +168,8 @@ def connect(config: ClusterConfig, url: str | None = None) -> Any:
         SSLError,
         TransportError,
     )
+
+    from mr_opensearch.retry_policy import RetriesExhausted, RetryPolicy, transport_class
 
     target = (url or config.url or "").rstrip("/")
     if not target:
@@ -170,30 +184,37 @@ def connect(config: ClusterConfig, url: str | None = None) -> Any:
     if config.ca_certs is not None and not Path(config.ca_certs).is_file():
         raise MrosError(f"CA bundle {config.ca_certs} not found (or not a file)",
                         "pass --ca-certs FILE (PEM), or fix opensearch.ca_certs in the config")
-    options = dict(hosts=[target], http_auth=auth, verify_certs=config.verify_certs,
-                   ca_certs=str(config.ca_certs) if config.ca_certs else None, ssl_show_warn=False)
-    client = OpenSearch(**options, timeout=config.timeout, max_retries=2, retry_on_timeout=True,
-                        pool_maxsize=MAX_PARALLEL_REQUESTS)
-    probe_timeout = min(config.connect_timeout, config.timeout)
-    probe = OpenSearch(**options, timeout=probe_timeout, max_retries=0, retry_on_timeout=False)
+    client = OpenSearch(hosts=[target], http_auth=auth, verify_certs=config.verify_certs,
+                        ca_certs=str(config.ca_certs) if config.ca_certs else None, ssl_show_warn=False,
+                        timeout=config.timeout, pool_maxsize=MAX_PARALLEL_REQUESTS, transport_class=transport_class(),
+                        retry_policy=RetryPolicy(budget_s=config.retry_budget_s, max_attempts=config.retry_max_attempts,
+                                                 on_retry=on_retry))
+    # each failed attempt is reported by the retry policy (on_retry, RetriesExhausted); opensearch-py's own
+    # warning with a traceback per failed attempt would only repeat it
+    logging.getLogger("opensearch").setLevel(logging.ERROR)
+    within = min(config.connect_timeout, config.timeout)
+    ping = RetryPolicy(budget_s=within, max_attempts=config.retry_max_attempts, max_backoff_s=2.0,
+                       retry_refused=False)
     try:
-        info = probe.info()
+        info = client.transport.perform_request_under(ping, "GET", "/", timeout=within)
     except AuthenticationException as exc:
         raise explain_http_error(exc, target, config) from None
     except SSLError as exc:
         raise explain_tls_error(exc, target, config) from None
-    except ConnectionTimeout:
-        raise MrosError(f"OpenSearch at {target} did not answer within {probe_timeout:g}s",
-                        "check the URL and port point at OpenSearch's HTTP port (not its transport port, 9300) "
-                        "and that the cluster is up; a slow cluster: raise opensearch.connect_timeout") from None
+    except RetriesExhausted as exc:
+        if isinstance(exc.last, ConnectionTimeout):
+            raise MrosError(f"OpenSearch at {target} did not answer within {within:g}s",
+                            "check the URL and port point at OpenSearch's HTTP port (not its transport port, 9300) "
+                            "and that the cluster is up; a slow cluster: raise opensearch.connect_timeout") from None
+        raise MrosError(f"cannot reach OpenSearch at {target} within {within:g}s: {exc.message}",
+                        "check the URL (scheme, host, port) and that the cluster is up (`mros opensearch status` "
+                        "for a local node)") from None
     except ConnectionError as exc:
         raise MrosError(f"cannot reach OpenSearch at {target}: {_why_unreachable(exc, config.timeout)}",
                         "check the URL (scheme, host, port) and that the cluster is up (`mros opensearch status` "
                         "for a local node)") from None
     except TransportError as exc:
         raise explain_http_error(exc, target, config) from None
-    finally:
-        probe.close()
     version = str(info.get("version", {}).get("number", "?"))
     if not version.split(".")[0].isdigit() or int(version.split(".")[0]) < 2:
         raise MrosError(f"{target} runs OpenSearch {version}", "mros needs OpenSearch 2.x or 3.x with the k-NN plugin")

@@ -16,6 +16,12 @@ Order of work (each step only after the one before succeeded):
 5. refresh, count check, ``_meta.complete = true``; only then the alias moves, in one ``_aliases``
    call; the previous index stays for ``mros rollback``; ``--keep N`` prunes older complete ones.
 
+Faults: every request is retried by the client's :mod:`mr_opensearch.retry_policy`. A create that was
+carried out but whose answer was lost is answered ``resource_already_exists`` when resent: the index
+found is accepted when its manifest is the one just sent. When the policy gives up, the deploy stops
+with a :class:`MrosError` that says where it stopped and what is done (index created or not, documents
+acknowledged, marked complete or not, alias moved or not); a rerun finishes it.
+
 ``--dry-run`` records every request the deploy would send (chunk uploads summarised) and sends only
 reads.
 """
@@ -43,6 +49,7 @@ from mr_opensearch.preflight import (
     refuse_blocked,
     run_preflight,
 )
+from mr_opensearch.retry_policy import RetriesExhausted
 from mr_opensearch.served_model import ServedModel, open_encoder, store_served_copy
 from mr_opensearch.templates import render
 from mr_opensearch.vector_index import catalog_fingerprint
@@ -88,13 +95,16 @@ class DeployResult:
     plan: list[dict[str, Any]] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+    stage: str = "preflight"
+    """The step under way (for the message when the cluster stops answering): preflight, create index,
+    index documents, refresh, count, settings, mark complete, move alias, prune, done."""
 
     @property
     def docs_per_second(self) -> float:
         return self.written / self.seconds if self.written and self.seconds > 0 else 0.0
 
     def to_json(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items()}
+        out = {k: v for k, v in self.__dict__.items() if k != "stage"}
         out["docs_per_second"] = self.docs_per_second
         return out
 
@@ -192,7 +202,9 @@ def json_vectors(vectors: np.ndarray) -> list[list[float]]:
     return np.round(vectors.astype(np.float64), 7).tolist()
 
 
-def _bulk(client: Any, actions: Iterator[dict], *, chunk_size: int, total: int, progress: bool, desc: str) -> int:
+def _bulk(client: Any, actions: Iterator[dict], *, chunk_size: int, total: int, progress: bool, desc: str,
+          result: DeployResult | None = None) -> int:
+    """Index ``actions``; ``result.written`` counts acknowledged documents as they come."""
     from opensearchpy import helpers
 
     bar = None
@@ -206,6 +218,8 @@ def _bulk(client: Any, actions: Iterator[dict], *, chunk_size: int, total: int, 
                                                max_retries=5, initial_backoff=1, max_backoff=30):
             if ok:
                 written += 1
+                if result is not None:
+                    result.written = written
             else:
                 failed += 1
                 first_error = first_error or item
@@ -264,13 +278,50 @@ def prune(client: Any, requests: Requests, alias: str, keep: int, live: str) -> 
     """Delete the oldest complete indices of ``alias`` beyond the ``keep`` newest (the live one counts)."""
     doomed = prune_candidates(client, alias, keep, live)
     for name in doomed:
-        requests.write("DELETE", f"/{name}", None, lambda name=name: client.indices.delete(index=name))
+        # ignore_unavailable: a resent DELETE whose first answer was lost finds nothing
+        requests.write("DELETE", f"/{name}", None,
+                       lambda name=name: client.indices.delete(index=name, ignore_unavailable=True))
     return doomed
 
 
 def deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOptions, log: Log = print,
            encode: Callable[[list[str]], np.ndarray] | None = None) -> DeployResult:
     """Deploy ``model`` with ``catalog`` (a :class:`mr_opensearch.catalog.ServingCatalog`)."""
+    progress: dict[str, DeployResult] = {}
+    try:
+        return _deploy(client, model, catalog, options, log, encode, progress)
+    except RetriesExhausted as exc:
+        raise _stopped(exc, progress.get("result")) from exc
+
+
+def _stopped(exc: RetriesExhausted, result: DeployResult | None) -> MrosError:
+    """The error for a deploy the cluster stopped answering: where it stopped and what is done."""
+    hint = ("rerun the same deploy once the cluster answers again: it finds the index and finishes it (documents "
+            "are resent under the same ids, nothing is duplicated); --retry-budget SECONDS waits out longer outages")
+    if result is None:
+        return MrosError(f"deploy stopped during the preflight checks: {exc.message}. Nothing was written", hint)
+    stage = result.stage
+    if result.action not in ("created", "resumed"):
+        index = f"index {result.index} was not created" if stage in ("preflight", "create index") else \
+            f"index {result.index} is complete"
+    else:
+        index = (f"index {result.index} {'was created' if result.action == 'created' else 'exists'} and got "
+                 f"{result.written} of {result.documents} documents in this deploy; ")
+        index += {"mark complete": "whether it is marked complete is unknown (the answer was lost)",
+                  "move alias": "it is complete", "prune": "it is complete"}.get(
+            stage, "it is incomplete (_meta.complete is false)")
+    if stage == "move alias":
+        alias = f"whether the alias {result.alias} moved is unknown (the answer was lost)"
+    elif stage == "prune":
+        alias = f"the alias {result.alias} was moved to it; older indices may be left to prune"
+    else:
+        alias = f"the alias {result.alias} was not moved" + (
+            f" (it still points at {result.previous_index})" if result.previous_index else "")
+    return MrosError(f"deploy stopped while {stage}: {exc.message}. Done: {index}; {alias}", hint)
+
+
+def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOptions, log: Log,
+            encode: Callable[[list[str]], np.ndarray] | None, progress: dict[str, DeployResult]) -> DeployResult:
     started = time.time()
     alias = check_index_name(options.alias)
     if encode is None:
@@ -301,6 +352,7 @@ def deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOptions
     result = DeployResult(index=name, alias=alias, embedding=preflight.embedding,
                           embedding_reason=preflight.embedding_reason, action="", documents=len(ids), written=0,
                           seconds=0.0, previous_index=preflight.live_index, warnings=list(preflight.warnings))
+    progress["result"] = result
     existing = read_index_manifest(client, name) if client.indices.exists(index=name) else None
     if client.indices.exists(index=name) and existing is None:
         raise MrosError(f"index {name} exists but was not created by mros", f"delete or rename it (`DELETE /{name}`)")
@@ -317,6 +369,7 @@ def deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOptions
         if preflight.live_index == name:
             result.action = "nothing to do"
         else:
+            result.stage = "move alias"
             move_alias(client, requests, alias, name, preflight.alias_indices)
             result.action = "alias moved to an existing complete index"
         result.model_id = existing.model_id
@@ -325,9 +378,12 @@ def deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOptions
         _build(client, model, options, preflight, requests, result, name=name, ids=ids, titles=titles, extra=extra,
                texts=texts, text_fields=text_fields, embedding_fields=embedding_fields, catalog_sha=catalog_sha,
                hybrid=hybrid, existing=existing, log=log, encode=encode)
+        result.stage = "move alias"
         move_alias(client, requests, alias, name, preflight.alias_indices)
     if options.keep is not None:
+        result.stage = "prune"
         result.pruned = prune(client, requests, alias, options.keep, name)
+    result.stage = "done"
     result.plan = requests.plan
     result.seconds = time.time() - started
     if model.run_dir is not None and result.manifest is not None and not options.dry_run:
@@ -367,13 +423,15 @@ def _build(client: Any, model: ServedModel, options: DeployOptions, preflight: P
                       manifest=manifest.to_meta())
         for field_name in extra:
             body["mappings"]["properties"][field_name] = {"type": "text"}
-        requests.write("PUT", f"/{name}", body, lambda: client.indices.create(index=name, body=body))
+        result.stage = "create index"
+        requests.write("PUT", f"/{name}", body, lambda: _create_index(client, name, body, manifest))
         result.action = "created"
     else:
         log(f"deploy: finishing the incomplete index {name} left by an earlier deploy")
         result.action = "resumed"
     result.model_id = model_id
     docs = list(_documents(ids, titles, extra, texts))
+    result.stage = "index documents"
     if options.dry_run:
         batches = (len(docs) + options.batch_size - 1) // options.batch_size
         requests.plan.append({"method": "POST", "path": "/_bulk",
@@ -382,7 +440,7 @@ def _build(client: Any, model: ServedModel, options: DeployOptions, preflight: P
     elif engine:
         actions = ({"_index": name, "_id": d["product_id"], "_source": d} for d in docs)
         result.written = _bulk(client, actions, chunk_size=options.batch_size, total=len(docs),
-                               progress=options.progress, desc=f"indexing {name}")
+                               progress=options.progress, desc=f"indexing {name}", result=result)
     else:
         timer = {"encode": 0.0}
 
@@ -395,22 +453,42 @@ def _build(client: Any, model: ServedModel, options: DeployOptions, preflight: P
                     yield {"_index": name, "_id": doc["product_id"], "_source": {**doc, "embedding": vec}}
 
         result.written = _bulk(client, actions(), chunk_size=options.batch_size, total=len(docs),
-                               progress=options.progress, desc=f"indexing {name}")
+                               progress=options.progress, desc=f"indexing {name}", result=result)
         result.encode_seconds = timer["encode"]
+    result.stage = "refresh"
     requests.write("POST", f"/{name}/_refresh", None, lambda: client.indices.refresh(index=name))
+    result.stage = "count"
     if not options.dry_run:
         count = client.count(index=name)["count"]
         if count != len(ids):
             raise MrosError(f"{name} holds {count} documents, expected {len(ids)}",
                             "rerun the same deploy to finish it; the alias was not moved")
+    result.stage = "settings"
     settings_body = {"index": {"refresh_interval": "1s"}}
     requests.write("PUT", f"/{name}/_settings", settings_body,
                    lambda: client.indices.put_settings(index=name, body=settings_body))
     manifest.complete = True
     manifest.completed_at = datetime.now(UTC).isoformat(timespec="seconds")
+    result.stage = "mark complete"
     meta_body = {"_meta": manifest.to_meta()}
     requests.write("PUT", f"/{name}/_mapping", meta_body, lambda: client.indices.put_mapping(index=name, body=meta_body))
     result.manifest = manifest.to_meta()
+
+
+def _create_index(client: Any, name: str, body: dict[str, Any], manifest: Manifest) -> None:
+    """``PUT /name``; when a resent PUT finds the index, it is accepted if it carries exactly ``manifest``
+    (the first PUT was carried out and its answer lost), refused otherwise."""
+    from opensearchpy.exceptions import RequestError
+
+    try:
+        client.indices.create(index=name, body=body)
+    except RequestError as exc:
+        if exc.error != "resource_already_exists_exception":
+            raise
+        found = read_index_manifest(client, name)
+        if found is None or found.to_meta() != manifest.to_meta():
+            raise MrosError(f"index {name} appeared while this deploy was creating it",
+                            "another deploy of the same run and catalog may be running; wait for it, then rerun") from None
 
 
 def _engine_side(client: Any, model: ServedModel, options: DeployOptions, requests: Requests, name: str,

@@ -106,16 +106,23 @@ def _request(
     allow_404: bool = False,
 ) -> Any:
     from opensearchpy.exceptions import ConnectionError as OsConnectionError
-    from opensearchpy.exceptions import TransportError
+    from opensearchpy.exceptions import SSLError, TransportError
+
+    from mr_opensearch.retry_policy import describe, retryable
 
     try:
         return client.transport.perform_request(method, path, body=body, headers=headers)
-    except OsConnectionError as exc:
-        raise TransientError(str(exc)) from exc
-    except TransportError as exc:
+    except SSLError as exc:
+        raise MrosError(f"ML Commons {method} {path}: TLS error {exc.info}", "check opensearch.ca_certs") from None
+    except (OsConnectionError, TransportError) as exc:
         status = exc.status_code if isinstance(exc.status_code, int) else 0
-        if status in (429, 502, 503, 504):
-            raise TransientError(f"{status} {exc.info}") from exc
+        if isinstance(exc, OsConnectionError) or status in (429, 502, 503, 504):
+            if not retryable(exc, method, path):  # sent, and repeating it could register a second model
+                raise MrosError(f"ML Commons {method} {path}: {describe(exc)} after the request was sent; whether "
+                                "it took effect is unknown, so mros does not repeat it",
+                                "rerun: a registered model is found by its content hash (`mros deploy`) and reused; "
+                                "one left in state REGISTERING can be deleted with DELETE /_plugins/_ml/models/<id>") from None
+            raise TransientError(str(exc) if isinstance(exc, OsConnectionError) else f"{status} {exc.info}") from exc
         if status == 404 and allow_404:
             return None
         raise MrosError(f"ML Commons {method} {path} failed: {status} {exc.error}: {exc.info}") from None

@@ -4,6 +4,8 @@ Where the cluster is, in order: ``--url``; ``$MROS_OPENSEARCH_URL``; the local n
 ``mros opensearch up`` on ``--port`` (default 9200) when one is running. The password comes from
 ``$MROS_OPENSEARCH_PASSWORD`` (or a prompt with ``--password-prompt``), never from the command line
 nor from a URL (``https://user:password@host`` is refused, see :mod:`mr_opensearch.connection`).
+Failed requests are retried (:mod:`mr_opensearch.retry_policy`) for up to ``--retry-budget`` seconds each;
+each retry is announced on stderr (silenced by ``--quiet``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ CA_CERTS = typer.Option(None, "--ca-certs", help="CA bundle for a cluster with a
 INSECURE = typer.Option(False, "--insecure", help="Do not verify the cluster's TLS certificate.")
 PORT = typer.Option(9200, "--port", help="Port of the local node when no URL is given.")
 TIMEOUT = typer.Option(30.0, "--timeout", help="Seconds to wait for one cluster request.")
+RETRY_BUDGET = typer.Option(120.0, "--retry-budget", min=0, help="Seconds one cluster request is retried for "
+                             "(429, 503, resets, timeouts, a restarting node) before mros gives up.")
 PASSWORD_PROMPT = typer.Option(False, "--password-prompt", help="Ask for the password instead of reading "
                                "$MROS_OPENSEARCH_PASSWORD (from a pipe: its first line).")
 
@@ -51,6 +55,7 @@ class ClusterArgs:
     port: int = 9200
     timeout: float = 30.0
     password_prompt: bool = False
+    retry_budget: float = 120.0
 
     def resolve_url(self) -> str:
         if self.url:
@@ -67,9 +72,11 @@ class ClusterArgs:
         return node.url
 
     def connect(self) -> Any:
+        from mr_opensearch.cli._output import info
         from mr_opensearch.connection import ClusterConfig, connect
 
         password = read_password() if self.password_prompt else None
         config = ClusterConfig(url=self.resolve_url(), user=self.user, password=password,
-                               verify_certs=not self.insecure, ca_certs=self.ca_certs, timeout=self.timeout)
-        return connect(config)
+                               verify_certs=not self.insecure, ca_certs=self.ca_certs, timeout=self.timeout,
+                               retry_budget_s=self.retry_budget)
+        return connect(config, on_retry=lambda line: info(f"retry: {line}"))

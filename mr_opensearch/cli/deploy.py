@@ -69,6 +69,7 @@ def deploy(
     port: int = _cluster.PORT,
     timeout: float = _cluster.TIMEOUT,
     password_prompt: bool = _cluster.PASSWORD_PROMPT,
+    retry_budget: float = _cluster.RETRY_BUDGET,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Deploy a trained run: a new index per (model, catalog), filled, checked and marked complete; then the
@@ -88,7 +89,8 @@ def deploy(
     if hybrid is not None or tuned.exists():
         hybrid_values = read_hybrid_file(tuned)
         info(f"hybrid settings from {tuned}")
-    client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt).connect()
+    client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt,
+                                   retry_budget).connect()
     options = DeployOptions(alias=alias, embedding=embedding.value, dry_run=dry_run, keep=keep, batch_size=batch_size,
                             replicas=replicas, text_fields=tuple(text_field), hybrid=hybrid_values,
                             allow_dimension_change=allow_dimension_change, progress=show_progress(),

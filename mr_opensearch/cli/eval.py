@@ -120,6 +120,7 @@ def eval_(
     port: int = _cluster.PORT,
     timeout: float = _cluster.TIMEOUT,
     password_prompt: bool = _cluster.PASSWORD_PROMPT,
+    retry_budget: float = _cluster.RETRY_BUDGET,
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Measure bm25, dense and hybrid search on judged queries through the live index: graded nDCG@10,
@@ -132,7 +133,8 @@ def eval_(
     mode_list = _modes(modes)
     client_counts = _ints(clients, "--clients")
     judged = read_judgments(judgments)
-    client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt).connect()
+    client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt,
+                                   retry_budget).connect()
     _, manifest = live_index(client, alias)
     embedder = None
     if manifest.embedding == "client" and (tune or any(m != "bm25" for m in mode_list)):

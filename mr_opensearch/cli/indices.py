@@ -28,12 +28,14 @@ def rollback(
     port: int = _cluster.PORT,
     timeout: float = _cluster.TIMEOUT,
     password_prompt: bool = _cluster.PASSWORD_PROMPT,
+    retry_budget: float = _cluster.RETRY_BUDGET,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Move the alias back to the previous complete index (nothing is deleted)."""
     from mr_opensearch.index_admin import rollback as do_rollback
 
-    client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt).connect()
+    client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt,
+                                   retry_budget).connect()
     outcome = do_rollback(client, alias, to=to, dry_run=dry_run)
     if as_json:
         emit_json(outcome)
@@ -54,12 +56,14 @@ def status(
     port: int = _cluster.PORT,
     timeout: float = _cluster.TIMEOUT,
     password_prompt: bool = _cluster.PASSWORD_PROMPT,
+    retry_budget: float = _cluster.RETRY_BUDGET,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """The alias's indices made by mros: which is live, complete, how many documents, which model."""
     from mr_opensearch.index_admin import status as get_status
 
-    client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt).connect()
+    client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt,
+                                   retry_budget).connect()
     report = get_status(client, alias)
     if as_json:
         emit_json(report)

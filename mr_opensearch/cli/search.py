@@ -49,13 +49,15 @@ def search(
     port: int = _cluster.PORT,
     timeout: float = _cluster.TIMEOUT,
     password_prompt: bool = _cluster.PASSWORD_PROMPT,
+    retry_budget: float = _cluster.RETRY_BUDGET,
     as_json: bool = typer.Option(False, "--json", help="Print hits, timings and the requests sent as JSON."),
 ) -> None:
     """Search a deployed index: hits with product id, title, score and a grade badge from the learned boundaries."""
     from mr_opensearch.search import QueryEmbedder, live_index
     from mr_opensearch.search import search as do_search
 
-    client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt).connect()
+    client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt,
+                                   retry_budget).connect()
     embedder = None
     if mode is not SearchMode.bm25:
         _, manifest = live_index(client, alias)
