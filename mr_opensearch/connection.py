@@ -47,6 +47,10 @@ class ClusterConfig(StrictModel):
     retry_max_attempts: int = Field(20, ge=1, description="attempts one request gets at most")
 
 
+PING_ATTEMPTS = 3
+"""Attempts of the first ping: a passing 503 or reset is retried, a server that never speaks HTTP is not
+waited on for the whole budget."""
+
 MAX_PARALLEL_REQUESTS = 64
 """Connections the client keeps per host: the most parallel requests one client serves without
 opening and discarding extra ones (the in-engine evaluation's client count is bounded by it)."""
@@ -193,8 +197,7 @@ def connect(config: ClusterConfig, url: str | None = None, on_retry: Callable[[s
     # warning with a traceback per failed attempt would only repeat it
     logging.getLogger("opensearch").setLevel(logging.ERROR)
     within = min(config.connect_timeout, config.timeout)
-    ping = RetryPolicy(budget_s=within, max_attempts=config.retry_max_attempts, max_backoff_s=2.0,
-                       retry_refused=False)
+    ping = RetryPolicy(budget_s=within, max_attempts=PING_ATTEMPTS, max_backoff_s=2.0, retry_refused=False)
     try:
         info = client.transport.perform_request_under(ping, "GET", "/", timeout=within)
     except AuthenticationException as exc:
@@ -206,7 +209,8 @@ def connect(config: ClusterConfig, url: str | None = None, on_retry: Callable[[s
             raise MrosError(f"OpenSearch at {target} did not answer within {within:g}s",
                             "check the URL and port point at OpenSearch's HTTP port (not its transport port, 9300) "
                             "and that the cluster is up; a slow cluster: raise opensearch.connect_timeout") from None
-        raise MrosError(f"cannot reach OpenSearch at {target} within {within:g}s: {exc.message}",
+        why = _why_unreachable(exc.last, config.timeout) if isinstance(exc.last, ConnectionError) else exc.message
+        raise MrosError(f"cannot reach OpenSearch at {target}: {why} ({exc.attempts} attempts in {exc.seconds:.1f}s)",
                         "check the URL (scheme, host, port) and that the cluster is up (`mros opensearch status` "
                         "for a local node)") from None
     except ConnectionError as exc:

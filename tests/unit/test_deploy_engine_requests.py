@@ -18,9 +18,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from opensearchpy import OpenSearch, Transport
 from opensearchpy.exceptions import NotFoundError
+from tiny_onnx import lookup_graph, word_tokenizer
 
 from mr_opensearch.catalog import ServingCatalog
 from mr_opensearch.deploy import DeployOptions, deploy
@@ -50,7 +52,12 @@ class ScriptedCluster:
         if path == "/_cluster/health":
             return {"status": "green", "number_of_data_nodes": 1}
         if path == "/_cluster/settings":
-            return {"persistent": {}, "transient": {}}
+            return {"persistent": {}, "transient": {}, "defaults": {}}
+        if path == "/_nodes/stats/fs":  # plenty of disk: 10 of 100 GiB used
+            return {"nodes": {"n1": {"name": "node-1", "fs": {"total": {"total_in_bytes": 100 << 30,
+                                                                         "available_in_bytes": 90 << 30}}}}}
+        if method == "GET" and path.endswith("/_settings/index.blocks.*"):
+            return {}
         if method == "HEAD":
             if path.startswith("/_alias/"):
                 return False
@@ -115,7 +122,7 @@ def scripted_client(cluster: ScriptedCluster) -> OpenSearch:
 
 @pytest.fixture
 def engine_run(tmp_path: Path) -> Path:
-    """A run directory as `mros train` writes it; the zip is opaque bytes (only uploaded, never run)."""
+    """A run directory as `mros train` writes it; the zip is opaque bytes (only uploaded, never run here)."""
     run = tmp_path / "run"
     (run / "onnx" / "int8").mkdir(parents=True)
     data = bytes((i * 13 + 5) % 251 for i in range(30_000))
@@ -128,8 +135,11 @@ def engine_run(tmp_path: Path) -> Path:
                                  "normalize_result": True, "all_config": "{}"},
                 "variant": "int8"}
     (run / "onnx" / "ml-commons.json").write_text(json.dumps(register))
-    for name in ("model.onnx", "tokenizer.json"):
-        (run / "onnx" / "int8" / name).write_bytes(b"not read in engine mode")
+    # the deploy checks the packaged model runs (a corrupt package is refused in either mode): a tiny lookup graph
+    words = ["[UNK]", *sorted({w for title in CATALOG.titles for w in title.split()}), "mros", "model", "check"]
+    lookup_graph(run / "onnx" / "int8" / "model.onnx",
+                 np.random.default_rng(0).normal(size=(len(words), DIMENSION)).astype(np.float32))
+    word_tokenizer(run / "onnx" / "int8" / "tokenizer.json", words)
     (run / "boundaries.json").write_text(json.dumps({"partial": 0.3, "exact": 0.6}))
     return run
 
