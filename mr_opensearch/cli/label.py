@@ -182,10 +182,11 @@ def simulate_engagement_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Generate an engagement log from true grades with a position-based click model."""
+    from trainer.config import SplitConfig
     from trainer.data import load_catalog
     from trainer.labeler.engagement import ClickModelConfig, inject_label_noise, simulate_engagement
     from trainer.labeler.io import load_labels, write_frame
-    from trainer.splits import SPLITS, SplitConfig, split_of
+    from trainer.splits import SPLITS, split_of
 
     if split != "all" and split not in SPLITS:
         raise typer.BadParameter(f"--split must be all, {', '.join(SPLITS)}")

@@ -32,8 +32,8 @@ def run(
 ) -> None:
     """Run the main job end to end and write RUN/report/index.html. Steps whose outputs exist for the same
     inputs are skipped, so rerunning after a crash continues where it stopped."""
-    from mr_opensearch.pipeline import run_pipeline
-    from mr_opensearch.run_config import load_run_config
+    from mr_opensearch.job.config import load_run_config
+    from mr_opensearch.job.orchestration import run_job
     from mr_opensearch.safe_write import check_output_dir
     from trainer.data import skipping_rows_with
 
@@ -55,7 +55,7 @@ def run(
         cfg.opensearch.verify_certs = False
     with skipping_rows_with("set `on_error: skip` in the train.data (and labeler.data) section of --config "
                             "to count and skip bad rows"):
-        summary = run_pipeline(cfg, out, url=url, progress=show_progress(), log=info)
+        summary = run_job(cfg, out, url=url, progress=show_progress(), log=info)
     if as_json:
         emit_json(summary)
     elif not state.quiet:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mr_opensearch.run_config import RunConfig
+from mr_opensearch.job.config import RunConfig
 
 Log = Callable[[str], None]
 
@@ -96,11 +96,13 @@ def deploy_step(config: RunConfig, run_dir: Path, client: Any, catalog: Any, pro
     return outcome
 
 
-def run_pipeline(config: RunConfig, run_dir: Path, *, url: str | None = None, progress: bool = True,
-                 log: Log = print) -> dict:
+def run_job(config: RunConfig, run_dir: Path, *, url: str | None = None, progress: bool = True,
+            log: Log = print) -> dict:
     """Run every step; returns a summary (also written to ``RUN/run.json``)."""
     from mr_opensearch.safe_write import make_dir
-    from trainer.run import Steps, load_data, train_run
+    from trainer.run import train_run
+    from trainer.run_data import load_data
+    from trainer.steps import Steps
 
     timings: dict[str, float] = {}
     started = time.time()
@@ -165,7 +167,7 @@ def run_pipeline(config: RunConfig, run_dir: Path, *, url: str | None = None, pr
     log(f"in-engine: nDCG@10 {q['ndcg@10']:.4f} over {engine['queries']} queries; latency p50 {lat['p50']:.1f} ms, "
         f"p95 {lat['p95']:.1f} ms")
 
-    from mr_opensearch.report import build_report
+    from mr_opensearch.job.report import build_report
 
     t = time.time()
     page = build_report(run_dir, labeler_dir=labeler_dir)

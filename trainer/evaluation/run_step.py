@@ -1,4 +1,4 @@
-"""``mros evaluate``: the graded evaluation of a run's model and its baselines on a split.
+"""The evaluation step of a run (and ``mros evaluate``): the graded evaluation of a run's model and its baselines on a split.
 
 Models compared (each cached under ``RUN/eval/<split>/<name>.json``):
 
@@ -21,6 +21,7 @@ from trainer.evaluation import BM25Scorer, DenseScorer, GradedRetrievalEvaluator
 from trainer.evaluation.evaluator import scores_summary
 from trainer.evaluation.plots import plot_score_histograms
 from trainer.evaluation.scorers import dense_scorer
+from trainer.steps import Steps, step_key
 from trainer.vector_cache import CatalogVectors, file_fingerprint, run_vector_cache
 
 METRIC_ORDER = ["ndcg@10", "recall@100_partial+", "recall@100_exact", "rerank_ndcg@10",
@@ -61,10 +62,9 @@ def _scorer_factories(run_dir: Path, config: TrainConfig, data, progress: bool, 
     if "mnrl" in config.eval.baselines:
         def mnrl():
             from trainer.baselines import train_mnrl
-            from trainer.run import _config_hash
 
             out = run_dir / "baselines" / "mnrl"
-            key = _config_hash(data_key + json.dumps(config.mnrl.model_dump(), sort_keys=True))
+            key = step_key(data_key + json.dumps(config.mnrl.model_dump(), sort_keys=True))
             if not (steps.done("mnrl", key) and (out / "model").exists()):
                 log("baseline: training the MNRL recipe on exact pairs")
                 model = load_encoder(config.model.base, config.model.max_seq_length)
@@ -79,8 +79,6 @@ def _scorer_factories(run_dir: Path, config: TrainConfig, data, progress: bool, 
 
 def evaluate_run(run_dir: Path, config: TrainConfig, data, progress: bool = True, log: Callable[[str], None] = print,
                  steps=None, data_key: str = "", splits: list[str] | None = None) -> dict:
-    from trainer.run import Steps, _config_hash
-
     steps = steps or Steps(run_dir)
     factories = _scorer_factories(run_dir, config, data, progress, log, steps, data_key)
     results: dict[str, dict[str, dict]] = {}
@@ -103,7 +101,7 @@ def evaluate_run(run_dir: Path, config: TrainConfig, data, progress: bool = True
             model_marker = run_dir / ".steps" / name.split("-")[0]
             model_key = json.dumps(config.mnrl.model_dump(), sort_keys=True) if name == "mnrl" else (
                 model_marker.read_text() if model_marker.exists() else "")
-            key = _config_hash(data_key + json.dumps(config.eval.model_dump(), sort_keys=True) + model_key)
+            key = step_key(data_key + json.dumps(config.eval.model_dump(), sort_keys=True) + model_key)
             if cache.exists() and json.loads(cache.read_text()).get("key") == key:
                 cached = json.loads(cache.read_text())
                 log(f"evaluate {split}/{name}: cached")
