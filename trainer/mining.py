@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from mr_opensearch.errors import MrosError
+from mr_opensearch.hashing import sha256_of_chunks
 from trainer.config import MiningConfig
 from trainer.data import Catalog, Judgments
 
@@ -66,8 +67,6 @@ def search_opensearch(vectors: np.ndarray, q_vectors: np.ndarray, catalog: Catal
     """Top-k by a ``lucene`` HNSW index on a live cluster: the catalog's vectors are indexed once
     (the index is named after a hash of the vectors, so a rerun reuses it), then each query is a
     ``knn`` search. Returns faiss-shaped ``(cosines [Q, k], catalog positions [Q, k], -1 = none)``."""
-    import hashlib
-
     from mr_opensearch.connection import connect, require_knn
     from mr_opensearch.vector_index import index_catalog, knn_search
 
@@ -78,7 +77,7 @@ def search_opensearch(vectors: np.ndarray, q_vectors: np.ndarray, catalog: Catal
     by_text = {}
     for pid, vec in zip(catalog.ids, vectors, strict=True):
         by_text.setdefault(catalog.text(pid), vec)
-    fingerprint = hashlib.sha256(vectors.tobytes()).hexdigest()
+    fingerprint = sha256_of_chunks([vectors.tobytes()])
     result = index_catalog(client, catalog.ids, catalog.texts, lambda texts: np.stack([by_text[t] for t in texts]),
                            model_sha=fingerprint, prefix="mros-mining", alias=None)
     k = min(config.k, len(catalog))

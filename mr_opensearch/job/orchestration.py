@@ -17,20 +17,16 @@ continues where it stopped; markers hold content hashes in ``RUN/.steps/``):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mr_opensearch.hashing import content_key
 from mr_opensearch.job.config import RunConfig
 
 Log = Callable[[str], None]
-
-
-def _key(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def train_labeler_step(config: RunConfig, run_dir: Path, steps: Any, progress: bool, log: Log) -> Path | None:
@@ -39,7 +35,7 @@ def train_labeler_step(config: RunConfig, run_dir: Path, steps: Any, progress: b
     from trainer.labeler.train import train_labeler
 
     out = run_dir / "labeler"
-    key = _key(config.labeler.model_dump(mode="json"))
+    key = content_key(config.labeler.model_dump(mode="json"))
     if steps.done("labeler", key) and (out / "metrics.json").exists():
         log("labeler: already trained, skipping")
         return out
@@ -137,7 +133,7 @@ def run_job(config: RunConfig, run_dir: Path, *, url: str | None = None, progres
 
     engine_dir = run_dir / "engine"
     engine_dir.mkdir(exist_ok=True)
-    key = _key(indexed.index, config.engine.model_dump(mode="json"))
+    key = content_key(indexed.index, config.engine.model_dump(mode="json"))
     t = time.time()
     if steps.done("engine", key) and (engine_dir / "metrics.json").exists():
         log("in-engine evaluation: already done, skipping")

@@ -16,13 +16,14 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from mr_opensearch.hashing import file_key
 from trainer.config import TrainConfig
 from trainer.evaluation import BM25Scorer, DenseScorer, GradedRetrievalEvaluator
 from trainer.evaluation.evaluator import scores_summary
 from trainer.evaluation.plots import plot_score_histograms
 from trainer.evaluation.scorers import dense_scorer
 from trainer.steps import Steps, step_key
-from trainer.vector_cache import CatalogVectors, file_fingerprint, run_vector_cache
+from trainer.vector_cache import CatalogVectors, run_vector_cache
 
 ONNX_SUFFIX = "-int8-onnx"
 """Appended to the trained model's name for its exported int8 ONNX model (``stage2-int8-onnx``)."""
@@ -54,7 +55,7 @@ def _scorer_factories(run_dir: Path, config: TrainConfig, data, progress: bool, 
 
             enc = load_served_encoder(run_dir / "onnx", variant="int8")
             encode = lambda texts: enc.encode(texts, batch_size=bs)  # noqa: E731
-            vectors = CatalogVectors(encode, data.catalog, file_fingerprint(int8), cache_dir)
+            vectors = CatalogVectors(encode, data.catalog, file_key(int8), cache_dir)
             return DenseScorer(encode, data.catalog, f"{final}{ONNX_SUFFIX}", vectors)
         factories[f"{final}{ONNX_SUFFIX}"] = onnx_scorer
     if "base" in config.eval.baselines:
@@ -88,7 +89,7 @@ def scored_model_key(run_dir: Path, name: str, config: TrainConfig, steps: Steps
         return json.dumps(config.mnrl.model_dump(), sort_keys=True)
     if name.endswith(ONNX_SUFFIX):
         exported = run_dir / "onnx" / "int8" / "model.onnx"
-        return steps.key_of(name.removesuffix(ONNX_SUFFIX)) + (file_fingerprint(exported) if exported.exists() else "")
+        return steps.key_of(name.removesuffix(ONNX_SUFFIX)) + (file_key(exported) if exported.exists() else "")
     return steps.key_of(name)
 
 
