@@ -20,6 +20,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, model_validator
 
+from mr_opensearch.paths import data_dir
 from trainer.grades import GradeMapping
 from trainer.strict import StrictModel, load_config_file
 
@@ -135,7 +136,8 @@ class Stage2Config(StrictModel):
 class DataSourceConfig(StrictModel):
     """Where the graded data lives and how to read it (shared by training and the labeler)."""
 
-    dir: Path | None = Field(None, description="folder holding the catalog and judgments files")
+    dir: Path | None = Field(None, description="folder holding the catalog and judgments files (default: "
+                             "$MROS_DATA_DIR, else shared/data/homedepot beside the checkout)")
     catalog: str = "products.csv"
     judgments: str = "judgments.csv"
     catalog_columns: CatalogColumns = Field(default_factory=CatalogColumns)
@@ -145,10 +147,10 @@ class DataSourceConfig(StrictModel):
     split: SplitConfig = Field(default_factory=SplitConfig)
 
     def catalog_path(self) -> Path:
-        return (self.dir or Path(".")) / self.catalog
+        return data_dir(self.dir) / self.catalog
 
     def judgments_path(self) -> Path:
-        return (self.dir or Path(".")) / self.judgments
+        return data_dir(self.dir) / self.judgments
 
 
 class DataConfig(DataSourceConfig):
