@@ -14,6 +14,8 @@ A failure lists every violation with its file and line.
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,3 +198,15 @@ def test_cycles_are_found():
     a, b = "trainer.run", "trainer.config"
     made_up = [Import(a, b, ROOT / "trainer" / "run.py", 1), Import(b, a, ROOT / "trainer" / "config.py", 1)]
     assert [a, b][::-1] in import_cycles(made_up) or sorted([a, b]) in import_cycles(made_up)
+
+
+def test_reading_a_config_loads_no_training_code():
+    """Config models live in config modules: reading the defaults of ``mros train``, ``mros label train``
+    and ``mros run`` imports neither pandas/torch nor a stage, data or model module."""
+    probe = ("import sys; import mr_opensearch.job.config as c; c.load_run_config(None); "
+             "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in ('pandas', 'torch', 'trainer'))))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120,
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    loaded = set(done.stdout.split())
+    assert loaded <= {"trainer", "trainer.config", "trainer.grades", "trainer.strict", "trainer.labeler",
+                      "trainer.labeler.config", "trainer.labeler.prompt"}, sorted(loaded)
