@@ -24,6 +24,7 @@ import platform
 import time
 from pathlib import Path
 
+from mr_opensearch.safe_write import make_dir
 from trainer.boundary_step import learn_run_boundaries
 from trainer.config import TrainConfig, key_data
 from trainer.evaluation.run_step import evaluate_run
@@ -48,7 +49,7 @@ def environment(config: TrainConfig) -> dict:
 
 def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume: bool = True,
               log: Log = print, data: LoadedData | None = None) -> dict:
-    """Run the whole job (Stage 1, optionally Stage 2, export, evaluation, boundaries); returns the
+    """Run every step of a training run (Stage 1, optionally Stage 2, export, evaluation, boundaries); returns the
     metrics dict written to ``RUN/metrics.json``. ``data``: already loaded with :func:`load_data`
     for this config (callers that need the data afterwards load it once)."""
     from trainer.encoder import load_encoder
@@ -56,8 +57,6 @@ def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume:
 
     # the data first: a bad row fails here, before the run directory is created or changed
     data = data or load_data(config)
-    from mr_opensearch.safe_write import make_dir
-
     make_dir(run_dir)
     config_yaml = config.dump_yaml()
     previous = run_dir / "config.yaml"

@@ -96,8 +96,10 @@ def run_job(config: RunConfig, run_dir: Path, *, url: str | None = None, progres
             log: Log = print) -> dict:
     """Run every step; returns a summary (also written to ``RUN/run.json``)."""
     from mr_opensearch.safe_write import make_dir
+    from trainer.evaluation.run_step import ONNX_SUFFIX
     from trainer.run import train_run
     from trainer.run_data import load_data
+    from trainer.run_layout import final_model_name
     from trainer.steps import Steps
 
     timings: dict[str, float] = {}
@@ -152,8 +154,8 @@ def run_job(config: RunConfig, run_dir: Path, *, url: str | None = None, progres
         if indexed.written:
             engine["throughput"]["index_docs_per_second"] = indexed.docs_per_second
             engine["throughput"]["catalog_embeddings_per_second"] = indexed.written / max(indexed.encode_seconds, 1e-9)
-        final = "stage2" if train_config.stage2.enabled else "stage1"
-        offline = metrics.get("splits", {}).get("test", {}).get(f"{final}-int8-onnx", {})
+        final = final_model_name(train_config)
+        offline = metrics.get("splits", {}).get("test", {}).get(f"{final}{ONNX_SUFFIX}", {})
         engine["offline_exact_search_ndcg@10"] = offline.get("ndcg@10")
         engine["cluster_version"] = client.info()["version"]["number"]
         (engine_dir / "metrics.json").write_text(json.dumps(engine, indent=2, sort_keys=True))

@@ -22,6 +22,7 @@ from trainer.evaluation import BM25Scorer, DenseScorer, GradedRetrievalEvaluator
 from trainer.evaluation.evaluator import scores_summary
 from trainer.evaluation.plots import plot_score_histograms
 from trainer.evaluation.scorers import dense_scorer
+from trainer.run_layout import final_model_name
 from trainer.steps import Steps, step_key
 from trainer.vector_cache import CatalogVectors, run_vector_cache
 
@@ -43,7 +44,7 @@ def _scorer_factories(run_dir: Path, config: TrainConfig, data, progress: bool, 
         return lambda: dense_scorer(load_encoder(path_or_name, config.model.max_seq_length), data.catalog, name, bs,
                                     progress, cache_dir)
 
-    final = "stage2" if config.stage2.enabled else "stage1"
+    final = final_model_name(config)
     if config.stage2.enabled and (run_dir / "stage1-model").exists():
         factories["stage1"] = dense(str(run_dir / "stage1-model"), "stage1")
     if (run_dir / "model").exists():
