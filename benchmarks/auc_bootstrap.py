@@ -46,7 +46,7 @@ def main() -> None:
 
     from trainer.config import load_config
     from trainer.evaluation.metrics import pairwise_auc
-    from trainer.run import load_data
+    from trainer.run_data import load_data
 
     config = load_config(args.run / "config.yaml")
     test = load_data(config).splits["test"].frame

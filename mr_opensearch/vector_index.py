@@ -16,7 +16,6 @@ Crash safety and idempotency:
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from mr_opensearch.errors import MrosError
+from mr_opensearch.hashing import sha256_of_chunks
 from mr_opensearch.templates import render
 
 Encode = Callable[[list[str]], np.ndarray]
@@ -46,13 +46,8 @@ class IndexResult:
 
 
 def catalog_fingerprint(ids: Sequence[str], texts: Sequence[str]) -> str:
-    digest = hashlib.sha256()
-    for pid, text in zip(ids, texts, strict=True):
-        digest.update(pid.encode())
-        digest.update(b"\x1f")
-        digest.update(text.encode())
-        digest.update(b"\x1e")
-    return digest.hexdigest()
+    return sha256_of_chunks(chunk for pid, text in zip(ids, texts, strict=True)
+                            for chunk in (pid.encode(), b"\x1f", text.encode(), b"\x1e"))
 
 
 def index_name(prefix: str, model_sha: str, catalog_sha: str) -> str:

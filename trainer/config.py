@@ -18,21 +18,126 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from trainer.data import CatalogColumns, JudgmentColumns
+from mr_opensearch.paths import data_dir
 from trainer.grades import GradeMapping
-from trainer.splits import SplitConfig
-from trainer.stage2 import Stage2Config
 from trainer.strict import StrictModel, load_config_file
 
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
+class CatalogColumns(BaseModel):
+    """Which columns of the catalog file hold what."""
+
+    id: str = "product_uid"
+    title: str = "product_title"
+    extra_text: list[str] = Field(default_factory=list, description="other text fields appended to the title")
+    separator: str = " | "
+
+
+class JudgmentColumns(BaseModel):
+    """Which columns of the judgments file hold what. Exactly one of ``grade`` (names or 0/1/2)
+    and ``relevance`` (raw scores, cut by the grade mapping) is read: ``grade`` if present."""
+
+    query: str = "query"
+    product_id: str = "product_uid"
+    grade: str = "grade"
+    relevance: str = "relevance"
+
+
+class SplitConfig(BaseModel):
+    seed: int = 13
+    validation: float = Field(0.1, ge=0.0, lt=1.0)
+    test: float = Field(0.1, ge=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _fractions(self) -> SplitConfig:
+        if self.validation + self.test >= 1.0:
+            raise ValueError("validation + test fractions must leave room for a training split")
+        return self
+
+
+class MiningConfig(StrictModel):
+    k: int = Field(50, ge=1, description="neighbours retrieved per query")
+    max_unjudged: int = Field(5, ge=0, description="unjudged neighbours per query sent to the labeler")
+    min_confidence: float = Field(0.5, ge=0.0, le=1.0,
+                                  description="drop labeler grades whose probability is below this (uncertain labels are noise)")
+    backend: Literal["faiss", "opensearch"] = Field(
+        "faiss", description="faiss: in memory here; opensearch: a k-NN index on a live cluster (opensearch_url)")
+    opensearch_url: str | None = Field(None, description="cluster for backend opensearch (password: $MROS_OPENSEARCH_PASSWORD)")
+    opensearch_user: str | None = Field(None, description="user for backend opensearch (password: $MROS_OPENSEARCH_PASSWORD)")
+    opensearch_ca_certs: Path | None = Field(None, description="CA bundle of a cluster with a private CA (backend opensearch)")
+    opensearch_verify_certs: bool = Field(True, description="verify the cluster's TLS certificate (backend opensearch)")
+    index: str = Field("auto", description="faiss index: flat, hnsw or auto (hnsw above 20k products)")
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 128
+
+
+class SyntheticQueryConfig(StrictModel):
+    enabled: bool = False
+    backbone: str = Field("smollm2", description="smollm2, or a Hugging Face causal LM id / path")
+    train_pairs: int = Field(4000, ge=1, description="(title, exact query) pairs used for fine-tuning")
+    max_steps: int = Field(300, ge=1)
+    batch_size: int = 16
+    learning_rate: float = 5e-5
+    max_products: int = Field(2000, ge=0, description="under-judged products to write queries for")
+    max_judgments: int = Field(0, ge=0, description="a product is under-judged with at most this many judgments")
+    max_new_tokens: int = 16
+    seed: int = 11
+
+
+class CircleConfig(StrictModel):
+    centers: Literal["auto", "medians"] | tuple[float, float] = Field(
+        "auto", description="(partial/irrelevant, exact/partial) band centres. auto: Stage 1's learned "
+        "thresholds; medians: half-way between adjacent grades' median Stage 1 validation scores (measured "
+        "worse on the shared data, docs/benchmarks.md); or two numbers")
+    margins: tuple[float, float] = (0.05, 0.05)
+    gamma: float = 32.0
+    weight: float = Field(1.0, ge=0.0, description="weight of the circle loss (0: Stage 1 loss only, an ablation)")
+    supcon_weight: float = Field(2.0, ge=0.0, description="weight of the Stage 1 loss mixed in (0: circle only); "
+                                 "2.0 is the mix that improved every AUC on the shared data (docs/benchmarks.md)")
+
+    @model_validator(mode="after")
+    def _some_loss(self) -> CircleConfig:
+        if self.weight == 0 and self.supcon_weight == 0:
+            raise ValueError("weight and supcon_weight are both 0: Stage 2 would have no loss")
+        return self
+
+
+class SpellingConfig(StrictModel):
+    enabled: bool = Field(False, description="add spelling-noised query copies (raises recall on the shared data, "
+                          "costs grade-separation AUC on its clean test queries; for traffic with typos)")
+    fraction: float = Field(0.3, ge=0.0, le=1.0)
+    copies: int = Field(1, ge=1)
+    edits: int = Field(1, ge=1)
+    seed: int = 7
+
+
+class Stage2Config(StrictModel):
+    enabled: bool = Field(True, description="run Stage 2 after Stage 1 (false: Stage 1 only)")
+    labeler: Path | None = Field(None, description="labeler directory from `mros label train`; without one, mining "
+                                 "keeps only the judged pairs whose Stage 1 score contradicts their grade")
+    mining: MiningConfig = Field(default_factory=MiningConfig)
+    circle: CircleConfig = Field(default_factory=CircleConfig)
+    spelling: SpellingConfig = Field(default_factory=SpellingConfig)
+    synthetic: SyntheticQueryConfig = Field(default_factory=SyntheticQueryConfig)
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int = Field(100, ge=-1, description="at most this many optimizer steps (-1: all epochs); on the shared data "
+                           "an epoch is ~300 steps of ~7 s on 2 cores, and 100 steps carry most of the gain")
+    queries_per_batch: int = Field(32, ge=2)
+    max_products_per_query: int = Field(12, ge=1)
+    learning_rate: float = Field(2e-5, gt=0)
+    warmup_ratio: float = Field(0.1, ge=0.0, le=1.0)
+    seed: int = 43
+    save_steps: int = Field(200, ge=1)
+
+
 class DataSourceConfig(StrictModel):
     """Where the graded data lives and how to read it (shared by training and the labeler)."""
 
-    dir: Path | None = Field(None, description="folder holding the catalog and judgments files")
+    dir: Path | None = Field(None, description="folder holding the catalog and judgments files (default: "
+                             "$MROS_DATA_DIR, else shared/data/homedepot beside the checkout)")
     catalog: str = "products.csv"
     judgments: str = "judgments.csv"
     catalog_columns: CatalogColumns = Field(default_factory=CatalogColumns)
@@ -42,10 +147,10 @@ class DataSourceConfig(StrictModel):
     split: SplitConfig = Field(default_factory=SplitConfig)
 
     def catalog_path(self) -> Path:
-        return (self.dir or Path(".")) / self.catalog
+        return data_dir(self.dir) / self.catalog
 
     def judgments_path(self) -> Path:
-        return (self.dir or Path(".")) / self.judgments
+        return data_dir(self.dir) / self.judgments
 
 
 class DataConfig(DataSourceConfig):
@@ -151,6 +256,9 @@ NEUTRAL_VALUES: dict[tuple[str, ...], object] = {
     ("stage2", "circle", "weight"): 1.0,
     ("stage2", "mining", "backend"): "faiss",
     ("stage2", "mining", "opensearch_url"): None,
+    ("stage2", "mining", "opensearch_user"): None,
+    ("stage2", "mining", "opensearch_ca_certs"): None,
+    ("stage2", "mining", "opensearch_verify_certs"): True,
 }
 
 

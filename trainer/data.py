@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, Field
 
 from mr_opensearch.catalog import MAX_TITLE_CHARS
 from mr_opensearch.errors import MrosError
+from trainer.config import CatalogColumns, JudgmentColumns
 from trainer.grades import SCALE_HINT, Grade, GradeMapping, OutOfScaleError, UnknownGradeError, parse_grade
 
 OnError = Literal["raise", "skip"]
@@ -84,25 +84,6 @@ class LoadReport:
             return f"{self.path}: {self.rows_kept} rows"
         parts = ", ".join(f"{n} {kind}" for kind, n in self.skipped.most_common())
         return f"{self.path}: {self.rows_kept} of {self.rows_read} rows kept; skipped {parts}"
-
-
-class CatalogColumns(BaseModel):
-    """Which columns of the catalog file hold what."""
-
-    id: str = "product_uid"
-    title: str = "product_title"
-    extra_text: list[str] = Field(default_factory=list, description="other text fields appended to the title")
-    separator: str = " | "
-
-
-class JudgmentColumns(BaseModel):
-    """Which columns of the judgments file hold what. Exactly one of ``grade`` (names or 0/1/2)
-    and ``relevance`` (raw scores, cut by the grade mapping) is read: ``grade`` if present."""
-
-    query: str = "query"
-    product_id: str = "product_uid"
-    grade: str = "grade"
-    relevance: str = "relevance"
 
 
 def _format_of(path: Path) -> str:

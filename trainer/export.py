@@ -25,7 +25,6 @@ Design notes (each learned the hard way, see the project brief):
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import shutil
@@ -36,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from mr_opensearch.errors import MrosError
+from mr_opensearch.hashing import file_sha256
 from mr_opensearch.onnx_encoder import OnnxEncoder, pool  # noqa: F401  (re-exported: trainer.export's API)
 
 MAX_IR_VERSION = 9
@@ -73,14 +73,6 @@ class ExportResult:
     def to_json(self) -> dict:
         data = asdict(self)
         return {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _token_model(model_dir: Path):
@@ -348,7 +340,7 @@ def export_for_ml_commons(
         "all_config": json.dumps(hf_config, sort_keys=True),
     }
     result = ExportResult(
-        out_dir=out_dir, fp32_onnx=fp32, int8_onnx=int8, zip_path=zip_path, sha256=sha256_of(zip_path),
+        out_dir=out_dir, fp32_onnx=fp32, int8_onnx=int8, zip_path=zip_path, sha256=file_sha256(zip_path),
         size_bytes=zip_path.stat().st_size, model_config=model_config, packaged_variant=package,
         parity={**parity, "ir_version": int(graph.ir_version),
                 "opset": max(o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")),

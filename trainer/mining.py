@@ -22,30 +22,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
 
+from mr_opensearch.errors import MrosError
+from mr_opensearch.hashing import sha256_of_chunks
+from trainer.config import MiningConfig
 from trainer.data import Catalog, Judgments
-from trainer.strict import StrictModel
 
 Labeler = Callable[[list[str], list[str]], tuple[np.ndarray, np.ndarray]]
 """(queries, product texts) -> (grades [N] in 0/1/2, class probabilities [N, 3])."""
-
-
-class MiningConfig(StrictModel):
-    k: int = Field(50, ge=1, description="neighbours retrieved per query")
-    max_unjudged: int = Field(5, ge=0, description="unjudged neighbours per query sent to the labeler")
-    min_confidence: float = Field(0.5, ge=0.0, le=1.0,
-                                  description="drop labeler grades whose probability is below this (uncertain labels are noise)")
-    backend: Literal["faiss", "opensearch"] = Field(
-        "faiss", description="faiss: in memory here; opensearch: a k-NN index on a live cluster (opensearch_url)")
-    opensearch_url: str | None = Field(None, description="cluster for backend opensearch (auth: MROS_OPENSEARCH_* )")
-    index: str = Field("auto", description="faiss index: flat, hnsw or auto (hnsw above 20k products)")
-    hnsw_m: int = 32
-    hnsw_ef_search: int = 128
 
 
 def build_index(vectors: np.ndarray, config: MiningConfig):
@@ -64,27 +51,33 @@ def build_index(vectors: np.ndarray, config: MiningConfig):
     return index
 
 
+def mining_cluster(config: MiningConfig):
+    """The :class:`~mr_opensearch.connection.ClusterConfig` of backend opensearch: its URL, user, CA bundle
+    and certificate check (the password comes from ``$MROS_OPENSEARCH_PASSWORD``, never from a file)."""
+    from mr_opensearch.connection import ClusterConfig
+
+    if not config.opensearch_url:
+        raise MrosError("mining backend opensearch needs stage2.mining.opensearch_url", "set it, or use backend faiss")
+    return ClusterConfig(url=config.opensearch_url, user=config.opensearch_user, ca_certs=config.opensearch_ca_certs,
+                         verify_certs=config.opensearch_verify_certs)
+
+
 def search_opensearch(vectors: np.ndarray, q_vectors: np.ndarray, catalog: Catalog,
                       config: MiningConfig) -> tuple[np.ndarray, np.ndarray]:
     """Top-k by a ``lucene`` HNSW index on a live cluster: the catalog's vectors are indexed once
     (the index is named after a hash of the vectors, so a rerun reuses it), then each query is a
     ``knn`` search. Returns faiss-shaped ``(cosines [Q, k], catalog positions [Q, k], -1 = none)``."""
-    import hashlib
-
-    from mr_opensearch.connection import ClusterConfig, connect, require_knn
-    from mr_opensearch.errors import MrosError
+    from mr_opensearch.connection import connect, require_knn
     from mr_opensearch.vector_index import index_catalog, knn_search
 
-    if not config.opensearch_url:
-        raise MrosError("mining backend opensearch needs stage2.mining.opensearch_url", "set it, or use backend faiss")
-    client = connect(ClusterConfig(), config.opensearch_url)
+    client = connect(mining_cluster(config))
     require_knn(client)
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     position = {pid: i for i, pid in enumerate(catalog.ids)}
     by_text = {}
     for pid, vec in zip(catalog.ids, vectors, strict=True):
         by_text.setdefault(catalog.text(pid), vec)
-    fingerprint = hashlib.sha256(vectors.tobytes()).hexdigest()
+    fingerprint = sha256_of_chunks([vectors.tobytes()])
     result = index_catalog(client, catalog.ids, catalog.texts, lambda texts: np.stack([by_text[t] for t in texts]),
                            model_sha=fingerprint, prefix="mros-mining", alias=None)
     k = min(config.k, len(catalog))

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from trainer.config import TrainConfig
-from trainer.evaluate import metrics_markdown
+from trainer.evaluation.run_step import metrics_markdown
 
 
 def write_model_card(run_dir: Path, config: TrainConfig, metrics: dict, split_counts: dict) -> Path:

@@ -9,23 +9,10 @@ from __future__ import annotations
 
 import hashlib
 
-from pydantic import BaseModel, Field, model_validator
-
+from trainer.config import SplitConfig
 from trainer.data import Judgments
 
 SPLITS = ("train", "validation", "test")
-
-
-class SplitConfig(BaseModel):
-    seed: int = 13
-    validation: float = Field(0.1, ge=0.0, lt=1.0)
-    test: float = Field(0.1, ge=0.0, lt=1.0)
-
-    @model_validator(mode="after")
-    def _fractions(self) -> SplitConfig:
-        if self.validation + self.test >= 1.0:
-            raise ValueError("validation + test fractions must leave room for a training split")
-        return self
 
 
 def _unit(seed: int, query: str) -> float:

@@ -18,61 +18,11 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Literal
 
 import pandas as pd
-from pydantic import Field, model_validator
 
-from trainer.augment.synthetic import SyntheticQueryConfig
+from trainer.config import SpellingConfig, Stage2Config
 from trainer.data import Catalog, Judgments
-from trainer.mining import MiningConfig
-from trainer.strict import StrictModel
-
-
-class CircleConfig(StrictModel):
-    centers: Literal["auto", "medians"] | tuple[float, float] = Field(
-        "auto", description="(partial/irrelevant, exact/partial) band centres. auto: Stage 1's learned "
-        "thresholds; medians: half-way between adjacent grades' median Stage 1 validation scores (measured "
-        "worse on the shared data, docs/benchmarks.md); or two numbers")
-    margins: tuple[float, float] = (0.05, 0.05)
-    gamma: float = 32.0
-    weight: float = Field(1.0, ge=0.0, description="weight of the circle loss (0: Stage 1 loss only, an ablation)")
-    supcon_weight: float = Field(2.0, ge=0.0, description="weight of the Stage 1 loss mixed in (0: circle only); "
-                                 "2.0 is the mix that improved every AUC on the shared data (docs/benchmarks.md)")
-
-    @model_validator(mode="after")
-    def _some_loss(self) -> CircleConfig:
-        if self.weight == 0 and self.supcon_weight == 0:
-            raise ValueError("weight and supcon_weight are both 0: Stage 2 would have no loss")
-        return self
-
-
-class SpellingConfig(StrictModel):
-    enabled: bool = Field(False, description="add spelling-noised query copies (raises recall on the shared data, "
-                          "costs grade-separation AUC on its clean test queries; for traffic with typos)")
-    fraction: float = Field(0.3, ge=0.0, le=1.0)
-    copies: int = Field(1, ge=1)
-    edits: int = Field(1, ge=1)
-    seed: int = 7
-
-
-class Stage2Config(StrictModel):
-    enabled: bool = Field(True, description="run Stage 2 after Stage 1 (false: Stage 1 only)")
-    labeler: Path | None = Field(None, description="labeler directory from `mros label train`; without one, mining "
-                                 "keeps only the judged pairs whose Stage 1 score contradicts their grade")
-    mining: MiningConfig = Field(default_factory=MiningConfig)
-    circle: CircleConfig = Field(default_factory=CircleConfig)
-    spelling: SpellingConfig = Field(default_factory=SpellingConfig)
-    synthetic: SyntheticQueryConfig = Field(default_factory=SyntheticQueryConfig)
-    epochs: float = Field(1.0, gt=0)
-    max_steps: int = Field(100, ge=-1, description="at most this many optimizer steps (-1: all epochs); on the shared data "
-                           "an epoch is ~300 steps of ~7 s on 2 cores, and 100 steps carry most of the gain")
-    queries_per_batch: int = Field(32, ge=2)
-    max_products_per_query: int = Field(12, ge=1)
-    learning_rate: float = Field(2e-5, gt=0)
-    warmup_ratio: float = Field(0.1, ge=0.0, le=1.0)
-    seed: int = 43
-    save_steps: int = Field(200, ge=1)
 
 
 def combine_training_pairs(judgments: Judgments, mined: pd.DataFrame | None, spelling: SpellingConfig,

@@ -12,13 +12,12 @@ added or reordered.
 
 from __future__ import annotations
 
-import hashlib
-
+from mr_opensearch.hashing import sha256_of_chunks
 from trainer.data import Catalog, Judgments
 
 
 def _rank(seed: int, key: str) -> str:
-    return hashlib.sha256(f"{seed}\x1f{key}".encode()).hexdigest()
+    return sha256_of_chunks([f"{seed}\x1f{key}".encode()])
 
 
 def sample_queries(judgments: Judgments, max_queries: int, seed: int = 13) -> Judgments:

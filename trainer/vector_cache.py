@@ -16,7 +16,6 @@ rename), so an interrupted run leaves no half-written vectors behind.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mr_opensearch.hashing import sha256_of_chunks, short_key
 from trainer.data import Catalog
 
 
@@ -32,30 +32,18 @@ def model_fingerprint(model) -> str:
     module configs: equal for equal models, different after any training step."""
     import torch
 
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    modules = [(type(m).__name__, m.get_config_dict() if hasattr(m, "get_config_dict") else None) for m in model]
-    digest.update(json.dumps([model.max_seq_length, modules], sort_keys=True, default=str).encode())
-    return digest.hexdigest()[:16]
+    def chunks():
+        for name, tensor in sorted(model.state_dict().items()):
+            yield name.encode()
+            yield tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+        modules = [(type(m).__name__, m.get_config_dict() if hasattr(m, "get_config_dict") else None) for m in model]
+        yield json.dumps([model.max_seq_length, modules], sort_keys=True, default=str).encode()
 
-
-def file_fingerprint(path: Path) -> str:
-    """A SHA-256 (16 hex digits) of a file's bytes (an exported ONNX model)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
+    return short_key(sha256_of_chunks(chunks()))
 
 
 def texts_fingerprint(texts: list[str]) -> str:
-    digest = hashlib.sha256()
-    for text in texts:
-        digest.update(text.encode())
-        digest.update(b"\0")
-    return digest.hexdigest()[:16]
+    return short_key(sha256_of_chunks(chunk for text in texts for chunk in (text.encode(), b"\0")))
 
 
 class CatalogVectors:

@@ -23,8 +23,8 @@ def evaluate(
 ) -> None:
     """Full-corpus nDCG@10, recall@100, judged re-ranking nDCG@10 and grade-separation AUCs, with plots."""
     from trainer.config import load_config
-    from trainer.evaluate import evaluate_run, metrics_markdown
-    from trainer.run import load_data
+    from trainer.evaluation.run_step import evaluate_run, metrics_markdown
+    from trainer.run_data import load_data
 
     bad = [s for s in split if s not in ("train", "validation", "test")]
     if bad:

@@ -14,15 +14,16 @@ from pathlib import Path
 
 import typer
 
+from mr_opensearch.cli._data import DATA_HELP
 from mr_opensearch.cli._errors import handle_errors
 from mr_opensearch.cli._output import emit_json, info, result, show_progress
 from mr_opensearch.errors import MrosError
+from mr_opensearch.paths import data_dir
 from mr_opensearch.safe_write import check_output_dir, check_output_file, same_file, write_text
 
 app = typer.Typer(help="Relevance labeler (train / evaluate / apply) and engagement-driven label audit.",
                   no_args_is_help=True)
 
-DEFAULT_DATA = Path("../shared/data/homedepot")
 FORCE = typer.Option(False, "--force", help="Replace an existing output file (never needed for a new one).")
 
 
@@ -40,7 +41,7 @@ def _summary(title: str, data: dict, keys: list[str]) -> str:
 @handle_errors
 def train(
     out: Path = typer.Option(..., "--out", "-o", help="Labeler directory to write."),
-    data: Path | None = typer.Option(None, "--data", help="Folder with products.csv and judgments.csv."),
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML or TOML labeler config."),
     backbone: str | None = typer.Option(None, "--backbone", help="default | smollm2 | a Hugging Face id or path."),
     epochs: float | None = typer.Option(None, "--epochs", help="Training epochs (fractions allowed)."),
@@ -65,7 +66,7 @@ def train(
 
     check_output_dir(out)
     cfg = load_labeler_config(config)
-    cfg.data.dir = data or cfg.data.dir or DEFAULT_DATA
+    cfg.data.dir = data_dir(data, cfg.data.dir)
     for name, value in {"backbone": backbone, "epochs": epochs, "max_seq_length": max_seq_length,
                         "batch_size": batch_size, "max_minutes": max_minutes, "threads": threads,
                         "stacking": stacking, "features_encoder": features_encoder}.items():
@@ -182,10 +183,11 @@ def simulate_engagement_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Generate an engagement log from true grades with a position-based click model."""
+    from trainer.config import SplitConfig
     from trainer.data import load_catalog
     from trainer.labeler.engagement import ClickModelConfig, inject_label_noise, simulate_engagement
     from trainer.labeler.io import load_labels, write_frame
-    from trainer.splits import SPLITS, SplitConfig, split_of
+    from trainer.splits import SPLITS, split_of
 
     if split != "all" and split not in SPLITS:
         raise typer.BadParameter(f"--split must be all, {', '.join(SPLITS)}")

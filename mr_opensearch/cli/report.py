@@ -24,7 +24,7 @@ def report(
 ) -> None:
     """Write RUN/report/index.html (metrics against BM25, the base model and MNRL, score histograms with the
     learned boundaries, the labeler's confusion matrix, the ablation, in-engine latency) and its figures as PNG."""
-    from mr_opensearch.report import build_report
+    from mr_opensearch.job.report import build_report
 
     page = build_report(run, out, labeler, ablation)
     figures = sorted(str(p) for p in (page.parent / "figures").glob("*.png"))

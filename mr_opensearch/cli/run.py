@@ -1,4 +1,4 @@
-"""``mros run``: the whole pipeline (labeler, Stage 1, Stage 2, export, deploy, in-engine evaluation, report)."""
+"""``mros run``: the whole job (labeler, Stage 1, Stage 2, export, deploy, in-engine evaluation, report)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
+from mr_opensearch.cli._data import DATA_HELP
 from mr_opensearch.cli._errors import handle_errors
 from mr_opensearch.cli._output import emit_json, info, result, show_progress, state
-
-DEFAULT_DATA = Path("../shared/data/homedepot")
+from mr_opensearch.paths import data_dir
 
 
 def register(app: typer.Typer) -> None:
@@ -21,7 +21,7 @@ def run(
     out: Path = typer.Option(Path("runs/main"), "--out", "-o", help="Run directory (created; reused to continue)."),
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML or TOML file with train/labeler/opensearch/deploy/engine sections."),
     quick: bool = typer.Option(False, "--quick", help="The quick profile: a seeded sample and few steps (minutes on 2 cores)."),
-    data: Path | None = typer.Option(None, "--data", help="Folder with products.csv and judgments.csv (default: the shared Home Depot data)."),
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
     url: str | None = typer.Option(None, "--url", help="An existing cluster (e.g. https://host:9200); default: a local node."),
     user: str | None = typer.Option(None, "--user", help="Basic-auth user (password from MROS_OPENSEARCH_PASSWORD)."),
     ca_certs: Path | None = typer.Option(None, "--ca-certs", help="CA bundle for a cluster with a private CA."),
@@ -32,14 +32,14 @@ def run(
 ) -> None:
     """Run the main job end to end and write RUN/report/index.html. Steps whose outputs exist for the same
     inputs are skipped, so rerunning after a crash continues where it stopped."""
-    from mr_opensearch.pipeline import run_pipeline
-    from mr_opensearch.run_config import load_run_config
+    from mr_opensearch.job.config import load_run_config
+    from mr_opensearch.job.orchestration import run_job
     from mr_opensearch.safe_write import check_output_dir
     from trainer.data import skipping_rows_with
 
     check_output_dir(out)
     cfg = load_run_config(config, "quick" if quick else None)
-    folder = data or cfg.train.data.dir or DEFAULT_DATA
+    folder = data_dir(data, cfg.train.data.dir)
     cfg.train.data.dir = folder
     if cfg.labeler.data.dir is None:
         cfg.labeler.data.dir = folder
@@ -55,7 +55,7 @@ def run(
         cfg.opensearch.verify_certs = False
     with skipping_rows_with("set `on_error: skip` in the train.data (and labeler.data) section of --config "
                             "to count and skip bad rows"):
-        summary = run_pipeline(cfg, out, url=url, progress=show_progress(), log=info)
+        summary = run_job(cfg, out, url=url, progress=show_progress(), log=info)
     if as_json:
         emit_json(summary)
     elif not state.quiet:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from mr_opensearch.cli._data import DATA_HELP
 from mr_opensearch.cli._errors import handle_errors
 from mr_opensearch.cli._output import emit_json, info, result, show_progress, state
 
@@ -17,7 +18,7 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def train(
     out: Path = typer.Option(..., "--out", "-o", help="Run directory to write (created; reused to resume)."),
-    data: Path | None = typer.Option(None, "--data", help="Folder with products.csv and judgments.csv (overrides the config)."),
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML or TOML config file (defaults otherwise)."),
     base: str | None = typer.Option(None, "--base", help="Base encoder: Hugging Face id or local path (overrides the config)."),
     skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Count and skip malformed rows instead of stopping."),
@@ -26,6 +27,7 @@ def train(
 ) -> None:
     """Train Stage 1 (and Stage 2 when the config enables it), evaluate against BM25, the base model and the
     MNRL recipe, learn grade boundaries, and export for ML Commons."""
+    from mr_opensearch.paths import data_dir
     from mr_opensearch.safe_write import check_output_dir
     from trainer.config import load_config
     from trainer.data import skipping_rows_with
@@ -33,10 +35,7 @@ def train(
 
     check_output_dir(out)
     cfg = load_config(config)
-    if data is not None:
-        cfg.data.dir = data
-    if cfg.data.dir is None:
-        cfg.data.dir = Path("../shared/data/homedepot")
+    cfg.data.dir = data_dir(data, cfg.data.dir)
     if base:
         cfg.model.base = base
     if skip_bad_rows:

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from trainer.config import MiningConfig
 from trainer.data import Catalog, Judgments
-from trainer.mining import MiningConfig, mine
+from trainer.mining import mine
 
 pytestmark = [pytest.mark.integration]
 

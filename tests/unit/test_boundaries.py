@@ -48,3 +48,17 @@ def test_roundtrip_and_validation(tmp_path):
         read_boundaries(tmp_path / "range.json")
     with pytest.raises(MrosError, match="too few"):
         learn_boundaries([0.1, 0.2], [0, 0])
+
+
+def test_the_labeler_baseline_uses_the_boundary_search():
+    """One threshold search: the labeler's cosine baseline fits its thresholds with learn_boundaries."""
+    from trainer.labeler import baseline
+
+    rng = np.random.default_rng(3)
+    grades = rng.integers(0, 3, 300)
+    cosines = 0.3 * grades + rng.normal(0, 0.12, 300)
+    learned = learn_boundaries(cosines, grades, "accuracy", candidates=101)
+    assert baseline.fit_thresholds(cosines, grades) == (learned["partial"], learned["exact"])
+    assert baseline.grade_by_thresholds is grade_by_thresholds
+    predicted = grade_by_thresholds(cosines, *baseline.fit_thresholds(cosines, grades))
+    assert (predicted == grades).mean() == learned["accuracy"]

@@ -22,7 +22,8 @@ def write(tmp_path: Path, text: str | bytes, name: str = "products.csv") -> Path
 
 
 def test_embedding_text_equals_trainings(tmp_path):
-    from trainer.data import CatalogColumns, load_catalog
+    from trainer.config import CatalogColumns
+    from trainer.data import load_catalog
 
     path = write(tmp_path, "product_uid,product_title,brand\n1,  Drill kit ,Acme\n2,Sink,\n3,Tile \u00e9t\u00e9,Bo\n")
     ours = read_catalog(path, text_fields=("brand",))
@@ -83,7 +84,7 @@ def test_judgments_grades_and_errors(tmp_path):
 
 def test_the_split_matches_trainings():
     from mr_opensearch.judgments import split_of
-    from trainer.splits import SplitConfig
+    from trainer.config import SplitConfig
     from trainer.splits import split_of as training_split
 
     queries = [f"query {i} {'x' * (i % 7)}" for i in range(2000)]

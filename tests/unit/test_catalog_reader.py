@@ -66,7 +66,8 @@ def test_explicit_columns_win_over_the_defaults(tmp_path):
 
 def test_embedding_text_and_fingerprint_equal_trainings_on_a_messy_file(tmp_path):
     from mr_opensearch.vector_index import catalog_fingerprint as index_fingerprint
-    from trainer.data import CatalogColumns, load_catalog
+    from trainer.config import CatalogColumns
+    from trainer.data import load_catalog
 
     content = ('product_uid,product_title,brand,color\n'
                '10,"  Drill, cordless  ",  Acme ,red\n'

@@ -79,7 +79,7 @@ def test_password_prompt_reads_the_first_piped_line():
 
 
 def test_run_config_yaml_holds_no_password_nor_url_credentials():
-    from mr_opensearch.run_config import RunConfig
+    from mr_opensearch.job.config import RunConfig
 
     config = RunConfig()
     config.opensearch.url = f"https://admin:{SECRET}@search.example.com:9200"

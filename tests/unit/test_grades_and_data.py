@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from trainer.config import SplitConfig
 from trainer.data import DataError, load_catalog, load_judgments
 from trainer.grades import Grade, GradeMapping, UnknownGradeError, parse_grade
-from trainer.splits import SplitConfig, split_judgments
+from trainer.splits import split_judgments
 
 
 def write(path, text: str, encoding: str = "utf-8"):

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from trainer.config import MiningConfig
 from trainer.data import Catalog, Judgments
-from trainer.mining import MiningConfig, contradicts, mine
+from trainer.mining import contradicts, mine
 
 
 def unit(v):
@@ -56,3 +58,29 @@ def test_low_confidence_labels_are_dropped():
                   MiningConfig(k=2, max_unjudged=1, min_confidence=0.8, index="flat"),
                   labeler=lambda q, t: (np.array([1]), np.array([[0.3, 0.4, 0.3]])))
     assert result.stats["dropped_low_confidence"] == 1 and result.pairs.empty
+
+
+def _mine_on_cluster(config: MiningConfig):
+    catalog = Catalog(["a", "b"], ["A", "B"])
+    table = {"q": unit([1, 0]), "A": unit([1, 0]), "B": unit([1, 1])}
+    judgments = Judgments(pd.DataFrame([("q", "a", 2)], columns=["query", "product_id", "grade"]))
+    return mine(lambda ts: np.stack([table[t] for t in ts]), judgments, catalog, config)
+
+
+def test_opensearch_mining_connects_with_the_configured_user_and_ca(tmp_path, monkeypatch):
+    """The opensearch backend used a default ClusterConfig(): no user, no CA bundle, so a secured
+    cluster could not be mined. Both reach the connection now (checked before any request is sent)."""
+    from mr_opensearch.errors import MrosError
+    from trainer.mining import mining_cluster
+
+    monkeypatch.delenv("MROS_OPENSEARCH_PASSWORD", raising=False)
+    url = "https://127.0.0.1:1"  # nothing listens: any request would fail with "cannot reach"
+    with pytest.raises(MrosError, match="user 'miner' given but no password"):
+        _mine_on_cluster(MiningConfig(backend="opensearch", opensearch_url=url, opensearch_user="miner"))
+    missing = tmp_path / "private-ca.pem"
+    with pytest.raises(MrosError, match=r"CA bundle .*private-ca\.pem not found"):
+        _mine_on_cluster(MiningConfig(backend="opensearch", opensearch_url=url, opensearch_ca_certs=missing))
+    cluster = mining_cluster(MiningConfig(backend="opensearch", opensearch_url=url, opensearch_user="miner",
+                                          opensearch_ca_certs=missing, opensearch_verify_certs=False))
+    assert (cluster.url, cluster.user, cluster.ca_certs, cluster.verify_certs) == (url, "miner", missing, False)
+    assert cluster.password is None  # from $MROS_OPENSEARCH_PASSWORD at connect time, never from the config

@@ -49,7 +49,7 @@ def test_zero_weights_are_refused():
     model = CountingEncoder()
     with pytest.raises(ValueError, match="all MixedLoss weights are zero"):
         MixedLoss({"circle": (GradedCircleLoss(model), 0.0)})
-    from trainer.stage2 import CircleConfig
+    from trainer.config import CircleConfig
 
     with pytest.raises(ValueError, match="no loss"):
         CircleConfig(weight=0.0, supcon_weight=0.0)

@@ -6,7 +6,7 @@ import pytest
 
 from trainer.config import Stage1Config, TrainConfig, load_config
 from trainer.encoder import load_encoder
-from trainer.run import load_data
+from trainer.run_data import load_data
 from trainer.stage1 import latest_checkpoint, train_stage1
 from trainer.testing import build_tiny_sentence_transformer, write_synthetic_dataset
 

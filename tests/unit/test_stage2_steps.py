@@ -2,8 +2,9 @@
 
 import pytest
 
-from trainer.stage2 import Stage2Config, step_budget
-from trainer.stage2_run import band_centers
+from trainer.config import Stage2Config
+from trainer.stage2 import step_budget
+from trainer.stage2_step import band_centers
 
 LEARNED = {"partial": 0.19, "exact": 0.48}
 SCORES = {"irrelevant": [0.2, 0.3, 0.4], "partial": [0.4, 0.5, 0.6, 0.7], "exact": [0.5, 0.6, 0.7]}

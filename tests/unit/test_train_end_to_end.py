@@ -107,15 +107,15 @@ def test_stage2_pipeline_with_a_labeler(tmp_path):
         grades = np.array([min(2, len(set(q.split()) & set(t.split()))) for q, t in zip(queries, product_texts, strict=True)])
         return grades, np.eye(3)[grades]
 
-    import trainer.stage2_run as stage2_run
+    import trainer.stage2_step as stage2_step
 
-    original = stage2_run.labeler_function
-    stage2_run.labeler_function = lambda path, **kw: overlap_labeler
+    original = stage2_step.labeler_function
+    stage2_step.labeler_function = lambda path, **kw: overlap_labeler
     try:
         config.stage2.labeler = tmp_path  # any existing directory; the function above stands in for the model
         metrics = train_run(config, tmp_path / "run", progress=False, log=lambda m: None)
     finally:
-        stage2_run.labeler_function = original
+        stage2_step.labeler_function = original
     run = tmp_path / "run"
     assert (run / "stage1-model").exists() and (run / "model").exists() and (run / "mined.parquet").exists()
     info = json.loads((run / "stage2.json").read_text())

@@ -18,27 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
 
 from mr_opensearch.errors import MrosError
+from trainer.config import SyntheticQueryConfig
 from trainer.data import Catalog, Judgments
 from trainer.grades import Grade
-from trainer.strict import StrictModel
 
 PROMPT = "Product: {title}\nSearch query:"
-
-
-class SyntheticQueryConfig(StrictModel):
-    enabled: bool = False
-    backbone: str = Field("smollm2", description="smollm2, or a Hugging Face causal LM id / path")
-    train_pairs: int = Field(4000, ge=1, description="(title, exact query) pairs used for fine-tuning")
-    max_steps: int = Field(300, ge=1)
-    batch_size: int = 16
-    learning_rate: float = 5e-5
-    max_products: int = Field(2000, ge=0, description="under-judged products to write queries for")
-    max_judgments: int = Field(0, ge=0, description="a product is under-judged with at most this many judgments")
-    max_new_tokens: int = 16
-    seed: int = 11
 
 
 def load_generator(backbone: str):

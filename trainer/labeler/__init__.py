@@ -11,8 +11,7 @@
 - :mod:`~trainer.labeler.apply`: batch, resumable labeling of (query, product) pairs.
 - :mod:`~trainer.labeler.engagement`: engagement logs and the position-based click simulator.
 - :mod:`~trainer.labeler.audit`: binomial tests, BH, Wilson intervals, the judge, corrections.
+
+The package itself imports nothing, so reading a labeler config (:mod:`~trainer.labeler.config`)
+loads no model code.
 """
-
-from trainer.labeler.model import Labeler
-
-__all__ = ["Labeler"]

@@ -1,31 +1,23 @@
 """The no-training reference: grading by two thresholds on the base encoder's cosine similarity.
 
 ``grade = 2 if cos(q, p) >= t_exact, 1 if cos >= t_partial, else 0``. The thresholds are chosen on a
-fitting split (by default the validation split) by exhaustive search over a grid of cosine
-quantiles, maximising 3-class accuracy, then applied unchanged to the test split.
+fitting split (by default the validation split) by the run's boundary search
+(:func:`trainer.boundaries.learn_boundaries`: exhaustive over a grid of cosine quantiles, maximising
+3-class accuracy), then applied unchanged to the test split.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from trainer.boundaries import grade_by_thresholds, learn_boundaries
 from trainer.labeler.metrics import classification_metrics
 
 
-def grade_by_thresholds(cosines: np.ndarray, t_partial: float, t_exact: float) -> np.ndarray:
-    c = np.asarray(cosines)
-    return np.where(c >= t_exact, 2, np.where(c >= t_partial, 1, 0))
-
-
 def fit_thresholds(cosines: np.ndarray, labels: np.ndarray, grid: int = 101) -> tuple[float, float]:
-    candidates = np.unique(np.quantile(cosines, np.linspace(0, 1, grid)))
-    best = (-1.0, float(candidates[0]), float(candidates[-1]))
-    for i, lo in enumerate(candidates):
-        for hi in candidates[i:]:
-            acc = float((grade_by_thresholds(cosines, lo, hi) == labels).mean())
-            if acc > best[0]:
-                best = (acc, float(lo), float(hi))
-    return best[1], best[2]
+    """``(t_partial, t_exact)`` maximising accuracy on ``(cosines, labels)``, ``grid`` candidates each."""
+    learned = learn_boundaries(cosines, labels, "accuracy", candidates=grid)
+    return learned["partial"], learned["exact"]
 
 
 def pair_cosines(encoder, pairs: list[tuple[str, str]], batch_size: int = 128, progress: bool = False) -> np.ndarray:

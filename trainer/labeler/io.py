@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from mr_opensearch.safe_write import atomic_write
-from trainer.data import Catalog, DataError, JudgmentColumns, load_judgments
+from trainer.config import JudgmentColumns
+from trainer.data import Catalog, DataError, load_judgments
 from trainer.grades import GradeMapping
 
 

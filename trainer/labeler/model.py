@@ -12,7 +12,7 @@ softmax temperature, saved as a directory::
 
 Example::
 
-    from trainer.labeler import Labeler
+    from trainer.labeler.model import Labeler
     labeler = Labeler.load("runs/labeler")
     probs = labeler.predict_proba([("cordless drill", "DEWALT 20V MAX Cordless Drill")])
 """

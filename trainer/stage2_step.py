@@ -1,4 +1,4 @@
-"""The Stage 2 step of ``mros train``: mine with the Stage 1 model, grade with the labeler, augment,
+"""The Stage 2 step of a run (``mros train``; the training itself: :mod:`trainer.stage2`): mine with the Stage 1 model, grade with the labeler, augment,
 train with the graded circle loss. Outputs ``RUN/model`` (final), ``RUN/mined.parquet`` (+ ``mined.json``, reused on rerun) and
 ``RUN/stage2.json``; skipped on rerun when its inputs did not change."""
 
@@ -48,12 +48,14 @@ def band_centers(mode: str, learned: dict, by_grade: dict[str, list[float]]) -> 
 
 def run_stage2(run_dir: Path, config, data, steps, stage1_key: str, progress: bool,
                log: Callable[[str], None]) -> tuple[str, dict]:
+    from trainer.boundary_step import scorer_boundaries
     from trainer.config import key_data
     from trainer.encoder import load_encoder
     from trainer.evaluation.scorers import dense_scorer
     from trainer.mining import mine
-    from trainer.run import _config_hash, scorer_boundaries, stage1_model_dir
+    from trainer.run_layout import stage1_model_dir
     from trainer.stage2 import combine_training_pairs, train_stage2
+    from trainer.steps import step_key
     from trainer.vector_cache import run_vector_cache
 
     cfg = config.stage2
@@ -62,7 +64,7 @@ def run_stage2(run_dir: Path, config, data, steps, stage1_key: str, progress: bo
         meta = Path(cfg.labeler) / "metrics.json"
         labeler_id = meta.read_text() if meta.exists() else str(cfg.labeler)
         held_out = json.loads(labeler_id) if meta.exists() else {}
-    key = _config_hash(stage1_key + json.dumps(key_data(("stage2",), cfg), sort_keys=True) + labeler_id)
+    key = step_key(stage1_key + json.dumps(key_data(("stage2",), cfg), sort_keys=True) + labeler_id)
     info_path = run_dir / "stage2.json"
     if steps.done("stage2", key) and (run_dir / "model").exists() and info_path.exists():
         log("stage 2: already trained, skipping")
@@ -92,7 +94,7 @@ def run_stage2(run_dir: Path, config, data, steps, stage1_key: str, progress: bo
         log(f"stage 2: warning: the labeler's held-out accuracy {held_out['accuracy']:.3f} is no better than always "
             f"answering the majority grade ({held_out['majority_baseline_accuracy']:.3f}); only its labels with "
             f"probability >= {cfg.mining.min_confidence} are used")
-    mining_key = _config_hash(stage1_key + json.dumps(key_data(("stage2", "mining"), cfg.mining), sort_keys=True) + labeler_id)
+    mining_key = step_key(stage1_key + json.dumps(key_data(("stage2", "mining"), cfg.mining), sort_keys=True) + labeler_id)
     mined_path, stats_path = run_dir / "mined.parquet", run_dir / "mined.json"
     if steps.done("mining", mining_key) and mined_path.exists() and stats_path.exists():
         import pandas as pd

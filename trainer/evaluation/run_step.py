@@ -1,4 +1,4 @@
-"""``mros evaluate``: the graded evaluation of a run's model and its baselines on a split.
+"""The evaluation step of a run (and ``mros evaluate``): the graded evaluation of a run's model and its baselines on a split.
 
 Models compared (each cached under ``RUN/eval/<split>/<name>.json``):
 
@@ -16,13 +16,18 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from mr_opensearch.hashing import file_key
 from trainer.config import TrainConfig
 from trainer.evaluation import BM25Scorer, DenseScorer, GradedRetrievalEvaluator
 from trainer.evaluation.evaluator import scores_summary
 from trainer.evaluation.plots import plot_score_histograms
 from trainer.evaluation.scorers import dense_scorer
-from trainer.vector_cache import CatalogVectors, file_fingerprint, run_vector_cache
+from trainer.run_layout import final_model_name
+from trainer.steps import Steps, step_key
+from trainer.vector_cache import CatalogVectors, run_vector_cache
 
+ONNX_SUFFIX = "-int8-onnx"
+"""Appended to the trained model's name for its exported int8 ONNX model (``stage2-int8-onnx``)."""
 METRIC_ORDER = ["ndcg@10", "recall@100_partial+", "recall@100_exact", "rerank_ndcg@10",
                 "auc_exact_vs_partial", "auc_partial_vs_irrelevant", "auc_exact_vs_irrelevant"]
 
@@ -39,7 +44,7 @@ def _scorer_factories(run_dir: Path, config: TrainConfig, data, progress: bool, 
         return lambda: dense_scorer(load_encoder(path_or_name, config.model.max_seq_length), data.catalog, name, bs,
                                     progress, cache_dir)
 
-    final = "stage2" if config.stage2.enabled else "stage1"
+    final = final_model_name(config)
     if config.stage2.enabled and (run_dir / "stage1-model").exists():
         factories["stage1"] = dense(str(run_dir / "stage1-model"), "stage1")
     if (run_dir / "model").exists():
@@ -51,9 +56,9 @@ def _scorer_factories(run_dir: Path, config: TrainConfig, data, progress: bool, 
 
             enc = load_served_encoder(run_dir / "onnx", variant="int8")
             encode = lambda texts: enc.encode(texts, batch_size=bs)  # noqa: E731
-            vectors = CatalogVectors(encode, data.catalog, file_fingerprint(int8), cache_dir)
-            return DenseScorer(encode, data.catalog, f"{final}-int8-onnx", vectors)
-        factories[f"{final}-int8-onnx"] = onnx_scorer
+            vectors = CatalogVectors(encode, data.catalog, file_key(int8), cache_dir)
+            return DenseScorer(encode, data.catalog, f"{final}{ONNX_SUFFIX}", vectors)
+        factories[f"{final}{ONNX_SUFFIX}"] = onnx_scorer
     if "base" in config.eval.baselines:
         factories["base"] = dense(config.model.base, "base")
     if "bm25" in config.eval.baselines:
@@ -61,10 +66,9 @@ def _scorer_factories(run_dir: Path, config: TrainConfig, data, progress: bool, 
     if "mnrl" in config.eval.baselines:
         def mnrl():
             from trainer.baselines import train_mnrl
-            from trainer.run import _config_hash
 
             out = run_dir / "baselines" / "mnrl"
-            key = _config_hash(data_key + json.dumps(config.mnrl.model_dump(), sort_keys=True))
+            key = step_key(data_key + json.dumps(config.mnrl.model_dump(), sort_keys=True))
             if not (steps.done("mnrl", key) and (out / "model").exists()):
                 log("baseline: training the MNRL recipe on exact pairs")
                 model = load_encoder(config.model.base, config.model.max_seq_length)
@@ -77,10 +81,21 @@ def _scorer_factories(run_dir: Path, config: TrainConfig, data, progress: bool, 
     return factories
 
 
+def scored_model_key(run_dir: Path, name: str, config: TrainConfig, steps: Steps) -> str:
+    """What the model ``name``'s cached metrics depend on: the step that trained it (its marker's key),
+    the MNRL recipe's config (trained lazily inside its factory), nothing (BM25, base model), and for an
+    exported ONNX model also the exported file's bytes, so a re-export (other opset, fusion, quantization)
+    is evaluated again instead of reusing the previous export's figures."""
+    if name == "mnrl":
+        return json.dumps(config.mnrl.model_dump(), sort_keys=True)
+    if name.endswith(ONNX_SUFFIX):
+        exported = run_dir / "onnx" / "int8" / "model.onnx"
+        return steps.key_of(name.removesuffix(ONNX_SUFFIX)) + (file_key(exported) if exported.exists() else "")
+    return steps.key_of(name)
+
+
 def evaluate_run(run_dir: Path, config: TrainConfig, data, progress: bool = True, log: Callable[[str], None] = print,
                  steps=None, data_key: str = "", splits: list[str] | None = None) -> dict:
-    from trainer.run import Steps, _config_hash
-
     steps = steps or Steps(run_dir)
     factories = _scorer_factories(run_dir, config, data, progress, log, steps, data_key)
     results: dict[str, dict[str, dict]] = {}
@@ -98,12 +113,8 @@ def evaluate_run(run_dir: Path, config: TrainConfig, data, progress: bool = True
         panels = {}
         for name, factory in factories.items():
             cache = out_dir / f"{name}.json"
-            # what the scored model depends on: the step that trained it (its inputs' hash), the MNRL
-            # recipe's config (trained lazily inside its factory), or nothing (BM25, base model)
-            model_marker = run_dir / ".steps" / name.split("-")[0]
-            model_key = json.dumps(config.mnrl.model_dump(), sort_keys=True) if name == "mnrl" else (
-                model_marker.read_text() if model_marker.exists() else "")
-            key = _config_hash(data_key + json.dumps(config.eval.model_dump(), sort_keys=True) + model_key)
+            key = step_key(data_key, json.dumps(config.eval.model_dump(), sort_keys=True),
+                           scored_model_key(run_dir, name, config, steps))
             if cache.exists() and json.loads(cache.read_text()).get("key") == key:
                 cached = json.loads(cache.read_text())
                 log(f"evaluate {split}/{name}: cached")

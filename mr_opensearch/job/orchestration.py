@@ -17,20 +17,16 @@ continues where it stopped; markers hold content hashes in ``RUN/.steps/``):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mr_opensearch.run_config import RunConfig
+from mr_opensearch.hashing import content_key
+from mr_opensearch.job.config import RunConfig
 
 Log = Callable[[str], None]
-
-
-def _key(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def train_labeler_step(config: RunConfig, run_dir: Path, steps: Any, progress: bool, log: Log) -> Path | None:
@@ -39,7 +35,7 @@ def train_labeler_step(config: RunConfig, run_dir: Path, steps: Any, progress: b
     from trainer.labeler.train import train_labeler
 
     out = run_dir / "labeler"
-    key = _key(config.labeler.model_dump(mode="json"))
+    key = content_key(config.labeler.model_dump(mode="json"))
     if steps.done("labeler", key) and (out / "metrics.json").exists():
         log("labeler: already trained, skipping")
         return out
@@ -96,11 +92,15 @@ def deploy_step(config: RunConfig, run_dir: Path, client: Any, catalog: Any, pro
     return outcome
 
 
-def run_pipeline(config: RunConfig, run_dir: Path, *, url: str | None = None, progress: bool = True,
-                 log: Log = print) -> dict:
+def run_job(config: RunConfig, run_dir: Path, *, url: str | None = None, progress: bool = True,
+            log: Log = print) -> dict:
     """Run every step; returns a summary (also written to ``RUN/run.json``)."""
     from mr_opensearch.safe_write import make_dir
-    from trainer.run import Steps, load_data, train_run
+    from trainer.evaluation.run_step import ONNX_SUFFIX
+    from trainer.run import train_run
+    from trainer.run_data import load_data
+    from trainer.run_layout import final_model_name
+    from trainer.steps import Steps
 
     timings: dict[str, float] = {}
     started = time.time()
@@ -135,7 +135,7 @@ def run_pipeline(config: RunConfig, run_dir: Path, *, url: str | None = None, pr
 
     engine_dir = run_dir / "engine"
     engine_dir.mkdir(exist_ok=True)
-    key = _key(indexed.index, config.engine.model_dump(mode="json"))
+    key = content_key(indexed.index, config.engine.model_dump(mode="json"))
     t = time.time()
     if steps.done("engine", key) and (engine_dir / "metrics.json").exists():
         log("in-engine evaluation: already done, skipping")
@@ -154,8 +154,8 @@ def run_pipeline(config: RunConfig, run_dir: Path, *, url: str | None = None, pr
         if indexed.written:
             engine["throughput"]["index_docs_per_second"] = indexed.docs_per_second
             engine["throughput"]["catalog_embeddings_per_second"] = indexed.written / max(indexed.encode_seconds, 1e-9)
-        final = "stage2" if train_config.stage2.enabled else "stage1"
-        offline = metrics.get("splits", {}).get("test", {}).get(f"{final}-int8-onnx", {})
+        final = final_model_name(train_config)
+        offline = metrics.get("splits", {}).get("test", {}).get(f"{final}{ONNX_SUFFIX}", {})
         engine["offline_exact_search_ndcg@10"] = offline.get("ndcg@10")
         engine["cluster_version"] = client.info()["version"]["number"]
         (engine_dir / "metrics.json").write_text(json.dumps(engine, indent=2, sort_keys=True))
@@ -165,7 +165,7 @@ def run_pipeline(config: RunConfig, run_dir: Path, *, url: str | None = None, pr
     log(f"in-engine: nDCG@10 {q['ndcg@10']:.4f} over {engine['queries']} queries; latency p50 {lat['p50']:.1f} ms, "
         f"p95 {lat['p95']:.1f} ms")
 
-    from mr_opensearch.report import build_report
+    from mr_opensearch.job.report import build_report
 
     t = time.time()
     page = build_report(run_dir, labeler_dir=labeler_dir)

@@ -147,7 +147,7 @@ class _Figures:
 def _metrics_section(metrics: dict | None) -> str:
     if not metrics or not metrics.get("splits"):
         return _missing("metrics.json is missing: run `mros train` (or `mros run`) into this directory first.")
-    from trainer.evaluate import METRIC_ORDER
+    from trainer.evaluation.run_step import METRIC_ORDER
 
     parts = []
     for split, models in metrics["splits"].items():

@@ -7,7 +7,7 @@ Profiles:
   circle loss mixed with the Stage 1 loss), evaluation against BM25, the base model and the MNRL recipe,
   export, deploy, in-engine evaluation.
 * ``quick``: the same steps on a seeded sample (1,200 queries, a 6,000-product catalog) with few
-  training steps: a smoke run of the whole pipeline in minutes on 2 CPU cores.
+  training steps: a smoke run of the whole job in minutes on 2 CPU cores.
 
 The file's values win over the profile's. Unknown keys are errors.
 """
