@@ -8,7 +8,7 @@ import typer
 
 from mr_opensearch.cli import _cluster
 from mr_opensearch.cli._errors import handle_errors
-from mr_opensearch.cli._output import emit_json, result, state
+from mr_opensearch.cli._output import emit_json, info, result, state
 
 
 def register(app: typer.Typer) -> None:
@@ -34,7 +34,7 @@ def rollback(
     from mr_opensearch.index_admin import rollback as do_rollback
 
     client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt).connect()
-    outcome = do_rollback(client, alias, to=to, dry_run=dry_run)
+    outcome = do_rollback(client, alias, to=to, dry_run=dry_run, log=info)
     if as_json:
         emit_json(outcome)
     elif state.quiet:
