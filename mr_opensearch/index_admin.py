@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mr_opensearch.deploy import Requests, move_alias, mros_indices
-from mr_opensearch.deploy_lock import AliasLock
+from mr_opensearch.deploy_lock import LOCK_INDEX, AliasLock, read_lock
 from mr_opensearch.errors import MrosError
 from mr_opensearch.preflight import alias_targets, check_index_name
 
@@ -66,5 +66,6 @@ def status(client: Any, alias: str) -> dict[str, Any]:
                      "created_at": manifest.created_at, "completed_at": manifest.completed_at,
                      "manifest": manifest.to_meta()})
     foreign = sorted(live - {r["index"] for r in rows})
+    lock = read_lock(client, alias) if client.indices.exists(index=LOCK_INDEX) else None
     return {"alias": alias, "cluster_health": health.get("status"), "cluster": health.get("cluster_name"),
-            "live": sorted(live), "indices": rows, "foreign_live_indices": foreign}
+            "live": sorted(live), "indices": rows, "foreign_live_indices": foreign, "lock": lock}

@@ -78,3 +78,7 @@ def status(
                f"{row['embedding']:<6} {row['health']:<6} {row['completed_at'] or row['created_at']}")
     for name in report["foreign_live_indices"]:
         result(f"   {name}: live but not made by mros")
+    if report.get("lock"):
+        from mr_opensearch.deploy_lock import describe
+
+        result(f"  locked: {describe(report['lock'])}")

@@ -33,6 +33,16 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ALIAS = "mros-test-concurrent"
 
 
+@pytest.fixture(scope="module")
+def runs(serving_runs, tmp_path_factory) -> list[Path]:
+    """Copies of the session's serving runs: a deploy writes RUN/deploy/, and other modules check the
+    originals stay without it."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("own-runs")
+    return [Path(shutil.copytree(run, root / run.name)) for run in serving_runs.runs]
+
+
 def start(run: Path, catalog: Path, url: str, home: Path, log: Path, *extra: str,
           env: dict[str, str] | None = None) -> subprocess.Popen:
     full_env = {**os.environ, "MROS_HOME": str(home), **(env or {})}
@@ -85,12 +95,12 @@ def assert_one_consistent_index(client: Any, catalog: Path) -> str:
     return index
 
 
-def test_two_deploys_at_once_one_writes_the_other_refuses(clean, opensearch_url, serving_runs, tmp_path):
+def test_two_deploys_at_once_one_writes_the_other_refuses(clean, opensearch_url, serving_runs, runs, tmp_path):
     client = clean
     resume = tmp_path / "resume"
     hold = {"MROS_FAULT_PAUSE_AT": "lock-taken", "MROS_FAULT_RESUME_FILE": str(resume)}
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
-    procs = [start(serving_runs.runs[0], serving_runs.catalog, opensearch_url, tmp_path, log, env=hold)
+    procs = [start(runs[0], serving_runs.catalog, opensearch_url, tmp_path, log, env=hold)
              for log in logs]
     # whichever takes the lock waits at lock-taken; the other must be refused meanwhile
     deadline = time.monotonic() + 180
@@ -113,13 +123,13 @@ def test_two_deploys_at_once_one_writes_the_other_refuses(clean, opensearch_url,
     assert json.loads(out)["index"] == assert_one_consistent_index(client, serving_runs.catalog)
 
 
-def test_with_wait_the_second_deploy_waits_then_finds_nothing_to_do(clean, opensearch_url, serving_runs, tmp_path):
+def test_with_wait_the_second_deploy_waits_then_finds_nothing_to_do(clean, opensearch_url, serving_runs, runs, tmp_path):
     client = clean
     resume = tmp_path / "resume"
-    first = start(serving_runs.runs[0], serving_runs.catalog, opensearch_url, tmp_path, tmp_path / "a.log",
+    first = start(runs[0], serving_runs.catalog, opensearch_url, tmp_path, tmp_path / "a.log",
                   env={"MROS_FAULT_PAUSE_AT": "lock-taken", "MROS_FAULT_RESUME_FILE": str(resume)})
     wait_for_text(tmp_path / "a.log", "waits for")
-    second = start(serving_runs.runs[0], serving_runs.catalog, opensearch_url, tmp_path, tmp_path / "b.log",
+    second = start(runs[0], serving_runs.catalog, opensearch_url, tmp_path, tmp_path / "b.log",
                    "--wait", "240")
     wait_for_text(tmp_path / "b.log", "lock: waiting up to 240 s")
     resume.touch()
@@ -181,7 +191,7 @@ def invoke(*args: str, home: Path) -> Any:
 
 
 @pytest.mark.parametrize("left_by", ["dead process on this host", "other host, heartbeat expired"])
-def test_a_stale_lock_is_taken_over(left_by, clean, opensearch_url, serving_runs, tmp_path):
+def test_a_stale_lock_is_taken_over(left_by, clean, opensearch_url, serving_runs, runs, tmp_path):
     client = clean
     if left_by == "dead process on this host":
         plant_lock(client, pid=dead_pid())  # fresh heartbeat: only the dead pid makes it stale
@@ -189,34 +199,36 @@ def test_a_stale_lock_is_taken_over(left_by, clean, opensearch_url, serving_runs
     else:
         plant_lock(client, host="build-box-7", pid=4242, heartbeat_at=time.time() - 3600)
         reason = "no heartbeat for"
-    outcome = invoke("deploy", "--run", str(serving_runs.runs[0]), "--catalog", str(serving_runs.catalog),
+    outcome = invoke("deploy", "--run", str(runs[0]), "--catalog", str(serving_runs.catalog),
                      "--alias", ALIAS, "--url", opensearch_url, "--embedding", "client", home=tmp_path)
     assert outcome.exit_code == 0, outcome.output
     assert "taking over the lock" in outcome.output and reason in outcome.output
     assert_one_consistent_index(client, serving_runs.catalog)
 
 
-def test_a_live_foreign_lock_refuses_the_deploy_and_changes_nothing(clean, opensearch_url, serving_runs, tmp_path):
+def test_a_live_foreign_lock_refuses_the_deploy_and_changes_nothing(clean, opensearch_url, serving_runs, runs, tmp_path):
     from test_deploy import snapshot
 
     client = clean
     plant_lock(client, host="build-box-7", pid=4242, started_at="2026-12-03T08:00:00+00:00")
     before = snapshot(client, f"{ALIAS}*")
-    deploy = invoke("deploy", "--run", str(serving_runs.runs[0]), "--catalog", str(serving_runs.catalog),
+    deploy = invoke("deploy", "--run", str(runs[0]), "--catalog", str(serving_runs.catalog),
                     "--alias", ALIAS, "--url", opensearch_url, "--embedding", "client", home=tmp_path)
     assert deploy.exit_code == 1
     assert "locked by another mros deploy by pid 4242 on build-box-7" in deploy.output
     assert "--wait SECONDS" in deploy.output
     assert snapshot(client, f"{ALIAS}*") == before
-    waited = invoke("deploy", "--run", str(serving_runs.runs[0]), "--catalog", str(serving_runs.catalog),
+    waited = invoke("deploy", "--run", str(runs[0]), "--catalog", str(serving_runs.catalog),
                     "--alias", ALIAS, "--url", opensearch_url, "--embedding", "client", "--wait", "2", home=tmp_path)
     assert waited.exit_code == 1 and "locked by another mros deploy" in waited.output
     assert lock_doc(client)["token"] == "planted"
+    status = invoke("status", "--alias", ALIAS, "--url", opensearch_url, home=tmp_path)
+    assert status.exit_code == 0 and "locked: deploy by pid 4242 on build-box-7" in status.output
 
 
-def test_a_live_lock_refuses_a_rollback(clean, opensearch_url, serving_runs, tmp_path):
+def test_a_live_lock_refuses_a_rollback(clean, opensearch_url, serving_runs, runs, tmp_path):
     client = clean
-    for run in serving_runs.runs:
+    for run in runs:
         done = invoke("deploy", "--run", str(run), "--catalog", str(serving_runs.catalog), "--alias", ALIAS,
                       "--url", opensearch_url, "--embedding", "client", home=tmp_path)
         assert done.exit_code == 0, done.output

@@ -121,6 +121,16 @@ class AliasWatcher:
 
 
 @pytest.fixture(scope="module")
+def runs(serving_runs, tmp_path_factory) -> list[Path]:
+    """Copies of the session's serving runs: a deploy writes RUN/deploy/, and other modules check the
+    originals stay without it."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("own-runs")
+    return [Path(shutil.copytree(run, root / run.name)) for run in serving_runs.runs]
+
+
+@pytest.fixture(scope="module")
 def catalog_ids(serving_runs) -> list[str]:
     from mr_opensearch.catalog import read_catalog
 
@@ -128,7 +138,7 @@ def catalog_ids(serving_runs) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def previous(opensearch_url, opensearch_client, serving_runs, tmp_path_factory) -> dict[str, Any]:
+def previous(opensearch_url, opensearch_client, serving_runs, runs, tmp_path_factory) -> dict[str, Any]:
     """The first serving run deployed and live under ``ALIAS``: the index every crash must leave alone."""
     client = opensearch_client
     for name in list(client.indices.get(index=f"{ALIAS}-*")):
@@ -136,7 +146,7 @@ def previous(opensearch_url, opensearch_client, serving_runs, tmp_path_factory) 
     if client.indices.exists(index=".mros-locks") and lock_holder(client):
         client.delete(index=".mros-locks", id=ALIAS, refresh="true")
     home = tmp_path_factory.mktemp("crash-home")
-    first = cli(*deploy_args(serving_runs.runs[0], serving_runs.catalog), home=home, url=opensearch_url)
+    first = cli(*deploy_args(runs[0], serving_runs.catalog), home=home, url=opensearch_url)
     assert first.returncode == 0, first.stderr
     index = json.loads(first.stdout)["index"]
     return {"index": index, "home": home, "count": client.count(index=index)["count"],
@@ -186,9 +196,9 @@ def assert_converged(client: Any, index: str, catalog_ids: list[str]) -> None:
 
 @pytest.mark.parametrize("phase", CLIENT_PHASES)
 def test_a_deploy_killed_at_each_phase_converges_on_rerun(phase, opensearch_url, opensearch_client, serving_runs,
-                                                          previous, catalog_ids, fresh_state):
+                                                          runs, previous, catalog_ids, fresh_state):
     client = opensearch_client
-    args = deploy_args(serving_runs.runs[1], serving_runs.catalog)
+    args = deploy_args(runs[1], serving_runs.catalog)
     with AliasWatcher(opensearch_url, ALIAS) as watcher:
         killed = cli(*args, home=previous["home"], url=opensearch_url, env={"MROS_FAULT_KILL_AT": phase})
         assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr)
@@ -235,7 +245,7 @@ def test_a_deploy_killed_at_each_phase_converges_on_rerun(phase, opensearch_url,
 
 @pytest.mark.parametrize("phase", ("chunk-upload", "model-deploying"))
 def test_engine_deploy_killed_in_ml_commons_leaves_one_model(phase, opensearch_url, opensearch_client, serving_runs,
-                                                             catalog_ids, require_plugins, tmp_path):
+                                                             runs, catalog_ids, require_plugins, tmp_path):
     """Engine mode killed right after ``_register_meta`` (a REGISTERING model, no chunk) or while the deploy
     task runs: the rerun deletes the REGISTERING model of its group and registers once, or waits for the
     DEPLOYING one, so exactly one model has the package's hash. Needs ML Commons and neural-search."""
@@ -244,7 +254,7 @@ def test_engine_deploy_killed_in_ml_commons_leaves_one_model(phase, opensearch_u
 
     client = opensearch_client
     alias = f"mros-test-crash-engine-{phase}"
-    run = serving_runs.runs[0]
+    run = runs[0]
     sha = json.loads((run / "onnx" / "ml-commons.json").read_text())["model_content_hash_value"]
     ml_commons.ensure_local_model_settings(client)
     for model in ml_commons.models_with_hash(client, sha):  # start without any model of this hash
