@@ -35,7 +35,7 @@ import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-ALIAS = "mros-test-crash"
+ALIAS = "mros-test-killed"
 CLIENT_PHASES = ("lock-taken", "index-created", "bulk-middle", "bulk-done", "marked-complete", "alias-moved")
 BATCH = "20"  # 150 products in 8 bulk requests: "bulk-middle" falls between two of them
 
@@ -253,7 +253,7 @@ def test_engine_deploy_killed_in_ml_commons_leaves_one_model(phase, opensearch_u
     from mr_opensearch import ml_commons
 
     client = opensearch_client
-    alias = f"mros-test-crash-engine-{phase}"
+    alias = f"mros-test-enginekill-{phase}"
     run = runs[0]
     sha = json.loads((run / "onnx" / "ml-commons.json").read_text())["model_content_hash_value"]
     ml_commons.ensure_local_model_settings(client)
