@@ -174,6 +174,9 @@ def main() -> None:
                      "resumed": "resuming the incomplete index" in text, "took_over_lock": "taking over the lock" in text,
                      "alias_ok": state["ok"], "alias": state["indices"]})
         print(json.dumps(runs[-1]), flush=True)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"status": "running: the kills so far", "products": len(ids),
+                                        "seconds_so_far": round(time.time() - started, 1), "runs": runs}, indent=2))
         if killed:
             kills += 1
         else:
@@ -198,6 +201,7 @@ def main() -> None:
             product_ids.append(hit["_source"]["product_id"])
     wanted = set(ids)
     result = {
+        "status": "finished",
         "command": " ".join(["benchmarks/deploy_chaos.py", *sys.argv[1:]]),
         "catalog": str(catalog), "products": len(ids), "seed": args.seed,
         "kills": kills, "kills_wanted": args.kills, "finished_before_a_kill": finished_early,
