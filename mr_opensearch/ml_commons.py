@@ -47,6 +47,9 @@ follows from it:
   ``model_content_hash_value`` and ``model_state`` as keyword (``index-mappings/ml_model*.json``).
 * ``RestMLSearchModelAction``: ``/_plugins/_ml/models/_search`` searches the model index, which holds the
   chunk documents too; the documented way to leave them out is ``must_not exists chunk_number``.
+* ``DeleteModelTransportAction`` refuses a model only while DEPLOYING / DEPLOYED / PARTIALLY_DEPLOYED
+  (``isModelNotDeployed``) and deletes its chunk documents with it, so a REGISTERING model left by a
+  killed upload can be deleted directly (:func:`ensure_model` does so for its own model group).
 * ML Commons never deduplicates registrations (ml-commons#1844): registering the same zip twice makes
   two models. :func:`ensure_model` looks the hash up first, which is what makes a deploy idempotent.
 """
