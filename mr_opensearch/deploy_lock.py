@@ -187,6 +187,19 @@ class AliasLock:
 
     def acquire(self, wait_s: float = 0.0) -> AliasLock:
         """Take the lock, waiting up to ``wait_s`` seconds for a live holder to release it."""
+        from opensearchpy.exceptions import AuthorizationException
+
+        try:
+            self._acquire(wait_s)
+        except AuthorizationException as exc:
+            raise MrosError(f"the cluster refused the deploy lock in {LOCK_INDEX} ({exc.status_code} {exc.error})",
+                            f"grant the deploying user create_index, read, write and delete on {LOCK_INDEX} "
+                            "(mros keeps one small document per alias there while it writes)") from None
+        self._thread = threading.Thread(target=self._beat, name="mros-lock-heartbeat", daemon=True)
+        self._thread.start()
+        return self
+
+    def _acquire(self, wait_s: float) -> None:
         if wait_s > 0:
             told = False
 
@@ -201,9 +214,6 @@ class AliasLock:
             retrying(self._try_take)
         else:
             self._try_take()
-        self._thread = threading.Thread(target=self._beat, name="mros-lock-heartbeat", daemon=True)
-        self._thread.start()
-        return self
 
     def _beat(self) -> None:
         from opensearchpy.exceptions import ConflictError, NotFoundError
