@@ -5,6 +5,9 @@ Order of work (each step only after the one before succeeded):
 1. the model is loaded and embeds a probe text (:func:`mr_opensearch.served_model.open_encoder`), then
    preflight (:mod:`mr_opensearch.preflight`) checks the cluster, and the index the deploy would resume
    and the ones ``--keep`` would delete are checked for blocks: nothing is written when any refuses;
+   then the alias lock (:mod:`mr_opensearch.deploy_lock`) is taken, so of two deploys to one alias
+   only one writes (the other refuses naming the holder, or waits with ``--wait``), and the preflight's
+   reads are repeated under the lock;
 2. the index name is ``<alias>-<model sha[:10]>-<catalog sha[:8]>``: the same run and catalog always
    map to the same index, so a second deploy of them finds it complete and writes nothing;
 3. engine mode: the model is found by its content hash or registered (ML Commons does not
@@ -21,6 +24,13 @@ carried out but whose answer was lost is answered ``resource_already_exists`` wh
 found is accepted when its manifest is the one just sent. When the policy gives up, the deploy stops
 with a :class:`MrosError` that says where it stopped and what is done (index created or not, documents
 acknowledged, marked complete or not, alias moved or not); a rerun finishes it.
+
+Crash safety: a deploy killed at any point (``SIGKILL`` included) converges when rerun. The alias only
+ever points at complete indices, and no other index is written before the move. A rerun that finds the
+index incomplete *resumes* it: refresh, read the ``_id`` s already in it (a scroll without ``_source``),
+and embed and send only the missing documents (the index is per (model, catalog) content, so a document
+present is right). The lock of a killed deploy is taken over (its process is gone, or its heartbeat
+expired). The named points where tests kill a deploy are in :mod:`mr_opensearch.kill_points`.
 
 ``--dry-run`` records every request the deploy would send (chunk uploads summarised) and sends only
 reads.
@@ -39,6 +49,8 @@ from typing import Any
 
 import numpy as np
 
+from mr_opensearch import kill_points
+from mr_opensearch.deploy_lock import AliasLock
 from mr_opensearch.errors import MrosError
 from mr_opensearch.manifest import Manifest, read_index_manifest
 from mr_opensearch.preflight import (
@@ -76,6 +88,7 @@ class DeployOptions:
     allow_dimension_change: bool = False
     progress: bool = False
     catalog_path: str | None = None
+    lock_wait: float = 0.0
 
 
 @dataclass
@@ -88,6 +101,7 @@ class DeployResult:
     documents: int
     written: int
     seconds: float
+    already_present: int = 0
     encode_seconds: float = 0.0
     model_id: str | None = None
     previous_index: str | None = None
@@ -213,6 +227,7 @@ def _bulk(client: Any, actions: Iterator[dict], *, chunk_size: int, total: int, 
 
         bar = tqdm(total=total, desc=desc, unit="doc")
     failed, first_error, written = 0, None, 0
+    half = max(1, total // 2)
     try:
         for ok, item in helpers.streaming_bulk(client, actions, chunk_size=chunk_size, raise_on_error=False,
                                                max_retries=5, initial_backoff=1, max_backoff=30):
@@ -220,6 +235,8 @@ def _bulk(client: Any, actions: Iterator[dict], *, chunk_size: int, total: int, 
                 written += 1
                 if result is not None:
                     result.written = written
+                if written == half:
+                    kill_points.reached("bulk-middle")
             else:
                 failed += 1
                 first_error = first_error or item
@@ -286,7 +303,11 @@ def prune(client: Any, requests: Requests, alias: str, keep: int, live: str) -> 
 
 def deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOptions, log: Log = print,
            encode: Callable[[list[str]], np.ndarray] | None = None) -> DeployResult:
-    """Deploy ``model`` with ``catalog`` (a :class:`mr_opensearch.catalog.ServingCatalog`)."""
+    """Deploy ``model`` with ``catalog`` (a :class:`mr_opensearch.catalog.ServingCatalog`).
+
+    The preflight refuses before anything is written; a real deploy then takes the alias lock and holds
+    it (heartbeat) until it returns or fails; ``--dry-run`` takes no lock. When the cluster stops
+    answering for longer than the retry budget, the error says where the deploy stopped and what is done."""
     progress: dict[str, DeployResult] = {}
     try:
         return _deploy(client, model, catalog, options, log, encode, progress)
@@ -322,6 +343,7 @@ def _stopped(exc: RetriesExhausted, result: DeployResult | None) -> MrosError:
 
 def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOptions, log: Log,
             encode: Callable[[list[str]], np.ndarray] | None, progress: dict[str, DeployResult]) -> DeployResult:
+    """The preflight, then the lock, then :func:`_deploy_locked` under it."""
     started = time.time()
     alias = check_index_name(options.alias)
     if encode is None:
@@ -336,6 +358,25 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
     for warning in preflight.warnings:
         log(f"warning: {warning}")
     log(f"embedding: {preflight.embedding} ({preflight.embedding_reason})")
+    if options.dry_run:
+        return _deploy_locked(client, model, catalog, options, preflight, None, started, log, encode, progress)
+    lock = AliasLock(client, alias, command="deploy", log=log).acquire(options.lock_wait)
+    try:
+        kill_points.reached("lock-taken")
+        # the alias may have moved while this process waited for the lock: read the cluster again
+        preflight = run_preflight(client, alias=alias, dimension=model.dimension, embedding=options.embedding,
+                                  allow_dimension_change=options.allow_dimension_change)
+        return _deploy_locked(client, model, catalog, options, preflight, lock, started, log, encode, progress)
+    finally:
+        lock.release()
+
+
+def _deploy_locked(client: Any, model: ServedModel, catalog: Any, options: DeployOptions, preflight: Preflight,
+                   lock: AliasLock | None, started: float, log: Log, encode: Callable[[list[str]], np.ndarray],
+                   progress: dict[str, DeployResult]) -> DeployResult:
+    """The deploy's reads and writes, under the alias lock (``lock`` is None only for a dry run)."""
+    alias = options.alias
+    check_lock = lock.ensure_held if lock is not None else (lambda: None)
     text_fields = ["title", *[f for f in options.text_fields if f != "title"]]
     embedding_fields = list(options.embedding_fields or ("title",))
     texts = catalog.embedding_texts(embedding_fields)
@@ -370,6 +411,7 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
             result.action = "nothing to do"
         else:
             result.stage = "move alias"
+            check_lock()
             move_alias(client, requests, alias, name, preflight.alias_indices)
             result.action = "alias moved to an existing complete index"
         result.model_id = existing.model_id
@@ -377,9 +419,12 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
     else:
         _build(client, model, options, preflight, requests, result, name=name, ids=ids, titles=titles, extra=extra,
                texts=texts, text_fields=text_fields, embedding_fields=embedding_fields, catalog_sha=catalog_sha,
-               hybrid=hybrid, existing=existing, log=log, encode=encode)
+               hybrid=hybrid, existing=existing, log=log, encode=encode, check_lock=check_lock)
         result.stage = "move alias"
+        check_lock()
         move_alias(client, requests, alias, name, preflight.alias_indices)
+    if not options.dry_run and result.action != "nothing to do":
+        kill_points.reached("alias-moved")
     if options.keep is not None:
         result.stage = "prune"
         result.pruned = prune(client, requests, alias, options.keep, name)
@@ -391,11 +436,19 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
     return result
 
 
+def ids_in_index(client: Any, index: str) -> set[str]:
+    """Every ``_id`` in ``index`` (a scroll without ``_source``; refresh first to see the latest writes)."""
+    from opensearchpy import helpers
+
+    query = {"_source": False, "query": {"match_all": {}}}
+    return {hit["_id"] for hit in helpers.scan(client, index=index, query=query, size=5000, scroll="2m")}
+
+
 def _build(client: Any, model: ServedModel, options: DeployOptions, preflight: Preflight, requests: Requests,
            result: DeployResult, *, name: str, ids: list[str], titles: list[str], extra: dict[str, list[str]],
            texts: list[str], text_fields: list[str], embedding_fields: list[str], catalog_sha: str,
            hybrid: dict[str, Any], existing: Manifest | None, log: Log,
-           encode: Callable[[list[str]], np.ndarray]) -> None:
+           encode: Callable[[list[str]], np.ndarray], check_lock: Callable[[], None]) -> None:
     engine = preflight.embedding == "engine"
     model_id: str | None = None
     ingest: str | None = None
@@ -426,17 +479,23 @@ def _build(client: Any, model: ServedModel, options: DeployOptions, preflight: P
         result.stage = "create index"
         requests.write("PUT", f"/{name}", body, lambda: _create_index(client, name, body, manifest))
         result.action = "created"
+        if not options.dry_run:
+            kill_points.reached("index-created")
     else:
-        log(f"deploy: finishing the incomplete index {name} left by an earlier deploy")
         result.action = "resumed"
     result.model_id = model_id
     docs = list(_documents(ids, titles, extra, texts))
+    if existing is not None:
+        result.stage = "resume"
+        docs = _missing_documents(client, requests, name, docs, result, log)
     result.stage = "index documents"
     if options.dry_run:
         batches = (len(docs) + options.batch_size - 1) // options.batch_size
         requests.plan.append({"method": "POST", "path": "/_bulk",
                               "summary": f"{len(docs)} documents in {batches} bulk requests of up to "
                                          f"{options.batch_size}" + ("" if engine else ", vectors embedded by mros")})
+    elif not docs:
+        pass  # resumed: every document was already in
     elif engine:
         actions = ({"_index": name, "_id": d["product_id"], "_source": d} for d in docs)
         result.written = _bulk(client, actions, chunk_size=options.batch_size, total=len(docs),
@@ -455,6 +514,8 @@ def _build(client: Any, model: ServedModel, options: DeployOptions, preflight: P
         result.written = _bulk(client, actions(), chunk_size=options.batch_size, total=len(docs),
                                progress=options.progress, desc=f"indexing {name}", result=result)
         result.encode_seconds = timer["encode"]
+    if not options.dry_run:
+        kill_points.reached("bulk-done")
     result.stage = "refresh"
     requests.write("POST", f"/{name}/_refresh", None, lambda: client.indices.refresh(index=name))
     result.stage = "count"
@@ -471,7 +532,10 @@ def _build(client: Any, model: ServedModel, options: DeployOptions, preflight: P
     manifest.completed_at = datetime.now(UTC).isoformat(timespec="seconds")
     result.stage = "mark complete"
     meta_body = {"_meta": manifest.to_meta()}
+    check_lock()
     requests.write("PUT", f"/{name}/_mapping", meta_body, lambda: client.indices.put_mapping(index=name, body=meta_body))
+    if not options.dry_run:
+        kill_points.reached("marked-complete")
     result.manifest = manifest.to_meta()
 
 
@@ -489,6 +553,22 @@ def _create_index(client: Any, name: str, body: dict[str, Any], manifest: Manife
         if found is None or found.to_meta() != manifest.to_meta():
             raise MrosError(f"index {name} appeared while this deploy was creating it",
                             "another deploy of the same run and catalog may be running; wait for it, then rerun") from None
+
+
+def _missing_documents(client: Any, requests: Requests, name: str, docs: list[dict], result: DeployResult,
+                       log: Log) -> list[dict]:
+    """Resume an incomplete index: the documents of ``docs`` it does not hold yet.
+
+    Every document an earlier deploy got acknowledged is in the index (durable in the translog even
+    before a refresh); the refresh makes them visible to the scroll. The index is per (model, catalog)
+    content, so a document present is the right one and is not sent again."""
+    requests.write("POST", f"/{name}/_refresh", None, lambda: client.indices.refresh(index=name))
+    present = ids_in_index(client, name)
+    missing = [d for d in docs if d["product_id"] not in present]
+    result.already_present = len(docs) - len(missing)
+    log(f"deploy: resuming the incomplete index {name} left by an earlier deploy: {result.already_present} of "
+        f"{len(docs)} documents already in, {len(missing)} to send")
+    return missing
 
 
 def _engine_side(client: Any, model: ServedModel, options: DeployOptions, requests: Requests, name: str,

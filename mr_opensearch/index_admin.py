@@ -2,19 +2,23 @@
 
 Rollback moves the alias, in one ``_aliases`` call, to the newest *complete* mros index of that
 alias other than the live one; it never deletes anything, so a rollback can itself be undone by
-deploying (or rolling back) again.
+deploying (or rolling back) again. It holds the alias lock (:mod:`mr_opensearch.deploy_lock`) while it
+moves the alias, so it never races a deploy.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mr_opensearch.deploy import Requests, move_alias, mros_indices
+from mr_opensearch.deploy_lock import LOCK_INDEX, AliasLock, read_lock
 from mr_opensearch.errors import MrosError
 from mr_opensearch.preflight import alias_targets, check_index_name
 
 
-def rollback(client: Any, alias: str, *, to: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+def rollback(client: Any, alias: str, *, to: str | None = None, dry_run: bool = False,
+             log: Callable[[str], None] = print) -> dict[str, Any]:
     check_index_name(alias)
     live = alias_targets(client, alias)
     if not live:
@@ -38,7 +42,13 @@ def rollback(client: Any, alias: str, *, to: str | None = None, dry_run: bool = 
     else:
         target = candidates[-1]
     requests = Requests(dry_run)
-    move_alias(client, requests, alias, target, live)
+    if dry_run:
+        move_alias(client, requests, alias, target, live)
+    else:
+        with AliasLock(client, alias, command="rollback", log=log):
+            if alias_targets(client, alias) != live:
+                raise MrosError(f"alias {alias!r} moved while this rollback started", "rerun `mros rollback`")
+            move_alias(client, requests, alias, target, live)
     return {"alias": alias, "from": live, "to": target, "dry_run": dry_run, "plan": requests.plan}
 
 
@@ -56,5 +66,6 @@ def status(client: Any, alias: str) -> dict[str, Any]:
                      "created_at": manifest.created_at, "completed_at": manifest.completed_at,
                      "manifest": manifest.to_meta()})
     foreign = sorted(live - {r["index"] for r in rows})
+    lock = read_lock(client, alias) if client.indices.exists(index=LOCK_INDEX) else None
     return {"alias": alias, "cluster_health": health.get("status"), "cluster": health.get("cluster_name"),
-            "live": sorted(live), "indices": rows, "foreign_live_indices": foreign}
+            "live": sorted(live), "indices": rows, "foreign_live_indices": foreign, "lock": lock}

@@ -47,6 +47,9 @@ follows from it:
   ``model_content_hash_value`` and ``model_state`` as keyword (``index-mappings/ml_model*.json``).
 * ``RestMLSearchModelAction``: ``/_plugins/_ml/models/_search`` searches the model index, which holds the
   chunk documents too; the documented way to leave them out is ``must_not exists chunk_number``.
+* ``DeleteModelTransportAction`` refuses a model only while DEPLOYING / DEPLOYED / PARTIALLY_DEPLOYED
+  (``isModelNotDeployed``) and deletes its chunk documents with it, so a REGISTERING model left by a
+  killed upload can be deleted directly (:func:`ensure_model` does so for its own model group).
 * ML Commons never deduplicates registrations (ml-commons#1844): registering the same zip twice makes
   two models. :func:`ensure_model` looks the hash up first, which is what makes a deploy idempotent.
 """
@@ -71,6 +74,7 @@ from tenacity import (
     wait_fixed,
 )
 
+from mr_opensearch import kill_points
 from mr_opensearch.errors import MrosError
 
 ML = "/_plugins/_ml"
@@ -89,8 +93,9 @@ POOLING_MODES_35 = {"MEAN", "MEAN_SQRT_LEN", "MAX", "WEIGHTED_MEAN", "CLS"}  # t
 
 # Which existing model to reuse for a hash, best first. REGISTERING means the chunk upload never
 # finished (the server flips it to REGISTERED after the last chunk): such a model cannot deploy.
+# UPLOADING is the pre-2.7 name of the same state (MLModelState keeps it, deprecated).
 STATE_PREFERENCE = ("DEPLOYED", "PARTIALLY_DEPLOYED", "DEPLOYING", "REGISTERED", "UNDEPLOYED", "DEPLOY_FAILED")
-UNUSABLE_STATES = {"REGISTERING"}
+UNUSABLE_STATES = {"REGISTERING", "UPLOADING"}
 
 
 class TransientError(Exception):
@@ -280,8 +285,21 @@ def models_with_hash(client: Any, sha256: str) -> list[dict[str, Any]]:
             "model_state": source.get("model_state"),
             "name": source.get("name"),
             "version": source.get("model_version", source.get("version")),
+            "model_group_id": source.get("model_group_id"),
         })
     return found
+
+
+def _best_usable(models: list[dict[str, Any]]) -> dict[str, Any] | None:
+    candidates = [m for m in models if m["model_state"] not in UNUSABLE_STATES]
+    if not candidates:
+        return None
+
+    def rank(model: dict[str, Any]) -> int:
+        state = model["model_state"]
+        return STATE_PREFERENCE.index(state) if state in STATE_PREFERENCE else len(STATE_PREFERENCE)
+
+    return min(candidates, key=rank)
 
 
 def find_model_by_hash(client: Any, sha256: str) -> dict[str, Any] | None:
@@ -291,15 +309,21 @@ def find_model_by_hash(client: Any, sha256: str) -> dict[str, Any] | None:
     A deleted model is gone from the model index, so every hit exists; models still REGISTERING (an
     upload that never finished) cannot deploy and are not reused.
     """
-    candidates = [m for m in models_with_hash(client, sha256) if m["model_state"] not in UNUSABLE_STATES]
-    if not candidates:
-        return None
+    return _best_usable(models_with_hash(client, sha256))
 
-    def rank(model: dict[str, Any]) -> int:
-        state = model["model_state"]
-        return STATE_PREFERENCE.index(state) if state in STATE_PREFERENCE else len(STATE_PREFERENCE)
 
-    return min(candidates, key=rank)
+def unfinished_registrations(models: list[dict[str, Any]], model_group_id: str | None) -> list[dict[str, Any]]:
+    """The models of ``models`` whose chunk upload never finished (REGISTERING) *in* ``model_group_id``.
+
+    A deploy killed during the chunk upload leaves such a model; it can never deploy. Only the ones in
+    the caller's own model group are returned: mros deploys hold the alias lock
+    (:mod:`mr_opensearch.deploy_lock`) and use one group per alias (``mros-<alias>``), so a REGISTERING
+    model there is an earlier, dead upload of this alias -- one in another group may be another
+    alias's upload still running, and is left alone.
+    """
+    if not model_group_id:
+        return []
+    return [m for m in models if m["model_state"] in UNUSABLE_STATES and m.get("model_group_id") == model_group_id]
 
 
 # --- registering ------------------------------------------------------------------------------------
@@ -391,6 +415,7 @@ def register_model_chunked(
     model_id = (answer or {}).get("model_id")
     if not model_id:
         raise MrosError(f"ML Commons did not return a model id for {body['name']}: {answer}")
+    kill_points.reached("chunk-upload")  # the model exists, REGISTERING, and no chunk is uploaded yet
     sent = 0
     for number, chunk in enumerate(_chunks(zip_path, chunk_bytes)):
         call(client, "POST", f"{ML}/models/{model_id}/upload_chunk/{number}", chunk, timeout=timeout,
@@ -507,6 +532,7 @@ def deploy_model(client: Any, model_id: str, *, timeout: float = 300.0, poll: fl
     task_id = (answer or {}).get("task_id")
     if not task_id:
         raise MrosError(f"ML Commons did not start a deploy task for {model_id}: {answer}")
+    kill_points.reached("model-deploying")
     return wait_for_task(client, task_id, timeout=timeout, poll=poll)
 
 
@@ -557,8 +583,11 @@ def ensure_model(
 ) -> str:
     """The deployed ML Commons model for the package in ``package_dir``; returns its model id.
 
-    1. the zip's SHA-256 is looked up (:func:`find_model_by_hash`): an existing model is reused, so
-       the same package is never registered twice;
+    1. the zip's SHA-256 is looked up (:func:`models_with_hash`): an existing usable model is reused,
+       so the same package is never registered twice; a model of ``model_group_id`` whose chunk upload
+       never finished (REGISTERING, left by a deploy killed during the upload) is deleted first
+       (:func:`unfinished_registrations`), so a rerun leaves no orphan model for the hash; a model still
+       DEPLOYING (a deploy killed while its deploy task ran) is waited for;
     2. otherwise it is registered, into ``model_group_id`` (or the group named ``name``, found or
        created): ``mode="chunks"`` uploads the zip (:func:`register_model_chunked`), ``mode="url"``
        lets the node fetch ``url`` (default ``file://`` + the zip's absolute path, which only works when
@@ -571,7 +600,13 @@ def ensure_model(
     """
     zip_path, register_body = read_package(package_dir)
     sha = _checked_hash(zip_path, register_body)
-    existing = find_model_by_hash(client, sha)
+    same_hash = models_with_hash(client, sha)
+    for orphan in unfinished_registrations(same_hash, model_group_id):
+        _record(plan, "DELETE", f"{ML}/models/{orphan['model_id']}",
+                summary=f"a {orphan['model_state']} model of this hash whose upload never finished")
+        if not dry_run:
+            call(client, "DELETE", f"{ML}/models/{orphan['model_id']}", allow_404=True)
+    existing = _best_usable(same_hash)
     if existing is not None:
         model_id, state = existing["model_id"], str(existing["model_state"])
     else:

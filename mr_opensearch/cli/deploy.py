@@ -62,6 +62,8 @@ def deploy(
     batch_size: int = typer.Option(256, "--batch-size", min=1, max=10000, help="Documents per bulk request."),
     allow_dimension_change: bool = typer.Option(False, "--allow-dimension-change", help="Deploy a model whose dimension differs from the live index."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print every request the deploy would send; write nothing."),
+    wait: float = typer.Option(0.0, "--wait", min=0, help="When another mros deploy or rollback of the alias holds its "
+                               "lock, wait up to SECONDS for it instead of refusing at once."),
     url: str | None = _cluster.URL,
     user: str | None = _cluster.USER,
     ca_certs: Path | None = _cluster.CA_CERTS,
@@ -73,7 +75,8 @@ def deploy(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Deploy a trained run: a new index per (model, catalog), filled, checked and marked complete; then the
-    alias moves in one atomic call. The same deploy twice writes nothing."""
+    alias moves in one atomic call. The same deploy twice writes nothing; a killed deploy, rerun, resumes
+    where it stopped. One deploy per alias at a time (a lock in the hidden index .mros-locks)."""
     from mr_opensearch.catalog import read_catalog
     from mr_opensearch.deploy import DeployOptions
     from mr_opensearch.deploy import deploy as run_deploy
@@ -94,7 +97,7 @@ def deploy(
     options = DeployOptions(alias=alias, embedding=embedding.value, dry_run=dry_run, keep=keep, batch_size=batch_size,
                             replicas=replicas, text_fields=tuple(text_field), hybrid=hybrid_values,
                             allow_dimension_change=allow_dimension_change, progress=show_progress(),
-                            catalog_path=str(catalog))
+                            catalog_path=str(catalog), lock_wait=wait)
     outcome = run_deploy(client, model, products, options, log=info)
     if as_json:
         emit_json(outcome.to_json())

@@ -8,7 +8,7 @@ import typer
 
 from mr_opensearch.cli import _cluster
 from mr_opensearch.cli._errors import handle_errors
-from mr_opensearch.cli._output import emit_json, result, state
+from mr_opensearch.cli._output import emit_json, info, result, state
 
 
 def register(app: typer.Typer) -> None:
@@ -35,8 +35,8 @@ def rollback(
     from mr_opensearch.index_admin import rollback as do_rollback
 
     client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt,
-                                   retry_budget).connect()
-    outcome = do_rollback(client, alias, to=to, dry_run=dry_run)
+                                  retry_budget).connect()
+    outcome = do_rollback(client, alias, to=to, dry_run=dry_run, log=info)
     if as_json:
         emit_json(outcome)
     elif state.quiet:
@@ -82,3 +82,7 @@ def status(
                f"{row['embedding']:<6} {row['health']:<6} {row['completed_at'] or row['created_at']}")
     for name in report["foreign_live_indices"]:
         result(f"   {name}: live but not made by mros")
+    if report.get("lock"):
+        from mr_opensearch.deploy_lock import describe
+
+        result(f"  locked: {describe(report['lock'])}")

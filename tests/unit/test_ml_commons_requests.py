@@ -362,3 +362,106 @@ def test_legacy_register_model_uses_register_meta(tmp_path: Path) -> None:
     assert meta["body"]["total_chunks"] == 2
     assert meta["body"]["model_content_hash_value"] == hashlib.sha256(b"x" * 30).hexdigest()
     assert [len(c["body"]) for c in client.calls("POST", lambda p: "upload_chunk" in p)] == [16, 14]
+
+
+# --- a rerun after a deploy killed inside ML Commons (issue #19): no orphan model for the hash -------
+
+
+def group_hit(model_id: str, state: str, sha: str, group: str) -> dict:
+    hit = model_hit(model_id, state, sha)
+    hit["_source"]["model_group_id"] = group
+    return hit
+
+
+def test_unfinished_upload_of_own_group_is_deleted_then_registered_once(package: tuple[Path, bytes, str]) -> None:
+    """Killed after _register_meta: the REGISTERING model of the alias's group can never deploy; the
+    rerun deletes it before registering, so one model is left for the hash."""
+    folder, _, sha = package
+    answers = fresh_cluster(sha, [{"state": "COMPLETED", "model_id": "m1"}])
+    answers[("POST", f"{ML}/models/_search")] = {"hits": {"hits": [group_hit("dead", "REGISTERING", sha, "grp1")]}}
+    answers[("DELETE", f"{ML}/models/dead")] = {"result": "deleted"}
+    client = RecordingClient(answers)
+    assert ml_commons.ensure_model(client, folder, name="mros-shop", model_group_id="grp1", poll=0.001) == "m1"
+    assert [(c["method"], c["path"]) for c in client.transport.calls] == [
+        ("POST", f"{ML}/models/_search"),
+        ("DELETE", f"{ML}/models/dead"),
+        ("POST", f"{ML}/models/_register_meta"),
+        ("POST", f"{ML}/models/m1/upload_chunk/0"),
+        ("POST", f"{ML}/models/m1/_deploy"),
+        ("GET", f"{ML}/tasks/t1"),
+    ]
+
+
+def test_unfinished_upload_of_another_group_is_left_alone(package: tuple[Path, bytes, str]) -> None:
+    """A REGISTERING model in another group may be another alias's upload still running: not touched."""
+    folder, _, sha = package
+    answers = fresh_cluster(sha, [{"state": "COMPLETED", "model_id": "m1"}])
+    answers[("POST", f"{ML}/models/_search")] = {"hits": {"hits": [group_hit("busy", "REGISTERING", sha, "other")]}}
+    client = RecordingClient(answers)
+    assert ml_commons.ensure_model(client, folder, name="mros-shop", model_group_id="grp1", poll=0.001) == "m1"
+    assert client.calls("DELETE") == []
+    assert len(client.calls("POST", f"{ML}/models/_register_meta")) == 1
+
+
+def test_orphan_is_deleted_and_the_usable_model_reused(package: tuple[Path, bytes, str]) -> None:
+    folder, _, sha = package
+    search = {"hits": {"hits": [group_hit("dead", "REGISTERING", sha, "grp1"), group_hit("live", "DEPLOYED", sha, "grp1")]}}
+    client = RecordingClient({("POST", f"{ML}/models/_search"): search,
+                              ("DELETE", f"{ML}/models/dead"): {"result": "deleted"}})
+    assert ml_commons.ensure_model(client, folder, name="mros-shop", model_group_id="grp1") == "live"
+    assert [(c["method"], c["path"]) for c in client.transport.calls] == [
+        ("POST", f"{ML}/models/_search"), ("DELETE", f"{ML}/models/dead")]
+
+
+def test_model_left_deploying_is_waited_for_not_registered_again(package: tuple[Path, bytes, str]) -> None:
+    """Killed while the deploy task ran: the node keeps deploying; the rerun polls the model until it is
+    DEPLOYED and sends neither a registration nor a second _deploy."""
+    folder, _, sha = package
+    answers = {
+        ("POST", f"{ML}/models/_search"): {"hits": {"hits": [group_hit("m1", "DEPLOYING", sha, "grp1")]}},
+        ("GET", f"{ML}/models/m1"): [{"model_state": "DEPLOYING"}, {"model_state": "DEPLOYED"}],
+    }
+    client = RecordingClient(answers)
+    assert ml_commons.ensure_model(client, folder, name="mros-shop", model_group_id="grp1", poll=0.001) == "m1"
+    assert [(c["method"], c["path"]) for c in client.transport.calls] == [
+        ("POST", f"{ML}/models/_search"), ("GET", f"{ML}/models/m1"), ("GET", f"{ML}/models/m1")]
+
+
+def test_model_whose_deploy_failed_meanwhile_is_deployed_again(package: tuple[Path, bytes, str]) -> None:
+    folder, _, sha = package
+    answers = {
+        ("POST", f"{ML}/models/_search"): {"hits": {"hits": [group_hit("m1", "DEPLOYING", sha, "grp1")]}},
+        ("GET", f"{ML}/models/m1"): [{"model_state": "DEPLOY_FAILED"}],
+        ("POST", f"{ML}/models/m1/_deploy"): {"task_id": "t1", "status": "CREATED"},
+        ("GET", f"{ML}/tasks/t1"): [{"state": "COMPLETED", "model_id": "m1"}],
+    }
+    client = RecordingClient(answers)
+    assert ml_commons.ensure_model(client, folder, name="mros-shop", model_group_id="grp1", poll=0.001) == "m1"
+    assert client.calls("POST", f"{ML}/models/_register_meta") == []
+    assert len(client.calls("POST", f"{ML}/models/m1/_deploy")) == 1
+
+
+def test_dry_run_plans_the_orphan_deletion_and_sends_only_searches(package: tuple[Path, bytes, str]) -> None:
+    folder, _, sha = package
+    answers = fresh_cluster(sha, [{"state": "COMPLETED"}])
+    answers[("POST", f"{ML}/models/_search")] = {"hits": {"hits": [group_hit("dead", "REGISTERING", sha, "grp1")]}}
+    client = RecordingClient(answers)
+    plan: list[dict] = []
+    assert ml_commons.ensure_model(client, folder, name="mros-shop", model_group_id="grp1", dry_run=True,
+                                   plan=plan) == "<model_id>"
+    assert {c["path"] for c in client.transport.calls} == {f"{ML}/models/_search"}
+    assert [(e["method"], e["path"]) for e in plan][:2] == [
+        ("DELETE", f"{ML}/models/dead"), ("POST", f"{ML}/models/_register_meta")]
+
+
+def test_kill_points_are_silent_unless_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mr_opensearch import kill_points
+
+    monkeypatch.delenv(kill_points.ENV, raising=False)
+    for phase in kill_points.PHASES:
+        kill_points.reached(phase)  # no variable: nothing happens
+    monkeypatch.setenv(kill_points.ENV, "chunk-upload")
+    kill_points.reached("model-deploying")  # another phase: nothing happens
+    monkeypatch.setenv(kill_points.ENV, "no-such-phase")
+    with pytest.raises(MrosError, match="names no phase"):
+        kill_points.reached("chunk-upload")
