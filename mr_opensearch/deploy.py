@@ -358,6 +358,7 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
     for warning in preflight.warnings:
         log(f"warning: {warning}")
     log(f"embedding: {preflight.embedding} ({preflight.embedding_reason})")
+    _target(client, model, catalog, options)  # refusals that need the index name, before the lock is taken
     if options.dry_run:
         return _deploy_locked(client, model, catalog, options, preflight, None, started, log, encode, progress)
     lock = AliasLock(client, alias, command="deploy", log=log).acquire(options.lock_wait)
@@ -371,12 +372,25 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
         lock.release()
 
 
-def _deploy_locked(client: Any, model: ServedModel, catalog: Any, options: DeployOptions, preflight: Preflight,
-                   lock: AliasLock | None, started: float, log: Log, encode: Callable[[list[str]], np.ndarray],
-                   progress: dict[str, DeployResult]) -> DeployResult:
-    """The deploy's reads and writes, under the alias lock (``lock`` is None only for a dry run)."""
-    alias = options.alias
-    check_lock = lock.ensure_held if lock is not None else (lambda: None)
+@dataclass
+class _Target:
+    """The index a (model, catalog) maps to, the documents it gets, and what of it already exists."""
+
+    name: str
+    ids: list[str]
+    titles: list[str]
+    texts: list[str]
+    extra: dict[str, list[str]]
+    text_fields: list[str]
+    embedding_fields: list[str]
+    catalog_sha: str
+    existing: Manifest | None
+
+
+def _target(client: Any, model: ServedModel, catalog: Any, options: DeployOptions) -> _Target:
+    """The deploy's index and what is there, read only: refuses an index of that name mros did not make or
+    of another dimension, and a block on it (a resume writes to it) or on an index ``--keep`` would delete.
+    Run before the alias lock is taken, so such a refusal writes nothing at all, and again under it."""
     text_fields = ["title", *[f for f in options.text_fields if f != "title"]]
     embedding_fields = list(options.embedding_fields or ("title",))
     texts = catalog.embedding_texts(embedding_fields)
@@ -387,13 +401,7 @@ def _deploy_locked(client: Any, model: ServedModel, catalog: Any, options: Deplo
             raise MrosError(f"text field {name!r} clashes with a field mros writes", "rename that column", exit_code=2)
     content = [t + "\x1d" + "\x1d".join(extra[n][i] for n in extra) for i, t in enumerate(texts)] if extra else texts
     catalog_sha = catalog_fingerprint(ids, content)
-    name = index_name(alias, model.sha256, catalog_sha)
-    hybrid = hybrid_settings(model, options.hybrid, preflight)
-    requests = Requests(options.dry_run)
-    result = DeployResult(index=name, alias=alias, embedding=preflight.embedding,
-                          embedding_reason=preflight.embedding_reason, action="", documents=len(ids), written=0,
-                          seconds=0.0, previous_index=preflight.live_index, warnings=list(preflight.warnings))
-    progress["result"] = result
+    name = index_name(options.alias, model.sha256, catalog_sha)
     existing = read_index_manifest(client, name) if client.indices.exists(index=name) else None
     if client.indices.exists(index=name) and existing is None:
         raise MrosError(f"index {name} exists but was not created by mros", f"delete or rename it (`DELETE /{name}`)")
@@ -403,8 +411,26 @@ def _deploy_locked(client: Any, model: ServedModel, catalog: Any, options: Deplo
     if existing is not None:
         refuse_blocked(client, name, "the deploy would write to it", BLOCKS_ON_WRITE)
     if options.keep is not None:
-        for doomed in prune_candidates(client, alias, options.keep, name):
+        for doomed in prune_candidates(client, options.alias, options.keep, name):
             refuse_blocked(client, doomed, "--keep would delete it", BLOCKS_ON_ALIAS_MOVE)
+    return _Target(name=name, ids=ids, titles=titles, texts=texts, extra=extra, text_fields=text_fields,
+                   embedding_fields=embedding_fields, catalog_sha=catalog_sha, existing=existing)
+
+
+def _deploy_locked(client: Any, model: ServedModel, catalog: Any, options: DeployOptions, preflight: Preflight,
+                   lock: AliasLock | None, started: float, log: Log, encode: Callable[[list[str]], np.ndarray],
+                   progress: dict[str, DeployResult]) -> DeployResult:
+    """The deploy's reads and writes, under the alias lock (``lock`` is None only for a dry run)."""
+    alias = options.alias
+    check_lock = lock.ensure_held if lock is not None else (lambda: None)
+    target = _target(client, model, catalog, options)
+    name, ids, existing = target.name, target.ids, target.existing
+    hybrid = hybrid_settings(model, options.hybrid, preflight)
+    requests = Requests(options.dry_run)
+    result = DeployResult(index=name, alias=alias, embedding=preflight.embedding,
+                          embedding_reason=preflight.embedding_reason, action="", documents=len(ids), written=0,
+                          seconds=0.0, previous_index=preflight.live_index, warnings=list(preflight.warnings))
+    progress["result"] = result
 
     if existing is not None and existing.complete and client.count(index=name)["count"] == len(ids):
         if preflight.live_index == name:
@@ -417,8 +443,9 @@ def _deploy_locked(client: Any, model: ServedModel, catalog: Any, options: Deplo
         result.model_id = existing.model_id
         result.manifest = existing.to_meta()
     else:
-        _build(client, model, options, preflight, requests, result, name=name, ids=ids, titles=titles, extra=extra,
-               texts=texts, text_fields=text_fields, embedding_fields=embedding_fields, catalog_sha=catalog_sha,
+        _build(client, model, options, preflight, requests, result, name=name, ids=ids, titles=target.titles,
+               extra=target.extra, texts=target.texts, text_fields=target.text_fields,
+               embedding_fields=target.embedding_fields, catalog_sha=target.catalog_sha,
                hybrid=hybrid, existing=existing, log=log, encode=encode, check_lock=check_lock)
         result.stage = "move alias"
         check_lock()

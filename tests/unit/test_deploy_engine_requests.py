@@ -42,9 +42,12 @@ class ScriptedCluster:
         self.docs: dict[str, dict[str, dict]] = {}
         self.plugins = plugins
         self.task_polls = 0
+        self.seq_no = 0
 
     def answer(self, method: str, path: str, params: dict, body: Any) -> Any:
         name = path.strip("/").split("/")[0]
+        if "/_doc/" in path:  # the alias lock's document (mr_opensearch.deploy_lock), kept like any document
+            return self._document(method, name, path.rsplit("/", 1)[1], body)
         if method == "GET" and path == "/":
             return {"version": {"number": "3.5.0", "distribution": "opensearch"}}
         if path == "/_cat/plugins":
@@ -98,6 +101,19 @@ class ScriptedCluster:
         if method == "POST" and path == "/_aliases":
             return {"acknowledged": True}
         raise AssertionError(f"unscripted request {method} {path} {params}")
+
+    def _document(self, method: str, index: str, doc_id: str, body: Any) -> dict:
+        docs = self.docs[index]
+        if method in ("PUT", "POST"):
+            self.seq_no += 1
+            docs[doc_id] = body
+            return {"_id": doc_id, "result": "created", "_seq_no": self.seq_no, "_primary_term": 1}
+        if doc_id not in docs:
+            raise NotFoundError(404, "not_found", {})
+        if method == "DELETE":
+            del docs[doc_id]
+            return {"_id": doc_id, "result": "deleted"}
+        return {"_id": doc_id, "found": True, "_source": docs[doc_id], "_seq_no": self.seq_no, "_primary_term": 1}
 
     def _bulk(self, body: Any) -> dict:
         text = body.decode() if isinstance(body, bytes) else body if isinstance(body, str) else "\n".join(body)
@@ -156,8 +172,23 @@ def engine_deploy(run: Path, plugins: list[str] | None = None, **options: Any) -
     return cluster, outcome
 
 
+LOCK_INDEX = "/.mros-locks"
+
+
 def _index_of(cluster: ScriptedCluster, method: str, suffix: str) -> int:
     return next(i for i, c in enumerate(cluster.calls) if c["method"] == method and c["path"].endswith(suffix))
+
+
+def test_engine_deploy_holds_the_alias_lock_from_before_the_first_write_to_after_the_alias_move(engine_run: Path) -> None:
+    cluster, _ = engine_deploy(engine_run)
+    taken = next(i for i, c in enumerate(cluster.calls) if c["method"] == "PUT" and c["path"] == f"{LOCK_INDEX}/_doc/shop")
+    released = next(i for i, c in enumerate(cluster.calls) if c["method"] == "DELETE"
+                    and c["path"] == f"{LOCK_INDEX}/_doc/shop")
+    writes = [i for i, c in enumerate(cluster.calls) if c["method"] in ("PUT", "DELETE", "POST")
+              and not c["path"].startswith(LOCK_INDEX) and not c["path"].endswith("/_search")]
+    assert taken < min(writes) and max(writes) < released
+    assert cluster.calls[taken]["params"].get("op_type") in ("create", b"create")
+    assert cluster.docs[".mros-locks"] == {}  # released
 
 
 def test_auto_picks_engine_and_wires_both_pipelines_into_the_new_index(engine_run: Path) -> None:
@@ -193,7 +224,9 @@ def test_auto_picks_engine_and_wires_both_pipelines_into_the_new_index(engine_ru
     bulk = _index_of(cluster, "POST", "/_bulk")
     marked = _index_of(cluster, "PUT", f"/{name}/_mapping")
     aliased = _index_of(cluster, "POST", "/_aliases")
-    assert deployed < pipelines < created < bulk < marked < aliased == len(cluster.calls) - 1
+    last_write = max(i for i, c in enumerate(cluster.calls) if c["method"] in ("PUT", "POST", "DELETE")
+                     and not c["path"].startswith(LOCK_INDEX))
+    assert deployed < pipelines < created < bulk < marked < aliased == last_write
     mark = cluster.calls[marked]["body"]["_meta"]
     assert mark["complete"] is True and mark["model_id"] == "model-1" and mark["embedding"] == "engine"
     assert cluster.calls[aliased]["body"] == {"actions": [{"add": {"index": name, "alias": "shop"}}]}
