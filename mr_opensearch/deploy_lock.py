@@ -95,8 +95,17 @@ def holder_is_alive(holder: dict[str, Any]) -> bool:
     return not (started and now_started and started != now_started)
 
 
+_HELD_TOKENS: set[str] = set()
+"""Tokens of the locks this process holds now: a lock document naming this process with another token was
+left by an earlier deploy of this same process that could not delete it (the cluster stopped answering)."""
+
+
 def stale_reason(holder: dict[str, Any], now: float | None = None) -> str | None:
     """Why the lock document ``holder`` no longer protects anything, or None while its holder lives."""
+    token = holder.get("token")
+    if (token and holder.get("host") == socket.gethostname() and int(holder.get("pid") or 0) == os.getpid()
+            and token not in _HELD_TOKENS):
+        return "it was left by an earlier deploy of this process, which no longer holds it"
     now = time.time() if now is None else now
     ttl = float(holder.get("ttl_s") or TTL_S)
     age = now - float(holder.get("heartbeat_at") or 0.0)
@@ -155,9 +164,18 @@ class AliasLock:
 
     def _try_take(self) -> None:
         """One attempt: create the document; a stale holder is removed first; :class:`LockHeld` otherwise."""
-        from opensearchpy.exceptions import ConflictError, NotFoundError
 
         self._ensure_index()
+        _HELD_TOKENS.add(self.token)  # before the create: a thread of this process reading it sees a live holder
+        try:
+            self._take_attempts()
+        except BaseException:
+            _HELD_TOKENS.discard(self.token)
+            raise
+
+    def _take_attempts(self) -> None:
+        from opensearchpy.exceptions import ConflictError, NotFoundError
+
         for _ in range(5):
             try:
                 answer = self.client.index(index=LOCK_INDEX, id=self.alias, body=self._document(),
@@ -259,11 +277,17 @@ class AliasLock:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        _HELD_TOKENS.discard(self.token)
         if self._version is None or self.lost is not None:
             return
-        with contextlib.suppress(ConflictError, NotFoundError):
+        try:
             self.client.delete(index=LOCK_INDEX, id=self.alias, if_seq_no=self._version[0],
                                if_primary_term=self._version[1], refresh="true")
+        except (ConflictError, NotFoundError):
+            pass  # another process took it over, or it is gone already
+        except Exception as exc:  # never hide the error that ended the deploy behind this one
+            self.log(f"lock: could not release the lock on {self.alias!r} ({type(exc).__name__}); the next deploy "
+                     f"takes it over once this process is gone, or after {self.ttl_s:.0f} s without a heartbeat")
         self._version = None
 
     def __enter__(self) -> AliasLock:

@@ -49,3 +49,15 @@ def test_another_host_counts_only_by_its_heartbeat():
 def test_the_holder_is_described_for_a_person():
     text = describe(holder(host="box", pid=42), now=time.time() + 3)
     assert text.startswith("deploy by pid 42 on box, started t0 (mros 0.1.0), last heartbeat 3 s ago")
+
+
+def test_a_lock_this_process_left_and_no_longer_holds_is_stale_but_one_it_holds_is_not():
+    from mr_opensearch.deploy_lock import _HELD_TOKENS
+
+    left = holder(token="left-by-a-deploy-whose-release-failed")
+    assert stale_reason(left) == "it was left by an earlier deploy of this process, which no longer holds it"
+    _HELD_TOKENS.add("held-now")
+    try:
+        assert stale_reason(holder(token="held-now")) is None
+    finally:
+        _HELD_TOKENS.discard("held-now")
