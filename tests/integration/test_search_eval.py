@@ -83,6 +83,11 @@ def test_hybrid_on_the_node_equals_fusion_recomputed_from_the_legs(opensearch_ur
 
     client, alias, _run, judgments = deployed_alias
     index, manifest = live_index(client, alias)
+    # one segment, no merge between the requests below: HNSW's top `depth` (and so the dense leg's min-max
+    # range) must be the same in each, which a background merge (e.g. after the fault tests restart the
+    # node) can change by one candidate
+    client.indices.forcemerge(index=index, max_num_segments=1)
+    client.indices.refresh(index=index)
     settings = default_settings(manifest)
     embedder = QueryEmbedder(manifest)
     query = _a_query(judgments)
