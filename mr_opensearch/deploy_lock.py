@@ -189,6 +189,9 @@ class AliasLock:
             except NotFoundError:
                 continue  # released between our create and our read: try again
             holder = current["_source"]
+            if holder.get("token") == self.token:  # our create was carried out, its answer lost and resent
+                self._version = (int(current["_seq_no"]), int(current["_primary_term"]))
+                return
             why = stale_reason(holder)
             if why is None:
                 raise LockHeld(

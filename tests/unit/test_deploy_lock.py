@@ -61,3 +61,33 @@ def test_a_lock_this_process_left_and_no_longer_holds_is_stale_but_one_it_holds_
         assert stale_reason(holder(token="held-now")) is None
     finally:
         _HELD_TOKENS.discard("held-now")
+
+
+def test_a_resent_create_whose_first_answer_was_lost_finds_its_own_lock_and_holds_it():
+    """The retry policy resends the lock's create after a lost answer; the resend gets 409 and the document
+    it finds is this lock's own (same token): the lock is held, not refused as another deploy's."""
+    from opensearchpy.exceptions import ConflictError
+
+    from mr_opensearch.deploy_lock import AliasLock
+
+    class Indices:
+        def exists(self, index: str) -> bool:
+            return True
+
+    class Client:
+        indices = Indices()
+
+        def __init__(self) -> None:
+            self.lock: AliasLock | None = None
+
+        def index(self, **kwargs):
+            raise ConflictError(409, "version_conflict_engine_exception", {})
+
+        def get(self, index: str, id: str):
+            return {"_source": {**holder(), "token": self.lock.token}, "_seq_no": 5, "_primary_term": 1}
+
+    client = Client()
+    lock = AliasLock(client, "shop", log=lambda _: None)
+    client.lock = lock
+    lock._try_take()
+    assert lock._version == (5, 1)
