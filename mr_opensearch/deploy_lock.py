@@ -249,12 +249,28 @@ class AliasLock:
                 self._version = (int(answer["_seq_no"]), int(answer["_primary_term"]))
                 last_ok = time.monotonic()
             except (ConflictError, NotFoundError):
-                self.lost = "another process took it over"
-                return
+                mine = self._own_version()
+                if mine is None:
+                    self.lost = "another process took it over"
+                    return
+                self._version = mine  # the write went through, its answer was lost and the resend conflicted
+                last_ok = time.monotonic()
             except Exception as exc:  # the cluster is unreachable for a moment: keep trying until the TTL
                 if time.monotonic() - last_ok > self.ttl_s:
                     self.lost = f"no heartbeat could be written for {self.ttl_s:.0f} s ({type(exc).__name__})"
                     return
+
+    def _own_version(self) -> tuple[int, int] | None:
+        """``(seq_no, primary_term)`` of the lock document when it is still this lock's (same token), else None."""
+        from opensearchpy.exceptions import NotFoundError
+
+        try:
+            current = self.client.get(index=LOCK_INDEX, id=self.alias)
+        except NotFoundError:
+            return None
+        if current["_source"].get("token") != self.token:
+            return None
+        return int(current["_seq_no"]), int(current["_primary_term"])
 
     def ensure_held(self) -> None:
         """Raise unless this process still holds the lock (checked on the cluster, not only locally)."""
@@ -284,8 +300,14 @@ class AliasLock:
         if self._version is None or self.lost is not None:
             return
         try:
-            self.client.delete(index=LOCK_INDEX, id=self.alias, if_seq_no=self._version[0],
-                               if_primary_term=self._version[1], refresh="true")
+            try:
+                self.client.delete(index=LOCK_INDEX, id=self.alias, if_seq_no=self._version[0],
+                                   if_primary_term=self._version[1], refresh="true")
+            except ConflictError:  # a heartbeat moved it on since: delete it at its version if it is still ours
+                mine = self._own_version()
+                if mine is not None:
+                    self.client.delete(index=LOCK_INDEX, id=self.alias, if_seq_no=mine[0], if_primary_term=mine[1],
+                                       refresh="true")
         except (ConflictError, NotFoundError):
             pass  # another process took it over, or it is gone already
         except Exception as exc:  # never hide the error that ended the deploy behind this one
