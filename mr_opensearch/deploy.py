@@ -358,23 +358,24 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
     for warning in preflight.warnings:
         log(f"warning: {warning}")
     log(f"embedding: {preflight.embedding} ({preflight.embedding_reason})")
-    _target(client, model, catalog, options)  # refusals that need the index name, before the lock is taken
+    target = _target(model, catalog, options)
     if options.dry_run:
-        return _deploy_locked(client, model, catalog, options, preflight, None, started, log, encode, progress)
+        return _deploy_locked(client, model, target, options, preflight, None, started, log, encode, progress)
+    _existing_index(client, model, options, target.name)  # its refusals write nothing, not even the lock
     lock = AliasLock(client, alias, command="deploy", log=log).acquire(options.lock_wait)
     try:
         kill_points.reached("lock-taken")
         # the alias may have moved while this process waited for the lock: read the cluster again
         preflight = run_preflight(client, alias=alias, dimension=model.dimension, embedding=options.embedding,
                                   allow_dimension_change=options.allow_dimension_change)
-        return _deploy_locked(client, model, catalog, options, preflight, lock, started, log, encode, progress)
+        return _deploy_locked(client, model, target, options, preflight, lock, started, log, encode, progress)
     finally:
         lock.release()
 
 
 @dataclass
 class _Target:
-    """The index a (model, catalog) maps to, the documents it gets, and what of it already exists."""
+    """The index a (model, catalog) maps to and the documents it gets."""
 
     name: str
     ids: list[str]
@@ -384,13 +385,10 @@ class _Target:
     text_fields: list[str]
     embedding_fields: list[str]
     catalog_sha: str
-    existing: Manifest | None
 
 
-def _target(client: Any, model: ServedModel, catalog: Any, options: DeployOptions) -> _Target:
-    """The deploy's index and what is there, read only: refuses an index of that name mros did not make or
-    of another dimension, and a block on it (a resume writes to it) or on an index ``--keep`` would delete.
-    Run before the alias lock is taken, so such a refusal writes nothing at all, and again under it."""
+def _target(model: ServedModel, catalog: Any, options: DeployOptions) -> _Target:
+    """The deploy's index (named by the model's and the catalog's content) and its documents."""
     text_fields = ["title", *[f for f in options.text_fields if f != "title"]]
     embedding_fields = list(options.embedding_fields or ("title",))
     texts = catalog.embedding_texts(embedding_fields)
@@ -401,9 +399,18 @@ def _target(client: Any, model: ServedModel, catalog: Any, options: DeployOption
             raise MrosError(f"text field {name!r} clashes with a field mros writes", "rename that column", exit_code=2)
     content = [t + "\x1d" + "\x1d".join(extra[n][i] for n in extra) for i, t in enumerate(texts)] if extra else texts
     catalog_sha = catalog_fingerprint(ids, content)
-    name = index_name(options.alias, model.sha256, catalog_sha)
-    existing = read_index_manifest(client, name) if client.indices.exists(index=name) else None
-    if client.indices.exists(index=name) and existing is None:
+    return _Target(name=index_name(options.alias, model.sha256, catalog_sha), ids=ids, titles=titles, texts=texts,
+                   extra=extra, text_fields=text_fields, embedding_fields=embedding_fields, catalog_sha=catalog_sha)
+
+
+def _existing_index(client: Any, model: ServedModel, options: DeployOptions, name: str) -> Manifest | None:
+    """The manifest of the deploy's index when it exists, read only. Refuses an index of that name mros did
+    not make or of another dimension, and a block on it (a resume writes to it) or on an index ``--keep``
+    would delete. Run before the alias lock is taken, so such a refusal writes nothing at all, and again
+    under it."""
+    exists = client.indices.exists(index=name)
+    existing = read_index_manifest(client, name) if exists else None
+    if exists and existing is None:
         raise MrosError(f"index {name} exists but was not created by mros", f"delete or rename it (`DELETE /{name}`)")
     if existing is not None and existing.dimension != model.dimension:
         raise MrosError(f"index {name} holds {existing.dimension}-d vectors, the model makes {model.dimension}-d",
@@ -413,18 +420,17 @@ def _target(client: Any, model: ServedModel, catalog: Any, options: DeployOption
     if options.keep is not None:
         for doomed in prune_candidates(client, options.alias, options.keep, name):
             refuse_blocked(client, doomed, "--keep would delete it", BLOCKS_ON_ALIAS_MOVE)
-    return _Target(name=name, ids=ids, titles=titles, texts=texts, extra=extra, text_fields=text_fields,
-                   embedding_fields=embedding_fields, catalog_sha=catalog_sha, existing=existing)
+    return existing
 
 
-def _deploy_locked(client: Any, model: ServedModel, catalog: Any, options: DeployOptions, preflight: Preflight,
+def _deploy_locked(client: Any, model: ServedModel, target: _Target, options: DeployOptions, preflight: Preflight,
                    lock: AliasLock | None, started: float, log: Log, encode: Callable[[list[str]], np.ndarray],
                    progress: dict[str, DeployResult]) -> DeployResult:
     """The deploy's reads and writes, under the alias lock (``lock`` is None only for a dry run)."""
     alias = options.alias
     check_lock = lock.ensure_held if lock is not None else (lambda: None)
-    target = _target(client, model, catalog, options)
-    name, ids, existing = target.name, target.ids, target.existing
+    name, ids = target.name, target.ids
+    existing = _existing_index(client, model, options, name)
     hybrid = hybrid_settings(model, options.hybrid, preflight)
     requests = Requests(options.dry_run)
     result = DeployResult(index=name, alias=alias, embedding=preflight.embedding,
