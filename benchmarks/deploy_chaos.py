@@ -34,48 +34,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-
-class AliasWatcher:
-    def __init__(self, url: str, alias: str, every: float = 0.05) -> None:
-        from opensearchpy import OpenSearch
-
-        self.client = OpenSearch(hosts=[url], timeout=30)
-        self.alias, self.every = alias, every
-        self.polls = 0
-        self.incomplete_seen: list[str] = []
-        self.errors = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        from opensearchpy.exceptions import NotFoundError
-
-        while not self._stop.is_set():
-            try:
-                found = self.client.indices.get_mapping(index=self.alias)
-            except NotFoundError:
-                found = {}
-            except Exception:
-                self.errors += 1
-                found = {}
-            for index, body in found.items():
-                if (body["mappings"].get("_meta") or {}).get("complete") is not True:
-                    self.incomplete_seen.append(index)
-            self.polls += 1
-            time.sleep(self.every)
-
-    def start(self) -> AliasWatcher:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.tools.alias_watcher import AliasWatcher  # noqa: E402
 
 
 def alias_state(client: Any, alias: str) -> dict[str, Any]:
@@ -145,7 +110,7 @@ def main() -> None:
                str(catalog), "--alias", args.alias, "--url", args.url, "--embedding", "client",
                "--batch-size", str(args.batch_size), "--json"]
     rng = random.Random(args.seed)
-    watcher = AliasWatcher(args.url, args.alias).start()
+    watcher = AliasWatcher(args.url, args.alias, every=0.05).start()
     started = time.time()
     runs: list[dict[str, Any]] = []
     kills = 0
@@ -214,7 +179,7 @@ def main() -> None:
         "product_id_mismatches": sum(1 for a, b in zip(found_ids, product_ids, strict=True) if a != b),
         "alias_on_one_complete_index": state["ok"] and len(state["indices"]) == 1,
         "alias_ok_after_every_kill": all(r["alias_ok"] for r in runs),
-        "watcher_polls": watcher.polls, "watcher_saw_incomplete": len(watcher.incomplete_seen),
+        "watcher_polls": watcher.polls, "watcher_saw_incomplete": len(watcher.incomplete),
         "watcher_errors": watcher.errors,
         "documents_indexed_total": indexed_total(client, args.alias),
         "seconds_to_converge_total": round(converged_at - started, 1),

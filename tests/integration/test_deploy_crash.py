@@ -25,13 +25,13 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.tools.alias_watcher import AliasWatcher
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -76,48 +76,6 @@ def lock_holder(client: Any, alias: str = ALIAS) -> dict[str, Any] | None:
     if not client.indices.exists(index=".mros-locks"):
         return None
     return read_lock(client, alias)
-
-
-class AliasWatcher:
-    """Polls ``GET /<alias>/_mapping`` (the manifests of the indices behind the alias) in a thread."""
-
-    def __init__(self, url: str, alias: str) -> None:
-        from opensearchpy import OpenSearch
-
-        self.client = OpenSearch(hosts=[url], timeout=30)
-        self.alias = alias
-        self.polls = 0
-        self.violations: list[str] = []
-        self.seen: set[str] = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        from opensearchpy.exceptions import NotFoundError
-
-        while not self._stop.is_set():
-            try:
-                found = self.client.indices.get_mapping(index=self.alias)
-            except NotFoundError:
-                found = {}
-            except Exception as exc:  # recorded, then the test fails on it
-                self.violations.append(f"poll failed: {exc!r}")
-                found = {}
-            for index, body in found.items():
-                self.seen.add(index)
-                meta = body["mappings"].get("_meta") or {}
-                if meta.get("complete") is not True:
-                    self.violations.append(f"alias on {index} with complete={meta.get('complete')!r}")
-            self.polls += 1
-            time.sleep(0.01)
-
-    def __enter__(self) -> AliasWatcher:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
