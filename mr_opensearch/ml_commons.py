@@ -57,7 +57,6 @@ follows from it:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import time
@@ -76,6 +75,7 @@ from tenacity import (
 
 from mr_opensearch import kill_points
 from mr_opensearch.errors import MrosError
+from mr_opensearch.hashing import file_sha256
 
 ML = "/_plugins/_ml"
 CHUNK_LIMIT = 10_000_000  # ModelHelper.CHUNK_SIZE: the server refuses bigger chunks
@@ -148,14 +148,6 @@ def call(
             f"ML Commons {method} {path} kept failing for {timeout:.0f}s: {exc.last_attempt.exception()}"
         ) from None
     raise AssertionError("unreachable")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _chunks(path: Path, chunk_bytes: int) -> Iterator[bytes]:
@@ -377,7 +369,7 @@ def register_meta_body(
 
 
 def _checked_hash(zip_path: Path, register_body: dict[str, Any]) -> str:
-    sha = sha256_of(zip_path)
+    sha = file_sha256(zip_path)
     recorded = register_body.get("model_content_hash_value")
     if recorded and recorded != sha:
         raise MrosError(f"{zip_path} has SHA-256 {sha[:12]}…, but ml-commons.json records {str(recorded)[:12]}…",

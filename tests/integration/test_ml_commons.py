@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from mr_opensearch import ml_commons
+from mr_opensearch.hashing import file_sha256
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -22,7 +23,7 @@ def test_export_fits_ml_commons(tiny_model: Any) -> None:
     assert export.parity["ir_version"] <= 9 and export.parity["opset"] <= 19
     assert export.model_config["framework_type"] == "sentence_transformers"
     assert export.model_config["pooling_mode"] == "MEAN" and export.model_config["normalize_result"] is True
-    assert export.sha256 == ml_commons.sha256_of(export.zip_path)
+    assert export.sha256 == file_sha256(export.zip_path)
 
 
 def test_registered_model_is_deployed(opensearch_client: Any, deployed_model: str, tiny_model: Any) -> None:
