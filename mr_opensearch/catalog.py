@@ -22,29 +22,33 @@ id or title, a duplicate id, an oversized title or field.
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mr_opensearch.errors import MrosError
+from mr_opensearch.table_file import (
+    CSV_DELIMITERS,
+    JSONL_SUFFIXES,
+    MAX_FIELD_CHARS,
+    DataError,
+    RowProblem,
+    decode_utf8,
+    table_format,
+    table_rows,
+)
 from mr_opensearch.vector_index import catalog_fingerprint
 
-__all__ = ["ServingCatalog", "catalog_fingerprint", "read_catalog"]
+__all__ = ["MAX_FIELD_CHARS", "ServingCatalog", "catalog_fingerprint", "read_catalog"]
 
 ID_COLUMNS = ("product_uid", "product_id", "id")
 TITLE_COLUMNS = ("product_title", "title")
 SEPARATOR = " | "
 MAX_TITLE_CHARS = 10_000
-MAX_FIELD_CHARS = 100_000
-CSV_SUFFIXES = {".csv": ",", ".tsv": "\t"}
-JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
 
 def _fail(path: Path, line: int | None, problem: str, hint: str = "fix the file and rerun") -> MrosError:
-    where = f"{path}:{line}" if line else str(path)
-    return MrosError(f"{where}: {problem}", hint)
+    return DataError(path, line or None, problem, hint)
 
 
 @dataclass
@@ -76,26 +80,16 @@ def _text(path: Path) -> str:
     if path.is_dir():
         raise MrosError(f"catalog {path} is a directory", "pass the catalog file itself, e.g. DIR/products.csv")
     _format(path)
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise _fail(path, line, f"not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
-                    "re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)") from None
-    if not text.strip():
-        raise _fail(path, None, "the file is empty", "pass a catalog with a header and one row per product")
-    return text
+    return decode_utf8(path)
 
 
 def _format(path: Path) -> str:
     """``"csv"`` or ``"jsonl"`` from the file's extension; anything else is a usage error."""
+    found = table_format(path)
+    if found:
+        return found
     suffix = path.suffix.lower()
-    if suffix in CSV_SUFFIXES:
-        return "csv"
-    if suffix in JSONL_SUFFIXES:
-        return "jsonl"
-    known = ", ".join([*CSV_SUFFIXES, *JSONL_SUFFIXES])
+    known = ", ".join([*CSV_DELIMITERS, *JSONL_SUFFIXES])
     if suffix in (".parquet", ".pq"):
         raise MrosError(f"catalog {path}: Parquet is not read on the serving path (no pandas there)",
                         "convert it to CSV or JSON lines (e.g. `pandas.read_parquet(p).to_csv(...)`)", exit_code=2)
@@ -103,64 +97,23 @@ def _format(path: Path) -> str:
                     "save the catalog as CSV (.csv), TSV (.tsv) or JSON lines (.jsonl)", exit_code=2)
 
 
-def _oversized(path: Path, line: int, record: dict[str, str]) -> None:
-    for name, value in record.items():
-        if len(value) > MAX_FIELD_CHARS:
-            raise _fail(path, line, f"field {name!r} has {len(value)} characters (limit {MAX_FIELD_CHARS})",
-                        "check for a quote that never closes; shorten or drop the field")
+def _records(path: Path, text: str) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    """The header and the rows as strings (JSON values too: null is empty); a bad row stops the read."""
+    header, rows = table_rows(path, text)
 
+    def checked() -> Iterator[tuple[int, dict[str, str]]]:
+        for line, record in rows:
+            if isinstance(record, RowProblem):
+                raise DataError(path, line, str(record), record.hint)
+            values = {str(k): "" if v is None else str(v) for k, v in record.items()}
+            for name, value in values.items():
+                if len(value) > MAX_FIELD_CHARS:
+                    raise DataError(path, line, f"field {name!r} has {len(value)} characters (limit "
+                                    f"{MAX_FIELD_CHARS})", "check for a quote that never closes; shorten or drop "
+                                    "the field")
+            yield line, values
 
-def _csv_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, str]]]:
-    lines = text.splitlines(keepends=True)
-    reader = csv.reader(lines, strict=True, delimiter=CSV_SUFFIXES[path.suffix.lower()])
-    try:
-        header = next(reader)
-    except csv.Error as exc:
-        raise _fail(path, 1, f"unreadable header ({exc})") from None
-    header = [h.strip() for h in header]
-    yield 0, {"__header__": json.dumps(header)}
-    while True:
-        start = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            if "field larger than field limit" in str(exc):
-                raise _fail(path, start, f"a field longer than {csv.field_size_limit()} characters (limit "
-                            f"{MAX_FIELD_CHARS})", "check for a quote that never closes; shorten or drop the field"
-                            ) from None
-            raise _fail(path, start, f"malformed CSV row ({exc})", "close the quote or remove the stray quote character") from None
-        if reader.line_num - start > 0 and any("\n" in cell or "\r" in cell for cell in row):
-            raise _fail(path, start, f"a quoted field opened here spans {reader.line_num - start + 1} lines "
-                        "(an unclosed quote merges rows)", "close the quote, or remove the stray quote character")
-        if not row or all(not c.strip() for c in row):
-            continue
-        if len(row) != len(header):
-            raise _fail(path, start, f"{len(row)} fields, the header has {len(header)}",
-                        "quote fields that contain commas")
-        record = dict(zip(header, row, strict=True))
-        _oversized(path, start, record)
-        yield start, record
-
-
-def _jsonl_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, str]]]:
-    header: list[str] | None = None
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise _fail(path, number, f"not valid JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise _fail(path, number, "expected a JSON object per line")
-        if header is None:
-            header = list(record)
-            yield 0, {"__header__": json.dumps(header)}
-        values = {k: "" if v is None else str(v) for k, v in record.items()}
-        _oversized(path, number, values)
-        yield number, values
+    return header, checked()
 
 
 def _pick(path: Path, header: list[str], given: str | None, choices: Sequence[str], what: str) -> str:
@@ -176,9 +129,7 @@ def read_catalog(path: Path | str, *, id_column: str | None = None, title_column
                  text_fields: Sequence[str] = ()) -> ServingCatalog:
     path = Path(path)
     text = _text(path)
-    rows = _jsonl_rows(path, text) if _format(path) == "jsonl" else _csv_rows(path, text)
-    _, first = next(rows)
-    header = json.loads(first["__header__"])
+    header, rows = _records(path, text)
     id_col = _pick(path, header, id_column, ID_COLUMNS, "id")
     title_col = _pick(path, header, title_column, TITLE_COLUMNS, "title")
     for name in text_fields:

@@ -1,6 +1,6 @@
 """Graded judgments for ``mros eval``, read with the standard library (no pandas on the serving path).
 
-Columns: ``query``, the product id (``product_uid`` or ``product_id``) and either ``relevance`` (raw
+A CSV, TSV or JSON-lines file (:mod:`mr_opensearch.table_file`). Columns: ``query``, the product id (``product_uid`` or ``product_id``) and either ``relevance`` (raw
 rater means on a 1–3 scale, cut at ``partial`` >= 2.0 and ``exact`` >= 2.67, as in training) or
 ``grade`` (0/1/2, irrelevant/partial/exact, or the ESCI names and letters training accepts), cut by
 :class:`mr_opensearch.grading.GradeMapping`. ``split`` keeps the queries of one split of the
@@ -10,7 +10,6 @@ below 0.2, as ``trainer.splits`` does), so ``--tune`` runs on validation and rep
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Literal
 
 from mr_opensearch.errors import MrosError
 from mr_opensearch.grading import GRADE_NAMES, GradeMapping, parse_grade_name
+from mr_opensearch.table_file import DataError, RowProblem, decode_utf8, table_rows
 
 __all__ = ["GRADE_NAMES", "ServingJudgments", "Split", "read_judgments", "split_of"]
 Split = Literal["all", "train", "validation", "test"]
@@ -57,47 +57,33 @@ def read_judgments(path: Path | str, mapping: GradeMapping | None = None, *, spl
     path = Path(path)
     if not path.exists():
         raise MrosError(f"judgments file {path} not found", "pass an existing --judgments CSV (query, product_uid, relevance)")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise MrosError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})", "re-save the file as UTF-8") from None
-    reader = csv.DictReader(text.splitlines(), strict=True)
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    if not header:
-        raise MrosError(f"{path}: the file is empty", "pass a CSV with a header: query, product_uid, relevance")
+    header, rows = table_rows(path, decode_utf8(path))
     id_col = next((c for c in ("product_uid", "product_id") if c in header), None)
     grade_col = next((c for c in ("grade", "relevance") if c in header), None)
     if "query" not in header or id_col is None or grade_col is None:
-        raise MrosError(f"{path}:1: needs columns query, product_uid (or product_id) and relevance (or grade); "
+        raise DataError(path, 1, f"needs columns query, product_uid (or product_id) and relevance (or grade); "
                         f"found {', '.join(header)}", "rename the columns")
     out = ServingJudgments(path=str(path))
-    try:
-        reader.fieldnames = header
-        first_line: dict[tuple[str, str], int] = {}
-        for row in reader:
-            line = reader.line_num
-            if None in row or None in row.values():
-                found = len(header) + len(row.get(None) or []) - sum(v is None for v in row.values())
-                raise MrosError(f"{path}:{line}: {found} fields, the header has {len(header)}",
-                                "quote fields that contain commas")
-            query = (row.get("query") or "").strip()
-            pid = (row.get(id_col) or "").strip()
-            if not query or not pid:
-                raise MrosError(f"{path}:{line}: empty query or product id", "fix or remove the row")
-            grade = _grade(row.get(grade_col) or "", grade_col, path, line, mapping)
-            if split != "all" and split_of(query, seed) != split:
-                continue
-            if query not in out.graded:
-                out.queries.append(query)
-                out.graded[query] = {}
-            previous = out.graded[query].get(pid)
-            if previous is not None and previous != grade:
-                raise MrosError(f"{path}:{line}: pair ({query!r}, {pid!r}) graded {grade} here but {previous} "
-                                f"on line {first_line[(query, pid)]}", "keep one grade per (query, product) pair")
-            first_line.setdefault((query, pid), line)
-            out.graded[query][pid] = grade
-    except csv.Error as exc:
-        raise MrosError(f"{path}:{reader.line_num}: malformed CSV ({exc})", "close the quote or fix the row") from None
+    first_line: dict[tuple[str, str], int] = {}
+    for line, row in rows:
+        if isinstance(row, RowProblem):
+            raise DataError(path, line, str(row), row.hint)
+        query = str(row.get("query") or "").strip()
+        pid = str(row.get(id_col) or "").strip()
+        if not query or not pid:
+            raise DataError(path, line, "empty query or product id", "fix or remove the row")
+        grade = _grade(str(row.get(grade_col) or ""), grade_col, path, line, mapping)
+        if split != "all" and split_of(query, seed) != split:
+            continue
+        if query not in out.graded:
+            out.queries.append(query)
+            out.graded[query] = {}
+        previous = out.graded[query].get(pid)
+        if previous is not None and previous != grade:
+            raise DataError(path, line, f"pair ({query!r}, {pid!r}) graded {grade} here but {previous} "
+                            f"on line {first_line[(query, pid)]}", "keep one grade per (query, product) pair")
+        first_line.setdefault((query, pid), line)
+        out.graded[query][pid] = grade
     if not out.queries:
         raise MrosError(f"{path}: no judged queries{'' if split == 'all' else f' in the {split} split'}",
                         "pass a judgments file with rows, or another --split")

@@ -14,9 +14,6 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
-import json
 from collections import Counter
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -27,7 +24,7 @@ from typing import Literal
 import pandas as pd
 
 from mr_opensearch.catalog import MAX_TITLE_CHARS
-from mr_opensearch.errors import MrosError
+from mr_opensearch.table_file import DataError, RowProblem, decode_utf8, table_rows
 from trainer.config import CatalogColumns, JudgmentColumns
 from trainer.grades import SCALE_HINT, Grade, GradeMapping, OutOfScaleError, UnknownGradeError, parse_grade
 
@@ -51,17 +48,6 @@ def row_hint(fix: str = "fix or remove the row") -> str:
     """The hint of a row error a loader can skip: the fix, and how to skip when the command can."""
     how = skip_rows_hint.get()
     return f"{fix}, or {how}" if how else fix
-
-
-class DataError(MrosError):
-    """A problem in an input data file, located by file and line."""
-
-    def __init__(self, path: Path | str, line: int | None, problem: str, hint: str | None = None) -> None:
-        where = f"{path}:{line}" if line is not None else f"{path}"
-        super().__init__(f"{where}: {problem}", hint or ("fix or remove the row" if line else "fix the file"))
-        self.path = str(path)
-        self.line = line
-        self.problem = problem
 
 
 @dataclass
@@ -97,21 +83,6 @@ def _format_of(path: Path) -> str:
     raise DataError(path, None, f"unsupported file type {path.suffix!r}", "use .csv, .tsv, .jsonl or .parquet")
 
 
-def _decode(path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise DataError(
-            path,
-            line,
-            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
-            "re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 IN > OUT`)",
-        ) from None
-    return text
-
-
 def iter_records(path: Path | str, required: list[str]) -> Iterator[tuple[int, dict[str, object]]]:
     """Yield ``(line, record)`` for each row of a CSV/TSV, JSONL or Parquet file.
 
@@ -131,66 +102,12 @@ def iter_records(path: Path | str, required: list[str]) -> Iterator[tuple[int, d
         except Exception as exc:
             raise DataError(path, None, f"cannot read Parquet: {exc}") from None
         _check_columns(path, list(frame.columns), required)
-        for i, rec in enumerate(frame.to_dict(orient="records"), start=1):
-            yield i, rec
+        yield from enumerate(frame.to_dict(orient="records"), start=1)
         return
-    text = _decode(path)
-    if not text.strip():
-        raise DataError(path, None, "file is empty", "the file needs a header and at least one row")
-    if fmt == "jsonl":
-        seen_any = False
-        for i, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                if not seen_any:
-                    raise DataError(path, i, f"not valid JSON: {exc.msg}", "the first record names the columns: "
-                                    "fix it") from None
-                yield i, {"__error__": f"not valid JSON: {exc.msg}"}
-                continue
-            if not isinstance(rec, dict):
-                if not seen_any:
-                    raise DataError(path, i, "each line must be a JSON object")
-                yield i, {"__error__": "not a JSON object"}
-                continue
-            if not seen_any:
-                _check_columns(path, list(rec), required)
-                seen_any = True
-            yield i, rec
-        return
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    unclosed = "close the quote (a quote inside a quoted field is written twice: \"\"), or remove the stray quote"
-    try:
-        header = next(reader)
-    except csv.Error as exc:
-        raise DataError(path, 1, f"malformed CSV header: {exc}", unclosed) from None
-    if reader.line_num > 1:
-        raise DataError(path, 1, f"the header runs over {reader.line_num} lines: a quote opened on line 1 never "
-                        "closes", unclosed)
-    header = [h.strip() for h in header]
+    header, rows = table_rows(path, decode_utf8(path))
     _check_columns(path, header, required)
-    while True:
-        start = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise DataError(path, start, f"an unclosed quote: a quoted field opened on this row does not close "
-                            f"before line {reader.line_num} ({exc})", unclosed) from None
-        if reader.line_num > start and any("\n" in cell or "\r" in cell for cell in row):
-            raise DataError(path, start, f"an unclosed quote: a quoted field opened on this line runs over "
-                            f"{reader.line_num - start + 1} lines (to line {reader.line_num}), merging the rows in "
-                            "between", unclosed)
-        if not row or all(not c.strip() for c in row):
-            continue
-        if len(row) != len(header):
-            yield start, {"__error__": f"expected {len(header)} fields ({', '.join(header)}), found {len(row)}"}
-            continue
-        yield start, dict(zip(header, row, strict=True))
+    for line, record in rows:
+        yield line, {"__error__": str(record)} if isinstance(record, RowProblem) else record
 
 
 def _check_columns(path: Path, found: list[str], required: list[str]) -> None:

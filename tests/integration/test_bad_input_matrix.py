@@ -436,10 +436,12 @@ FIX = "fix the file and rerun"
 ROWS = [
     # -- the catalog file ------------------------------------------------------------------------------
     Row("catalog-unclosed-quote-merges-rows", with_catalog(HEADER + '1,"drill\n2,sink"\n3,saw\n'),
-        ("{catalog}:2: a quoted field opened here spans 2 lines", "unclosed quote merges rows"), ("close the quote",)),
+        ("{catalog}:2: an unclosed quote: a quoted field opened on this line runs over 2 lines", "merging the rows in between"),
+        ("close the quote",)),
     Row("catalog-unclosed-quote-at-end", with_catalog(HEADER + '1,drill\n2,"sink\n3,tile\n'),
-        ("{catalog}:3: malformed CSV row (unexpected end of data)",), ("close the quote",)),
-    Row("catalog-empty-file", with_catalog(""), ("{catalog}: the file is empty",), ("header and one row per product",)),
+        ("{catalog}:3: an unclosed quote: a quoted field opened on this row does not close before line 4",),
+        ("close the quote",)),
+    Row("catalog-empty-file", with_catalog(""), ("{catalog}: the file is empty",), ("the file needs a header and at least one row",)),
     Row("catalog-header-only", with_catalog(HEADER), ("{catalog}: no products in the catalog (only a header)",),
         ("add one row per product",)),
     Row("catalog-missing-id-column", with_catalog("sku,product_title\n1,drill\n"),
@@ -453,7 +455,7 @@ ROWS = [
         ("{catalog}:3: product '2' has an empty product_title",), (FIX,)),
     Row("catalog-empty-id", with_catalog(HEADER + "1,drill\n ,saw\n"), ("{catalog}:3: empty product_uid",), (FIX,)),
     Row("catalog-too-many-fields", with_catalog(HEADER + "1,drill\n2,saw, cordless\n"),
-        ("{catalog}:3: 3 fields, the header has 2",), ("quote fields that contain commas",)),
+        ("{catalog}:3: 3 fields, the header has 2",), ("quote fields that contain the delimiter",)),
     Row("catalog-oversized-title", with_catalog(HEADER + "1,drill\n2," + "t" * 10_001 + "\n"),
         ("{catalog}:3: product '2' has a 10001-character title (limit 10000)",), ("at most 512 tokens",)),
     Row("catalog-oversized-field", with_catalog("product_uid,product_title,description\n1,drill,"
