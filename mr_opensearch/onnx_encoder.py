@@ -43,7 +43,7 @@ class OnnxEncoder:
     """Sentence embeddings from an exported ONNX token-embedding model (``pooling`` then L2 if ``normalize``)."""
 
     def __init__(self, onnx_path: Path, tokenizer_json: Path, pooling: str = "mean", normalize: bool = True,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, spinning: bool = True) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -54,6 +54,8 @@ class OnnxEncoder:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        if not spinning:  # idle intra-op threads sleep instead of spinning: leaves the CPU to a busy neighbour
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:
@@ -77,14 +79,15 @@ class OnnxEncoder:
         self._dimension: int | None = None
 
     @classmethod
-    def from_package(cls, onnx_dir: Path, threads: int | None = None, variant: str | None = None) -> OnnxEncoder:
+    def from_package(cls, onnx_dir: Path, threads: int | None = None, variant: str | None = None,
+                     spinning: bool = True) -> OnnxEncoder:
         """The encoder of a packaged model (``RUN/onnx`` or a served copy), with the ``pooling_mode`` and
         ``normalize_result`` its ``ml-commons.json`` declares; refuses a model whose output size is not the
         recorded ``embedding_dimension``. ``variant`` (int8/fp32) overrides the packaged variant."""
         onnx, tokenizer, meta = served_files(onnx_dir, variant)
         config = meta.get("model_config") or {}
         encoder = cls(onnx, tokenizer, pooling=str(config.get("pooling_mode", "mean")),
-                      normalize=bool(config.get("normalize_result", True)), threads=threads)
+                      normalize=bool(config.get("normalize_result", True)), threads=threads, spinning=spinning)
         expected = config.get("embedding_dimension")
         if expected is not None and encoder.dimension != int(expected):
             raise MrosError(f"{onnx} makes {encoder.dimension}-d vectors, ml-commons.json says {expected}", REEXPORT)
