@@ -13,8 +13,12 @@ The combiner is fitted by maximum likelihood on held-out pairs, so its probabili
 the way temperature scaling calibrates the cross-encoder alone (it generalises it: with only ``z``
 and ``W = I / T`` it *is* temperature scaling). The test split stays untouched by all three models.
 
-Saved as ``LABELER/stack.pkl`` (a pickle of the two scikit-learn models: load only labelers you
-trust, as with any pickled model) beside ``LABELER/features.json``.
+Saved as ``LABELER/stack.skops`` beside ``LABELER/features.json``, in skops' format
+(:mod:`skops.io`: a zip of JSON and numpy arrays, nothing executed on load). Loading checks every
+type in the file against the types a stack is made of (:data:`TRUSTED_TYPES`, beyond the numpy and
+scikit-learn types skops trusts by default) and refuses a file with any other. A labeler saved by an
+older mros holds ``stack.pkl`` (a pickle, which can run any code when loaded): it is refused unless
+the caller passes ``allow_pickle=True`` (``--trust-pickle`` on the command line).
 """
 
 from __future__ import annotations
@@ -24,7 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-STACK_FILE = "stack.pkl"
+from mr_opensearch.errors import MrosError
+
+STACK_FILE = "stack.skops"
+LEGACY_PICKLE_FILE = "stack.pkl"
+# the types of a fitted stack that skops does not trust by default (checked with
+# ``skops.io.get_untrusted_types`` on a saved stack; see tests/unit/test_stacking_format.py)
+TRUSTED_TYPES = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
 
 
 def _three_columns(model, inputs: np.ndarray) -> np.ndarray:
@@ -67,11 +77,39 @@ class StackingHead:
         return _three_columns(self.combiner, self.combiner_inputs(logits, _three_columns(self.trees, features)))
 
     def save(self, directory: Path | str) -> Path:
+        import skops.io
+
         path = Path(directory) / STACK_FILE
-        path.write_bytes(pickle.dumps({"trees": self.trees, "combiner": self.combiner}))
+        skops.io.dump({"trees": self.trees, "combiner": self.combiner}, path)
         return path
 
     @classmethod
-    def load(cls, directory: Path | str) -> StackingHead:
-        state = pickle.loads((Path(directory) / STACK_FILE).read_bytes())
+    def load(cls, directory: Path | str, allow_pickle: bool = False) -> StackingHead:
+        """Read ``stack.skops``; a legacy ``stack.pkl`` only with ``allow_pickle=True``."""
+        directory = Path(directory)
+        path = directory / STACK_FILE
+        if path.exists():
+            return cls._load_skops(path)
+        legacy = directory / LEGACY_PICKLE_FILE
+        if legacy.exists():
+            if not allow_pickle:
+                raise MrosError(
+                    f"{legacy} is a pickle (written by an older mros); loading it can run any code, so it is "
+                    "not loaded without your say-so",
+                    "re-train the labeler (`mros label train`) to get stack.skops, or, if you trust where this "
+                    "directory came from, pass --trust-pickle (allow_pickle=True in Python) to load it")
+            state = pickle.loads(legacy.read_bytes())
+            return cls(state["trees"], state["combiner"])
+        raise MrosError(f"{directory} has stacking on but no {STACK_FILE}",
+                        "re-train the labeler (`mros label train`), or copy the whole labeler directory")
+
+    @classmethod
+    def _load_skops(cls, path: Path) -> StackingHead:
+        import skops.io
+
+        untrusted = sorted(set(skops.io.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
+        if untrusted:
+            raise MrosError(f"{path} holds types a labeler's stack is not made of: {', '.join(untrusted)}",
+                            "re-train the labeler with this version of mros (`mros label train`)")
+        state = skops.io.load(path, trusted=list(TRUSTED_TYPES))
         return cls(state["trees"], state["combiner"])
