@@ -5,6 +5,7 @@
     mros label apply --labeler LABELER --pairs FILE --catalog FILE --out FILE
     mros label simulate-engagement --labels FILE --out LOG [--noise 0.1 --noisy-out FILE]
     mros label audit --labeler LABELER --labels FILE --engagement LOG --catalog FILE --out FILE
+    mros label convert-stack --labeler LABELER --trust-pickle
 """
 
 from __future__ import annotations
@@ -283,3 +284,22 @@ def audit(
             r = rep["recovery"]
             result(f"label errors {r['error_rate_before']:.2%} -> {r['error_rate_after']:.2%} "
                    f"({r['errors_fixed']} fixed, {r['errors_introduced']} introduced)")
+
+
+@app.command("convert-stack")
+@handle_errors
+def convert_stack(
+    labeler: Path = typer.Option(..., "--labeler", "-l", help="Labeler directory saved by an older mros (stack.pkl)."),
+    trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Required: you trust this directory's pickle "
+                                      "(unpickling can run any code)."),
+) -> None:
+    """Rewrite a trusted labeler's pickled stack (stack.pkl) as stack.skops, checked to predict the same."""
+    from trainer.labeler.stacking import LEGACY_PICKLE_FILE, convert_legacy_stack
+
+    if not trust_pickle:
+        raise MrosError(f"converting {labeler / LEGACY_PICKLE_FILE} unpickles it, which can run any code",
+                        "pass --trust-pickle if you trust where this labeler came from; otherwise re-train it "
+                        "(`mros label train`)")
+    path = convert_legacy_stack(labeler)
+    result(f"Converted {labeler / LEGACY_PICKLE_FILE} to {path} (same probabilities on 256 probes); "
+           "the labeler loads without --trust-pickle now")

@@ -99,3 +99,20 @@ def test_cli_refuses_a_pickled_stack_and_names_the_flag(fitted_stack, tmp_path):
     assert result.exit_code == 1, result.output
     assert "stack.pkl is a pickle" in result.output and "--trust-pickle" in result.output
     assert "Traceback" not in result.output
+
+
+def test_convert_stack_needs_the_flag_then_writes_a_skops_file_that_predicts_the_same(fitted_stack, tmp_path):
+    from typer.testing import CliRunner
+
+    from mr_opensearch.cli import app
+
+    head, logits, features = fitted_stack
+    (tmp_path / LEGACY_PICKLE_FILE).write_bytes(pickle.dumps({"trees": head.trees, "combiner": head.combiner}))
+    refused = CliRunner().invoke(app, ["label", "convert-stack", "--labeler", str(tmp_path)])
+    assert refused.exit_code == 1 and "--trust-pickle" in refused.output
+    assert not (tmp_path / STACK_FILE).exists()
+    done = CliRunner().invoke(app, ["label", "convert-stack", "--labeler", str(tmp_path), "--trust-pickle"])
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([STACK_FILE, LEGACY_PICKLE_FILE])  # pickle kept
+    converted = StackingHead.load(tmp_path)  # no flag needed any more
+    np.testing.assert_array_equal(converted.predict_proba(logits, features), head.predict_proba(logits, features))

@@ -96,8 +96,9 @@ class StackingHead:
                 raise MrosError(
                     f"{legacy} is a pickle (written by an older mros); loading it can run any code, so it is "
                     "not loaded without your say-so",
-                    "re-train the labeler (`mros label train`) to get stack.skops, or, if you trust where this "
-                    "directory came from, pass --trust-pickle (allow_pickle=True in Python) to load it")
+                    "re-train the labeler (`mros label train`), or, if you trust where this directory came from, "
+                    "convert it once with `mros label convert-stack --labeler DIR --trust-pickle`, or pass "
+                    "--trust-pickle (allow_pickle=True in Python) to load it as it is")
             state = pickle.loads(legacy.read_bytes())
             return cls(state["trees"], state["combiner"])
         raise MrosError(f"{directory} has stacking on but no {STACK_FILE}",
@@ -113,3 +114,29 @@ class StackingHead:
                             "re-train the labeler with this version of mros (`mros label train`)")
         state = skops.io.load(path, trusted=list(TRUSTED_TYPES))
         return cls(state["trees"], state["combiner"])
+
+
+def convert_legacy_stack(directory: Path | str, probes: int = 256) -> Path:
+    """Rewrite a trusted labeler's ``stack.pkl`` as ``stack.skops`` (the pickle is kept; the skops file
+    is read first from now on). Refuses to write when the converted stack's probabilities on random
+    probes differ from the pickled one's in any bit."""
+    directory = Path(directory)
+    if not (directory / LEGACY_PICKLE_FILE).exists():
+        raise MrosError(f"{directory} has no {LEGACY_PICKLE_FILE} to convert",
+                        "pass the directory of a labeler saved by an older mros")
+    state = pickle.loads((directory / LEGACY_PICKLE_FILE).read_bytes())
+    legacy = StackingHead(state["trees"], state["combiner"])
+    rng = np.random.default_rng(0)
+    logits, features = rng.normal(size=(probes, 3)), rng.normal(size=(probes, int(legacy.trees.n_features_in_)))
+    target = directory / STACK_FILE
+    tmp = directory / "stack.converting.skops"
+    import skops.io
+
+    skops.io.dump({"trees": legacy.trees, "combiner": legacy.combiner}, tmp)
+    converted = StackingHead._load_skops(tmp)
+    if not np.array_equal(converted.predict_proba(logits, features), legacy.predict_proba(logits, features)):
+        tmp.unlink()
+        raise MrosError(f"{directory}: the converted stack does not predict what the pickled one does",
+                        "re-train the labeler (`mros label train`)")
+    tmp.replace(target)
+    return target
