@@ -37,6 +37,15 @@ LEGACY_PICKLE_FILE = "stack.pkl"
 TRUSTED_TYPES = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
 
 
+def _skops():
+    try:
+        import skops.io
+    except ImportError:
+        raise MrosError("the labeler's stack needs skops, which is not installed",
+                        "install the training extra: pip install 'mros[train]' (or pip install skops)") from None
+    return skops.io
+
+
 def _three_columns(model, inputs: np.ndarray) -> np.ndarray:
     """``predict_proba`` over all three grades, zeros for a grade the model never saw in training."""
     probs = np.zeros((len(inputs), 3))
@@ -77,10 +86,8 @@ class StackingHead:
         return _three_columns(self.combiner, self.combiner_inputs(logits, _three_columns(self.trees, features)))
 
     def save(self, directory: Path | str) -> Path:
-        import skops.io
-
         path = Path(directory) / STACK_FILE
-        skops.io.dump({"trees": self.trees, "combiner": self.combiner}, path)
+        _skops().dump({"trees": self.trees, "combiner": self.combiner}, path)
         return path
 
     @classmethod
@@ -106,13 +113,12 @@ class StackingHead:
 
     @classmethod
     def _load_skops(cls, path: Path) -> StackingHead:
-        import skops.io
-
-        untrusted = sorted(set(skops.io.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
+        sio = _skops()
+        untrusted = sorted(set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
         if untrusted:
             raise MrosError(f"{path} holds types a labeler's stack is not made of: {', '.join(untrusted)}",
                             "re-train the labeler with this version of mros (`mros label train`)")
-        state = skops.io.load(path, trusted=list(TRUSTED_TYPES))
+        state = sio.load(path, trusted=list(TRUSTED_TYPES))
         return cls(state["trees"], state["combiner"])
 
 
@@ -130,9 +136,7 @@ def convert_legacy_stack(directory: Path | str, probes: int = 256) -> Path:
     logits, features = rng.normal(size=(probes, 3)), rng.normal(size=(probes, int(legacy.trees.n_features_in_)))
     target = directory / STACK_FILE
     tmp = directory / "stack.converting.skops"
-    import skops.io
-
-    skops.io.dump({"trees": legacy.trees, "combiner": legacy.combiner}, tmp)
+    _skops().dump({"trees": legacy.trees, "combiner": legacy.combiner}, tmp)
     converted = StackingHead._load_skops(tmp)
     if not np.array_equal(converted.predict_proba(logits, features), legacy.predict_proba(logits, features)):
         tmp.unlink()
