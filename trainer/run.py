@@ -126,6 +126,9 @@ def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume:
         models = {final_model_name(config): str(model_dir), "base": config.model.base}
         if config.stage2.enabled:
             models = {"stage2": str(model_dir), "stage1": str(stage1_dir), "base": config.model.base}
+        mnrl_model = run_dir / "baselines" / "mnrl" / "model"
+        if "mnrl" in config.eval.baselines and mnrl_model.exists():  # its boundary accuracy, for the comparison
+            models["mnrl"] = str(mnrl_model)
         metrics["boundaries"] = learn_run_boundaries(run_dir, config, data, models, progress, log)
     metrics["wall_seconds"] = time.time() - t0
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))

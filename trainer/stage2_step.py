@@ -15,7 +15,8 @@ from mr_opensearch.errors import MrosError
 
 
 def labeler_function(path: Path, batch_size: int = 128, progress: bool = False):
-    """Adapt a labeler directory (``mros label train``) to ``(queries, texts) -> (grades, probs)``."""
+    """Adapt a labeler directory (``mros label train``) to ``(queries, texts) -> (grades, probs)``.
+    A labeler whose stack is a pickle (saved by an older mros) is refused: training never unpickles."""
     from trainer.labeler.model import Labeler
 
     if not Path(path).exists():

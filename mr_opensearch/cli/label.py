@@ -5,6 +5,7 @@
     mros label apply --labeler LABELER --pairs FILE --catalog FILE --out FILE
     mros label simulate-engagement --labels FILE --out LOG [--noise 0.1 --noisy-out FILE]
     mros label audit --labeler LABELER --labels FILE --engagement LOG --catalog FILE --out FILE
+    mros label convert-stack --labeler LABELER --trust-pickle
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ app = typer.Typer(help="Relevance labeler (train / evaluate / apply) and engagem
                   no_args_is_help=True)
 
 FORCE = typer.Option(False, "--force", help="Replace an existing output file (never needed for a new one).")
+TRUST_PICKLE = typer.Option(False, "--trust-pickle", help="Load a labeler saved by an older mros whose stack is a "
+                            "pickle (stack.pkl; loading a pickle can run any code: only for labelers you trust).")
 
 
 def _summary(title: str, data: dict, keys: list[str]) -> str:
@@ -99,6 +102,7 @@ def evaluate(
     out: Path | None = typer.Option(None, "--out", "-o", help="Folder for metrics.json and confusion_matrix.png."),
     batch_size: int = typer.Option(128, "--batch-size", min=1),
     force: bool = FORCE,
+    trust_pickle: bool = TRUST_PICKLE,
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
     """Score a labeler against graded pairs: accuracy, within-1, macro-F1, per-class P/R, confusion."""
@@ -110,7 +114,7 @@ def evaluate(
     if out is not None:
         check_output_dir(out)
         check_output_file(out / "metrics.json", force=force)
-    model = Labeler.load(labeler)
+    model = Labeler.load(labeler, allow_pickle=trust_pickle)
     cat = load_catalog(catalog)
     frame = load_labels(labels, cat)
     pairs = [(q, cat.text(p)) for q, p in zip(frame["query"], frame["product_uid"], strict=True)]
@@ -137,6 +141,7 @@ def apply(
     force: bool = typer.Option(False, "--force", help="Replace an existing --out instead of resuming it."),
     tta: bool = typer.Option(False, "--tta", help="Average over test-time augmentations (3x slower)."),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads."),
+    trust_pickle: bool = TRUST_PICKLE,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Label (query, product) pairs with grades 0/1/2 and calibrated class probabilities."""
@@ -154,7 +159,7 @@ def apply(
         torch.set_num_threads(threads)
     cat = load_catalog(catalog)
     todo = read_pairs(pairs, cat)
-    model = Labeler.load(labeler)
+    model = Labeler.load(labeler, allow_pickle=trust_pickle)
     augmentations = tuple(AUGMENTATIONS) if tta else ("identity",)
     summary = apply_labeler(model, todo, cat, out, batch_size, show_progress(), augmentations, log=info, force=force)
     if as_json:
@@ -244,6 +249,7 @@ def audit(
     min_impressions: int = typer.Option(30, "--min-impressions", help="Test only pairs with this many impressions."),
     truth: Path | None = typer.Option(None, "--truth", help="Known true grades: report how much noise was recovered."),
     force: bool = FORCE,
+    trust_pickle: bool = TRUST_PICKLE,
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Flag labels that engagement contradicts (binomial tests), re-judge them, write corrected labels."""
@@ -263,7 +269,7 @@ def audit(
     cat = load_catalog(catalog)
     frame = load_labels(labels, cat)
     log = load_engagement(engagement)
-    judges = [Labeler.load(labeler), *(Labeler.load(j) for j in judge)]
+    judges = [Labeler.load(path, allow_pickle=trust_pickle) for path in (labeler, *judge)]
     corrected, rep = audit_labels(frame, log, judges, cat, config, show_progress(), log=info)
     if truth is not None:
         rep["recovery"] = recovery_report(corrected, load_labels(truth, cat))
@@ -278,3 +284,22 @@ def audit(
             r = rep["recovery"]
             result(f"label errors {r['error_rate_before']:.2%} -> {r['error_rate_after']:.2%} "
                    f"({r['errors_fixed']} fixed, {r['errors_introduced']} introduced)")
+
+
+@app.command("convert-stack")
+@handle_errors
+def convert_stack(
+    labeler: Path = typer.Option(..., "--labeler", "-l", help="Labeler directory saved by an older mros (stack.pkl)."),
+    trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Required: you trust this directory's pickle "
+                                      "(unpickling can run any code)."),
+) -> None:
+    """Rewrite a trusted labeler's pickled stack (stack.pkl) as stack.skops, checked to predict the same."""
+    from trainer.labeler.stacking import LEGACY_PICKLE_FILE, convert_legacy_stack
+
+    if not trust_pickle:
+        raise MrosError(f"converting {labeler / LEGACY_PICKLE_FILE} unpickles it, which can run any code",
+                        "pass --trust-pickle if you trust where this labeler came from; otherwise re-train it "
+                        "(`mros label train`)")
+    path = convert_legacy_stack(labeler)
+    result(f"Converted {labeler / LEGACY_PICKLE_FILE} to {path} (same probabilities on 256 probes); "
+           "the labeler loads without --trust-pickle now")

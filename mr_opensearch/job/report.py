@@ -3,7 +3,8 @@
 What it reads from the run directory (each section says so when its input is missing):
 
 * ``metrics.json``: the metrics table of every model against BM25, the base model and the MNRL recipe;
-  the learned boundaries of each model (``boundaries``);
+  mros against the MNRL recipe with the differences (:mod:`trainer.evaluation.mnrl_comparison`), or
+  how to get it when the run has no MNRL baseline; the learned boundaries of each model (``boundaries``);
 * ``plots/*.png``: score histograms by grade (test split) and the validation histograms with the
   learned boundaries drawn on them (base, Stage 1, Stage 2);
 * ``labeler/metrics.json``: the labeler's held-out metrics; its confusion matrix is drawn again;
@@ -169,6 +170,21 @@ def _metrics_section(metrics: dict | None) -> str:
     return "\n".join(parts)
 
 
+def _mnrl_section(metrics: dict | None) -> str:
+    from trainer.evaluation.mnrl_comparison import HOW_TO_GET_IT, compare_with_mnrl
+
+    if not metrics or not metrics.get("splits"):
+        return _missing("metrics.json is missing: run `mros train` (or `mros run`) into this directory first.")
+    comparison = compare_with_mnrl(metrics)
+    if comparison is None:
+        return _missing(f"Not measured: {HOW_TO_GET_IT}.")
+    rows = [[row.metric, row.mros, row.mnrl, "–" if row.difference is None else f"{row.difference:+.4f}"]
+            for row in comparison.rows]
+    return (f"<p>{html.escape(comparison.split)} split; difference = mros − MNRL (higher is better).</p>"
+            + _table(["metric", f"mros ({MODEL_LABELS.get(comparison.model, comparison.model)})", "MNRL recipe",
+                      "difference"], rows))
+
+
 def _boundaries_section(metrics: dict | None) -> str:
     compared = (metrics or {}).get("boundaries")
     if not compared:
@@ -260,6 +276,7 @@ def build_report(run_dir: Path | str, out_dir: Path | str | None = None, labeler
     sections = [
         ("Data", _table(["split", "queries", "pairs", "grades"], data_rows) if data_rows else _missing("no splits.json")),
         ("Retrieval quality against the baselines", _section(run_dir / "metrics.json", lambda: _metrics_section(metrics))),
+        ("mros against the MNRL recipe", _section(run_dir / "metrics.json", lambda: _mnrl_section(metrics))),
         ("Score distributions by grade", "\n".join(score_figs) or _missing("no score histograms in plots/.")),
         ("Learned grade boundaries", _section(run_dir / "metrics.json", lambda: _boundaries_section(metrics)) + boundary_fig),
         ("Labeler", _section((labeler_dir or run_dir / "labeler") / "metrics.json",

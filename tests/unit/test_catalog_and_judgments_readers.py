@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from catalog_error_hints import expected_hint
 
 from mr_opensearch.catalog import read_catalog
 from mr_opensearch.errors import MrosError
@@ -49,7 +50,7 @@ def test_bad_catalogs_are_refused_with_the_line(tmp_path, content, message):
     with pytest.raises(MrosError) as info:
         read_catalog(write(tmp_path, content))
     assert message in str(info.value)
-    assert info.value.hint
+    assert info.value.hint == expected_hint(info.value.message)
 
 
 def test_missing_catalog_and_unknown_text_field(tmp_path):

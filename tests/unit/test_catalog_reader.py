@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
+from catalog_error_hints import expected_hint
 
 from mr_opensearch.catalog import catalog_fingerprint, read_catalog
 from mr_opensearch.errors import MrosError
@@ -40,7 +41,7 @@ def test_each_catalog_error_names_the_file_and_line(tmp_path, content, where, pr
     with pytest.raises(MrosError) as info:
         read_catalog(path)
     assert info.value.message.startswith(f"{path}{where}: {problem}")
-    assert info.value.hint
+    assert info.value.hint == expected_hint(info.value.message)
 
 
 def test_a_title_of_exactly_ten_thousand_characters_is_kept(tmp_path):

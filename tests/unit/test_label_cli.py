@@ -42,7 +42,14 @@ def test_label_commands_end_to_end(tmp_path):
                                  "--catalog", str(catalog), "--out", str(tmp_path / "labels.jsonl"), "--tta", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["labeled"] == summary["pairs"] > 0 and sum(summary["by_grade"].values()) == summary["labeled"]
+    unique_pairs = len(pd.read_csv(data / "judgments.csv", dtype=str).drop_duplicates(["query", "product_uid"]))
+    assert summary["labeled"] == summary["pairs"] == unique_pairs
+    assert sum(summary["by_grade"].values()) == summary["labeled"]
+    labeled = pd.read_json(tmp_path / "labels.jsonl", lines=True)
+    assert len(labeled) == unique_pairs
+    assert summary["by_grade"] == {name: int((labeled["grade"] == grade).sum())
+                                   for grade, name in enumerate(("irrelevant", "partial", "exact"))
+                                   if name in summary["by_grade"]}
 
     result = runner.invoke(app, ["label", "simulate-engagement", "--labels", str(data / "judgments.csv"),
                                  "--out", str(tmp_path / "log.parquet"), "--noise", "0.2",
@@ -56,7 +63,11 @@ def test_label_commands_end_to_end(tmp_path):
     report = json.loads(result.stdout)
     assert report["flagged"] == sum(g["flagged"] for g in report["by_grade"].values())
     assert report["changed"] <= report["flagged"]
-    assert report["recovery"]["errors_before"] > 0
+    # the corruptions simulate-engagement made: noisy grades that differ from the true ones
+    noisy = pd.read_csv(tmp_path / "noisy.csv", dtype={"product_uid": str})
+    truth = pd.read_csv(tmp_path / "noisy.truth.csv", dtype={"product_uid": str})
+    joined = noisy.merge(truth, on=["query", "product_uid"], suffixes=("", "_true"))
+    assert report["recovery"]["errors_before"] == int((joined["grade"] != joined["grade_true"]).sum()) > 0
     assert (tmp_path / "fixed.report.json").exists()
     fixed = pd.read_csv(tmp_path / "fixed.csv")
     assert {"grade", "original_grade", "flagged", "changed", "q_value", "wilson_low"} <= set(fixed.columns)

@@ -329,8 +329,8 @@ def test_has_engine_plugins_names_what_is_missing() -> None:
     assert reason == ("the cluster lacks ML Commons (opensearch-ml) and neural-search (opensearch-neural-search)")
     ok, reason = ml_commons.has_engine_plugins(Client(["opensearch-knn", "opensearch-ml"]))
     assert (ok, reason) == (False, "the cluster lacks neural-search (opensearch-neural-search)")
-    ok, _ = ml_commons.has_engine_plugins(Client(["opensearch-knn", "opensearch-ml", "opensearch-neural-search"]))
-    assert ok
+    assert ml_commons.has_engine_plugins(Client(["opensearch-knn", "opensearch-ml", "opensearch-neural-search"])) == (
+        True, "the cluster has ML Commons (opensearch-ml) and neural-search (opensearch-neural-search)")
 
 
 def test_ingest_pipeline_body_exact() -> None:

@@ -15,6 +15,38 @@ from trainer.testing import build_tiny_sentence_transformer, write_synthetic_dat
 pytestmark = pytest.mark.slow
 
 
+def _auc(high: list[float], low: list[float]) -> float:
+    """P(a ``high`` score beats a ``low`` one), ties counting half, over all pairs."""
+    wins = sum((h > lo) + 0.5 * (h == lo) for h in high for lo in low)
+    return wins / (len(high) * len(low))
+
+
+def _ndcg10_from_scratch(run) -> float:
+    """Mean nDCG@10 over the test queries with a judged gain: the saved model's cosine ranking of the
+    whole catalog, gain ``2^grade - 1``, discount ``log2(rank + 1)``."""
+    from sentence_transformers import SentenceTransformer
+
+    from trainer.config import load_config
+    from trainer.run_data import load_data
+
+    data = load_data(load_config(run / "config.yaml"))
+    frame = data.splits["test"].frame
+    model = SentenceTransformer(str(run / "model"))
+    docs = model.encode([data.catalog.text(p) for p in data.catalog.ids], normalize_embeddings=True)
+    values = []
+    for query, rows in frame.groupby("query", sort=False):
+        graded = dict(zip(rows["product_id"], rows["grade"].astype(int), strict=True))
+        ideal = sorted(graded.values(), reverse=True)[:10]
+        ideal_dcg = sum((2 ** g - 1) / np.log2(i + 2) for i, g in enumerate(ideal))
+        if ideal_dcg == 0:
+            continue
+        scores = docs @ model.encode([query], normalize_embeddings=True)[0]
+        top = np.argsort(-scores, kind="stable")[:10]
+        dcg = sum((2 ** graded.get(data.catalog.ids[j], 0) - 1) / np.log2(i + 2) for i, j in enumerate(top))
+        values.append(dcg / ideal_dcg)
+    return float(np.mean(values))
+
+
 @pytest.fixture(scope="module")
 def data_and_base(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
@@ -44,17 +76,38 @@ def test_train_writes_the_run_directory_contract(data_and_base):
     metrics = json.loads((run / "metrics.json").read_text())
     test = metrics["splits"]["test"]
     assert set(test) == {"stage1", "stage1-int8-onnx", "base", "bm25", "mnrl"}
-    for model_metrics in test.values():
-        assert 0.0 <= model_metrics["ndcg@10"] <= 1.0
-        assert 0.0 <= model_metrics["auc_exact_vs_irrelevant"] <= 1.0
+    # every model's AUCs, from its judged-pair scores (RUN/eval/test/NAME.json) by the formula
+    for name, model_metrics in test.items():
+        scores = json.loads((run / "eval" / "test" / f"{name}.json").read_text())["scores_by_grade"]
+        for key, high, low in (("auc_exact_vs_partial", "exact", "partial"), ("auc_partial_vs_irrelevant", "partial", "irrelevant"),
+                               ("auc_exact_vs_irrelevant", "exact", "irrelevant")):
+            assert model_metrics[key] == pytest.approx(_auc(scores[high], scores[low]), abs=1e-12), (name, key)
+    # Stage 1's nDCG@10, recomputed here from the saved model over the whole catalog
+    assert test["stage1"]["ndcg@10"] == pytest.approx(_ndcg10_from_scratch(run), abs=1e-6)
     assert metrics["export"]["int8_mean_cosine"] >= 0.99
     assert metrics["training"]["steps"] > 0
     boundaries = json.loads((run / "boundaries.json").read_text())
     assert -1 <= boundaries["partial"] <= boundaries["exact"] <= 1
-    assert 0 <= boundaries["accuracy"] <= 1 and boundaries["base_model_comparison"]["partial"] is not None
+    # the test accuracy of thresholding Stage 1's test scores at the learned boundaries, counted here
+    stage1_scores = json.loads((run / "eval" / "test" / "stage1.json").read_text())["scores_by_grade"]
+    hits = (sum(s < boundaries["partial"] for s in stage1_scores["irrelevant"])
+            + sum(boundaries["partial"] <= s < boundaries["exact"] for s in stage1_scores["partial"])
+            + sum(s >= boundaries["exact"] for s in stage1_scores["exact"]))
+    assert boundaries["test_accuracy"] == pytest.approx(hits / sum(map(len, stage1_scores.values())))
+    assert set(metrics["boundaries"]) == {"stage1", "base", "mnrl"}  # the MNRL baseline is thresholded too
+    assert boundaries["base_model_comparison"] == metrics["boundaries"]["base"]
+    assert boundaries["accuracy"] == metrics["boundaries"]["stage1"]["accuracy"]
     env = json.loads((run / "environment.json").read_text())
     assert env["versions"]["torch"] and env["seeds"]["stage1"] == 42
-    assert "## Metrics" in (run / "README.md").read_text()
+    card = (run / "README.md").read_text()
+    assert "## Metrics" in card and "This card describes **Stage 1 only**" in card
+    from huggingface_hub import ModelCard
+
+    card_data = ModelCard(card).data
+    assert card_data.base_model == str(base) and card_data.datasets == ["data"]
+    assert {(r.metric_type, r.metric_value) for r in card_data.eval_results} >= {
+        ("ndcg_at_10", test["stage1"]["ndcg@10"]), ("boundary_accuracy", boundaries["test_accuracy"])}
+    assert f"| ndcg@10 | {test['stage1']['ndcg@10']:.4f} | {test['mnrl']['ndcg@10']:.4f} |" in card
     # a multilingual pair goes through the exported model's tokenizer without unknown tokens
     from tokenizers import Tokenizer
 
@@ -75,7 +128,11 @@ def test_evaluate_and_export_commands(data_and_base):
         pytest.skip("needs the run of the previous test")
     result = CliRunner().invoke(app, ["--no-progress", "evaluate", "--run", str(run), "--split", "validation", "--json"])
     assert result.exit_code == 0, result.output
-    assert "validation" in json.loads(result.stdout[result.stdout.index("{"):])["splits"]
+    evaluated = json.loads(result.stdout)  # the whole of stdout is the JSON document
+    assert list(evaluated["splits"]) == ["validation"]
+    assert set(evaluated["splits"]["validation"]) == {"stage1", "stage1-int8-onnx", "base", "bm25", "mnrl"}
+    cached = json.loads((run / "eval" / "validation" / "stage1.json").read_text())["metrics"]
+    assert evaluated["splits"]["validation"]["stage1"]["ndcg@10"] == cached["ndcg@10"]
     out = root / "export"
     result = CliRunner().invoke(app, ["export", "--model", str(run / "model"), "--out", str(out), "--package", "fp32"])
     assert result.exit_code == 0, result.output

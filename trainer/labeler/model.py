@@ -6,7 +6,7 @@ softmax temperature, saved as a directory::
       model/            the Hugging Face model and tokenizer (safetensors; GGUF backbones are saved
                         de-quantised, so loading never needs the GGUF again)
       features.json     with stacking: the fitted pair features (:mod:`trainer.labeler.features`)
-      stack.pkl         with stacking: the trees and the combiner (:mod:`trainer.labeler.stacking`)
+      stack.skops       with stacking: the trees and the combiner (:mod:`trainer.labeler.stacking`; no pickle)
       neighbours.npz    with stacking: the graded-pair memory (:mod:`trainer.labeler.neighbours`)
       metrics.json      written by training (see :mod:`trainer.labeler.train`)
 
@@ -82,7 +82,10 @@ class Labeler:
         return path
 
     @classmethod
-    def load(cls, path: Path | str, device: str = "cpu", progress: bool = False) -> Labeler:
+    def load(cls, path: Path | str, device: str = "cpu", progress: bool = False,
+             allow_pickle: bool = False) -> Labeler:
+        """Read a labeler directory. ``allow_pickle`` lets a stack saved by an older mros (``stack.pkl``)
+        be unpickled; without it such a directory is refused (:meth:`StackingHead.load`)."""
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         from trainer.labeler.backbones import prepare_tokenizer, quiet_transformers
@@ -93,13 +96,13 @@ class Labeler:
             raise MrosError(f"{path} is not a labeler directory (no {LABELER_FILE})",
                             "pass the --out directory of `mros label train`")
         info = json.loads((path / LABELER_FILE).read_text())
+        features = stack = None
+        if info.get("stacking"):  # first: a refused stack fails before the model is read
+            stack, features = StackingHead.load(path, allow_pickle=allow_pickle), PairFeatures.load(path)
         tokenizer = AutoTokenizer.from_pretrained(path / "model")
         model = AutoModelForSequenceClassification.from_pretrained(path / "model").to(device)
         prepare_tokenizer(model, tokenizer)
         model.eval()
-        features = stack = None
-        if info.get("stacking"):
-            features, stack = PairFeatures.load(path), StackingHead.load(path)
         return cls(model, tokenizer, info["guideline"], int(info["max_seq_length"]), float(info["temperature"]), info,
                    features, stack)
 

@@ -13,8 +13,12 @@ The combiner is fitted by maximum likelihood on held-out pairs, so its probabili
 the way temperature scaling calibrates the cross-encoder alone (it generalises it: with only ``z``
 and ``W = I / T`` it *is* temperature scaling). The test split stays untouched by all three models.
 
-Saved as ``LABELER/stack.pkl`` (a pickle of the two scikit-learn models: load only labelers you
-trust, as with any pickled model) beside ``LABELER/features.json``.
+Saved as ``LABELER/stack.skops`` beside ``LABELER/features.json``, in skops' format
+(:mod:`skops.io`: a zip of JSON and numpy arrays, nothing executed on load). Loading checks every
+type in the file against the types a stack is made of (:data:`TRUSTED_TYPES`, beyond the numpy and
+scikit-learn types skops trusts by default) and refuses a file with any other. A labeler saved by an
+older mros holds ``stack.pkl`` (a pickle, which can run any code when loaded): it is refused unless
+the caller passes ``allow_pickle=True`` (``--trust-pickle`` on the command line).
 """
 
 from __future__ import annotations
@@ -24,7 +28,22 @@ from pathlib import Path
 
 import numpy as np
 
-STACK_FILE = "stack.pkl"
+from mr_opensearch.errors import MrosError
+
+STACK_FILE = "stack.skops"
+LEGACY_PICKLE_FILE = "stack.pkl"
+# the types of a fitted stack that skops does not trust by default (checked with
+# ``skops.io.get_untrusted_types`` on a saved stack; see tests/unit/test_stacking_format.py)
+TRUSTED_TYPES = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
+
+
+def _skops():
+    try:
+        import skops.io
+    except ImportError:
+        raise MrosError("the labeler's stack needs skops, which is not installed",
+                        "install the training extra: pip install 'mros[train]' (or pip install skops)") from None
+    return skops.io
 
 
 def _three_columns(model, inputs: np.ndarray) -> np.ndarray:
@@ -68,10 +87,60 @@ class StackingHead:
 
     def save(self, directory: Path | str) -> Path:
         path = Path(directory) / STACK_FILE
-        path.write_bytes(pickle.dumps({"trees": self.trees, "combiner": self.combiner}))
+        _skops().dump({"trees": self.trees, "combiner": self.combiner}, path)
         return path
 
     @classmethod
-    def load(cls, directory: Path | str) -> StackingHead:
-        state = pickle.loads((Path(directory) / STACK_FILE).read_bytes())
+    def load(cls, directory: Path | str, allow_pickle: bool = False) -> StackingHead:
+        """Read ``stack.skops``; a legacy ``stack.pkl`` only with ``allow_pickle=True``."""
+        directory = Path(directory)
+        path = directory / STACK_FILE
+        if path.exists():
+            return cls._load_skops(path)
+        legacy = directory / LEGACY_PICKLE_FILE
+        if legacy.exists():
+            if not allow_pickle:
+                raise MrosError(
+                    f"{legacy} is a pickle (written by an older mros); loading it can run any code, so it is "
+                    "not loaded without your say-so",
+                    "re-train the labeler (`mros label train`), or, if you trust where this directory came from, "
+                    "convert it once with `mros label convert-stack --labeler DIR --trust-pickle`, or pass "
+                    "--trust-pickle (allow_pickle=True in Python) to load it as it is")
+            state = pickle.loads(legacy.read_bytes())
+            return cls(state["trees"], state["combiner"])
+        raise MrosError(f"{directory} has stacking on but no {STACK_FILE}",
+                        "re-train the labeler (`mros label train`), or copy the whole labeler directory")
+
+    @classmethod
+    def _load_skops(cls, path: Path) -> StackingHead:
+        sio = _skops()
+        untrusted = sorted(set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
+        if untrusted:
+            raise MrosError(f"{path} holds types a labeler's stack is not made of: {', '.join(untrusted)}",
+                            "re-train the labeler with this version of mros (`mros label train`)")
+        state = sio.load(path, trusted=list(TRUSTED_TYPES))
         return cls(state["trees"], state["combiner"])
+
+
+def convert_legacy_stack(directory: Path | str, probes: int = 256) -> Path:
+    """Rewrite a trusted labeler's ``stack.pkl`` as ``stack.skops`` (the pickle is kept; the skops file
+    is read first from now on). Refuses to write when the converted stack's probabilities on random
+    probes differ from the pickled one's in any bit."""
+    directory = Path(directory)
+    if not (directory / LEGACY_PICKLE_FILE).exists():
+        raise MrosError(f"{directory} has no {LEGACY_PICKLE_FILE} to convert",
+                        "pass the directory of a labeler saved by an older mros")
+    state = pickle.loads((directory / LEGACY_PICKLE_FILE).read_bytes())
+    legacy = StackingHead(state["trees"], state["combiner"])
+    rng = np.random.default_rng(0)
+    logits, features = rng.normal(size=(probes, 3)), rng.normal(size=(probes, int(legacy.trees.n_features_in_)))
+    target = directory / STACK_FILE
+    tmp = directory / "stack.converting.skops"
+    _skops().dump({"trees": legacy.trees, "combiner": legacy.combiner}, tmp)
+    converted = StackingHead._load_skops(tmp)
+    if not np.array_equal(converted.predict_proba(logits, features), legacy.predict_proba(logits, features)):
+        tmp.unlink()
+        raise MrosError(f"{directory}: the converted stack does not predict what the pickled one does",
+                        "re-train the labeler (`mros label train`)")
+    tmp.replace(target)
+    return target

@@ -8,7 +8,7 @@ features on top (trees fitted on the training split, a combiner on the validatio
 :mod:`trainer.labeler.stacking`; on by default), and report on the test split. Writes into ``out``::
 
     labeler.json, model/          the labeler (see :mod:`trainer.labeler.model`)
-    features.json, stack.pkl,     with stacking (the default)
+    features.json, stack.skops,   with stacking (the default)
     neighbours.npz
     metrics.json                  test metrics at the top level (accuracy, within1_accuracy, macro_f1,
                                   per_class, confusion_matrix) + the cross-encoder's own test metrics
