@@ -18,10 +18,12 @@ from mr_opensearch.cli import report as report_cli
 from mr_opensearch.cli import run as run_cli
 from mr_opensearch.cli import search as search_cli
 from mr_opensearch.cli import train as train_cli
+from mr_opensearch.cli._errors import JsonErrorsGroup
 from mr_opensearch.cli._output import show_progress, state
 
 app = typer.Typer(
     name="mros",
+    cls=JsonErrorsGroup,
     help="Mine and Refine for OpenSearch: train graded-relevance embeddings and deploy them into OpenSearch.",
     no_args_is_help=True,
     add_completion=False,
@@ -38,7 +40,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only results and errors."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the result's key values, one per line (see docs/cli.md), and errors."),
     no_progress: bool = typer.Option(
         False, "--no-progress", help="Hide progress bars (also MROS_NO_PROGRESS=1)."
     ),

@@ -1,4 +1,9 @@
-"""Output modes shared by all commands: human (default), ``--json`` and ``--quiet``."""
+"""Output modes shared by all commands: human (default), ``--json`` and ``--quiet``.
+
+The rule of ``--quiet`` (the same for every command, see docs/cli.md): stdout holds only the result's key
+values, one per line, fields separated by tabs (:func:`key_values`): the path of what the command wrote,
+the index or URL it acted on, or ``name<TAB>value`` rows for measurements. No progress bars, no info lines
+and no library chatter on stderr; errors are still printed there. ``--json`` wins over ``--quiet``."""
 
 from __future__ import annotations
 
@@ -27,6 +32,12 @@ state = OutputState(progress=os.environ.get("MROS_NO_PROGRESS", "") in ("", "0")
 def result(text: str) -> None:
     """Print a command's result on the real standard output."""
     typer.echo(text, file=state.stdout or sys.stdout)
+
+
+def key_values(*rows: Any) -> None:
+    """The ``--quiet`` output: each row on its own line; a row that is a tuple or list is joined by tabs."""
+    for row in rows:
+        result("\t".join(str(field) for field in row) if isinstance(row, tuple | list) else str(row))
 
 
 def emit_json(data: Any) -> None:
