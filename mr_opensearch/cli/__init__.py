@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import typer
 
 from mr_opensearch import __version__
@@ -19,7 +17,7 @@ from mr_opensearch.cli import run as run_cli
 from mr_opensearch.cli import search as search_cli
 from mr_opensearch.cli import train as train_cli
 from mr_opensearch.cli._errors import JsonErrorsGroup
-from mr_opensearch.cli._output import show_progress, state
+from mr_opensearch.cli._output import hide_library_progress, show_progress, state
 
 app = typer.Typer(
     name="mros",
@@ -53,8 +51,7 @@ def _root(
     if no_progress:
         state.progress = False
     if not show_progress():
-        # bars drawn by libraries (sentence-transformers' model card, transformers' weight loading)
-        os.environ["TQDM_DISABLE"] = "1"
+        hide_library_progress()  # bars drawn by libraries (transformers' weight loading, downloads)
 
 
 app.add_typer(opensearch_cli.app, name="opensearch")

@@ -50,6 +50,22 @@ def info(message: str) -> None:
         typer.echo(message, err=True)
 
 
+def hide_library_progress() -> None:
+    """Turn off the progress bars libraries draw themselves (transformers' "Loading weights", Hugging Face
+    downloads, any tqdm): by environment for libraries imported later, by their own switch for those already
+    imported (nothing is imported here)."""
+    os.environ["TQDM_DISABLE"] = "1"
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    if "transformers" in sys.modules:
+        from transformers.utils.logging import disable_progress_bar
+
+        disable_progress_bar()
+
+
 def show_progress() -> bool:
     """Whether progress bars should be drawn (off with ``--no-progress`` or ``MROS_NO_PROGRESS=1``)."""
     return state.progress and not state.quiet

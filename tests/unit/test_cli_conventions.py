@@ -220,6 +220,18 @@ def test_quiet_prints_only_the_key_values(tmp_path: Path, name: str):
     assert result.stdout.splitlines() == expected(tmp_path)
 
 
+@pytest.mark.slow
+def test_quiet_export_prints_the_package_only(tmp_path: Path):
+    from trainer.testing import build_tiny_sentence_transformer
+
+    model = build_tiny_sentence_transformer(tmp_path / "tiny", ["cordless drill", "white lamp", "kitchen sink"])
+    result = runner.invoke(app, ["-q", "export", "--model", str(model), "--out", str(tmp_path / "onnx")])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    (zip_path,) = result.stdout.splitlines()
+    assert Path(zip_path).is_file() and Path(zip_path).parent == tmp_path / "onnx"
+
+
 def test_quiet_status_of_a_node_that_is_down_prints_nothing_and_exits_1(tmp_path: Path):
     result = runner.invoke(app, ["-q", "opensearch", "status", "--port", str(_free_port()), "--node-dir", str(tmp_path)])
     assert result.exit_code == 1 and result.stdout == "" and result.stderr == ""

@@ -66,6 +66,11 @@ def test_train_writes_the_run_directory_contract(data_and_base):
                                      "--config", str(config), "--out", str(run)])
     assert again.exit_code == 0, again.output
     assert "already trained, skipping" in again.output and "cached" in again.output
+    # --quiet (docs/cli.md, Conventions): the run directory on stdout, nothing on stderr
+    quiet = CliRunner().invoke(app, ["-q", "train", "--data", str(data), "--base", str(base), "--config", str(config),
+                                     "--out", str(run)])
+    assert quiet.exit_code == 0 and quiet.stderr == "", quiet.output
+    assert quiet.stdout.splitlines() == [str(run)]
 
 
 def test_evaluate_and_export_commands(data_and_base):
@@ -76,6 +81,11 @@ def test_evaluate_and_export_commands(data_and_base):
     result = CliRunner().invoke(app, ["--no-progress", "evaluate", "--run", str(run), "--split", "validation", "--json"])
     assert result.exit_code == 0, result.output
     assert "validation" in json.loads(result.stdout[result.stdout.index("{"):])["splits"]
+    quiet = CliRunner().invoke(app, ["-q", "evaluate", "--run", str(run), "--split", "validation"])
+    assert quiet.exit_code == 0 and quiet.stderr == "", quiet.output
+    rows = [line.split("\t") for line in quiet.stdout.splitlines()]
+    assert rows and {split for split, _, _ in rows} == {"validation"} and "stage1" in {model for _, model, _ in rows}
+    assert all(0 <= float(ndcg) <= 1 for _, _, ndcg in rows)
     out = root / "export"
     result = CliRunner().invoke(app, ["export", "--model", str(run / "model"), "--out", str(out), "--package", "fp32"])
     assert result.exit_code == 0, result.output
