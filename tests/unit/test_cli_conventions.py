@@ -157,6 +157,28 @@ def test_parse_errors_with_json_are_one_json_object(args: list[str], words: str)
     assert payload["exit_code"] == 2 and words.lower() in payload["error"].lower(), payload
 
 
+def test_a_usage_error_raised_while_running_is_one_json_object():
+    """A command that finds a bad option value itself (``typer.BadParameter``): exit 2, the JSON printed once
+    (by the group, not also by ``handle_errors``)."""
+    from mr_opensearch.cli._errors import JsonErrorsGroup, handle_errors
+
+    tool = typer.Typer(cls=JsonErrorsGroup)
+
+    @tool.callback()
+    def _root() -> None:
+        pass
+
+    @tool.command()
+    @handle_errors
+    def pick(size: int = typer.Option(1, "--size"), as_json: bool = typer.Option(False, "--json")) -> None:
+        raise typer.BadParameter(f"{size} is odd", param_hint="'--size'")
+
+    result = runner.invoke(tool, ["pick", "--size", "3", "--json"])
+    assert result.exit_code == 2
+    assert _json(result.stdout) == {"error": "Invalid value for '--size': 3 is odd", "hint": "see `root pick --help`",
+                                    "exit_code": 2}
+
+
 def test_without_json_a_parse_error_leaves_stdout_empty():
     result = runner.invoke(app, ["search", "drill", "--alias", "a", "--mode", "fuzzy"])
     assert result.exit_code == 2 and result.stdout == "" and "'fuzzy' is not one of" in result.stderr
