@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import typer
 
 from mr_opensearch import __version__
@@ -18,10 +16,12 @@ from mr_opensearch.cli import report as report_cli
 from mr_opensearch.cli import run as run_cli
 from mr_opensearch.cli import search as search_cli
 from mr_opensearch.cli import train as train_cli
-from mr_opensearch.cli._output import show_progress, state
+from mr_opensearch.cli._errors import JsonErrorsGroup
+from mr_opensearch.cli._output import hide_library_progress, show_progress, state
 
 app = typer.Typer(
     name="mros",
+    cls=JsonErrorsGroup,
     help="Mine and Refine for OpenSearch: train graded-relevance embeddings and deploy them into OpenSearch.",
     no_args_is_help=True,
     add_completion=False,
@@ -38,7 +38,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only results and errors."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the result's key values, one per line (see docs/cli.md), and errors."),
     no_progress: bool = typer.Option(
         False, "--no-progress", help="Hide progress bars (also MROS_NO_PROGRESS=1)."
     ),
@@ -51,8 +51,7 @@ def _root(
     if no_progress:
         state.progress = False
     if not show_progress():
-        # bars drawn by libraries (sentence-transformers' model card, transformers' weight loading)
-        os.environ["TQDM_DISABLE"] = "1"
+        hide_library_progress()  # bars drawn by libraries (transformers' weight loading, downloads)
 
 
 app.add_typer(opensearch_cli.app, name="opensearch")

@@ -1,32 +1,51 @@
 """Turning exceptions into messages and exit codes for the CLI.
 
 A command's error is printed for a person on stderr (``Error: ...`` and ``hint: ...``). When the
-command was given ``--json`` the same error is also printed on stdout as one JSON object,
+command line holds ``--json`` the same error is also printed on stdout as one JSON object,
 ``{"error": ..., "hint": ..., "exit_code": ...}``, so scripts reading stdout always get JSON. Exit
-codes: the error's (1 by default), 2 for usage errors (a bad option value found while running).
+codes: the error's (1 by default); 2 for usage errors, both those click finds while parsing the
+command line (unknown option, missing option, a value not among an option's choices) and those a
+command raises while it runs (``typer.BadParameter``, a :class:`MrosError` with ``exit_code=2``).
+An optional dependency that is not installed is reported with the extra that provides it
+(:mod:`mr_opensearch.optional_dependencies`).
+
+Parse errors happen before any command function runs, so :func:`handle_errors` never sees them:
+:class:`JsonErrorsGroup`, the class of the root ``mros`` group, prints their JSON form.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import os
 import sys
 import traceback
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from functools import wraps
 from typing import Any
 
-import click
 import typer
+from typer.core import TyperGroup
 
 from mr_opensearch.cli._output import state
 from mr_opensearch.errors import MrosError
+from mr_opensearch.optional_dependencies import missing_extra
+
+
+def as_user_error(exc: BaseException) -> BaseException:
+    """``exc``, or the :class:`MrosError` to show instead (a missing optional extra)."""
+    if isinstance(exc, ImportError):
+        return missing_extra(exc) or exc
+    return exc
 
 
 def report_error(exc: BaseException) -> int:
     """Print ``exc`` for a person and return the exit code to use."""
     if state.debug:
         traceback.print_exception(exc, file=sys.stderr)
+    exc = as_user_error(exc)
     if isinstance(exc, MrosError):
         typer.secho(f"Error: {exc.message}", fg=typer.colors.RED, err=True)
         if exc.hint:
@@ -38,25 +57,89 @@ def report_error(exc: BaseException) -> int:
     return 1
 
 
-USAGE_ERRORS = (typer.BadParameter, click.UsageError)
-"""Usage errors a command may raise while it runs (typer's ``BadParameter``; click's for code that uses click)."""
+def is_usage_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a usage error (exit 2): click's ``UsageError`` or a subclass (``typer.BadParameter``,
+    no such option, missing parameter, ...). typer 0.29 ships its own copy of click whose ``UsageError`` is not
+    part of typer's public API, so the class is recognised by name, for that copy and for click's alike."""
+    return any(cls.__name__ == "UsageError" for cls in type(exc).__mro__)
 
 
 def error_json(exc: BaseException, exit_code: int) -> str:
     """The ``--json`` form of an error: one JSON object."""
+    exc = as_user_error(exc)
     if isinstance(exc, MrosError):
         message, hint = exc.message, exc.hint
-    elif isinstance(exc, USAGE_ERRORS):
-        message, hint = exc.format_message(), "see --help"
+    elif is_usage_error(exc):
+        ctx = getattr(exc, "ctx", None)
+        command = ctx.command_path if ctx is not None else "mros"
+        message, hint = exc.format_message(), f"see `{command} --help`"
     else:
         message = f"{type(exc).__name__}: {exc}"
         hint = None if state.debug else "rerun with --debug for the full traceback"
     return json.dumps({"error": message, "hint": hint, "exit_code": exit_code})
 
 
+def wants_json(args: Sequence[str]) -> bool:
+    """Whether a command line asks for ``--json`` (options only: not after ``--``)."""
+    args = list(args)
+    if "--" in args:
+        args = args[: args.index("--")]
+    return "--json" in args
+
+
+class JsonErrorsGroup(TyperGroup):
+    """The root ``mros`` group: a usage error of a command line holding ``--json`` (found while parsing or
+    raised while running) is also printed as one JSON object on stdout; typer then shows it on stderr and
+    exits 2, as for any usage error."""
+
+    json_errors: bool = False
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **extra: Any) -> Any:
+        args = list(sys.argv[1:] if args is None else args)
+        self.json_errors = wants_json(args)
+        return super().main(args, *rest, **extra)
+
+    @contextlib.contextmanager
+    def _usage_errors_as_json(self) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            if self.json_errors and is_usage_error(exc):
+                typer.echo(error_json(exc, 2))
+            raise
+
+    def make_context(self, info_name: str | None, args: list[str], parent: typer.Context | None = None,
+                     **extra: Any) -> typer.Context:
+        with self._usage_errors_as_json():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        with self._usage_errors_as_json():
+            return super().invoke(ctx)
+
+
+@contextlib.contextmanager
+def _quiet_libraries() -> Iterator[None]:
+    """Under ``--quiet``: library chatter printed to stdout is dropped, warnings are not shown, and log records
+    below ERROR are not emitted; without it, chatter goes to stderr (stdout is for results only)."""
+    if not state.quiet:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+        return
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(previous)
+
+
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Decorator for command functions: expected errors exit 1 with a message, not a traceback
-    (``--json`` commands also print the error as JSON on stdout)."""
+    (``--json`` commands also print the error as JSON on stdout). While the command runs, ``sys.stdout``
+    is not the real stdout (see :func:`_quiet_libraries`); results go there through ``_output.result``."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -64,18 +147,16 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         state.stdout = sys.stdout
         as_json = bool(kwargs.get("as_json"))
         try:
-            with contextlib.redirect_stdout(sys.stderr):
+            with _quiet_libraries():
                 return func(*args, **kwargs)
         except typer.Exit:
             raise
         except KeyboardInterrupt:
             typer.secho("Interrupted.", fg=typer.colors.RED, err=True)
             raise typer.Exit(130) from None
-        except USAGE_ERRORS as exc:  # a bad option value found while running: exit 2, in typer's format
-            if as_json:
-                typer.echo(error_json(exc, 2), file=state.stdout or sys.stdout)
-            raise
         except Exception as exc:
+            if is_usage_error(exc):  # exit 2 in typer's format; JsonErrorsGroup prints the --json form
+                raise
             code = report_error(exc)
             if as_json:
                 typer.echo(error_json(exc, code), file=state.stdout or sys.stdout)

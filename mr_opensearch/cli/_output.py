@@ -1,4 +1,9 @@
-"""Output modes shared by all commands: human (default), ``--json`` and ``--quiet``."""
+"""Output modes shared by all commands: human (default), ``--json`` and ``--quiet``.
+
+The rule of ``--quiet`` (the same for every command, see docs/cli.md): stdout holds only the result's key
+values, one per line, fields separated by tabs (:func:`key_values`): the path of what the command wrote,
+the index or URL it acted on, or ``name<TAB>value`` rows for measurements. No progress bars, no info lines
+and no library chatter on stderr; errors are still printed there. ``--json`` wins over ``--quiet``."""
 
 from __future__ import annotations
 
@@ -29,6 +34,12 @@ def result(text: str) -> None:
     typer.echo(text, file=state.stdout or sys.stdout)
 
 
+def key_values(*rows: Any) -> None:
+    """The ``--quiet`` output: each row on its own line; a row that is a tuple or list is joined by tabs."""
+    for row in rows:
+        result("\t".join(str(field) for field in row) if isinstance(row, tuple | list) else str(row))
+
+
 def emit_json(data: Any) -> None:
     result(json.dumps(data, indent=2, sort_keys=True, default=str))
 
@@ -37,6 +48,22 @@ def info(message: str) -> None:
     """A human message on stderr, silenced by ``--quiet``."""
     if not state.quiet:
         typer.echo(message, err=True)
+
+
+def hide_library_progress() -> None:
+    """Turn off the progress bars libraries draw themselves (transformers' "Loading weights", Hugging Face
+    downloads, any tqdm): by environment for libraries imported later, by their own switch for those already
+    imported (nothing is imported here)."""
+    os.environ["TQDM_DISABLE"] = "1"
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    if "transformers" in sys.modules:
+        from transformers.utils.logging import disable_progress_bar
+
+        disable_progress_bar()
 
 
 def show_progress() -> bool:

@@ -10,7 +10,7 @@ import typer
 
 from mr_opensearch.cli import _cluster
 from mr_opensearch.cli._errors import handle_errors
-from mr_opensearch.cli._output import emit_json, info, result, show_progress, state
+from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
 from mr_opensearch.errors import MrosError
 
 
@@ -102,13 +102,16 @@ def deploy(
     if as_json:
         emit_json(outcome.to_json())
         return
+    if dry_run and state.quiet:
+        key_values(*((entry["method"], entry["path"]) for entry in outcome.plan))
+        return
     if dry_run:
         result(f"Dry run: {len(outcome.plan)} requests would be sent, nothing was written.")
         for entry in outcome.plan:
             result(_plan_line(entry))
         return
     if state.quiet:
-        result(outcome.index)
+        key_values(outcome.index)
         return
     result(f"{outcome.action}: {outcome.index} ({outcome.documents} documents, {outcome.embedding} embedding)")
     if outcome.written:

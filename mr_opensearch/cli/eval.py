@@ -8,8 +8,9 @@ from typing import Any
 import typer
 
 from mr_opensearch.cli import _cluster
+from mr_opensearch.cli._choices import SearchMode, comma_separated, metavar
 from mr_opensearch.cli._errors import handle_errors
-from mr_opensearch.cli._output import emit_json, info, result, show_progress, state
+from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
 from mr_opensearch.errors import MrosError
 
 
@@ -22,17 +23,6 @@ def _ints(text: str, what: str) -> list[int]:
         return [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise MrosError(f"{what} {text!r}: expected comma-separated integers, e.g. 1,4", exit_code=2) from None
-
-
-def _modes(text: str) -> list[str]:
-    from mr_opensearch.search import MODES
-
-    modes = [part.strip() for part in text.split(",") if part.strip()]
-    bad = [m for m in modes if m not in MODES]
-    if bad or not modes:
-        raise MrosError(f"--modes {text!r}: unknown {', '.join(bad) or 'empty list'}",
-                        f"use a comma-separated subset of {','.join(MODES)}", exit_code=2)
-    return list(dict.fromkeys(modes))
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -100,7 +90,8 @@ def _print_tune(outcome: dict[str, Any], saved: Path | None) -> None:
 def eval_(
     alias: str = typer.Option(..., "--alias", help="The alias of a deployed index (`mros deploy`)."),
     judgments: Path = typer.Option(..., "--judgments", help="Judged queries (query, product, grade), e.g. a split."),
-    modes: str = typer.Option("bm25,dense,hybrid", "--modes", help="Comma-separated search modes to compare."),
+    modes: str = typer.Option("bm25,dense,hybrid", "--modes", callback=comma_separated(SearchMode, "--modes"),
+                              metavar=metavar(SearchMode), help="Comma-separated search modes to compare."),
     k: int = typer.Option(100, "--k", min=10, max=10000, help="Hits per query (recall@k)."),
     clients: str = typer.Option("1,4", "--clients", help="Parallel clients for the load measurement (QPS, "
                                 "latency under load, errors), e.g. 1,4,16."),
@@ -130,7 +121,7 @@ def eval_(
     from mr_opensearch.live_eval import tune as do_tune
     from mr_opensearch.search import QueryEmbedder, live_index
 
-    mode_list = _modes(modes)
+    mode_list = [mode.value for mode in modes]  # type: ignore[attr-defined]  # the callback made a list
     client_counts = _ints(clients, "--clients")
     judged = read_judgments(judgments)
     client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt,
@@ -153,10 +144,9 @@ def eval_(
         emit_json({"eval": report, **({"tune": {**tuned, "saved": str(saved)}} if tuned else {})})
         return
     if state.quiet:
-        for mode, block in report["modes"].items():
-            result(f"{mode}\t{_fmt(block['quality']['ndcg@10'])}")
+        key_values(*((mode, _fmt(block["quality"]["ndcg@10"])) for mode, block in report["modes"].items()))
         if saved is not None:
-            result(str(saved))
+            key_values(saved)
         return
     _print_eval(report)
     if tuned is not None:

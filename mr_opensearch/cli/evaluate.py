@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
+from mr_opensearch.cli._choices import Split
 from mr_opensearch.cli._errors import handle_errors
-from mr_opensearch.cli._output import emit_json, info, result, show_progress, state
+from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
 from mr_opensearch.errors import MrosError
 
 
@@ -18,7 +19,7 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def evaluate(
     run: Path = typer.Option(..., "--run", "-r", help="Run directory written by `mros train`."),
-    split: list[str] = typer.Option(["test"], "--split", "-s", help="Split(s) to evaluate: train, validation, test."),
+    split: list[Split] = typer.Option([Split.test], "--split", "-s", help="Split(s) to evaluate (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
 ) -> None:
     """Full-corpus nDCG@10, recall@100, judged re-ranking nDCG@10 and grade-separation AUCs, with plots."""
@@ -26,9 +27,6 @@ def evaluate(
     from trainer.evaluation.run_step import evaluate_run, metrics_markdown
     from trainer.run_data import load_data
 
-    bad = [s for s in split if s not in ("train", "validation", "test")]
-    if bad:
-        raise MrosError(f"unknown split(s) {', '.join(bad)}", "use train, validation or test", exit_code=2)
     if not (run / "config.yaml").exists():
         raise MrosError(f"{run} is not a run directory (no config.yaml)", "pass the --out directory of `mros train`")
     if not (run / "model").is_dir():
@@ -36,8 +34,11 @@ def evaluate(
                         "rerun `mros train --out RUN` (finished steps are skipped), then evaluate")
     cfg = load_config(run / "config.yaml")
     data = load_data(cfg)
-    metrics = evaluate_run(run, cfg, data, progress=show_progress(), log=info, splits=split)
+    metrics = evaluate_run(run, cfg, data, progress=show_progress(), log=info, splits=[s.value for s in split])
     if as_json:
         emit_json(metrics)
-    elif not state.quiet:
+    elif state.quiet:
+        key_values(*((name, model, f"{row['ndcg@10']:.4f}") for name, models in metrics["splits"].items()
+                     for model, row in models.items() if isinstance(row.get("ndcg@10"), int | float)))
+    else:
         result(metrics_markdown(metrics["splits"]))

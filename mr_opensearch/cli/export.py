@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
+from mr_opensearch.cli._choices import Package
 from mr_opensearch.cli._errors import handle_errors
-from mr_opensearch.cli._output import emit_json, info, result, state
+from mr_opensearch.cli._output import emit_json, info, key_values, result, state
 from mr_opensearch.errors import MrosError
 
 
@@ -20,7 +21,7 @@ def export(
     run: Path | None = typer.Option(None, "--run", "-r", help="Run directory: exports RUN/model into RUN/onnx."),
     model: Path | None = typer.Option(None, "--model", help="A sentence-transformers model directory."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Output directory (default RUN/onnx)."),
-    package: str = typer.Option("int8", "--package", help="Variant zipped for ML Commons: int8 or fp32."),
+    package: Package = typer.Option(Package.int8, "--package", help="Variant zipped for ML Commons."),
     no_quantize: bool = typer.Option(False, "--no-quantize", help="Skip the int8 variant."),
     opset: int = typer.Option(17, "--opset", min=11, max=19, help="ONNX opset (ML Commons' runtime needs <= 19)."),
     max_length: int | None = typer.Option(None, "--max-length", help="Tokenizer truncation (default: the model's)."),
@@ -45,12 +46,14 @@ def export(
         raise MrosError("no output directory", "pass --out DIR")
     check_output_dir(out_dir)
     info(f"exporting {model_dir} -> {out_dir}")
-    exported = export_for_ml_commons(model_dir, out_dir, quantize=not no_quantize, package=package, opset=opset,
+    exported = export_for_ml_commons(model_dir, out_dir, quantize=not no_quantize, package=package.value, opset=opset,
                                    max_length=max_length, fuse=not no_fuse)
     summary = exported.to_json()
     if as_json:
         emit_json(summary)
-    elif not state.quiet:
+    elif state.quiet:
+        key_values(exported.zip_path)
+    else:
         result(f"ML Commons package: {exported.zip_path} ({exported.size_bytes} bytes, sha256 {exported.sha256})")
         for key, value in exported.parity.items():
             result(f"  {key}: {value}")

@@ -8,7 +8,7 @@ import typer
 
 from mr_opensearch.cli import _cluster
 from mr_opensearch.cli._errors import handle_errors
-from mr_opensearch.cli._output import emit_json, info, result, state
+from mr_opensearch.cli._output import emit_json, info, key_values, result, state
 
 
 def register(app: typer.Typer) -> None:
@@ -40,7 +40,7 @@ def rollback(
     if as_json:
         emit_json(outcome)
     elif state.quiet:
-        result(outcome["to"])
+        key_values(outcome["to"])
     else:
         verb = "would move" if dry_run else "moved"
         result(f"alias {alias} {verb} from {', '.join(outcome['from'])} to {outcome['to']}")
@@ -69,8 +69,7 @@ def status(
         emit_json(report)
         return
     if state.quiet:
-        for name in report["live"]:
-            result(name)
+        key_values(*report["live"])
         return
     result(f"alias {alias} on cluster {report['cluster']} (health {report['cluster_health']})")
     if not report["indices"]:

@@ -15,12 +15,14 @@ from pathlib import Path
 
 import typer
 
+from mr_opensearch.cli._choices import EngagementSplit, Signal
 from mr_opensearch.cli._data import DATA_HELP
 from mr_opensearch.cli._errors import handle_errors
-from mr_opensearch.cli._output import emit_json, info, result, show_progress
+from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
 from mr_opensearch.errors import MrosError
 from mr_opensearch.paths import data_dir
 from mr_opensearch.safe_write import check_output_dir, check_output_file, same_file, write_text
+from mr_opensearch.strict import apply_overrides
 
 app = typer.Typer(help="Relevance labeler (train / evaluate / apply) and engagement-driven label audit.",
                   no_args_is_help=True)
@@ -51,7 +53,7 @@ def train(
     max_train_pairs: int | None = typer.Option(None, "--max-train-pairs", help="Subsample training pairs."),
     max_eval_pairs: int | None = typer.Option(None, "--max-eval-pairs", help="Subsample validation/test pairs."),
     max_seq_length: int | None = typer.Option(None, "--max-seq-length", help="Token window."),
-    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Training batch size."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Training batch size."),
     max_minutes: float | None = typer.Option(None, "--max-minutes", help="Stop training after this many minutes."),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads."),
     stacking: bool | None = typer.Option(None, "--stacking/--no-stacking",
@@ -65,28 +67,21 @@ def train(
     from trainer.data import skipping_rows_with
     from trainer.labeler.config import load_labeler_config
     from trainer.labeler.train import train_labeler
-    from trainer.strict import validate_config
 
     check_output_dir(out)
     cfg = load_labeler_config(config)
-    cfg.data.dir = data_dir(data, cfg.data.dir)
-    for name, value in {"backbone": backbone, "epochs": epochs, "max_seq_length": max_seq_length,
-                        "batch_size": batch_size, "max_minutes": max_minutes, "threads": threads,
-                        "stacking": stacking, "features_encoder": features_encoder}.items():
-        if value is not None:
-            setattr(cfg, name, value)
-    if max_train_pairs is not None:
-        cfg.data.max_train_pairs = max_train_pairs
-    if max_eval_pairs is not None:
-        cfg.data.max_eval_pairs = max_eval_pairs
-    if skip_bad_rows:
-        cfg.data.on_error = "skip"
-    # the options went in unchecked: validate the whole config again, as a config file would be
-    cfg = validate_config(type(cfg), cfg.model_dump(), "the command-line options", "labeler config")
+    cfg = apply_overrides(cfg, {
+        "data.dir": data_dir(data, cfg.data.dir), "backbone": backbone, "epochs": epochs,
+        "max_seq_length": max_seq_length, "batch_size": batch_size, "max_minutes": max_minutes, "threads": threads,
+        "stacking": stacking, "features_encoder": features_encoder, "data.max_train_pairs": max_train_pairs,
+        "data.max_eval_pairs": max_eval_pairs, "data.on_error": "skip" if skip_bad_rows else None,
+    }, what="labeler config")
     with skipping_rows_with("pass --skip-bad-rows to count and skip bad rows"):
         metrics = train_labeler(cfg, out, progress=show_progress(), log=info)
     if as_json:
         emit_json(metrics)
+    elif state.quiet:
+        key_values(out)
     else:
         result(_summary(f"held-out {metrics['evaluated_on']} queries", metrics,
                         ["n", "accuracy", "within1_accuracy", "macro_f1"]))
@@ -125,6 +120,9 @@ def evaluate(
         plot_confusion_matrix(metrics["confusion_matrix"], out / "confusion_matrix.png")
     if as_json:
         emit_json(metrics)
+    elif state.quiet:
+        key_values(*((key, f"{metrics[key]:.4f}") for key in ("accuracy", "within1_accuracy", "macro_f1")
+                     if isinstance(metrics.get(key), int | float)))
     else:
         result(_summary(str(labels), metrics, ["n", "accuracy", "within1_accuracy", "macro_f1"]))
 
@@ -164,6 +162,8 @@ def apply(
     summary = apply_labeler(model, todo, cat, out, batch_size, show_progress(), augmentations, log=info, force=force)
     if as_json:
         emit_json(summary)
+    elif state.quiet:
+        key_values(out)
     else:
         speed = f" at {summary['pairs_per_second']} pairs/s" if summary["pairs_per_second"] else ""
         result(f"Labeled {summary['labeled']} pairs{speed} ({summary['skipped_already_labeled']} already done) "
@@ -176,7 +176,7 @@ def simulate_engagement_cmd(
     labels: Path = typer.Option(..., "--labels", help="True grades: query, product_uid, grade or relevance."),
     out: Path = typer.Option(..., "--out", "-o", help="Engagement log to write (.csv/.parquet/.jsonl)."),
     catalog: Path | None = typer.Option(None, "--catalog", help="Catalog to validate product ids against."),
-    split: str = typer.Option("all", "--split", help="all | train | validation | test (query split, seed 13)."),
+    split: EngagementSplit = typer.Option(EngagementSplit.all, "--split", help="Queries of one split only (seed 13), or all."),
     noise: float = typer.Option(0.0, "--noise", min=0.0, max=1.0, help="Fraction of labels to corrupt."),
     noisy_out: Path | None = typer.Option(None, "--noisy-out", help="Write the corrupted labels here."),
     sessions_mean: float = typer.Option(200.0, "--sessions-mean", help="Mean searches per query."),
@@ -192,10 +192,8 @@ def simulate_engagement_cmd(
     from trainer.data import load_catalog
     from trainer.labeler.engagement import ClickModelConfig, inject_label_noise, simulate_engagement
     from trainer.labeler.io import load_labels, write_frame
-    from trainer.splits import SPLITS, split_of
+    from trainer.splits import split_of
 
-    if split != "all" and split not in SPLITS:
-        raise typer.BadParameter(f"--split must be all, {', '.join(SPLITS)}")
     if noise > 0 and noisy_out is None:
         raise MrosError("--noise needs --noisy-out", "pass --noisy-out FILE for the corrupted labels")
     inputs = [labels, catalog]
@@ -208,9 +206,9 @@ def simulate_engagement_cmd(
         truth_out = noisy_out.with_name(noisy_out.stem + ".truth" + noisy_out.suffix)
         check_output_file(truth_out, inputs=[*inputs, out], force=force, option="the true-labels file")
     frame = load_labels(labels, load_catalog(catalog) if catalog else None)
-    if split != "all":
+    if split is not EngagementSplit.all:
         cfg = SplitConfig()
-        frame = frame[[split_of(q, cfg) == split for q in frame["query"]]].reset_index(drop=True)
+        frame = frame[[split_of(q, cfg) == split.value for q in frame["query"]]].reset_index(drop=True)
     click = ClickModelConfig(sessions_mean=sessions_mean, sessions_sigma=sessions_sigma, eta=eta,
                              ranker_strength=ranker_strength, seed=seed)
     log = simulate_engagement(frame, click)
@@ -228,6 +226,8 @@ def simulate_engagement_cmd(
         summary.update({"noisy_labels": str(noisy_out), "noise_rate": noise, "noisy_pairs": int(noisy["noisy"].sum())})
     if as_json:
         emit_json(summary)
+    elif state.quiet:
+        key_values(out, *((noisy_out, truth_out) if noisy_out is not None else ()))
     else:
         result(f"Simulated {summary['impressions']} impressions, {summary['clicks']} clicks over "
                f"{summary['pairs']} pairs into {out}"
@@ -244,7 +244,7 @@ def audit(
     out: Path = typer.Option(..., "--out", "-o", help="Corrected labels (.csv/.parquet/.jsonl)."),
     report: Path | None = typer.Option(None, "--report", help="Audit report JSON (default: OUT.report.json)."),
     judge: list[Path] = typer.Option([], "--judge", help="More labelers for the judge ensemble (repeatable)."),
-    signal: str = typer.Option("clicks", "--signal", help="clicks | add_to_carts | orders."),
+    signal: Signal = typer.Option(Signal.clicks, "--signal", help="The engagement signal tested against the labels."),
     alpha: float = typer.Option(0.01, "--alpha", help="Benjamini-Hochberg false discovery rate."),
     min_impressions: int = typer.Option(30, "--min-impressions", help="Test only pairs with this many impressions."),
     truth: Path | None = typer.Option(None, "--truth", help="Known true grades: report how much noise was recovered."),
@@ -265,7 +265,7 @@ def audit(
     if same_file(report, out):
         raise MrosError(f"--report and --out are the same file ({out})", "write them to two files")
     check_output_file(report, inputs=inputs, force=force, option="--report")
-    config = AuditConfig(signal=signal, alpha=alpha, min_impressions=min_impressions)
+    config = AuditConfig(signal=signal.value, alpha=alpha, min_impressions=min_impressions)
     cat = load_catalog(catalog)
     frame = load_labels(labels, cat)
     log = load_engagement(engagement)
@@ -277,6 +277,8 @@ def audit(
     write_text(report, json.dumps(rep, indent=2) + "\n")
     if as_json:
         emit_json(rep)
+    elif state.quiet:
+        key_values(out, report)
     else:
         result(f"Audited {rep['pairs']} labels: {rep['tested']} tested, {rep['flagged']} flagged, "
                f"{rep['changed']} changed; corrected labels in {out}, report in {report}")

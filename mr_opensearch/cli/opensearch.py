@@ -14,7 +14,8 @@ from pathlib import Path
 import typer
 
 from mr_opensearch.cli._errors import handle_errors
-from mr_opensearch.cli._output import emit_json, info, result, show_progress, state
+from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
+from mr_opensearch.errors import MrosError
 from mr_opensearch.node import lifecycle, process
 from mr_opensearch.node.lifecycle import DEFAULT_HEAP, DEFAULT_PORT
 from mr_opensearch.node.maven import Reporter
@@ -87,6 +88,9 @@ def up(
     if as_json:
         emit_json(report)
         return
+    if state.quiet:
+        key_values((node.url, report.get("health")))
+        return
     result(f"OpenSearch {report.get('version')} is {report.get('health')} at {node.url}")
     if report.get("missing_plugins"):
         info("Missing plugins: " + ", ".join(report["missing_plugins"]) + " (see docs/opensearch-node.md)")
@@ -104,6 +108,9 @@ def status(
     report = lifecycle.status(port=port, directory=node_dir, url=url)
     if as_json:
         emit_json(report)
+    elif state.quiet:
+        if report["running"]:
+            key_values((report["url"], report["health"]))
     elif not report["running"]:
         result(f"No mros OpenSearch node is running at {report['url']}.")
     else:
@@ -127,12 +134,18 @@ def down(
     port: int = PORT,
     node_dir: Path | None = NODE_DIR,
     timeout: float = typer.Option(60.0, "--timeout", min=0, help="Seconds to wait before killing the JVM."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was stopped as JSON."),
 ) -> None:
-    """Stop the node `mros opensearch up` started on this port (and only that one)."""
+    """Stop the node `mros opensearch up` started on this port (and only that one); none running is not an error."""
     stopped = lifecycle.down(port=port, directory=node_dir, timeout=timeout)
-    if stopped is None:
+    if as_json:
+        emit_json({"stopped": stopped is not None, "port": port, "url": stopped.url if stopped else None,
+                   "pid": stopped.pid if stopped else None, "container_id": stopped.container_id if stopped else None})
+    elif stopped is None:
         info(f"No mros OpenSearch node was running on port {port}.")
-    elif not state.quiet:
+    elif state.quiet:
+        key_values(stopped.url)
+    else:
         result(f"Stopped OpenSearch at {stopped.url} (pid {stopped.pid or stopped.container_id}).")
 
 
@@ -143,11 +156,19 @@ def logs(
     node_dir: Path | None = NODE_DIR,
     lines: int = typer.Option(50, "-n", "--lines", min=1, help="How many of the last lines to show."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines (Ctrl-C to stop)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the log file and its last lines as JSON "
+                                 "(not with --follow)."),
 ) -> None:
-    """Show the end of the node's log."""
+    """Show the end of the node's log (the lines themselves are the result, also under --quiet)."""
+    if as_json and follow:
+        raise MrosError("--json and --follow cannot be combined: --json prints one object, --follow never ends",
+                        "drop --follow, or drop --json to follow the log as text", exit_code=2)
     path = lifecycle.log_file(port=port, directory=node_dir)
-    for line in process.last_lines(path, lines):
-        result(line)
+    last = process.last_lines(path, lines)
+    if as_json:
+        emit_json({"log_file": str(path), "lines": list(last)})
+        return
+    key_values(*last)
     if not follow:
         return
     with open(path, errors="replace") as fh:

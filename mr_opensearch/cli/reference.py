@@ -36,11 +36,59 @@ def render_help(args: tuple[str, ...]) -> str:
     return "\n".join(line.rstrip() for line in out.stdout.strip().splitlines())
 
 
+CONVENTIONS = """\
+## Conventions (every command)
+
+- **Results on stdout, everything else on stderr.** Progress bars, info lines and library chatter go to
+  stderr (or nowhere); errors are printed on stderr as `Error: ...` with a `hint: ...` line.
+- **Exit codes.** 0 on success; 1 for an error (bad input, unreachable cluster, ...); 2 for a usage error:
+  an unknown option, a missing option or argument, a value outside an option's range or choices (found while
+  parsing the command line or while running); 130 when interrupted.
+- **`--json`** (every command that has a result): the result is one JSON object on stdout. An error of a
+  command line holding `--json`, usage errors included, is also one JSON object on stdout,
+  `{"error": ..., "hint": ..., "exit_code": ...}`, with the same non-zero exit code. `--json` wins over
+  `--quiet`.
+- **`--quiet` / `-q`** (before the command: `mros -q report RUN`): stdout holds only the result's key
+  values, one per line, fields separated by tabs; no progress bars and no info lines (stderr stays empty
+  unless there is an error). The key values of each command:
+
+  | command | `--quiet` prints |
+  |---|---|
+  | `train` | the run directory |
+  | `evaluate` | `split<TAB>model<TAB>nDCG@10`, one row per split and model |
+  | `export` | the ML Commons zip |
+  | `report` | the report's index.html |
+  | `run` | the report's index.html |
+  | `deploy` | the index the alias points to (`--dry-run`: `METHOD<TAB>path`, one row per request) |
+  | `search` | `product_id<TAB>score<TAB>grade`, one row per hit |
+  | `eval` | `mode<TAB>nDCG@10`, one row per mode; then the saved settings file with `--tune` |
+  | `rollback` | the index the alias points to now |
+  | `status` | the live indices of the alias |
+  | `opensearch up`, `opensearch status` | `url<TAB>health` (nothing when the node is down: exit 1) |
+  | `opensearch down` | the URL of the stopped node (nothing when none was running) |
+  | `opensearch logs` | the log lines |
+  | `label train` | the labeler directory |
+  | `label evaluate` | `accuracy`, `within1_accuracy`, `macro_f1` rows: `name<TAB>value` |
+  | `label apply` | the output file |
+  | `label simulate-engagement` | the engagement log (then the noisy labels and their true grades with `--noisy-out`) |
+  | `label audit` | the corrected labels, then the audit report |
+
+- **Choices.** Enumerated options (`--mode`, `--embedding`, `--split`, `--signal`, `--package`, ...) list their
+  values in `--help` and refuse any other (exit 2); `eval --modes` takes a comma-separated subset.
+- **Overrides are validated like the config file.** An option that overrides a config field (`--base`,
+  `--epochs`, `--batch-size`, `--data`, ...) is checked with the whole config, and a bad value gets the
+  message the same value gets in the file, naming `the command-line options` instead of the file.
+- **Optional extras.** A command that needs an optional dependency that is not installed says which extra
+  provides it and how to install it, e.g. `this command needs the `train` extra` with
+  `hint: pip install 'mros[train]'` (exit 1).
+"""
+
+
 def generate() -> str:
     from mr_opensearch.cli import app
 
     parts = ["# mros CLI reference", "", "Generated from `--help` by `python -m mr_opensearch.cli.reference > docs/cli.md`;",
-             "a test fails when it is out of date.", "", "## mros", "", "```", render_help(()), "```", ""]
+             "a test fails when it is out of date.", "", CONVENTIONS, "## mros", "", "```", render_help(()), "```", ""]
     for path in command_paths(app):
         parts += [f"## mros {' '.join(path)}", "", "```", render_help(path), "```", ""]
     return "\n".join(parts)

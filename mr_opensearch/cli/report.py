@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from mr_opensearch.cli._errors import handle_errors
-from mr_opensearch.cli._output import emit_json, result, state
+from mr_opensearch.cli._output import emit_json, key_values, result, state
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +30,7 @@ def report(
     figures = sorted(str(p) for p in (page.parent / "figures").glob("*.png"))
     if as_json:
         emit_json({"html": str(page), "figures": figures})
-    elif not state.quiet:
-        result(f"Report written to {page} ({len(figures)} figures in {page.parent / 'figures'})")
+    elif state.quiet:
+        key_values(page)
     else:
-        result(str(page))
+        result(f"Report written to {page} ({len(figures)} figures in {page.parent / 'figures'})")

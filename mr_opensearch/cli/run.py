@@ -8,7 +8,7 @@ import typer
 
 from mr_opensearch.cli._data import DATA_HELP
 from mr_opensearch.cli._errors import handle_errors
-from mr_opensearch.cli._output import emit_json, info, result, show_progress, state
+from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
 from mr_opensearch.paths import data_dir
 
 
@@ -35,30 +35,25 @@ def run(
     from mr_opensearch.job.config import load_run_config
     from mr_opensearch.job.orchestration import run_job
     from mr_opensearch.safe_write import check_output_dir
+    from mr_opensearch.strict import apply_overrides
     from trainer.data import skipping_rows_with
 
     check_output_dir(out)
     cfg = load_run_config(config, "quick" if quick else None)
     folder = data_dir(data, cfg.train.data.dir)
-    cfg.train.data.dir = folder
-    if cfg.labeler.data.dir is None:
-        cfg.labeler.data.dir = folder
-    if base:
-        cfg.train.model.base = base
-    if no_labeler:
-        cfg.use_labeler = False
-    if user:
-        cfg.opensearch.user = user
-    if ca_certs:
-        cfg.opensearch.ca_certs = ca_certs
-    if insecure:
-        cfg.opensearch.verify_certs = False
+    cfg = apply_overrides(cfg, {
+        "train.data.dir": folder, "labeler.data.dir": folder if cfg.labeler.data.dir is None else None,
+        "train.model.base": base or None, "use_labeler": False if no_labeler else None, "opensearch.user": user or None,
+        "opensearch.ca_certs": ca_certs, "opensearch.verify_certs": False if insecure else None,
+    }, what="run config")
     with skipping_rows_with("set `on_error: skip` in the train.data (and labeler.data) section of --config "
                             "to count and skip bad rows"):
         summary = run_job(cfg, out, url=url, progress=show_progress(), log=info)
     if as_json:
         emit_json(summary)
-    elif not state.quiet:
+    elif state.quiet:
+        key_values(summary["report"])
+    else:
         for name, value in summary["test_ndcg@10"].items():
             result(f"test nDCG@10  {name:<20} {value:.4f}" if isinstance(value, float) else f"{name}: {value}")
         result(f"in-engine nDCG@10 ({summary['index']}): {summary['engine_ndcg@10']:.4f}")

@@ -8,14 +8,9 @@ from pathlib import Path
 import typer
 
 from mr_opensearch.cli import _cluster
+from mr_opensearch.cli._choices import SearchMode
 from mr_opensearch.cli._errors import handle_errors
-from mr_opensearch.cli._output import emit_json, info, result, state
-
-
-class SearchMode(enum.StrEnum):
-    bm25 = "bm25"
-    dense = "dense"
-    hybrid = "hybrid"
+from mr_opensearch.cli._output import emit_json, info, key_values, result, state
 
 
 class Grade(enum.StrEnum):
@@ -71,8 +66,7 @@ def search(
         emit_json(outcome.to_json())
         return
     if state.quiet:
-        for hit in outcome.hits:
-            result(f"{hit.product_id}\t{hit.score:.4f}\t{hit.grade}")
+        key_values(*((hit.product_id, f"{hit.score:.4f}", hit.grade) for hit in outcome.hits))
         return
     radial = f", radial min_score {outcome.radial_min_score:.4f}" if outcome.radial_min_score is not None else ""
     embed = f", embedding {outcome.embed_ms:.1f} ms" if outcome.embed_ms is not None else ""

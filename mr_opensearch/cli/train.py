@@ -8,7 +8,7 @@ import typer
 
 from mr_opensearch.cli._data import DATA_HELP
 from mr_opensearch.cli._errors import handle_errors
-from mr_opensearch.cli._output import emit_json, info, result, show_progress, state
+from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
 
 
 def register(app: typer.Typer) -> None:
@@ -29,21 +29,21 @@ def train(
     MNRL recipe, learn grade boundaries, and export for ML Commons."""
     from mr_opensearch.paths import data_dir
     from mr_opensearch.safe_write import check_output_dir
+    from mr_opensearch.strict import apply_overrides
     from trainer.config import load_config
     from trainer.data import skipping_rows_with
     from trainer.run import train_run
 
     check_output_dir(out)
     cfg = load_config(config)
-    cfg.data.dir = data_dir(data, cfg.data.dir)
-    if base:
-        cfg.model.base = base
-    if skip_bad_rows:
-        cfg.data.on_error = "skip"
+    cfg = apply_overrides(cfg, {"data.dir": data_dir(data, cfg.data.dir), "model.base": base,
+                                "data.on_error": "skip" if skip_bad_rows else None})
     with skipping_rows_with("pass --skip-bad-rows to count and skip bad rows"):
         metrics = train_run(cfg, out, progress=show_progress(), resume=not no_resume, log=info)
     if as_json:
         emit_json(metrics)
-    elif not state.quiet:
+    elif state.quiet:
+        key_values(out)
+    else:
         result((out / "metrics.md").read_text())
         result(f"Run written to {out} (model card: {out / 'README.md'})")

@@ -25,8 +25,10 @@ def _client() -> Any:
     try:
         import docker
     except ImportError:
+        from mr_opensearch.optional_dependencies import install_hint
+
         raise MrosError(
-            "--docker needs the docker and testcontainers packages.", hint="pip install 'mros[docker]'"
+            "--docker needs the `docker` extra (the docker and testcontainers packages)", hint=install_hint("docker")
         ) from None
     where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     try:

@@ -184,10 +184,12 @@ ROWS: dict[str, Row] = {
     "relevance-inf": _relevance_row("inf"),
     "label-train-batch-size-negative": Row(
         lambda ws: ["label", "train", "--data", str(ws.data_dir()), "--out", str(ws / "lab"), "--batch-size", "-1"], 2,
-        ["Invalid value for '--batch-size'", "greater than or equal to 1"], absent=["lab"]),
+        ["the command-line options: invalid labeler config", "batch_size: Input should be greater than or equal to 1"],
+        ["fix the listed fields"], absent=["lab"]),
     "label-train-batch-size-zero": Row(
         lambda ws: ["label", "train", "--data", str(ws.data_dir()), "--out", str(ws / "lab"), "--batch-size", "0"], 2,
-        ["Invalid value for '--batch-size'", "greater than or equal to 1"], absent=["lab"]),
+        ["the command-line options: invalid labeler config", "batch_size: Input should be greater than or equal to 1"],
+        ["fix the listed fields"], absent=["lab"]),
     "label-config-batch-size-zero": Row(
         lambda ws: ["label", "train", "--data", str(ws.data_dir()), "--out", str(ws / "lab"),
                     "--config", str(ws.file("lab.yaml", "batch_size: 0\n"))], 1,
@@ -248,7 +250,7 @@ ROWS: dict[str, Row] = {
         ["pass --skip-bad-rows"], absent=["run/model"]),
     "evaluate-unknown-split": Row(
         lambda ws: ["evaluate", "--run", str(ws.finished_run()), "--split", "dev"], 2,
-        ["unknown split(s) dev"], ["use train, validation or test"]),
+        ["Invalid value for '--split'", "'dev' is not one of 'train', 'validation', 'test'"]),
     # --- `mros opensearch`: refused before a JVM is started ---
     "opensearch-up-port-out-of-range": Row(
         lambda ws: ["opensearch", "up", "--port", "70000", "--node-dir", str(ws / "node")], 2,
@@ -352,11 +354,11 @@ def test_json_usage_error_exits_2_with_json(workspace: Workspace):
                                          "exit_code": 2}
 
 
-def test_json_error_from_a_bad_parameter_raised_while_running(workspace: Workspace):
+def test_json_error_from_a_bad_choice(workspace: Workspace):
     result = runner.invoke(app, _simulate(workspace, "--out", str(workspace / "log.csv"), "--split", "dev", "--json"))
     assert result.exit_code == 2
     payload = json.loads(result.stdout)
-    assert payload["exit_code"] == 2 and "--split must be all" in payload["error"]
+    assert payload["exit_code"] == 2 and "'dev' is not one of 'all', 'train'" in payload["error"]
 
 
 # --- `mros run` fails fast on a silent port ---------------------------------------------------------------------

@@ -71,3 +71,20 @@ def test_label_commands_end_to_end(tmp_path):
     assert (tmp_path / "fixed.report.json").exists()
     fixed = pd.read_csv(tmp_path / "fixed.csv")
     assert {"grade", "original_grade", "flagged", "changed", "q_value", "wilson_low"} <= set(fixed.columns)
+
+    # --quiet: the key values on stdout (docs/cli.md, Conventions), nothing on stderr
+    quiet = runner.invoke(app, ["--quiet", "label", "evaluate", "--labeler", str(labeler), "--labels",
+                                str(data / "judgments.csv"), "--catalog", str(catalog)])
+    assert quiet.exit_code == 0 and quiet.stderr == "", quiet.output
+    rows = [line.split("\t") for line in quiet.stdout.splitlines()]
+    assert [name for name, _ in rows] == ["accuracy", "within1_accuracy", "macro_f1"]
+    assert all(0 <= float(value) <= 1 for _, value in rows)
+    quiet = runner.invoke(app, ["-q", "label", "apply", "--labeler", str(labeler), "--pairs", str(pairs),
+                                "--catalog", str(catalog), "--out", str(tmp_path / "quiet-labels.csv")])
+    assert quiet.exit_code == 0 and quiet.stderr == "", quiet.output
+    assert quiet.stdout.splitlines() == [str(tmp_path / "quiet-labels.csv")]
+    quiet = runner.invoke(app, ["-q", "label", "audit", "--labeler", str(labeler), "--labels", str(tmp_path / "noisy.csv"),
+                                "--engagement", str(tmp_path / "log.parquet"), "--catalog", str(catalog),
+                                "--out", str(tmp_path / "quiet-fixed.csv"), "--min-impressions", "10"])
+    assert quiet.exit_code == 0 and quiet.stderr == "", quiet.output
+    assert quiet.stdout.splitlines() == [str(tmp_path / "quiet-fixed.csv"), str(tmp_path / "quiet-fixed.report.json")]

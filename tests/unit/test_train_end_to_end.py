@@ -119,6 +119,11 @@ def test_train_writes_the_run_directory_contract(data_and_base):
                                      "--config", str(config), "--out", str(run)])
     assert again.exit_code == 0, again.output
     assert "already trained, skipping" in again.output and "cached" in again.output
+    # --quiet (docs/cli.md, Conventions): the run directory on stdout, nothing on stderr
+    quiet = CliRunner().invoke(app, ["-q", "train", "--data", str(data), "--base", str(base), "--config", str(config),
+                                     "--out", str(run)])
+    assert quiet.exit_code == 0 and quiet.stderr == "", quiet.output
+    assert quiet.stdout.splitlines() == [str(run)]
 
 
 def test_evaluate_and_export_commands(data_and_base):
@@ -133,6 +138,11 @@ def test_evaluate_and_export_commands(data_and_base):
     assert set(evaluated["splits"]["validation"]) == {"stage1", "stage1-int8-onnx", "base", "bm25", "mnrl"}
     cached = json.loads((run / "eval" / "validation" / "stage1.json").read_text())["metrics"]
     assert evaluated["splits"]["validation"]["stage1"]["ndcg@10"] == cached["ndcg@10"]
+    quiet = CliRunner().invoke(app, ["-q", "evaluate", "--run", str(run), "--split", "validation"])
+    assert quiet.exit_code == 0 and quiet.stderr == "", quiet.output
+    rows = {(split, model): float(ndcg) for split, model, ndcg in (line.split("\t") for line in quiet.stdout.splitlines())}
+    assert rows == {("validation", model): pytest.approx(m["ndcg@10"])
+                    for model, m in evaluated["splits"]["validation"].items()}
     out = root / "export"
     result = CliRunner().invoke(app, ["export", "--model", str(run / "model"), "--out", str(out), "--package", "fp32"])
     assert result.exit_code == 0, result.output
