@@ -16,7 +16,8 @@ import typer
 
 from mr_opensearch.cli._data import DATA_HELP
 from mr_opensearch.cli._errors import handle_errors
-from mr_opensearch.cli._output import emit_json, info, result, show_progress
+from mr_opensearch.cli._library_log import console_log, library_output_to, run_log_path
+from mr_opensearch.cli._output import emit_json, info, result, show_progress, state
 from mr_opensearch.errors import MrosError
 from mr_opensearch.paths import data_dir
 from mr_opensearch.safe_write import check_output_dir, check_output_file, same_file, write_text
@@ -80,8 +81,9 @@ def train(
         cfg.data.on_error = "skip"
     # the options went in unchecked: validate the whole config again, as a config file would be
     cfg = validate_config(type(cfg), cfg.model_dump(), "the command-line options", "labeler config")
-    with skipping_rows_with("pass --skip-bad-rows to count and skip bad rows"):
-        metrics = train_labeler(cfg, out, progress=show_progress(), log=info)
+    with skipping_rows_with("pass --skip-bad-rows to count and skip bad rows"), \
+            library_output_to(run_log_path(out), state.debug):
+        metrics = train_labeler(cfg, out, progress=show_progress(), log=console_log(info))
     if as_json:
         emit_json(metrics)
     else:

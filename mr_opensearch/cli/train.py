@@ -8,6 +8,7 @@ import typer
 
 from mr_opensearch.cli._data import DATA_HELP
 from mr_opensearch.cli._errors import handle_errors
+from mr_opensearch.cli._library_log import console_log, library_output_to, run_log_path
 from mr_opensearch.cli._output import emit_json, info, result, show_progress, state
 
 
@@ -40,8 +41,9 @@ def train(
         cfg.model.base = base
     if skip_bad_rows:
         cfg.data.on_error = "skip"
-    with skipping_rows_with("pass --skip-bad-rows to count and skip bad rows"):
-        metrics = train_run(cfg, out, progress=show_progress(), resume=not no_resume, log=info)
+    with skipping_rows_with("pass --skip-bad-rows to count and skip bad rows"), \
+            library_output_to(run_log_path(out), state.debug):
+        metrics = train_run(cfg, out, progress=show_progress(), resume=not no_resume, log=console_log(info))
     if as_json:
         emit_json(metrics)
     elif not state.quiet:

@@ -214,7 +214,7 @@ def run_training_loop(labeler: Labeler, train_pairs: list[tuple[str, str]], trai
     seeded generator; the Trainer fixes ``max_steps`` and its schedule when training starts, and
     reproducing the same batches and schedule through its sampler and callbacks would change the
     labeler's measured results."""
-    from tqdm.auto import tqdm
+    from trainer.console import console_bar
 
     steps_per_epoch = math.ceil(len(train_pairs) / config.batch_size)
     planned_steps = total_steps = max(1, math.ceil(steps_per_epoch * config.epochs))
@@ -224,7 +224,7 @@ def run_training_loop(labeler: Labeler, train_pairs: list[tuple[str, str]], trai
     rng = np.random.default_rng(config.seed)
     start = time.time()
     step, stopped_early, losses = 0, False, []
-    bar = tqdm(total=total_steps, desc="training labeler", disable=not progress, unit="step")
+    bar = console_bar(total=total_steps, desc="training labeler", disable=not progress, unit="step")
     while step < total_steps and not stopped_early:
         for idx in length_bucketed_batches(train_pairs, config.batch_size, rng, config.length_bucketing):
             losses.append(training_step(labeler, [train_pairs[i] for i in idx], train_labels[idx],
