@@ -226,7 +226,9 @@ def _bulk(client: Any, actions: Iterator[dict], *, chunk_size: int, total: int, 
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=total, desc=desc, unit="doc")
+        from mr_opensearch.console import console_stream
+
+        bar = tqdm(total=total, desc=desc, unit="doc", file=console_stream())
     failed, first_error, written = 0, None, 0
     half = max(1, total // 2)
     try:

@@ -116,7 +116,9 @@ def _bar(total: int, desc: str, progress: bool) -> Any:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="query")
+    from mr_opensearch.console import console_stream
+
+    return tqdm(total=total, desc=desc, unit="query", file=console_stream())
 
 
 def _check_clients(clients: Sequence[int]) -> list[int]:

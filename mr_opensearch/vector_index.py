@@ -107,7 +107,9 @@ def index_catalog(client: Any, ids: Sequence[str], texts: Sequence[str], encode:
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(ids), desc=f"indexing {name}", unit="doc")
+        from mr_opensearch.console import console_stream
+
+        bar = tqdm(total=len(ids), desc=f"indexing {name}", unit="doc", file=console_stream())
     failed = 0
     first_error: Any = None
     for ok, item in helpers.streaming_bulk(client, actions(), chunk_size=batch_size, raise_on_error=False,

@@ -17,6 +17,8 @@ def train_mnrl(model, judgments: Judgments, catalog: Catalog, config: MnrlBaseli
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from sentence_transformers.sentence_transformer.training_args import BatchSamplers
 
+    from trainer.console import accelerator_available, show_step_progress
+
     exact = judgments.frame[judgments.frame["grade"] == int(Grade.EXACT)]
     dataset = Dataset.from_dict({"anchor": list(exact["query"]),
                                  "positive": [catalog.text(p) for p in exact["product_id"]]})
@@ -24,9 +26,11 @@ def train_mnrl(model, judgments: Judgments, catalog: Catalog, config: MnrlBaseli
         output_dir=str(out_dir / "checkpoints"), num_train_epochs=config.epochs, max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size, learning_rate=config.learning_rate,
         warmup_steps=config.warmup_ratio, seed=config.seed, save_strategy="no", logging_steps=50,
-        batch_sampler=BatchSamplers.NO_DUPLICATES, disable_tqdm=not progress, report_to="none",
+        batch_sampler=BatchSamplers.NO_DUPLICATES, disable_tqdm=True, report_to="none",
+        dataloader_pin_memory=accelerator_available(),
     )
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset,
                                          loss=MultipleNegativesRankingLoss(model))
+    show_step_progress(trainer, "MNRL baseline", progress)
     result = trainer.train()
     return {"train_pairs": len(dataset), "steps": int(trainer.state.global_step), "train_loss": float(result.training_loss)}

@@ -264,6 +264,136 @@ def mean_cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum(axis=1).mean())
 
 
+@dataclass
+class ReferenceEmbeddings:
+    """What the export needs from the PyTorch model: its reference embeddings of the parity texts and how
+    ML Commons must pool and normalise the ONNX graph's token embeddings."""
+
+    texts: list[str]
+    expected: np.ndarray
+    max_length: int
+    pooling: str
+    normalize: bool
+    hf_config: dict
+
+    @property
+    def dimension(self) -> int:
+        return int(self.expected.shape[1])
+
+
+def check_export_arguments(model_dir: Path, package: str, quantize: bool) -> str:
+    """Validate the model directory and package variant; returns the variant to package (``fp32`` when
+    int8 was asked for without quantization)."""
+    if not model_dir.exists():
+        raise MrosError(f"model directory {model_dir} does not exist", "pass the RUN/model directory of a training run")
+    if package not in ("int8", "fp32"):
+        raise MrosError(f"unknown package variant {package!r}", "use int8 or fp32")
+    return "fp32" if package == "int8" and not quantize else package
+
+
+def reference_embeddings(model_dir: Path, max_length: int | None, parity_texts: list[str] | None) -> ReferenceEmbeddings:
+    """Load the model freshly with sentence-transformers on the CPU and embed the parity texts (normalised);
+    read pooling, normalisation and the transformer's config from the directory."""
+    from sentence_transformers import SentenceTransformer
+
+    reference = SentenceTransformer(str(model_dir), device="cpu")
+    max_length = max_length or int(reference.max_seq_length or 128)
+    pooling = _pooling_mode(model_dir)
+    normalize = _normalizes(model_dir)
+    texts = parity_texts or PARITY_TEXTS
+    expected = reference.encode(texts, convert_to_numpy=True, normalize_embeddings=True)
+    del reference
+    hf_config = json.loads((_transformer_dir(model_dir) / "config.json").read_text())
+    return ReferenceEmbeddings(texts, expected, max_length, pooling, normalize, hf_config)
+
+
+def onnx_parity(onnx_path: Path, reference: ReferenceEmbeddings) -> float:
+    """Mean cosine between the ONNX graph's pooled embeddings (tokenizer next to it) and the reference."""
+    encoder = OnnxEncoder(onnx_path, onnx_path.parent / "tokenizer.json", reference.pooling)
+    return mean_cosine(reference.expected, encoder.encode(reference.texts))
+
+
+def export_fp32(model_dir: Path, out_dir: Path, opset: int, reference: ReferenceEmbeddings,
+                min_fp32_cosine: float) -> tuple[Path, dict]:
+    """Trace the fp32 graph and write its tokenizer under ``out_dir/fp32``; raises
+    :class:`ExportParityError` below ``min_fp32_cosine``. Returns the graph's path and the parity dict."""
+    fp32 = out_dir / "fp32" / "model.onnx"
+    export_onnx(model_dir, fp32, opset=opset)
+    _write_tokenizer(model_dir, fp32.parent / "tokenizer.json", reference.max_length)
+    parity = {"fp32_mean_cosine": onnx_parity(fp32, reference)}
+    if parity["fp32_mean_cosine"] < min_fp32_cosine:
+        raise ExportParityError(
+            f"fp32 ONNX parity failed: mean cosine {parity['fp32_mean_cosine']:.6f} < {min_fp32_cosine}",
+            "the exported graph differs from the PyTorch model; check for custom modules the exporter does not trace",
+        )
+    return fp32, parity
+
+
+def export_int8(fp32: Path, out_dir: Path, reference: ReferenceEmbeddings, fuse: bool, min_int8_cosine: float,
+                parity: dict) -> Path:
+    """Quantize (after fusion when ``fuse``) into ``out_dir/int8`` with the fp32 tokenizer; adds the fused-op
+    counts and the int8 cosine to ``parity`` and raises :class:`ExportParityError` below ``min_int8_cosine``."""
+    int8 = out_dir / "int8" / "model.onnx"
+    parity["int8_fused_ops"] = quantize_int8(fp32, int8, hf_config=reference.hf_config if fuse else None)
+    shutil.copy(fp32.parent / "tokenizer.json", int8.parent / "tokenizer.json")
+    parity["int8_mean_cosine"] = onnx_parity(int8, reference)
+    if parity["int8_mean_cosine"] < min_int8_cosine:
+        raise ExportParityError(
+            f"int8 ONNX parity failed: mean cosine {parity['int8_mean_cosine']:.6f} < {min_int8_cosine}",
+            "ship the fp32 variant (--package fp32), or export without fusion (--no-fuse)",
+        )
+    return int8
+
+
+def write_ml_commons_zip(chosen: Path, zip_path: Path) -> None:
+    """The package ML Commons registers: exactly ``model.onnx`` and ``tokenizer.json``."""
+    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.write(chosen, "model.onnx")
+        zf.write(chosen.parent / "tokenizer.json", "tokenizer.json")
+
+
+def ml_commons_model_config(reference: ReferenceEmbeddings) -> dict:
+    """ML Commons' ``model_config``: model type, dimension, pooling and normalisation it applies itself."""
+    return {
+        "model_type": reference.hf_config.get("model_type", "bert"),
+        "embedding_dimension": reference.dimension,
+        "framework_type": "sentence_transformers",
+        "pooling_mode": reference.pooling.upper(),
+        "normalize_result": bool(reference.normalize),
+        "all_config": json.dumps(reference.hf_config, sort_keys=True),
+    }
+
+
+def graph_versions(chosen: Path, fp32: Path, int8: Path | None) -> dict:
+    """The packaged graph's IR version and opset, and the sizes of both graphs."""
+    import onnx
+
+    graph = onnx.load(str(chosen), load_external_data=False)
+    return {"ir_version": int(graph.ir_version),
+            "opset": max(o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")),
+            "fp32_bytes": fp32.stat().st_size, "int8_bytes": int8.stat().st_size if int8 else None}
+
+
+def write_register_body(result: ExportResult, model_dir: Path, name: str | None, version: str,
+                        reference: ReferenceEmbeddings) -> None:
+    """``ml-commons.json``: the register body (name, version, hash, size, model_config) plus parity and variant."""
+    package = result.packaged_variant
+    register = {
+        "name": name or model_dir.resolve().parent.name or "mros-model",
+        "version": version,
+        "description": f"mros graded-relevance encoder ({package} ONNX, {reference.dimension}-d, "
+                       f"{reference.pooling} pooling)",
+        "function_name": "TEXT_EMBEDDING",
+        "model_format": "ONNX",
+        "model_content_hash_value": result.sha256,
+        "model_content_size_in_bytes": result.size_bytes,
+        "model_config": result.model_config,
+        "parity": result.parity,
+        "variant": package,
+    }
+    (result.out_dir / "ml-commons.json").write_text(json.dumps(register, indent=2, sort_keys=True))
+
+
 def export_for_ml_commons(
     model_dir: Path | str,
     out_dir: Path | str,
@@ -284,79 +414,18 @@ def export_for_ml_commons(
     (faster on CPU; the fp32 graph is never fused). Raises :class:`ExportParityError` if ONNX
     embeddings drift from a freshly loaded PyTorch model.
     """
-    from sentence_transformers import SentenceTransformer
-
     model_dir, out_dir = Path(model_dir), Path(out_dir)
-    if not model_dir.exists():
-        raise MrosError(f"model directory {model_dir} does not exist", "pass the RUN/model directory of a training run")
-    if package not in ("int8", "fp32"):
-        raise MrosError(f"unknown package variant {package!r}", "use int8 or fp32")
-    if package == "int8" and not quantize:
-        package = "fp32"
-    reference = SentenceTransformer(str(model_dir), device="cpu")
-    max_length = max_length or int(reference.max_seq_length or 128)
-    pooling = _pooling_mode(model_dir)
-    normalize = _normalizes(model_dir)
-    texts = parity_texts or PARITY_TEXTS
-    expected = reference.encode(texts, convert_to_numpy=True, normalize_embeddings=True)
-    dim = int(expected.shape[1])
-    del reference
-    hf_config = json.loads((_transformer_dir(model_dir) / "config.json").read_text())
-
-    fp32 = out_dir / "fp32" / "model.onnx"
-    export_onnx(model_dir, fp32, opset=opset)
-    _write_tokenizer(model_dir, fp32.parent / "tokenizer.json", max_length)
-    parity = {"fp32_mean_cosine": mean_cosine(expected, OnnxEncoder(fp32, fp32.parent / "tokenizer.json", pooling).encode(texts))}
-    if parity["fp32_mean_cosine"] < min_fp32_cosine:
-        raise ExportParityError(
-            f"fp32 ONNX parity failed: mean cosine {parity['fp32_mean_cosine']:.6f} < {min_fp32_cosine}",
-            "the exported graph differs from the PyTorch model; check for custom modules the exporter does not trace",
-        )
-    int8: Path | None = None
-    if quantize:
-        int8 = out_dir / "int8" / "model.onnx"
-        parity["int8_fused_ops"] = quantize_int8(fp32, int8, hf_config=hf_config if fuse else None)
-        shutil.copy(fp32.parent / "tokenizer.json", int8.parent / "tokenizer.json")
-        parity["int8_mean_cosine"] = mean_cosine(expected, OnnxEncoder(int8, int8.parent / "tokenizer.json", pooling).encode(texts))
-        if parity["int8_mean_cosine"] < min_int8_cosine:
-            raise ExportParityError(
-                f"int8 ONNX parity failed: mean cosine {parity['int8_mean_cosine']:.6f} < {min_int8_cosine}",
-                "ship the fp32 variant (--package fp32), or export without fusion (--no-fuse)",
-            )
+    package = check_export_arguments(model_dir, package, quantize)
+    reference = reference_embeddings(model_dir, max_length, parity_texts)
+    fp32, parity = export_fp32(model_dir, out_dir, opset, reference, min_fp32_cosine)
+    int8 = export_int8(fp32, out_dir, reference, fuse, min_int8_cosine, parity) if quantize else None
     chosen = int8 if package == "int8" and int8 is not None else fp32
     zip_path = out_dir / "ml-commons.zip"
-    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.write(chosen, "model.onnx")
-        zf.write(chosen.parent / "tokenizer.json", "tokenizer.json")
-    import onnx
-
-    graph = onnx.load(str(chosen), load_external_data=False)
-    model_config = {
-        "model_type": hf_config.get("model_type", "bert"),
-        "embedding_dimension": dim,
-        "framework_type": "sentence_transformers",
-        "pooling_mode": pooling.upper(),
-        "normalize_result": bool(normalize),
-        "all_config": json.dumps(hf_config, sort_keys=True),
-    }
+    write_ml_commons_zip(chosen, zip_path)
     result = ExportResult(
         out_dir=out_dir, fp32_onnx=fp32, int8_onnx=int8, zip_path=zip_path, sha256=file_sha256(zip_path),
-        size_bytes=zip_path.stat().st_size, model_config=model_config, packaged_variant=package,
-        parity={**parity, "ir_version": int(graph.ir_version),
-                "opset": max(o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")),
-                "fp32_bytes": fp32.stat().st_size, "int8_bytes": int8.stat().st_size if int8 else None},
+        size_bytes=zip_path.stat().st_size, model_config=ml_commons_model_config(reference), packaged_variant=package,
+        parity={**parity, **graph_versions(chosen, fp32, int8)},
     )
-    register = {
-        "name": name or model_dir.resolve().parent.name or "mros-model",
-        "version": version,
-        "description": f"mros graded-relevance encoder ({package} ONNX, {dim}-d, {pooling} pooling)",
-        "function_name": "TEXT_EMBEDDING",
-        "model_format": "ONNX",
-        "model_content_hash_value": result.sha256,
-        "model_content_size_in_bytes": result.size_bytes,
-        "model_config": model_config,
-        "parity": result.parity,
-        "variant": package,
-    }
-    (out_dir / "ml-commons.json").write_text(json.dumps(register, indent=2, sort_keys=True))
+    write_register_body(result, model_dir, name, version, reference)
     return result

@@ -47,16 +47,9 @@ def environment(config: TrainConfig) -> dict:
             "seeds": {"split": config.data.split.seed, "stage1": config.stage1.seed, "mnrl": config.mnrl.seed}}
 
 
-def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume: bool = True,
-              log: Log = print, data: LoadedData | None = None) -> dict:
-    """Run every step of a training run (Stage 1, optionally Stage 2, export, evaluation, boundaries); returns the
-    metrics dict written to ``RUN/metrics.json``. ``data``: already loaded with :func:`load_data`
-    for this config (callers that need the data afterwards load it once)."""
-    from trainer.encoder import load_encoder
-    from trainer.stage1 import train_stage1
-
-    # the data first: a bad row fails here, before the run directory is created or changed
-    data = data or load_data(config)
+def prepare_run_dir(config: TrainConfig, run_dir: Path, resume: bool, log: Log) -> Steps:
+    """Create the run directory and write ``config.yaml`` (noting when it differs from the previous run's)
+    and ``environment.json``; returns the run's step markers."""
     make_dir(run_dir)
     config_yaml = config.dump_yaml()
     previous = run_dir / "config.yaml"
@@ -64,75 +57,108 @@ def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume:
         log(f"note: {previous} differs from this config; steps whose inputs changed are rerun")
     previous.write_text(config_yaml)
     (run_dir / "environment.json").write_text(json.dumps(environment(config), indent=2))
-    steps = Steps(run_dir)
+    return Steps(run_dir)
 
-    t0 = time.time()
+
+def write_splits(data: LoadedData, run_dir: Path, log: Log) -> dict:
+    """Log the data reports and write ``splits.json`` (queries, pairs and grade counts per split)."""
     for line in data.reports:
         log(line)
     split_counts = {name: {"queries": len(j.queries), "pairs": len(j), "grades": j.grade_counts()}
                     for name, j in data.splits.items()}
     (run_dir / "splits.json").write_text(json.dumps(split_counts, indent=2))
     log("splits: " + ", ".join(f"{k} {v['queries']} queries / {v['pairs']} pairs" for k, v in split_counts.items()))
+    return split_counts
 
-    data_key = step_key(json.dumps([key_data(("data",), config.data), config.model.model_dump()], sort_keys=True))
-    stage1_key = step_key(data_key + json.dumps(key_data(("stage1",), config.stage1), sort_keys=True))
+
+def stage1_step(config: TrainConfig, run_dir: Path, data: LoadedData, steps: Steps, stage1_key: str,
+                progress: bool, resume: bool, log: Log) -> dict:
+    """Train Stage 1 into its model directory and write ``training.json``, or skip it when done for the
+    same inputs (a Stage-1-only run's ``RUN/model`` is moved aside when Stage 2 is added). Returns the
+    training info."""
+    from trainer.encoder import load_encoder
+    from trainer.stage1 import train_stage1
+
     stage1_dir = stage1_model_dir(run_dir, config)
     if config.stage2.enabled and not stage1_dir.exists() and steps.done("stage1", stage1_key) and (run_dir / "model").exists():
         (run_dir / "model").rename(stage1_dir)  # a Stage-1-only run being extended with Stage 2
-    training: dict = {}
     if steps.done("stage1", stage1_key) and stage1_dir.exists():
         log("stage 1: already trained, skipping (delete RUN/.steps/stage1 to retrain)")
-        training = json.loads((run_dir / "training.json").read_text()) if (run_dir / "training.json").exists() else {}
+        return json.loads((run_dir / "training.json").read_text()) if (run_dir / "training.json").exists() else {}
+    log(f"stage 1: training from {config.model.base}")
+    start = time.time()
+    model = load_encoder(config.model.base, config.model.max_seq_length)
+    training = train_stage1(model, data.splits["train"], data.catalog, config.stage1, run_dir, progress, resume)
+    model.save(str(stage1_dir))
+    training["train_seconds"] = time.time() - start
+    (run_dir / "training.json").write_text(json.dumps(training, indent=2))
+    steps.mark("stage1", stage1_key)
+    return training
+
+
+def export_step(config: TrainConfig, run_dir: Path, steps: Steps, final_key: str, log: Log) -> dict | None:
+    """Export ``RUN/model`` to ``RUN/onnx`` (fp32, int8, ML Commons package) unless done for the same model
+    and export config; returns the export's parity figures (None with export off)."""
+    if not config.export.enabled:
+        return None
+    export_key = step_key(final_key + json.dumps(config.export.model_dump(), sort_keys=True))
+    if steps.done("export", export_key) and (run_dir / "onnx" / "ml-commons.zip").exists():
+        log("export: already done, skipping")
+        return json.loads((run_dir / "onnx" / "ml-commons.json").read_text()).get("parity")
+    from trainer.export import export_for_ml_commons
+
+    log("export: ONNX fp32 + int8, ML Commons package")
+    ex = config.export
+    exported = export_for_ml_commons(run_dir / "model", run_dir / "onnx", quantize=ex.quantize, package=ex.package,
+                                     opset=ex.opset, max_length=config.model.max_seq_length,
+                                     min_fp32_cosine=ex.min_fp32_cosine, min_int8_cosine=ex.min_int8_cosine,
+                                     name=f"mros-{run_dir.name}", fuse=ex.fuse)
+    steps.mark("export", export_key)
+    return exported.parity
+
+
+def boundary_models(config: TrainConfig, run_dir: Path) -> dict[str, str]:
+    """The models whose grade boundaries are learned: the final one and the base (and Stage 1 with Stage 2),
+    and the MNRL baseline when the run trained one (its boundary accuracy, for the comparison)."""
+    if config.stage2.enabled:
+        models = {"stage2": str(run_dir / "model"), "stage1": str(stage1_model_dir(run_dir, config)),
+                  "base": config.model.base}
     else:
-        log(f"stage 1: training from {config.model.base}")
-        start = time.time()
-        model = load_encoder(config.model.base, config.model.max_seq_length)
-        training = train_stage1(model, data.splits["train"], data.catalog, config.stage1, run_dir, progress, resume)
-        model.save(str(stage1_dir))
-        training["train_seconds"] = time.time() - start
-        (run_dir / "training.json").write_text(json.dumps(training, indent=2))
-        steps.mark("stage1", stage1_key)
-    final_key = stage1_key
-    stage2_info: dict | None = None
+        models = {final_model_name(config): str(run_dir / "model"), "base": config.model.base}
+    mnrl_model = run_dir / "baselines" / "mnrl" / "model"
+    if "mnrl" in config.eval.baselines and mnrl_model.exists():
+        models["mnrl"] = str(mnrl_model)
+    return models
+
+
+def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume: bool = True,
+              log: Log = print, data: LoadedData | None = None) -> dict:
+    """Run every step of a training run (Stage 1, optionally Stage 2, export, evaluation, boundaries); returns the
+    metrics dict written to ``RUN/metrics.json``. ``data``: already loaded with :func:`load_data`
+    for this config (callers that need the data afterwards load it once)."""
+    # the data first: a bad row fails here, before the run directory is created or changed
+    data = data or load_data(config)
+    steps = prepare_run_dir(config, run_dir, resume, log)
+    t0 = time.time()
+    split_counts = write_splits(data, run_dir, log)
+    data_key = step_key(json.dumps([key_data(("data",), config.data), config.model.model_dump()], sort_keys=True))
+    stage1_key = step_key(data_key + json.dumps(key_data(("stage1",), config.stage1), sort_keys=True))
+    training = stage1_step(config, run_dir, data, steps, stage1_key, progress, resume, log)
+    final_key, stage2_info = stage1_key, None
     if config.stage2.enabled:
         from trainer.stage2_step import run_stage2
 
         final_key, stage2_info = run_stage2(run_dir, config, data, steps, stage1_key, progress, log)
-    model_dir = run_dir / "model"
-
-    export_info: dict | None = None
-    if config.export.enabled:
-        export_key = step_key(final_key + json.dumps(config.export.model_dump(), sort_keys=True))
-        if steps.done("export", export_key) and (run_dir / "onnx" / "ml-commons.zip").exists():
-            log("export: already done, skipping")
-            export_info = json.loads((run_dir / "onnx" / "ml-commons.json").read_text()).get("parity")
-        else:
-            from trainer.export import export_for_ml_commons
-
-            log("export: ONNX fp32 + int8, ML Commons package")
-            ex = config.export
-            exported = export_for_ml_commons(model_dir, run_dir / "onnx", quantize=ex.quantize, package=ex.package,
-                                             opset=ex.opset, max_length=config.model.max_seq_length,
-                                             min_fp32_cosine=ex.min_fp32_cosine, min_int8_cosine=ex.min_int8_cosine,
-                                             name=f"mros-{run_dir.name}", fuse=ex.fuse)
-            export_info = exported.parity
-            steps.mark("export", export_key)
+    export_info = export_step(config, run_dir, steps, final_key, log)
     metrics = evaluate_run(run_dir, config, data, progress=progress, log=log, steps=steps, data_key=data_key)
     metrics["training"] = {k: v for k, v in training.items() if k != "loss_history"}
     if stage2_info is not None:
         metrics["stage2"] = stage2_info
     metrics["export"] = export_info
     if config.boundaries.enabled:
-        models = {final_model_name(config): str(model_dir), "base": config.model.base}
-        if config.stage2.enabled:
-            models = {"stage2": str(model_dir), "stage1": str(stage1_dir), "base": config.model.base}
-        mnrl_model = run_dir / "baselines" / "mnrl" / "model"
-        if "mnrl" in config.eval.baselines and mnrl_model.exists():  # its boundary accuracy, for the comparison
-            models["mnrl"] = str(mnrl_model)
-        metrics["boundaries"] = learn_run_boundaries(run_dir, config, data, models, progress, log)
+        metrics["boundaries"] = learn_run_boundaries(run_dir, config, data, boundary_models(config, run_dir),
+                                                     progress, log)
     metrics["wall_seconds"] = time.time() - t0
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
     write_model_card(run_dir, config, metrics, split_counts)
     return metrics
-
-

@@ -1,7 +1,8 @@
 """Stage 1: train the Siamese encoder with the graded supervised contrastive loss.
 
 Training goes through the standard Hugging Face / sentence-transformers trainer, so checkpoints,
-resuming (``resume=True`` picks the newest checkpoint under ``RUN/checkpoints``), progress bars,
+resuming (``resume=True`` picks the newest checkpoint under ``RUN/checkpoints``), a progress bar
+(mros's own, :mod:`trainer.console`),
 GPUs and multi-GPU runs under ``torchrun`` / ``accelerate launch`` work as they do there. Nothing
 pins training to the CPU.
 """
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from trainer.batching import QueryGroupedBatchSampler
 from trainer.config import Stage1Config
+from trainer.console import accelerator_available, show_step_progress
 from trainer.data import Catalog, Judgments
 from trainer.losses import GradedSupConLoss
 
@@ -90,13 +92,15 @@ def train_stage1(model, judgments: Judgments, catalog: Catalog, config: Stage1Co
         save_total_limit=config.save_total_limit,
         logging_steps=config.logging_steps,
         batch_sampler=QueryGroupedBatchSampler,
-        disable_tqdm=not progress,
+        disable_tqdm=True,  # mros's own bar instead (trainer.console)
+        dataloader_pin_memory=accelerator_available(),
         report_to="none",
         dataloader_drop_last=False,
     )
     loss = GradedSupConLoss(model, temperature=config.temperature, partial_weight=config.partial_weight,
                             partial_negative_weight=config.partial_negative_weight, symmetric=config.symmetric)
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
+    show_step_progress(trainer, "stage 1", progress)
     checkpoint = latest_checkpoint(checkpoint_dir) if resume else None
     result = trainer.train(resume_from_checkpoint=checkpoint)
     history = [h for h in trainer.state.log_history if "loss" in h]

@@ -58,6 +58,7 @@ def train_stage2(model, judgments: Judgments, catalog: Catalog, config: Stage2Co
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 
     from trainer.batching import QueryGroupedBatchSampler
+    from trainer.console import accelerator_available, show_step_progress
     from trainer.losses import GradedSupConLoss
     from trainer.losses.graded_circle import GradedCircleLoss
     from trainer.losses.mixed import MixedLoss
@@ -71,7 +72,7 @@ def train_stage2(model, judgments: Judgments, catalog: Catalog, config: Stage2Co
         per_device_train_batch_size=config.queries_per_batch, learning_rate=config.learning_rate,
         warmup_steps=config.warmup_ratio, seed=config.seed, data_seed=config.seed, save_strategy="steps",
         save_steps=config.save_steps, save_total_limit=2, logging_steps=20, batch_sampler=QueryGroupedBatchSampler,
-        disable_tqdm=not progress, report_to="none",
+        disable_tqdm=True, report_to="none", dataloader_pin_memory=accelerator_available(),
     )
     parts = {}
     if config.circle.weight > 0:
@@ -80,6 +81,7 @@ def train_stage2(model, judgments: Judgments, catalog: Catalog, config: Stage2Co
     if config.circle.supcon_weight > 0:
         parts["supcon"] = (GradedSupConLoss(model), config.circle.supcon_weight)
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=MixedLoss(parts))
+    show_step_progress(trainer, "stage 2", progress)
     checkpoint = latest_checkpoint(checkpoint_dir) if resume else None
     result = trainer.train(resume_from_checkpoint=checkpoint)
     return {"train_rows": len(dataset), "train_queries": int(judgments.frame["query"].nunique()),

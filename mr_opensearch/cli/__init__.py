@@ -37,7 +37,8 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors, and the libraries' warnings, "
+                               "logs and progress bars (otherwise in the run's logs/mros.log)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the result's key values, one per line (see docs/cli.md), and errors."),
     no_progress: bool = typer.Option(
         False, "--no-progress", help="Hide progress bars (also MROS_NO_PROGRESS=1)."

@@ -8,6 +8,7 @@ import typer
 
 from mr_opensearch.cli._choices import Package
 from mr_opensearch.cli._errors import handle_errors
+from mr_opensearch.cli._library_log import library_output_to, run_log_path
 from mr_opensearch.cli._output import emit_json, info, key_values, result, state
 from mr_opensearch.errors import MrosError
 
@@ -46,8 +47,9 @@ def export(
         raise MrosError("no output directory", "pass --out DIR")
     check_output_dir(out_dir)
     info(f"exporting {model_dir} -> {out_dir}")
-    exported = export_for_ml_commons(model_dir, out_dir, quantize=not no_quantize, package=package.value, opset=opset,
-                                   max_length=max_length, fuse=not no_fuse)
+    with library_output_to(run_log_path(run or out_dir), state.debug):
+        exported = export_for_ml_commons(model_dir, out_dir, quantize=not no_quantize, package=package.value,
+                                         opset=opset, max_length=max_length, fuse=not no_fuse)
     summary = exported.to_json()
     if as_json:
         emit_json(summary)

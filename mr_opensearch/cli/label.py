@@ -18,6 +18,7 @@ import typer
 from mr_opensearch.cli._choices import EngagementSplit, Signal
 from mr_opensearch.cli._data import DATA_HELP
 from mr_opensearch.cli._errors import handle_errors
+from mr_opensearch.cli._library_log import console_log, library_output_to, run_log_path
 from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
 from mr_opensearch.errors import MrosError
 from mr_opensearch.paths import data_dir
@@ -76,8 +77,9 @@ def train(
         "stacking": stacking, "features_encoder": features_encoder, "data.max_train_pairs": max_train_pairs,
         "data.max_eval_pairs": max_eval_pairs, "data.on_error": "skip" if skip_bad_rows else None,
     }, what="labeler config")
-    with skipping_rows_with("pass --skip-bad-rows to count and skip bad rows"):
-        metrics = train_labeler(cfg, out, progress=show_progress(), log=info)
+    with skipping_rows_with("pass --skip-bad-rows to count and skip bad rows"), \
+            library_output_to(run_log_path(out), state.debug):
+        metrics = train_labeler(cfg, out, progress=show_progress(), log=console_log(info))
     if as_json:
         emit_json(metrics)
     elif state.quiet:

@@ -8,6 +8,7 @@ import typer
 
 from mr_opensearch.cli._data import DATA_HELP
 from mr_opensearch.cli._errors import handle_errors
+from mr_opensearch.cli._library_log import console_log, library_output_to, run_log_path
 from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
 from mr_opensearch.paths import data_dir
 
@@ -47,8 +48,8 @@ def run(
         "opensearch.ca_certs": ca_certs, "opensearch.verify_certs": False if insecure else None,
     }, what="run config")
     with skipping_rows_with("set `on_error: skip` in the train.data (and labeler.data) section of --config "
-                            "to count and skip bad rows"):
-        summary = run_job(cfg, out, url=url, progress=show_progress(), log=info)
+                            "to count and skip bad rows"), library_output_to(run_log_path(out), state.debug):
+        summary = run_job(cfg, out, url=url, progress=show_progress(), log=console_log(info))
     if as_json:
         emit_json(summary)
     elif state.quiet:

@@ -8,6 +8,7 @@ import typer
 
 from mr_opensearch.cli._data import DATA_HELP
 from mr_opensearch.cli._errors import handle_errors
+from mr_opensearch.cli._library_log import console_log, library_output_to, run_log_path
 from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
 
 
@@ -38,8 +39,9 @@ def train(
     cfg = load_config(config)
     cfg = apply_overrides(cfg, {"data.dir": data_dir(data, cfg.data.dir), "model.base": base,
                                 "data.on_error": "skip" if skip_bad_rows else None})
-    with skipping_rows_with("pass --skip-bad-rows to count and skip bad rows"):
-        metrics = train_run(cfg, out, progress=show_progress(), resume=not no_resume, log=info)
+    with skipping_rows_with("pass --skip-bad-rows to count and skip bad rows"), \
+            library_output_to(run_log_path(out), state.debug):
+        metrics = train_run(cfg, out, progress=show_progress(), resume=not no_resume, log=console_log(info))
     if as_json:
         emit_json(metrics)
     elif state.quiet:

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -92,87 +93,120 @@ def deploy_step(config: RunConfig, run_dir: Path, client: Any, catalog: Any, pro
     return outcome
 
 
-def run_job(config: RunConfig, run_dir: Path, *, url: str | None = None, progress: bool = True,
-            log: Log = print) -> dict:
-    """Run every step; returns a summary (also written to ``RUN/run.json``)."""
-    from mr_opensearch.safe_write import make_dir
-    from trainer.evaluation.run_step import ONNX_SUFFIX
+def train_step(config: RunConfig, run_dir: Path, labeler_dir: Path | None, progress: bool, log: Log
+               ) -> tuple[Any, Any, dict]:
+    """``mros train`` into the run directory, with Stage 2 graded by this run's labeler unless the config
+    names one; returns the training config used, the loaded data and the run's metrics."""
     from trainer.run import train_run
     from trainer.run_data import load_data
-    from trainer.run_layout import final_model_name
-    from trainer.steps import Steps
 
-    timings: dict[str, float] = {}
-    started = time.time()
-    # The cluster first: a wrong URL, CA file, credentials, version or plugin set fails in seconds,
-    # before any training (minutes to an hour) and before anything is written to the run directory.
-    t = time.time()
-    client = cluster_step(config, url, log)
-    timings["cluster"] = time.time() - t
-
-    make_dir(run_dir)
-    (run_dir / "run-config.yaml").write_text(config.dump_yaml())
-    steps = Steps(run_dir)
-    t = time.time()
-    labeler_dir = train_labeler_step(config, run_dir, steps, progress, log)
-    timings["labeler"] = time.time() - t
     train_config = config.train.model_copy(deep=True)
     if labeler_dir is not None and train_config.stage2.enabled and train_config.stage2.labeler is None:
         train_config.stage2.labeler = labeler_dir
     data = load_data(train_config)
-    t = time.time()
     metrics = train_run(train_config, run_dir, progress=progress, log=log, data=data)
-    timings["train"] = time.time() - t
+    return train_config, data, metrics
 
-    from mr_opensearch.onnx_encoder import load_served_encoder
 
-    t = time.time()
+def run_catalog(train_config: Any, data: Any) -> RunCatalog:
+    """The catalog the run trained on, with the path of its file when the data came from a folder."""
     catalog_file = train_config.data.dir / train_config.data.catalog if train_config.data.dir else None
-    catalog = RunCatalog(data.catalog.ids, data.catalog.texts, str(catalog_file) if catalog_file else None)
-    indexed = deploy_step(config, run_dir, client, catalog, progress, log)
-    timings["deploy"] = time.time() - t
-    encoder = load_served_encoder(run_dir / "onnx")
+    return RunCatalog(data.catalog.ids, data.catalog.texts, str(catalog_file) if catalog_file else None)
 
+
+def engine_step(config: RunConfig, run_dir: Path, client: Any, indexed: Any, train_config: Any, data: Any,
+                metrics: dict, steps: Any, log: Log) -> dict:
+    """In-engine evaluation of the deployed index on the test queries (validation without a test split),
+    written to ``RUN/engine/metrics.json``; reused when done for the same index and engine config."""
     engine_dir = run_dir / "engine"
     engine_dir.mkdir(exist_ok=True)
     key = content_key(indexed.index, config.engine.model_dump(mode="json"))
-    t = time.time()
     if steps.done("engine", key) and (engine_dir / "metrics.json").exists():
         log("in-engine evaluation: already done, skipping")
-        engine = json.loads((engine_dir / "metrics.json").read_text())
-    else:
-        from mr_opensearch.engine_eval import evaluate_in_engine
+        return json.loads((engine_dir / "metrics.json").read_text())
+    from mr_opensearch.engine_eval import evaluate_in_engine
+    from mr_opensearch.onnx_encoder import load_served_encoder
+    from mr_opensearch.served_model import read_boundaries_file
 
-        test = data.splits["test"] if len(data.splits["test"]) else data.splits["validation"]
-        from mr_opensearch.served_model import read_boundaries_file
+    encoder = load_served_encoder(run_dir / "onnx")
+    test = data.splits["test"] if len(data.splits["test"]) else data.splits["validation"]
+    boundaries_file = run_dir / "boundaries.json"
+    boundaries = read_boundaries_file(boundaries_file).cosine if boundaries_file.exists() else None
+    log(f"in-engine evaluation: {min(len(test.queries), config.engine.max_queries or 10**9)} queries on {indexed.index}")
+    engine = evaluate_in_engine(client, indexed.index, test, lambda qs: encoder.encode(qs, 64), config.engine, boundaries)
+    add_engine_context(engine, indexed, metrics, train_config, client)
+    (engine_dir / "metrics.json").write_text(json.dumps(engine, indent=2, sort_keys=True))
+    steps.mark("engine", key)
+    return engine
 
-        boundaries_file = run_dir / "boundaries.json"
-        boundaries = read_boundaries_file(boundaries_file).cosine if boundaries_file.exists() else None
-        log(f"in-engine evaluation: {min(len(test.queries), config.engine.max_queries or 10**9)} queries on {indexed.index}")
-        engine = evaluate_in_engine(client, indexed.index, test, lambda qs: encoder.encode(qs, 64), config.engine, boundaries)
-        engine["index_documents"] = indexed.documents
-        if indexed.written:
-            engine["throughput"]["index_docs_per_second"] = indexed.docs_per_second
-            engine["throughput"]["catalog_embeddings_per_second"] = indexed.written / max(indexed.encode_seconds, 1e-9)
-        final = final_model_name(train_config)
-        offline = metrics.get("splits", {}).get("test", {}).get(f"{final}{ONNX_SUFFIX}", {})
-        engine["offline_exact_search_ndcg@10"] = offline.get("ndcg@10")
-        engine["cluster_version"] = client.info()["version"]["number"]
-        (engine_dir / "metrics.json").write_text(json.dumps(engine, indent=2, sort_keys=True))
-        steps.mark("engine", key)
-    timings["engine"] = time.time() - t
+
+def add_engine_context(engine: dict, indexed: Any, metrics: dict, train_config: Any, client: Any) -> None:
+    """Add to the in-engine metrics: the index size, indexing throughput (when this run wrote documents),
+    the offline exact-search nDCG@10 of the served ONNX model and the cluster's version."""
+    from trainer.evaluation.run_step import ONNX_SUFFIX
+    from trainer.run_layout import final_model_name
+
+    engine["index_documents"] = indexed.documents
+    if indexed.written:
+        engine["throughput"]["index_docs_per_second"] = indexed.docs_per_second
+        engine["throughput"]["catalog_embeddings_per_second"] = indexed.written / max(indexed.encode_seconds, 1e-9)
+    offline = metrics.get("splits", {}).get("test", {}).get(f"{final_model_name(train_config)}{ONNX_SUFFIX}", {})
+    engine["offline_exact_search_ndcg@10"] = offline.get("ndcg@10")
+    engine["cluster_version"] = client.info()["version"]["number"]
+
+
+def run_summary(config: RunConfig, run_dir: Path, indexed: Any, page: Path, timings: dict[str, float],
+                started: float, metrics: dict, engine: dict) -> dict:
+    """The run's summary (``RUN/run.json``): where things are, step timings and the nDCG@10 figures."""
+    return {"run": str(run_dir), "profile": config.profile, "index": indexed.index, "alias": indexed.alias,
+            "report": str(page), "seconds": timings, "total_seconds": time.time() - started,
+            "test_ndcg@10": {name: m.get("ndcg@10") for name, m in metrics.get("splits", {}).get("test", {}).items()},
+            "engine_ndcg@10": engine["quality"]["ndcg@10"]}
+
+
+class StepTimer:
+    """Wall seconds per named step: ``with timer("deploy"): ...`` adds to ``timer.seconds["deploy"]``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.time()
+        try:
+            yield
+        finally:
+            self.seconds[name] = time.time() - start
+
+
+def run_job(config: RunConfig, run_dir: Path, *, url: str | None = None, progress: bool = True,
+            log: Log = print) -> dict:
+    """Run every step; returns a summary (also written to ``RUN/run.json``)."""
+    from mr_opensearch.job.report import build_report
+    from mr_opensearch.safe_write import make_dir
+    from trainer.steps import Steps
+
+    timer, started = StepTimer(), time.time()
+    # The cluster first: a wrong URL, CA file, credentials, version or plugin set fails in seconds,
+    # before any training (minutes to an hour) and before anything is written to the run directory.
+    with timer("cluster"):
+        client = cluster_step(config, url, log)
+    make_dir(run_dir)
+    (run_dir / "run-config.yaml").write_text(config.dump_yaml())
+    steps = Steps(run_dir)
+    with timer("labeler"):
+        labeler_dir = train_labeler_step(config, run_dir, steps, progress, log)
+    with timer("train"):
+        train_config, data, metrics = train_step(config, run_dir, labeler_dir, progress, log)
+    with timer("deploy"):
+        indexed = deploy_step(config, run_dir, client, run_catalog(train_config, data), progress, log)
+    with timer("engine"):
+        engine = engine_step(config, run_dir, client, indexed, train_config, data, metrics, steps, log)
     q, lat = engine["quality"], engine["latency_ms"]
     log(f"in-engine: nDCG@10 {q['ndcg@10']:.4f} over {engine['queries']} queries; latency p50 {lat['p50']:.1f} ms, "
         f"p95 {lat['p95']:.1f} ms")
-
-    from mr_opensearch.job.report import build_report
-
-    t = time.time()
-    page = build_report(run_dir, labeler_dir=labeler_dir)
-    timings["report"] = time.time() - t
-    summary = {"run": str(run_dir), "profile": config.profile, "index": indexed.index, "alias": indexed.alias,
-               "report": str(page), "seconds": timings, "total_seconds": time.time() - started,
-               "test_ndcg@10": {name: m.get("ndcg@10") for name, m in metrics.get("splits", {}).get("test", {}).items()},
-               "engine_ndcg@10": q["ndcg@10"]}
+    with timer("report"):
+        page = build_report(run_dir, labeler_dir=labeler_dir)
+    summary = run_summary(config, run_dir, indexed, page, timer.seconds, started, metrics, engine)
     (run_dir / "run.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
     return summary

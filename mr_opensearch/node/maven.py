@@ -2,7 +2,9 @@
 
 ``mvn`` is used rather than raw HTTP so the user's ``~/.m2/settings.xml`` (mirrors, proxies) and
 local repository apply. Files are copied into a download folder under the mros cache; a file that
-is already there is not fetched again.
+is already there is not fetched again. Progress: one line per artifact to the reporter (``downloading
+...`` / ``downloaded ...``); Maven's own output (every transfer of every file) goes to
+``maven.log`` in the download folder (:func:`maven_log`).
 """
 
 from __future__ import annotations
@@ -80,12 +82,9 @@ def fetch(
         proc = subprocess.Popen(
             cmd, cwd=scratch, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
         )
-        lines: list[str] = []
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line.rstrip())
-            if report is not None and re.search(r"Download(ed|ing) from", line):
-                report(re.sub(r"^\[INFO\]\s*", "", line.strip()))
+        if report is not None:
+            report(f"downloading {coordinates} from Maven (details: {maven_log(dest_dir)})")
+        lines = _log_output(proc, maven_log(dest_dir), coordinates)
         rc = proc.wait()
     if rc != 0 or not target.is_file():
         found = [
@@ -98,6 +97,25 @@ def fetch(
         raise MrosError(
             f"Could not download {coordinates} from Maven: {detail or 'mvn exited with ' + str(rc)}",
             hint="check network access to Maven Central (or your ~/.m2/settings.xml mirror); "
-            "a plugin zip obtained elsewhere can be given with --plugin-zip",
+            f"a plugin zip obtained elsewhere can be given with --plugin-zip; Maven's output: {maven_log(dest_dir)}",
         )
+    if report is not None:
+        report(f"downloaded {target.name} ({target.stat().st_size / 1e6:.1f} MB)")
     return target
+
+
+def maven_log(dest_dir: Path) -> Path:
+    """Where Maven's full output of the downloads into ``dest_dir`` is appended."""
+    return dest_dir / "maven.log"
+
+
+def _log_output(proc: subprocess.Popen, log_path: Path, coordinates: str) -> list[str]:
+    """Append the process's output lines to ``log_path`` (under a header naming the artifact) and return them."""
+    lines: list[str] = []
+    assert proc.stdout is not None
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"--- mvn dependency:copy {coordinates}\n")
+        for line in proc.stdout:
+            lines.append(line.rstrip())
+            log.write(line)
+    return lines

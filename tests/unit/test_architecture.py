@@ -28,7 +28,7 @@ PACKAGES = ("mr_opensearch", "trainer")
 CORE = frozenset({
     "mr_opensearch", "mr_opensearch.errors", "mr_opensearch.strict", "mr_opensearch.hashing",
     "mr_opensearch.safe_write", "mr_opensearch.paths", "mr_opensearch.grading", "mr_opensearch.metrics",
-    "mr_opensearch.onnx_encoder", "mr_opensearch.table_file",
+    "mr_opensearch.onnx_encoder", "mr_opensearch.table_file", "mr_opensearch.console",
 })
 CORE_THIRD_PARTY = frozenset({"numpy", "onnxruntime", "tokenizers", "pydantic", "yaml"})
 TOP_PREFIXES = ("mr_opensearch.cli", "mr_opensearch.job", "mr_opensearch.__main__")

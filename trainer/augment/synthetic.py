@@ -59,7 +59,8 @@ def training_pairs(judgments: Judgments, catalog: Catalog, limit: int, seed: int
 def fine_tune(model, tokenizer, pairs: list[tuple[str, str]], config: SyntheticQueryConfig, progress: bool = False) -> list[float]:
     """Causal-LM fine-tuning with the loss on the query tokens only. Returns the loss per step."""
     import torch
-    from tqdm.auto import tqdm
+
+    from trainer.console import console_bar
 
     if not pairs:
         raise MrosError("no (title, exact query) pairs to fine-tune the query generator on",
@@ -70,7 +71,7 @@ def fine_tune(model, tokenizer, pairs: list[tuple[str, str]], config: SyntheticQ
     rng = random.Random(config.seed)
     model.train()
     losses = []
-    for _ in tqdm(range(config.max_steps), desc="query generator", disable=not progress):
+    for _ in console_bar(iterable=range(config.max_steps), desc="query generator", disable=not progress):
         batch = rng.sample(pairs, min(config.batch_size, len(pairs)))
         prompts = [PROMPT.format(title=t) for t, _ in batch]
         full = [p + " " + q + eos for p, (_, q) in zip(prompts, batch, strict=True)]

@@ -125,14 +125,15 @@ class Labeler:
         """Raw (uncalibrated) logits, shape ``(n, 3)``, in input order. Pairs are batched by length
         (longest first) so little compute goes to padding."""
         import torch
-        from tqdm.auto import tqdm
+
+        from trainer.console import console_bar
 
         self.model.eval()
         device = next(self.model.parameters()).device
         order = np.argsort([-(len(q) + len(p)) for q, p in pairs], kind="stable")
         out = np.zeros((len(pairs), self.model.config.num_labels), dtype=np.float32)
         with torch.inference_mode():
-            for start in tqdm(range(0, len(pairs), batch_size), desc=desc, disable=not progress, unit="batch"):
+            for start in console_bar(iterable=range(0, len(pairs), batch_size), desc=desc, disable=not progress, unit="batch"):
                 idx = order[start:start + batch_size]
                 batch = self.encode([pairs[i][0] for i in idx], [pairs[i][1] for i in idx], augment).to(device)
                 out[idx] = self.model(**batch).logits.float().cpu().numpy()
