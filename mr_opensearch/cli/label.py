@@ -296,6 +296,7 @@ def convert_stack(
     labeler: Path = typer.Option(..., "--labeler", "-l", help="Labeler directory saved by an older mros (stack.pkl)."),
     trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Required: you trust this directory's pickle "
                                       "(unpickling can run any code)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Rewrite a trusted labeler's pickled stack (stack.pkl) as stack.skops, checked to predict the same."""
     from trainer.labeler.stacking import LEGACY_PICKLE_FILE, convert_legacy_stack
@@ -305,5 +306,10 @@ def convert_stack(
                         "pass --trust-pickle if you trust where this labeler came from; otherwise re-train it "
                         "(`mros label train`)")
     path = convert_legacy_stack(labeler)
-    result(f"Converted {labeler / LEGACY_PICKLE_FILE} to {path} (same probabilities on 256 probes); "
-           "the labeler loads without --trust-pickle now")
+    if as_json:
+        emit_json({"labeler": str(labeler), "from": str(labeler / LEGACY_PICKLE_FILE), "to": str(path)})
+    elif state.quiet:
+        key_values(path)
+    else:
+        result(f"Converted {labeler / LEGACY_PICKLE_FILE} to {path} (same probabilities on 256 probes); "
+               "the labeler loads without --trust-pickle now")
