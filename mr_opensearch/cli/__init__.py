@@ -37,6 +37,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors, and the libraries' warnings, "
                                "logs and progress bars (otherwise in the run's logs/mros.log)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the result's key values, one per line (see docs/cli.md), and errors."),
@@ -52,7 +53,8 @@ def _root(
     if no_progress:
         state.progress = False
     if not show_progress():
-        hide_library_progress()  # bars drawn by libraries (transformers' weight loading, downloads)
+        # bars drawn by libraries (transformers' weight loading, downloads), back on when the command ends
+        ctx.call_on_close(hide_library_progress())
 
 
 app.add_typer(opensearch_cli.app, name="opensearch")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -50,20 +51,46 @@ def info(message: str) -> None:
         typer.echo(message, err=True)
 
 
-def hide_library_progress() -> None:
+def hide_library_progress() -> Callable[[], None]:
     """Turn off the progress bars libraries draw themselves (transformers' "Loading weights", Hugging Face
     downloads, any tqdm): by environment for libraries imported later, by their own switch for those already
-    imported (nothing is imported here)."""
+    imported (nothing is imported here). Returns what puts them back (run when the command ends, so that a
+    process running several commands, as tests do, keeps its settings)."""
+    saved = {name: os.environ.get(name) for name in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS")}
     os.environ["TQDM_DISABLE"] = "1"
     os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    restore: list[Callable[[], None]] = []
     if "huggingface_hub" in sys.modules:
-        from huggingface_hub.utils import disable_progress_bars
+        from huggingface_hub.utils import (
+            are_progress_bars_disabled,
+            disable_progress_bars,
+            enable_progress_bars,
+        )
 
-        disable_progress_bars()
+        if not are_progress_bars_disabled():
+            disable_progress_bars()
+            restore.append(enable_progress_bars)
     if "transformers" in sys.modules:
-        from transformers.utils.logging import disable_progress_bar
+        from transformers.utils.logging import (
+            disable_progress_bar,
+            enable_progress_bar,
+            is_progress_bar_enabled,
+        )
 
-        disable_progress_bar()
+        if is_progress_bar_enabled():
+            disable_progress_bar()
+            restore.append(enable_progress_bar)
+
+    def put_back() -> None:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        for undo in restore:
+            undo()
+
+    return put_back
 
 
 def show_progress() -> bool:
