@@ -145,7 +145,7 @@ def load_run(run_dir: Path) -> ServedModel:
                        zip_path=zip_path if zip_path.exists() else None, boundaries=boundaries)
 
 
-def open_encoder(model: ServedModel, threads: int | None = None) -> Any:
+def open_encoder(model: ServedModel, threads: int | None = None, spinning: bool = True) -> Any:
     """The model's :class:`mr_opensearch.onnx_encoder.OnnxEncoder`, checked by embedding one probe text:
     the graph loads and runs, and makes finite ``embedding_dimension``-d vectors."""
     import numpy as np
@@ -156,7 +156,7 @@ def open_encoder(model: ServedModel, threads: int | None = None) -> Any:
     hint = f"re-export the run: `mros export --run {where}`"
     try:
         encoder = OnnxEncoder(model.onnx, model.tokenizer, pooling=model.pooling_mode,
-                              normalize=model.normalize_result, threads=threads)
+                              normalize=model.normalize_result, threads=threads, spinning=spinning)
         probe = encoder.encode(["mros model check"])
     except MrosError as exc:
         raise MrosError(exc.message, hint) from None

@@ -60,6 +60,9 @@ def deploy(
     keep: int | None = typer.Option(None, "--keep", min=1, help="Keep the N newest complete indices of the alias, delete older ones."),
     replicas: int | None = typer.Option(None, "--replicas", min=0, help="Replicas of the new index (default: 0 on one data node, else 1)."),
     batch_size: int = typer.Option(256, "--batch-size", min=1, max=10000, help="Documents per bulk request."),
+    encode_workers: int | None = typer.Option(None, "--encode-workers", min=1, max=64, help="Client mode: batches "
+                                              "embedded at once, one onnxruntime thread each (default: one per CPU "
+                                              "core, at most 8)."),
     allow_dimension_change: bool = typer.Option(False, "--allow-dimension-change", help="Deploy a model whose dimension differs from the live index."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print every request the deploy would send; write nothing."),
     wait: float = typer.Option(0.0, "--wait", min=0, help="When another mros deploy or rollback of the alias holds its "
@@ -97,7 +100,7 @@ def deploy(
     options = DeployOptions(alias=alias, embedding=embedding.value, dry_run=dry_run, keep=keep, batch_size=batch_size,
                             replicas=replicas, text_fields=tuple(text_field), hybrid=hybrid_values,
                             allow_dimension_change=allow_dimension_change, progress=show_progress(),
-                            catalog_path=str(catalog), lock_wait=wait)
+                            catalog_path=str(catalog), lock_wait=wait, encode_workers=encode_workers)
     outcome = run_deploy(client, model, products, options, log=info)
     if as_json:
         emit_json(outcome.to_json())

@@ -60,3 +60,13 @@ def test_a_consumer_that_stops_early_stops_the_encoding():
     next(feed)
     feed.close()
     assert len(calls) <= 2 + 2 + 1  # the batch read, the look-ahead of workers + 2, nothing after the close
+
+
+def test_encode_workers_default_to_one_per_core_at_most_eight(monkeypatch):
+    from mr_opensearch.deploy import DeployOptions, encode_workers
+
+    assert encode_workers(DeployOptions(alias="a", encode_workers=3)) == 3
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: set(range(2)))
+    assert encode_workers(DeployOptions(alias="a")) == 2
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: set(range(32)))
+    assert encode_workers(DeployOptions(alias="a")) == 8

@@ -156,3 +156,14 @@ def test_trainer_export_reexports_the_same_objects():
     import trainer.export as export
 
     assert export.OnnxEncoder is OnnxEncoder and export.pool is pool
+
+
+def test_spinning_off_sets_the_session_option_and_changes_no_vector(files):
+    spinning = OnnxEncoder(*files, threads=1)
+    sleeping = OnnxEncoder(*files, threads=1, spinning=False)
+    options = sleeping.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.intra_op_num_threads == 1
+    with pytest.raises(Exception, match="allow_spinning"):  # not set: onnxruntime's default (spin) holds
+        spinning.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+    assert np.array_equal(spinning.encode(TEXTS), sleeping.encode(TEXTS))
