@@ -14,8 +14,9 @@ Order of work (each step only after the one before succeeded):
    deduplicate), deployed, and wired into a ``text_embedding`` ingest pipeline and a hybrid search
    pipeline; client mode: the served model is copied to ``$MROS_HOME/models/<sha>``;
 4. the index is created with ``_meta.complete = false`` and filled: documents use the product id as
-   ``_id`` (a resent batch overwrites, never duplicates); in client mode batches are embedded in a
-   background thread while the previous ones are bulk-indexed (``helpers.streaming_bulk``);
+   ``_id`` (a resent batch overwrites, never duplicates); in client mode batches are embedded by
+   encoder worker threads (one per core, :func:`encode_workers`) while the previous ones are bulk-indexed
+   (``helpers.streaming_bulk``);
 5. refresh, count check, ``_meta.complete = true``; only then the alias moves, in one ``_aliases``
    call; the previous index stays for ``mros rollback``; ``--keep N`` prunes older complete ones.
 
