@@ -56,7 +56,7 @@ class DeployConfig(StrictModel):
     batch_size: int = Field(256, ge=1)
     hnsw_m: int = Field(16, ge=2, le=512)
     ef_construction: int = Field(128, ge=2, le=4096)
-    ef_search: int = Field(100, ge=1, le=10000)
+    ef_search: int = Field(400, ge=1, le=10000)  # as mros deploy (DeployOptions.ef_search)
 
 
 class RunConfig(StrictModel):
