@@ -37,7 +37,8 @@ def main() -> None:
     index, manifest = live_index(client, args.alias)
     queries = list(dict.fromkeys(test.queries))
     vectors = QueryEmbedder(manifest).encode(queries)
-    setting = client.indices.get_settings(index=index)[index]["settings"]["index"].get("knn.algo_param.ef_search")
+    setting = client.indices.get_settings(index=index, flat_settings=True)[index]["settings"].get(
+        "index.knn.algo_param.ef_search")
     report = {"index": index, "index_ef_search": setting, "queries": len(queries), "rows": []}
 
     def ndcg(method_parameters: dict | None) -> float | None:
