@@ -475,9 +475,9 @@ ROWS = [
         ("Parquet is not read on the serving path",), ("convert it to CSV",), exit=2),
     Row("catalog-jsonl-broken-line", with_catalog('{"id": 1, "title": "drill"}\n{"id": 2, "title": \n',
                                                   "products.jsonl"),
-        ("{catalog}:2: not valid JSON",), (FIX,)),
+        ("{catalog}:2: not valid JSON",), ("fix or remove the row",)),
     Row("catalog-jsonl-not-an-object", with_catalog('{"id": 1, "title": "drill"}\n[2, "saw"]\n', "products.jsonl"),
-        ("{catalog}:2: expected a JSON object per line",), (FIX,)),
+        ("{catalog}:2: expected a JSON object per line",), ("fix or remove the row",)),
     Row("catalog-text-field-not-a-column", with_catalog(HEADER + "1,drill\n", "products.csv", "--text-field", "brand"),
         ("{catalog}:1: no column 'brand' for --text-field",), ("name an existing column",)),
     # -- the run directory -----------------------------------------------------------------------------

@@ -41,6 +41,11 @@ def test_library_output_lands_in_the_log_file_and_mros_lines_on_the_console(tmp_
     messages: list[str] = []
     transformers_logger = logging.getLogger("transformers")
     before = (list(transformers_logger.handlers), transformers_logger.propagate)
+    # what the test routes must be emitted: an earlier test in this process may have left transformers'
+    # verbosity at ERROR (its default is WARNING)
+    level = transformers_logger.level
+    transformers_logger.setLevel(logging.WARNING)
+    request_cleanup = [lambda: transformers_logger.setLevel(level)]
 
     def info(message: str) -> None:  # the CLI's info(): a line on stderr
         messages.append(message)
@@ -65,6 +70,8 @@ def test_library_output_lands_in_the_log_file_and_mros_lines_on_the_console(tmp_
         assert expected in logged, expected
     assert "mros step" not in logged
     assert messages == ["stage 1: training"]
+    for undo in request_cleanup:
+        undo()
     # everything is put back
     assert not isinstance(sys.stderr, LibraryStream) and not isinstance(sys.stdout, LibraryStream)
     assert (transformers_logger.handlers, transformers_logger.propagate) == before
