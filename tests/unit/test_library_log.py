@@ -32,7 +32,7 @@ def _library_noise() -> None:
         pass
 
 
-def test_library_output_lands_in_the_log_file_and_mros_lines_on_the_console(tmp_path, capfd):
+def test_library_output_lands_in_the_log_file_and_mros_lines_on_the_console(tmp_path, capfd, request):
     from mr_opensearch.console import console_stream
     from trainer.console import console_bar
 
@@ -43,9 +43,8 @@ def test_library_output_lands_in_the_log_file_and_mros_lines_on_the_console(tmp_
     before = (list(transformers_logger.handlers), transformers_logger.propagate)
     # what the test routes must be emitted: an earlier test in this process may have left transformers'
     # verbosity at ERROR (its default is WARNING)
-    level = transformers_logger.level
+    request.addfinalizer(lambda level=transformers_logger.level: transformers_logger.setLevel(level))
     transformers_logger.setLevel(logging.WARNING)
-    request_cleanup = [lambda: transformers_logger.setLevel(level)]
 
     def info(message: str) -> None:  # the CLI's info(): a line on stderr
         messages.append(message)
@@ -70,8 +69,6 @@ def test_library_output_lands_in_the_log_file_and_mros_lines_on_the_console(tmp_
         assert expected in logged, expected
     assert "mros step" not in logged
     assert messages == ["stage 1: training"]
-    for undo in request_cleanup:
-        undo()
     # everything is put back
     assert not isinstance(sys.stderr, LibraryStream) and not isinstance(sys.stdout, LibraryStream)
     assert (transformers_logger.handlers, transformers_logger.propagate) == before
