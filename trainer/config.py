@@ -180,6 +180,9 @@ class Stage1Config(StrictModel):
     partial_negative_weight: float = Field(0.3, ge=0.0, le=1.0,
                                            description="weight of partial products among an exact anchor's negatives")
     symmetric: bool = Field(True, description="also contrast each product's query against the batch's other queries")
+    irrelevant_negative_weight: float = Field(
+        1.0, gt=0, description="weight of products judged irrelevant for the anchor's own query among its negatives "
+                               "(unjudged in-batch products weigh 1)")
     seed: int = 42
     save_steps: int = Field(200, ge=1)
     save_total_limit: int = Field(2, ge=1)
@@ -253,6 +256,7 @@ NEUTRAL_VALUES: dict[tuple[str, ...], object] = {
     ("data", "max_queries"): None,
     ("data", "max_catalog_products"): None,
     ("stage1", "products_per_group"): None,
+    ("stage1", "irrelevant_negative_weight"): 1.0,
     ("stage2", "circle", "weight"): 1.0,
     ("stage2", "mining", "backend"): "faiss",
     ("stage2", "mining", "opensearch_url"): None,

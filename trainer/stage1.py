@@ -98,7 +98,8 @@ def train_stage1(model, judgments: Judgments, catalog: Catalog, config: Stage1Co
         dataloader_drop_last=False,
     )
     loss = GradedSupConLoss(model, temperature=config.temperature, partial_weight=config.partial_weight,
-                            partial_negative_weight=config.partial_negative_weight, symmetric=config.symmetric)
+                            partial_negative_weight=config.partial_negative_weight, symmetric=config.symmetric,
+                            irrelevant_negative_weight=config.irrelevant_negative_weight)
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
     show_step_progress(trainer, "stage 1", progress)
     checkpoint = latest_checkpoint(checkpoint_dir) if resume else None

@@ -99,7 +99,7 @@ def test_symmetric_direction_pulls_the_query_to_its_product():
     assert float(single) == 0.0
 
 
-def test_graded_batch_encodes_each_query_once_and_marks_other_queries_irrelevant():
+def test_graded_batch_encodes_each_query_once_and_marks_other_queries_unjudged():
     from trainer.losses.graded_batch import encode_graded_batch
 
     calls = []
@@ -114,7 +114,7 @@ def test_graded_batch_encodes_each_query_once_and_marks_other_queries_irrelevant
     labels = torch.tensor([[10, 2], [10, 0], [11, 1]])
     q, p, grades = encode_graded_batch(Echo(), [queries, products], labels)
     assert calls == [2, 3] and q.shape == (2, 2) and p.shape == (3, 2)
-    assert grades.tolist() == [[2, 0, 0], [0, 0, 1]]
+    assert grades.tolist() == [[2, 0, -1], [-1, -1, 1]]
 
 
 def test_groups_of_one_query_in_a_batch_are_merged_by_query_id():
@@ -131,4 +131,48 @@ def test_groups_of_one_query_in_a_batch_are_merged_by_query_id():
     labels = torch.tensor([[10, 2, 0], [10, 0, 0], [11, 1, 1], [10, 2, 2]])
     q, p, grades = encode_graded_batch(Echo(), [queries, products], labels)
     assert q.shape == (2, 2) and p.shape == (4, 2)
-    assert grades.tolist() == [[2, 0, 0, 2], [0, 0, 1, 0]]
+    assert grades.tolist() == [[2, 0, -1, 2], [-1, -1, 1, -1]]
+
+
+def _irrelevant_grads(weight: float) -> tuple[float, float, float]:
+    """d loss / d cos of (partial anchor, judged irrelevant, unjudged in-batch product), equal cosines
+    of the two negatives so only their kind differs."""
+    cos = torch.tensor([0.6, 0.4, 0.4], requires_grad=True)
+    sin = torch.sqrt(1 - cos**2)
+    p = torch.stack([cos, sin], dim=1)
+    graded_supcon_loss(torch.tensor([[1.0, 0.0]]), p, torch.tensor([[1, 0, -1]]), temperature=0.1,
+                       irrelevant_negative_weight=weight).backward()
+    return tuple(float(g) for g in cos.grad)
+
+
+def test_irrelevant_negative_weight_pushes_judged_irrelevant_harder_than_unjudged():
+    d_anchor, d_judged, d_unjudged = _irrelevant_grads(3.0)
+    assert d_anchor < 0  # the partial anchor is pulled up
+    assert d_judged > d_unjudged > 0  # both pushed down, the judged irrelevant product harder
+    # the weight v multiplies the judged product's share of the softmax: at equal cosines its push is v times
+    assert math.isclose(d_judged / d_unjudged, 3.0, rel_tol=1e-5)
+    # with weight 1 the two kinds are the same negative
+    _, j1, u1 = _irrelevant_grads(1.0)
+    assert math.isclose(j1, u1, rel_tol=1e-6)
+    # and a stronger weight pulls the anchor harder
+    assert _irrelevant_grads(3.0)[0] < _irrelevant_grads(1.0)[0]
+
+
+def test_irrelevant_negative_weight_formula_on_one_anchor():
+    """l = -log e^{s_p} / (e^{s_p} + v e^{s_j} + e^{s_u}), s = cos / tau."""
+    q = torch.tensor([[1.0, 0.0]])
+    cos = [0.7, 0.5, 0.2]
+    p = torch.tensor([[c, math.sqrt(1 - c * c)] for c in cos])
+    tau, v = 0.1, 2.5
+    got = graded_supcon_loss(q, p, torch.tensor([[2, 0, -1]]), temperature=tau, irrelevant_negative_weight=v)
+    s = [c / tau for c in cos]
+    want = -math.log(math.exp(s[0]) / (math.exp(s[0]) + v * math.exp(s[1]) + math.exp(s[2])))
+    assert math.isclose(float(got), want, rel_tol=1e-5)
+
+
+def test_irrelevant_negative_weight_must_be_positive():
+    import pytest
+
+    q = torch.tensor([[1.0, 0.0]])
+    with pytest.raises(ValueError, match="irrelevant_negative_weight"):
+        graded_supcon_loss(q, q, torch.tensor([[2]]), irrelevant_negative_weight=0.0)

@@ -2,7 +2,8 @@
 
 Rows are ``(query, product)`` pairs with a label ``[query_id, grade]``; rows of one query share the
 id. Each distinct query is encoded once; the grade matrix ``[Q, B]`` holds each row's grade for its
-own query and 0 (irrelevant) for every other query's rows (in-batch negatives).
+own query and -1 (not judged for this query, so irrelevant) for every other query's rows (in-batch
+negatives); a 0 is a product judged irrelevant for that very query.
 """
 
 from __future__ import annotations
@@ -35,5 +36,5 @@ def encode_graded_batch(model: nn.Module, sentence_features: Iterable[dict[str, 
     product_emb = model(product_features)["sentence_embedding"]
     same_query = unique_ids.unsqueeze(1) == query_ids.unsqueeze(0)  # [Q, B]
     grade_matrix = torch.where(same_query, grades.unsqueeze(0).expand_as(same_query),
-                               torch.zeros_like(same_query, dtype=grades.dtype))
+                               torch.full_like(same_query, -1, dtype=grades.dtype))
     return query_emb, product_emb, grade_matrix

@@ -15,7 +15,12 @@ product of *strictly lower* grade for the same query:
 with :math:`w_2 = 1` and :math:`w_1 =` ``partial_weight``. A partial product in the negative set of
 an exact anchor enters the sum with weight ``partial_negative_weight`` :math:`\in [0, 1]` (its term
 becomes :math:`w\, e^{s_{qn}}`): 1 separates exact from partial as strongly as from irrelevant, lower
-values push partial products down less (they still earn gain in graded metrics). With
+values push partial products down less (they still earn gain in graded metrics). A product *judged*
+irrelevant for the anchor's own query (grade 0, not an unjudged in-batch product, grade -1) enters an
+anchor's sum with weight ``irrelevant_negative_weight`` :math:`v > 0` (its term becomes
+:math:`v\, e^{s_{qn}}`): the judged irrelevant products are the hard negatives of their query (same
+product type, judged not to fit), a few among hundreds of in-batch products, and :math:`v > 1` makes
+them count more, which is aimed at the separation of partial from irrelevant products. With
 ``symmetric=True`` each positive also contrasts its query against the other queries of the batch
 that grade the product lower (product-to-query direction), and the two directions are averaged:
 :math:`\ell_{qp} \leftarrow \tfrac12(\ell^{q \to p}_{qp} + \ell^{p \to q}_{qp})`. So exact products are pulled above
@@ -71,6 +76,7 @@ def graded_supcon_loss(
     partial_weight: float = 0.5,
     partial_negative_weight: float = 1.0,
     symmetric: bool = False,
+    irrelevant_negative_weight: float = 1.0,
 ) -> Tensor:
     """The loss of the module docstring. Embeddings need not be normalised (they are here)."""
     if query_emb.shape[-1] != product_emb.shape[-1]:
@@ -79,6 +85,8 @@ def graded_supcon_loss(
         raise ValueError(f"grades must be [Q, P] = {(query_emb.shape[0], product_emb.shape[0])}, got {tuple(grades.shape)}")
     if not 0.0 <= partial_negative_weight <= 1.0:
         raise ValueError("partial_negative_weight must be in [0, 1]")
+    if not irrelevant_negative_weight > 0.0:
+        raise ValueError("irrelevant_negative_weight must be > 0")
     q = F.normalize(query_emb, dim=-1)
     p = F.normalize(product_emb, dim=-1)
     logits = q @ p.T / temperature  # [Q, P]
@@ -96,6 +104,9 @@ def graded_supcon_loss(
         neg_logits = neg_logits + partial_vs_exact * (log_w if partial_negative_weight > 0 else 0.0)
         if partial_negative_weight == 0:
             lower = lower & ~partial_vs_exact
+    if irrelevant_negative_weight != 1.0:
+        judged_irrelevant = (grades.to(logits.device) == 0).unsqueeze(1)  # [Q, 1, P(neg)]
+        neg_logits = neg_logits + judged_irrelevant * math.log(irrelevant_negative_weight)
     neg_logits = neg_logits.masked_fill(~lower, float("-inf"))
     denom = torch.logsumexp(torch.cat([logits.unsqueeze(2), neg_logits], dim=2), dim=2)  # [Q, P]
     per_pair = denom - logits  # -log softmax of the anchor against its negatives
@@ -117,13 +128,15 @@ class GradedSupConLoss(nn.Module):
     """sentence-transformers wrapper of :func:`graded_supcon_loss` (see the module docstring)."""
 
     def __init__(self, model: nn.Module, temperature: float = 0.05, partial_weight: float = 0.5,
-                 partial_negative_weight: float = 1.0, symmetric: bool = False) -> None:
+                 partial_negative_weight: float = 1.0, symmetric: bool = False,
+                 irrelevant_negative_weight: float = 1.0) -> None:
         super().__init__()
         self.model = model
         self.temperature = temperature
         self.partial_weight = partial_weight
         self.partial_negative_weight = partial_negative_weight
         self.symmetric = symmetric
+        self.irrelevant_negative_weight = irrelevant_negative_weight
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
         return self.from_embeddings(*encode_graded_batch(self.model, sentence_features, labels))
@@ -131,11 +144,12 @@ class GradedSupConLoss(nn.Module):
     def from_embeddings(self, query_emb: Tensor, product_emb: Tensor, grade_matrix: Tensor) -> Tensor:
         """The loss on an already encoded batch (lets :class:`~trainer.losses.mixed.MixedLoss` encode once)."""
         return graded_supcon_loss(query_emb, product_emb, grade_matrix, self.temperature, self.partial_weight,
-                                  self.partial_negative_weight, self.symmetric)
+                                  self.partial_negative_weight, self.symmetric, self.irrelevant_negative_weight)
 
     def get_config_dict(self) -> dict[str, Any]:
         return {"temperature": self.temperature, "partial_weight": self.partial_weight,
-                "partial_negative_weight": self.partial_negative_weight, "symmetric": self.symmetric}
+                "partial_negative_weight": self.partial_negative_weight, "symmetric": self.symmetric,
+                "irrelevant_negative_weight": self.irrelevant_negative_weight}
 
     @property
     def citation(self) -> str:
