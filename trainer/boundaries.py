@@ -10,7 +10,9 @@ grade dominates) or ``macro_f1``. The search is exhaustive over candidate thresh
 quantiles (``candidates`` per threshold), so the result is exact up to that grid.
 
 ``RUN/boundaries.json`` holds ``{"partial": t_p, "exact": t_e, "criterion", "value", "accuracy",
-"confusion", "quantiles", "n"}``; the OpenSearch side converts these cosines to engine scores.
+"confusion", "quantiles", "n"}``; the OpenSearch side converts these cosines to engine scores. A run's file
+also holds ``"compared"``: the boundaries of every model the run learned them for (``stage2``,
+``stage1``, ``base``, ...), which :func:`model_boundaries` picks by model name.
 """
 
 from __future__ import annotations
@@ -124,3 +126,27 @@ def read_boundaries(path: Path) -> dict:
         raise MrosError(f"{path}: boundaries out of order (partial {partial} > exact {exact})",
                         "the partial boundary must not exceed the exact one; regenerate the file")
     return data
+
+
+def model_boundaries(path: Path, model: str) -> tuple[float, float]:
+    """The (partial, exact) cosine boundaries of ``model`` in a run's ``boundaries.json``: its entry in
+    ``"compared"`` (the top-level boundaries are the run's final model's, whose name the file does not
+    hold, so they are never guessed to be ``model``'s)."""
+    data = read_boundaries(path)
+    compared = data.get("compared")
+    if not isinstance(compared, dict) or not compared:
+        raise MrosError(f"{path} names no models (no 'compared' section), so the boundaries of {model!r} are unknown",
+                        "pass the boundaries.json of a run trained by `mros train`, which lists each model's boundaries")
+    if model not in compared:
+        raise MrosError(f"{path} holds no boundaries of model {model!r}; it has: {', '.join(map(str, compared))}",
+                        "check the model name, or pass the boundaries.json of the run that trained it")
+    entry = compared[model]
+    try:
+        partial, exact = float(entry["partial"]), float(entry["exact"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MrosError(f"{path}: the boundaries of {model!r} are not numeric 'partial' and 'exact' cosines ({exc})",
+                        "regenerate it with `mros train`") from None
+    if not (-1.0 <= partial <= exact <= 1.0):
+        raise MrosError(f"{path}: the boundaries of {model!r} must be ordered cosines in [-1, 1], "
+                        f"got partial={partial}, exact={exact}", "regenerate it with `mros train`")
+    return partial, exact

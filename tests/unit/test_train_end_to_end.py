@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,6 +85,12 @@ def test_train_writes_the_run_directory_contract(data_and_base):
         for key, high, low in (("auc_exact_vs_partial", "exact", "partial"), ("auc_partial_vs_irrelevant", "partial", "irrelevant"),
                                ("auc_exact_vs_irrelevant", "exact", "irrelevant")):
             assert model_metrics[key] == pytest.approx(_auc(scores[high], scores[low]), abs=1e-12), (name, key)
+    # the per-query nDCG@10 stored for the paired bootstrap averages to the metric (queries without gain skipped)
+    for name, model_metrics in test.items():
+        by_query = json.loads((run / "eval" / "test" / f"{name}.json").read_text())["ndcg_by_query"]
+        kept = [v for v in by_query.values() if v is not None]
+        assert len(by_query) == model_metrics["queries"] and len(kept) == model_metrics["queries_with_gain"], name
+        assert np.mean(kept) == pytest.approx(model_metrics["ndcg@10"], abs=1e-12), name
     # Stage 1's nDCG@10, recomputed here from the saved model over the whole catalog
     assert test["stage1"]["ndcg@10"] == pytest.approx(_ndcg10_from_scratch(run), abs=1e-6)
     assert metrics["export"]["int8_mean_cosine"] >= 0.99
@@ -147,6 +156,34 @@ def test_evaluate_and_export_commands(data_and_base):
     result = CliRunner().invoke(app, ["export", "--model", str(run / "model"), "--out", str(out), "--package", "fp32"])
     assert result.exit_code == 0, result.output
     assert json.loads((out / "ml-commons.json").read_text())["variant"] == "fp32"
+
+
+def test_the_paired_bootstrap_script_on_the_run(data_and_base, tmp_path):
+    """benchmarks/auc_bootstrap.py over the run's evaluation caches and boundaries.json: the full-set
+    values it reports are the run's own figures (nDCG@10, AUCs, boundary test accuracy)."""
+    run = data_and_base[3] / "run"
+    if not (run / "model").exists():
+        pytest.skip("needs the run of the first test")
+    out = tmp_path / "bootstrap.json"
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "auc_bootstrap.py"
+    done = subprocess.run([sys.executable, str(script), "--run", str(run), "--a", "base", "--b", "stage1",
+                           "--boundaries-a", str(run / "boundaries.json"), "--boundaries-b", str(run / "boundaries.json"),
+                           "--replicates", "50", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    test = json.loads((run / "metrics.json").read_text())["splits"]["test"]
+    boundaries = json.loads((run / "boundaries.json").read_text())["compared"]
+    assert result["replicates"] == 50 and result["queries"] == test["stage1"]["queries"]
+    figures = {**{key: (test["base"][key], test["stage1"][key]) for key in result["auc"]},
+               "ndcg@10": (test["base"]["ndcg@10"], test["stage1"]["ndcg@10"]),
+               "boundary_accuracy": (boundaries["base"]["test_accuracy"], boundaries["stage1"]["test_accuracy"])}
+    sections = {**result["auc"], **result["ndcg"], **result["accuracy"]}
+    assert set(sections) == set(figures) and len(result["auc"]) == 3
+    for key, (a, b) in figures.items():
+        assert sections[key]["a"] == pytest.approx(a, abs=1e-12) and sections[key]["b"] == pytest.approx(b, abs=1e-12), key
+        low, high = sections[key]["ci95"]
+        assert low <= high and 0 <= sections[key]["share_of_replicates_b_above_a"] <= 1, key
+        assert f"{key}: base {a:.4f}  stage1 {b:.4f}" in done.stdout
 
 
 def test_stage2_pipeline_with_a_labeler(tmp_path):

@@ -8,7 +8,9 @@ For a split's judgments and the whole catalog it reports:
 * ``auc_exact_vs_partial``, ``auc_partial_vs_irrelevant``, ``auc_exact_vs_irrelevant``: grade
   separation of the scores of judged pairs (pooled over queries).
 
-It also returns the judged pairs' scores by grade (for histograms and boundary learning).
+It also returns the judged pairs' scores by grade (for histograms and boundary learning) and each
+query's nDCG@k (``ndcg_by_query``, the values ``ndcg@k`` is the mean of; None for a query without gain),
+for the paired query bootstrap of :mod:`trainer.evaluation.bootstrap`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ class EvaluationResult:
     name: str
     metrics: dict[str, float | None]
     scores_by_grade: dict[str, list[float]] = field(default_factory=dict)
+    ndcg_by_query: dict[str, float | None] = field(default_factory=dict)
+    """nDCG@k of each query (keyed by query text), None where the query has no gain: the values the
+    ``ndcg@k`` metric is the mean of (queries with None skipped)."""
 
 
 class GradedRetrievalEvaluator:
@@ -74,7 +79,8 @@ class GradedRetrievalEvaluator:
             "queries": float(len(queries)),
             "queries_with_gain": float(sum(v is not None for v in ndcgs)),
         }
-        return EvaluationResult(getattr(scorer, "name", "model"), metrics, by_grade)
+        return EvaluationResult(getattr(scorer, "name", "model"), metrics, by_grade,
+                                dict(zip(queries, ndcgs, strict=True)))
 
 
 def scores_summary(scores_by_grade: dict[str, list[float]]) -> dict[str, dict[str, float]]:

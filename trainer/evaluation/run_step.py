@@ -8,14 +8,19 @@ Models compared (each cached under ``RUN/eval/<split>/<name>.json``):
 * ``bm25``: BM25 over product texts;
 * ``mnrl``: the base encoder fine-tuned with the standard MultipleNegativesRankingLoss recipe on
   exact pairs (trained once into ``RUN/baselines/mnrl``).
+
+A cache holds ``{"key", "metrics", "scores_by_grade", "ndcg_by_query"}`` (the judged pairs' scores by
+grade in the split's order, and each query's nDCG@k); :func:`read_evaluation_cache` reads one back.
+Caches written before ``ndcg_by_query`` existed lack it (their key is unchanged, so they stay cached).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from mr_opensearch.errors import MrosError
 from mr_opensearch.hashing import file_key
 from trainer.config import TrainConfig
 from trainer.evaluation import BM25Scorer, DenseScorer, GradedRetrievalEvaluator
@@ -121,7 +126,8 @@ def evaluate_run(run_dir: Path, config: TrainConfig, data, progress: bool = True
             else:
                 log(f"evaluate {split}/{name}: {len(judgments.queries)} queries over {len(data.catalog)} products")
                 result = evaluator(factory())
-                cached = {"key": key, "metrics": result.metrics, "scores_by_grade": result.scores_by_grade}
+                cached = {"key": key, "metrics": result.metrics, "scores_by_grade": result.scores_by_grade,
+                          "ndcg_by_query": result.ndcg_by_query}
                 cache.write_text(json.dumps(cached))
             results[split][name] = {**cached["metrics"], "score_quantiles": scores_summary(cached["scores_by_grade"])}
             if name in ("base", "mnrl", "stage1", "stage2"):
@@ -132,6 +138,33 @@ def evaluate_run(run_dir: Path, config: TrainConfig, data, progress: bool = True
     metrics = {"primary_metric": f"ndcg@{config.eval.ndcg_k}", "splits": results}
     (run_dir / "metrics.md").write_text(metrics_markdown(results))
     return metrics
+
+
+def evaluation_cache_path(run_dir: Path, split: str, name: str) -> Path:
+    return Path(run_dir) / "eval" / split / f"{name}.json"
+
+
+def read_evaluation_cache(run_dir: Path, split: str, name: str,
+                          fields: Sequence[str] = ("metrics", "scores_by_grade")) -> dict:
+    """The evaluation cache of model ``name`` on ``split`` (``RUN/eval/<split>/<name>.json``), with a
+    clear error when it is missing, unreadable or lacks one of ``fields`` (a cache written by an older
+    version, e.g. without ``ndcg_by_query``: deleting it makes the next evaluation score the model again)."""
+    path = evaluation_cache_path(run_dir, split, name)
+    evaluate = f"`mros evaluate --run {run_dir} --split {split}`"
+    if not path.exists():
+        raise MrosError(f"{path} not found: model {name!r} has not been evaluated on the {split} split of {run_dir}",
+                        f"evaluate it with {evaluate} (or `mros train`); check the model name and --split")
+    try:
+        cached = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MrosError(f"{path}: not a readable evaluation cache ({exc})",
+                        f"delete it and run {evaluate} again") from None
+    missing = [f for f in fields if not isinstance(cached, dict) or f not in cached]
+    if missing:
+        raise MrosError(f"{path} lacks {', '.join(missing)}: it was written by an older version of the evaluation",
+                        f"re-run the evaluation of {name!r}: delete {path} and run {evaluate} "
+                        "(or the train step again; only the deleted model is scored again)")
+    return cached
 
 
 def metrics_markdown(results: dict[str, dict[str, dict]]) -> str:
