@@ -5,6 +5,8 @@ model) reused the previous export's figures."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -78,3 +80,20 @@ def test_the_keys_of_trained_models_and_baselines(tmp_path):
     assert run_step.scored_model_key(tmp_path, "bm25", config, steps) == ""
     assert run_step.scored_model_key(tmp_path, "mnrl", config, steps) != run_step.scored_model_key(
         tmp_path, "mnrl", TrainConfig.model_validate({"mnrl": {"epochs": 2}}), steps)
+
+
+def test_a_cache_from_before_per_query_ndcg_is_scored_again(tmp_path, monkeypatch):
+    """Caches written before ``ndcg_by_query`` existed have the right key but not what the paired
+    bootstrap needs: they are scored again once, then read from the cache."""
+    exported, _, scored, evaluate = run_with_an_export(tmp_path, monkeypatch)
+    exported.write_text("export")
+    evaluate()
+    cache = tmp_path / "run" / "eval" / "test" / "stage1-int8-onnx.json"
+    old = json.loads(cache.read_text())
+    assert set(old["ndcg_by_query"]) == {"red drill", "garden hose"}
+    del old["ndcg_by_query"]
+    cache.write_text(json.dumps(old))
+    evaluate()
+    evaluate()
+    assert scored == ["export", "export"]
+    assert "ndcg_by_query" in json.loads(cache.read_text())

@@ -120,8 +120,10 @@ def evaluate_run(run_dir: Path, config: TrainConfig, data, progress: bool = True
             cache = out_dir / f"{name}.json"
             key = step_key(data_key, json.dumps(config.eval.model_dump(), sort_keys=True),
                            scored_model_key(run_dir, name, config, steps))
-            if cache.exists() and json.loads(cache.read_text()).get("key") == key:
-                cached = json.loads(cache.read_text())
+            previous = json.loads(cache.read_text()) if cache.exists() else {}
+            # a cache from before per-query nDCG was kept is scored again (the bootstrap needs it)
+            if previous.get("key") == key and "ndcg_by_query" in previous:
+                cached = previous
                 log(f"evaluate {split}/{name}: cached")
             else:
                 log(f"evaluate {split}/{name}: {len(judgments.queries)} queries over {len(data.catalog)} products")
@@ -162,8 +164,8 @@ def read_evaluation_cache(run_dir: Path, split: str, name: str,
     missing = [f for f in fields if not isinstance(cached, dict) or f not in cached]
     if missing:
         raise MrosError(f"{path} lacks {', '.join(missing)}: it was written by an older version of the evaluation",
-                        f"re-run the evaluation of {name!r}: delete {path} and run {evaluate} "
-                        "(or the train step again; only the deleted model is scored again)")
+                        f"re-run the evaluation of {name!r}: run {evaluate} (or the train step) again; "
+                        "only models whose cache lacks it are scored again")
     return cached
 
 
