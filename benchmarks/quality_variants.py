@@ -2,8 +2,8 @@
 
 Every model is scored as `mros train` scores its models (:class:`GradedRetrievalEvaluator`: full-catalog
 nDCG@10, recall, the three grade-separation AUCs), plus the 3-class accuracy of boundaries fitted on
-the same split's pairs (in-sample: a screening figure; the shipped boundaries are measured on the
-test split by `mros train`). Models are given three ways:
+the validation pairs (as `mros train` fits them): on the validation split itself an in-sample
+screening figure, on the test split the held-out one. Models are given three ways:
 
 * ``--model NAME=PATH``: a trained sentence-transformers model (e.g. RUN/stage1-model, RUN/model);
 * ``--soup NAME=PATH_A+PATH_B@ALPHA``: the weight-space average ALPHA * A + (1 - ALPHA) * B of two
@@ -12,8 +12,11 @@ test split by `mros train`). Models are given three ways:
 * ``--mnrl DIR``: the standard recipe (MultipleNegativesRankingLoss on exact pairs) trained by the same
   code on the same train split into DIR/model (reused when present), scored as ``mnrl``.
 
-Rows are merged into OUT/variants.json by name (a name already there is skipped unless --force), and
-OUT/variants.md holds the table. Catalog vectors are cached under OUT/cache by model content, so a
+Rows are merged into OUT/variants.json (validation) or OUT/variants-SPLIT.json by name (a name already
+there is skipped unless --force), OUT/variants.md holds the table. Each model's scores are kept as
+OUT/eval/SPLIT/NAME.json and its boundaries in OUT/boundaries.json, in the formats of a run, so
+`benchmarks/auc_bootstrap.py --run RUN --run-b OUT --boundaries-b OUT/boundaries.json` gives paired
+intervals against a run's model. Catalog vectors are cached under OUT/cache by model content, so a
 model is encoded once per catalog.
 
     python benchmarks/quality_variants.py --config RUN/config.yaml --out runs/quality \\
@@ -47,20 +50,58 @@ def soup(path_a: str, path_b: str, alpha: float, base: str, max_seq_length: int)
     return model
 
 
-def evaluate(model, name: str, judgments, catalog, cache_dir: Path, batch_size: int) -> dict:
-    from trainer.boundaries import learn_boundaries
+def score(make, name: str, data, split: str, out: Path, batch_size: int) -> dict:
+    """The evaluator's result for ``name`` on ``split``, cached as OUT/eval/SPLIT/NAME.json in the format
+    `mros train` writes (so `benchmarks/auc_bootstrap.py --run-b OUT` reads it)."""
     from trainer.evaluation import GradedRetrievalEvaluator
     from trainer.evaluation.scorers import dense_scorer
 
+    path = out / "eval" / split / f"{name}.json"
+    if path.exists():
+        return json.loads(path.read_text())
     start = time.perf_counter()
-    result = GradedRetrievalEvaluator(judgments, catalog)(dense_scorer(model, catalog, name, batch_size, False, cache_dir))
-    scores = np.concatenate([result.scores_by_grade[g] for g in ("irrelevant", "partial", "exact")])
-    grades = np.concatenate([np.full(len(result.scores_by_grade[g]), k) for k, g in
-                             enumerate(("irrelevant", "partial", "exact"))])
-    fitted = learn_boundaries(scores, grades)
-    return {**{k: result.metrics[k] for k in COLUMNS if k in result.metrics},
-            "boundary_accuracy": fitted["accuracy"], "boundaries": [fitted["partial"], fitted["exact"]],
-            "seconds": round(time.perf_counter() - start, 1)}
+    scorer = dense_scorer(make(), data.catalog, name, batch_size, False, out / "cache")
+    result = GradedRetrievalEvaluator(data.splits[split], data.catalog)(scorer)
+    cached = {"key": "benchmarks/quality_variants.py", "metrics": result.metrics,
+              "scores_by_grade": result.scores_by_grade, "ndcg_by_query": result.ndcg_by_query,
+              "seconds": round(time.perf_counter() - start, 1)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(cached))
+    return cached
+
+
+def pairs_of(scores_by_grade: dict) -> tuple[np.ndarray, np.ndarray]:
+    grades = ("irrelevant", "partial", "exact")
+    scores = np.concatenate([scores_by_grade[g] for g in grades])
+    labels = np.concatenate([np.full(len(scores_by_grade[g]), k) for k, g in enumerate(grades)])
+    return scores, labels
+
+
+def evaluate(make, name: str, data, split: str, out: Path, batch_size: int) -> dict:
+    """Boundaries fitted on the validation pairs (kept in OUT/boundaries.json under ``compared``, as a
+    run's file holds them); the row's ``boundary_accuracy`` is their accuracy on ``split`` (in-sample
+    when ``split`` is validation)."""
+    from trainer.boundaries import grade_by_thresholds, learn_boundaries
+
+    loaded = {}
+
+    def model():
+        if "model" not in loaded:
+            loaded["model"] = make()
+        return loaded["model"]
+
+    validation = score(model, name, data, "validation", out, batch_size)
+    fitted = learn_boundaries(*pairs_of(validation["scores_by_grade"]))
+    cached = validation if split == "validation" else score(model, name, data, split, out, batch_size)
+    scores, labels = pairs_of(cached["scores_by_grade"])
+    accuracy = float(np.mean(grade_by_thresholds(scores, fitted["partial"], fitted["exact"]) == labels))
+    path = out / "boundaries.json"
+    boundaries = json.loads(path.read_text()) if path.exists() else {"compared": {}}
+    entry = {k: fitted[k] for k in ("partial", "exact", "criterion", "value", "accuracy")}
+    boundaries["compared"][name] = {**boundaries["compared"].get(name, {}), **entry, f"{split}_accuracy": accuracy}
+    path.write_text(json.dumps(boundaries, indent=2))
+    return {**{k: cached["metrics"][k] for k in COLUMNS if k in cached["metrics"]},
+            "boundary_accuracy": accuracy, "boundaries": [fitted["partial"], fitted["exact"]]}
 
 
 def table(rows: dict[str, dict]) -> str:
@@ -78,7 +119,7 @@ def main() -> None:
     parser.add_argument("--model", action="append", default=[], metavar="NAME=PATH")
     parser.add_argument("--soup", action="append", default=[], metavar="NAME=PATH_A+PATH_B@ALPHA")
     parser.add_argument("--mnrl", type=Path, help="train (or reuse) the MNRL recipe in this directory and score it")
-    parser.add_argument("--force", action="store_true", help="score names already in OUT/variants.json again")
+    parser.add_argument("--force", action="store_true", help="rebuild the rows of names already listed (scores come from OUT/eval; delete a file there to score it again)")
     args = parser.parse_args()
 
     from trainer.config import load_config
@@ -89,7 +130,7 @@ def main() -> None:
     data = load_data(config)
     judgments = data.splits[args.split]
     args.out.mkdir(parents=True, exist_ok=True)
-    results_path = args.out / "variants.json"
+    results_path = args.out / ("variants.json" if args.split == "validation" else f"variants-{args.split}.json")
     rows: dict[str, dict] = json.loads(results_path.read_text()) if results_path.exists() else {}
     seq = config.model.max_seq_length
     jobs: list[tuple[str, object]] = []
@@ -119,11 +160,10 @@ def main() -> None:
             print(f"{name}: already scored, skipped (--force to score again)")
             continue
         print(f"{name}: scoring {len(judgments.queries)} {args.split} queries over {len(data.catalog)} products", flush=True)
-        rows[name] = {"split": args.split, **evaluate(make(), name, judgments, data.catalog, args.out / "cache",
-                                                      config.eval.batch_size)}
+        rows[name] = {"split": args.split, **evaluate(make, name, data, args.split, args.out, config.eval.batch_size)}
         print(f"{name}: " + "  ".join(f"{c} {rows[name][c]:.4f}" for c in COLUMNS), flush=True)
         results_path.write_text(json.dumps(rows, indent=2))
-        (args.out / "variants.md").write_text(table(rows))
+        results_path.with_suffix(".md").write_text(table(rows))
     print(table(rows))
 
 
