@@ -159,3 +159,16 @@ def test_boundaries_are_chosen_by_model_name(tmp_path):
     write_boundaries(path, {"partial": 0.3, "exact": 0.5})
     with pytest.raises(MrosError, match="names no models"):
         model_boundaries(path, "stage2")
+
+
+def test_a_file_of_compared_models_only_is_enough(tmp_path):
+    """benchmarks/quality_variants.py keeps screened models' boundaries under ``compared`` only (there is
+    no shipped pair); a missing or broken file still says what to do."""
+    path = tmp_path / "boundaries.json"
+    path.write_text(json.dumps({"compared": {"mnrl": {"partial": 0.1, "exact": 0.4}}}))
+    assert model_boundaries(path, "mnrl") == (0.1, 0.4)
+    path.write_text("{not json")
+    with pytest.raises(MrosError, match="not a boundaries file"):
+        model_boundaries(path, "mnrl")
+    with pytest.raises(MrosError, match="not found"):
+        model_boundaries(tmp_path / "missing.json", "mnrl")
