@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from table_scorer import TableScorer
 
 from mr_opensearch.errors import MrosError
 from trainer.boundaries import grade_by_thresholds, model_boundaries, write_boundaries
@@ -100,23 +101,6 @@ def test_accuracy_with_unit_weights_is_plain_thresholded_accuracy():
     # q1 weighted twice, q2 dropped: the pairs of q1 twice, of q3 once
     keep = np.repeat(np.arange(8), np.array([2.0, 0.0, 1.0])[pairs.query].astype(int))
     assert stat(np.array([2.0, 0.0, 1.0])) == pytest.approx((predicted[keep] == pairs.grade[keep]).mean())
-
-
-class TableScorer:
-    """Scores from a fixed query x product table (a real scorer over a hand-made matrix, no OpenSearch)."""
-
-    name = "table"
-
-    def __init__(self, catalog: Catalog, table: dict[str, list[float]]):
-        self.catalog, self.table = catalog, table
-
-    def retrieve(self, queries, k):
-        scores = np.array([self.table[q] for q in queries])
-        idx = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-        return idx, np.take_along_axis(scores, idx, axis=1)
-
-    def score_pairs(self, queries, product_ids):
-        return np.array([self.table[q][self.catalog.position[p]] for q, p in zip(queries, product_ids, strict=True)])
 
 
 def test_evaluator_ndcg_by_query_averages_to_its_ndcg_metric():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
+from table_scorer import TableScorer
 
 from trainer.data import Catalog, Judgments
 from trainer.evaluation import GradedRetrievalEvaluator
@@ -42,23 +42,6 @@ def test_pairwise_auc_with_ties():
     # pairs: (0.5 vs 0.5) tie = 0.5, (0.5 vs 0.1) = 1 -> 0.75
     assert pairwise_auc([0.5], [0.5, 0.1]) == pytest.approx(0.75)
     assert pairwise_auc([], [0.1]) is None
-
-
-class TableScorer:
-    """Scores from a fixed table: a real scorer over a hand-made score matrix."""
-
-    name = "table"
-
-    def __init__(self, catalog: Catalog, table: dict[str, list[float]]):
-        self.catalog, self.table = catalog, table
-
-    def retrieve(self, queries, k):
-        scores = np.array([self.table[q] for q in queries])
-        idx = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-        return idx, np.take_along_axis(scores, idx, axis=1)
-
-    def score_pairs(self, queries, product_ids):
-        return np.array([self.table[q][self.catalog.position[p]] for q, p in zip(queries, product_ids, strict=True)])
 
 
 def test_evaluator_end_to_end_hand_computed():
