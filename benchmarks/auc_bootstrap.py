@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> dict:
         ndcg_statistic,
         paired_query_bootstrap,
     )
-    from trainer.evaluation.run_step import evaluation_cache_path, read_evaluation_cache
+    from trainer.evaluation.run_step import evaluated_judgments, evaluation_cache_path, read_evaluation_cache
     from trainer.run_data import load_data
 
     if args.replicates < 1:
@@ -81,10 +81,7 @@ def run(args: argparse.Namespace) -> dict:
     data = load_data(config)
     if args.split not in data.splits:
         raise MrosError(f"unknown split {args.split!r}", f"use one of {', '.join(data.splits)}")
-    judgments = data.splits[args.split]
-    if config.eval.max_queries:  # the evaluation scored these queries only (trainer.evaluation.run_step)
-        judgments = judgments.for_queries(sorted(judgments.queries)[: config.eval.max_queries])
-    pairs = SplitPairs.from_frame(judgments.frame)
+    pairs = SplitPairs.from_frame(evaluated_judgments(data.splits[args.split], config).frame)
     n = len(pairs.queries)
 
     scores, statistics = {}, {}

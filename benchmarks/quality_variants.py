@@ -26,6 +26,7 @@ model is encoded once per catalog.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from pathlib import Path
@@ -70,11 +71,12 @@ def score(make, name: str, data, split: str, out: Path, batch_size: int) -> dict
     return cached
 
 
-def pairs_of(scores_by_grade: dict) -> tuple[np.ndarray, np.ndarray]:
-    grades = ("irrelevant", "partial", "exact")
-    scores = np.concatenate([scores_by_grade[g] for g in grades])
-    labels = np.concatenate([np.full(len(scores_by_grade[g]), k) for k, g in enumerate(grades)])
-    return scores, labels
+def pairs_of(cached: dict, data, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """A cache's judged-pair scores and their grades, in the split's pair order (checked against it)."""
+    from trainer.evaluation.bootstrap import SplitPairs
+
+    pairs = SplitPairs.from_frame(data.splits[split].frame)
+    return pairs.scores(cached["scores_by_grade"]), pairs.grade
 
 
 def evaluate(make, name: str, data, split: str, out: Path, batch_size: int) -> dict:
@@ -83,17 +85,11 @@ def evaluate(make, name: str, data, split: str, out: Path, batch_size: int) -> d
     when ``split`` is validation)."""
     from trainer.boundaries import grade_by_thresholds, learn_boundaries
 
-    loaded = {}
-
-    def model():
-        if "model" not in loaded:
-            loaded["model"] = make()
-        return loaded["model"]
-
+    model = functools.cache(make)  # built at most once, and only when a split is not cached yet
     validation = score(model, name, data, "validation", out, batch_size)
-    fitted = learn_boundaries(*pairs_of(validation["scores_by_grade"]))
+    fitted = learn_boundaries(*pairs_of(validation, data, "validation"))
     cached = validation if split == "validation" else score(model, name, data, split, out, batch_size)
-    scores, labels = pairs_of(cached["scores_by_grade"])
+    scores, labels = pairs_of(cached, data, split)
     accuracy = float(np.mean(grade_by_thresholds(scores, fitted["partial"], fitted["exact"]) == labels))
     path = out / "boundaries.json"
     boundaries = json.loads(path.read_text()) if path.exists() else {"compared": {}}

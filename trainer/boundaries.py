@@ -111,13 +111,20 @@ def write_boundaries(path: Path, boundaries: dict) -> Path:
     return write_text(path, json.dumps(boundaries, indent=2))
 
 
-def read_boundaries(path: Path) -> dict:
-    """Read and validate ``boundaries.json``: cosines in [-1, 1] with partial <= exact."""
+def _load_boundaries_json(path: Path):
     try:
-        data = json.loads(Path(path).read_text())
-        partial, exact = float(data["partial"]), float(data["exact"])
+        return json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise MrosError(f"{path} not found", "train with `mros train` (it writes RUN/boundaries.json)") from None
+    except (ValueError, OSError) as exc:
+        raise MrosError(f"{path}: not a boundaries file ({exc})", "regenerate it with `mros train`") from None
+
+
+def read_boundaries(path: Path) -> dict:
+    """Read and validate ``boundaries.json``: cosines in [-1, 1] with partial <= exact."""
+    data = _load_boundaries_json(path)
+    try:
+        partial, exact = float(data["partial"]), float(data["exact"])
     except (ValueError, KeyError, TypeError) as exc:
         raise MrosError(f"{path}: not a boundaries file ({exc})", "regenerate it with `mros train`") from None
     if not (-1.0 <= partial <= 1.0 and -1.0 <= exact <= 1.0):
@@ -132,12 +139,7 @@ def model_boundaries(path: Path, model: str) -> tuple[float, float]:
     """The (partial, exact) cosine boundaries of ``model`` in a run's ``boundaries.json``: its entry in
     ``"compared"`` (the top-level boundaries are the run's final model's, whose name the file does not
     hold, so they are never guessed to be ``model``'s)."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise MrosError(f"{path} not found", "train with `mros train` (it writes RUN/boundaries.json)") from None
-    except (ValueError, OSError) as exc:
-        raise MrosError(f"{path}: not a boundaries file ({exc})", "regenerate it with `mros train`") from None
+    data = _load_boundaries_json(path)
     # only the model's own entry is needed: a file of compared models without a shipped pair
     # (benchmarks/quality_variants.py writes one) is enough
     compared = data.get("compared") if isinstance(data, dict) else None

@@ -39,16 +39,11 @@ GRADE_PAIRS = {"auc_exact_vs_partial": ("exact", "partial"), "auc_partial_vs_irr
 
 def weighted_auc(high: np.ndarray, w_high: np.ndarray, low: np.ndarray, w_low: np.ndarray) -> float:
     """P(score of a high-grade pair > score of a low-grade pair), ties counted half, pairs weighted:
-    :func:`trainer.evaluation.metrics.pairwise_auc` with a weight per pair. NaN when either side weighs 0."""
-    high, w_high, low, w_low = (np.asarray(x, dtype=np.float64) for x in (high, w_high, low, w_low))
-    order = np.argsort(low, kind="stable")
-    low_sorted, cum = low[order], np.concatenate([[0.0], np.cumsum(w_low[order])])
-    below = cum[np.searchsorted(low_sorted, high, side="left")]
-    at_or_below = cum[np.searchsorted(low_sorted, high, side="right")]
-    total = w_high.sum() * cum[-1]
-    if total == 0:
-        return float("nan")
-    return float((w_high * (below + 0.5 * (at_or_below - below))).sum() / total)
+    :func:`trainer.evaluation.metrics.pairwise_auc` with a weight per pair. NaN when either side weighs 0.
+    (:func:`auc_statistic` with every pair its own "query".)"""
+    n_high, n_low = len(high), len(low)
+    weights = np.concatenate([np.asarray(w_high, dtype=np.float64), np.asarray(w_low, dtype=np.float64)])
+    return auc_statistic(high, np.arange(n_high), low, n_high + np.arange(n_low))(weights)
 
 
 def auc_statistic(high: np.ndarray, high_query: np.ndarray, low: np.ndarray, low_query: np.ndarray) -> Statistic:

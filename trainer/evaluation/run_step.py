@@ -11,7 +11,7 @@ Models compared (each cached under ``RUN/eval/<split>/<name>.json``):
 
 A cache holds ``{"key", "metrics", "scores_by_grade", "ndcg_by_query"}`` (the judged pairs' scores by
 grade in the split's order, and each query's nDCG@k); :func:`read_evaluation_cache` reads one back.
-Caches written before ``ndcg_by_query`` existed lack it (their key is unchanged, so they stay cached).
+Caches written before ``ndcg_by_query`` existed lack it and are scored again by the next evaluation.
 """
 
 from __future__ import annotations
@@ -99,15 +99,21 @@ def scored_model_key(run_dir: Path, name: str, config: TrainConfig, steps: Steps
     return steps.key_of(name)
 
 
+def evaluated_judgments(judgments, config: TrainConfig):
+    """The judgments of a split that the evaluation scores: all, or the first ``eval.max_queries``
+    queries in sorted order."""
+    if config.eval.max_queries:
+        return judgments.for_queries(sorted(judgments.queries)[: config.eval.max_queries])
+    return judgments
+
+
 def evaluate_run(run_dir: Path, config: TrainConfig, data, progress: bool = True, log: Callable[[str], None] = print,
                  steps=None, data_key: str = "", splits: list[str] | None = None) -> dict:
     steps = steps or Steps(run_dir)
     factories = _scorer_factories(run_dir, config, data, progress, log, steps, data_key)
     results: dict[str, dict[str, dict]] = {}
     for split in splits or config.eval.splits:
-        judgments = data.splits[split]
-        if config.eval.max_queries:
-            judgments = judgments.for_queries(sorted(judgments.queries)[: config.eval.max_queries])
+        judgments = evaluated_judgments(data.splits[split], config)
         if len(judgments) == 0:
             log(f"evaluate {split}: the split has no queries, skipped")
             continue
@@ -150,7 +156,7 @@ def read_evaluation_cache(run_dir: Path, split: str, name: str,
                           fields: Sequence[str] = ("metrics", "scores_by_grade")) -> dict:
     """The evaluation cache of model ``name`` on ``split`` (``RUN/eval/<split>/<name>.json``), with a
     clear error when it is missing, unreadable or lacks one of ``fields`` (a cache written by an older
-    version, e.g. without ``ndcg_by_query``: deleting it makes the next evaluation score the model again)."""
+    version, e.g. without ``ndcg_by_query``: the next evaluation scores the model again)."""
     path = evaluation_cache_path(run_dir, split, name)
     evaluate = f"`mros evaluate --run {run_dir} --split {split}`"
     if not path.exists():
