@@ -54,6 +54,7 @@ import numpy as np
 from mr_opensearch import kill_points
 from mr_opensearch.deploy_lock import AliasLock
 from mr_opensearch.errors import MrosError
+from mr_opensearch.hashing import text_key
 from mr_opensearch.manifest import Manifest, read_index_manifest
 from mr_opensearch.preflight import (
     BLOCKS_ON_ALIAS_MOVE,
@@ -66,6 +67,7 @@ from mr_opensearch.preflight import (
 from mr_opensearch.retry_policy import RetriesExhausted
 from mr_opensearch.served_model import ServedModel, open_encoder, store_served_copy
 from mr_opensearch.templates import render
+from mr_opensearch.text_analyzers import check_text_analyzer, text_field_mapping
 from mr_opensearch.vector_index import catalog_fingerprint
 
 Log = Callable[[str], None]
@@ -92,6 +94,8 @@ class DeployOptions:
     shards: int = 1
     replicas: int | None = None
     text_fields: tuple[str, ...] = ()
+    text_analyzer: str = "english"
+    """Built-in analyzer of the BM25 text fields (:mod:`mr_opensearch.text_analyzers`)."""
     embedding_fields: tuple[str, ...] = ()
     hybrid: dict[str, Any] | None = None
     allow_dimension_change: bool = False
@@ -149,8 +153,11 @@ class Requests:
         return None if self.dry_run else send()
 
 
-def index_name(alias: str, model_sha: str, catalog_sha: str) -> str:
-    return f"{alias}-{model_sha[:10]}-{catalog_sha[:8]}".lower()
+def index_name(alias: str, model_sha: str, catalog_sha: str, text_analyzer: str = "standard") -> str:
+    """``<alias>-<model hash>-<catalog hash>``; with another analyzer than ``standard`` the third part hashes
+    the catalog and the analyzer together, so an index is never reused for another text analysis."""
+    layout = catalog_sha if text_analyzer == "standard" else text_key(f"{catalog_sha}\x1d{text_analyzer}")
+    return f"{alias}-{model_sha[:10]}-{layout[:8]}".lower()
 
 
 def hybrid_settings(model: ServedModel, given: dict[str, Any] | None, preflight: Preflight) -> dict[str, Any]:
@@ -365,6 +372,7 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
     """The preflight, then the lock, then :func:`_deploy_locked` under it."""
     started = time.time()
     alias = check_index_name(options.alias)
+    check_text_analyzer(options.text_analyzer)
     if encode is None:
         workers = encode_workers(options)
         encoder = open_encoder(model, threads=options.encode_threads or (1 if workers > 1 else None), spinning=False)
@@ -419,7 +427,7 @@ def _target(model: ServedModel, catalog: Any, options: DeployOptions) -> _Target
             raise MrosError(f"text field {name!r} clashes with a field mros writes", "rename that column", exit_code=2)
     content = [t + "\x1d" + "\x1d".join(extra[n][i] for n in extra) for i, t in enumerate(texts)] if extra else texts
     catalog_sha = catalog_fingerprint(ids, content)
-    return _Target(name=index_name(options.alias, model.sha256, catalog_sha), ids=ids, titles=titles, texts=texts,
+    return _Target(name=index_name(options.alias, model.sha256, catalog_sha, options.text_analyzer), ids=ids, titles=titles, texts=texts,
                    extra=extra, text_fields=text_fields, embedding_fields=embedding_fields, catalog_sha=catalog_sha)
 
 
@@ -519,6 +527,7 @@ def _build(client: Any, model: ServedModel, options: DeployOptions, preflight: P
                         embedding=preflight.embedding, model_id=model_id, model_dir=model_dir,  # type: ignore[arg-type]
                         dimension=model.dimension, space_type=model.space_type, pooling_mode=model.pooling_mode,
                         normalize_result=model.normalize_result, text_fields=text_fields,
+                        text_analyzer=options.text_analyzer,
                         embedding_fields=embedding_fields, ingest_pipeline=ingest, search_pipeline=search_pipeline,
                         boundaries=model.boundaries, hybrid=hybrid, documents=len(ids))
     if existing is None:
@@ -526,9 +535,9 @@ def _build(client: Any, model: ServedModel, options: DeployOptions, preflight: P
                       shards=options.shards, replicas=_replicas(options, preflight), refresh_interval="-1",
                       ingest_pipeline=ingest or "_none", search_pipeline=search_pipeline or "_none",
                       space_type=model.space_type, hnsw_m=options.hnsw_m, ef_construction=options.ef_construction,
-                      manifest=manifest.to_meta())
+                      text_analyzer=options.text_analyzer, manifest=manifest.to_meta())
         for field_name in extra:
-            body["mappings"]["properties"][field_name] = {"type": "text"}
+            body["mappings"]["properties"][field_name] = text_field_mapping(options.text_analyzer)
         result.stage = "create index"
         requests.write("PUT", f"/{name}", body, lambda: _create_index(client, name, body, manifest))
         result.action = "created"

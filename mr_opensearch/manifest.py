@@ -109,6 +109,7 @@ class Manifest(BaseModel):
     pooling_mode: str = "MEAN"
     normalize_result: bool = True
     text_fields: list[str] = Field(default_factory=lambda: ["title"])
+    text_analyzer: str = "standard"  # indices deployed before the field existed were analysed with standard
     embedding_fields: list[str] = Field(default_factory=lambda: ["title"])
     ingest_pipeline: str | None = None
     search_pipeline: str | None = None

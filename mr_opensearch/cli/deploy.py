@@ -55,6 +55,8 @@ def deploy(
                                         "Commons + neural-search); client: mros embeds with the ONNX model; auto: "
                                         "engine when both plugins are present."),
     text_field: list[str] = typer.Option([], "--text-field", help="Extra catalog column indexed for BM25 (repeatable)."),
+    text_analyzer: str = typer.Option("english", "--text-analyzer", help="OpenSearch built-in analyzer of the BM25 "
+                                      "text fields: english (stemmed, the default), standard, or another language's."),
     hybrid: Path | None = typer.Option(None, "--hybrid", help="Hybrid settings from `mros eval --tune --save` "
                                        "(default: $MROS_HOME/tuning/ALIAS.json when it exists)."),
     keep: int | None = typer.Option(None, "--keep", min=1, help="Keep the N newest complete indices of the alias, delete older ones."),
@@ -86,8 +88,10 @@ def deploy(
     from mr_opensearch.paths import user_dir
     from mr_opensearch.preflight import check_index_name
     from mr_opensearch.served_model import load_run
+    from mr_opensearch.text_analyzers import check_text_analyzer
 
     check_index_name(alias)  # a usage error, before any file is read
+    check_text_analyzer(text_analyzer)
     model = load_run(run)
     products = read_catalog(catalog, text_fields=tuple(text_field))
     hybrid_values = None
@@ -98,7 +102,8 @@ def deploy(
     client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt,
                                    retry_budget).connect()
     options = DeployOptions(alias=alias, embedding=embedding.value, dry_run=dry_run, keep=keep, batch_size=batch_size,
-                            replicas=replicas, text_fields=tuple(text_field), hybrid=hybrid_values,
+                            replicas=replicas, text_fields=tuple(text_field), text_analyzer=text_analyzer,
+                            hybrid=hybrid_values,
                             allow_dimension_change=allow_dimension_change, progress=show_progress(),
                             catalog_path=str(catalog), lock_wait=wait, encode_workers=encode_workers)
     outcome = run_deploy(client, model, products, options, log=info)

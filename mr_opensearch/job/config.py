@@ -18,7 +18,7 @@ import copy
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from mr_opensearch.connection import ClusterConfig
 from mr_opensearch.engine_eval import EngineEvalConfig
@@ -57,6 +57,17 @@ class DeployConfig(StrictModel):
     hnsw_m: int = Field(16, ge=2, le=512)
     ef_construction: int = Field(128, ge=2, le=4096)
     ef_search: int = Field(400, ge=1, le=10000)  # as mros deploy (DeployOptions.ef_search)
+    text_analyzer: str = Field("english", description="built-in analyzer of the BM25 text fields, as `mros deploy "
+                               "--text-analyzer` (mr_opensearch/text_analyzers.py)")
+
+    @field_validator("text_analyzer")
+    @classmethod
+    def _known_analyzer(cls, value: str) -> str:
+        from mr_opensearch.text_analyzers import BUILT_IN
+
+        if value not in BUILT_IN:
+            raise ValueError(f"unknown text analyzer {value!r}; choose one of {', '.join(BUILT_IN)}")
+        return value
 
 
 class RunConfig(StrictModel):

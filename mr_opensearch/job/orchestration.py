@@ -86,7 +86,7 @@ def deploy_step(config: RunConfig, run_dir: Path, client: Any, catalog: Any, pro
     d = config.deploy
     options = DeployOptions(alias=d.alias, embedding=d.embedding, keep=d.keep, batch_size=d.batch_size,
                             hnsw_m=d.hnsw_m, ef_construction=d.ef_construction, ef_search=d.ef_search,
-                            progress=progress, catalog_path=catalog.path)
+                            text_analyzer=d.text_analyzer, progress=progress, catalog_path=catalog.path)
     outcome = deploy(client, load_run(run_dir), catalog, options, log=log)
     done = " already complete, nothing to do" if outcome.action == "nothing to do" else f" {outcome.action}"
     log(f"deploy: {outcome.index} ({outcome.documents} documents){done}; alias {outcome.alias}")

@@ -65,6 +65,11 @@ def test_first_deploy_fills_a_complete_index_behind_the_alias(deployed, serving_
     doc = client.get(index=index, id=client.search(index=index, body={"size": 1})["hits"]["hits"][0]["_id"])["_source"]
     assert set(doc) == {"product_id", "title", "embedding_text", "embedding"}
     assert len(doc["embedding"]) == meta["dimension"]
+    # BM25 fields are analysed with the default english analyzer: plurals and possessives stem
+    mapping = client.indices.get_mapping(index=index)[index]["mappings"]["properties"]
+    assert mapping["title"] == {"type": "text", "analyzer": "english"} and meta["text_analyzer"] == "english"
+    tokens = client.indices.analyze(index=index, body={"field": "title", "text": "Drills for the Plumber's pipes"})
+    assert [t["token"] for t in tokens["tokens"]] == ["drill", "plumber", "pipe"]
     state["first"] = index
 
 
