@@ -97,6 +97,10 @@ class CircleConfig(StrictModel):
     weight: float = Field(1.0, ge=0.0, description="weight of the circle loss (0: Stage 1 loss only, an ablation)")
     supcon_weight: float = Field(2.0, ge=0.0, description="weight of the Stage 1 loss mixed in (0: circle only); "
                                  "2.0 is the mix that improved every AUC on the shared data (docs/benchmarks.md)")
+    supcon_settings: Literal["loss_defaults", "stage1"] = Field(
+        "loss_defaults", description="settings of the Stage 1 loss mixed in: loss_defaults (temperature 0.05, "
+        "partial_weight 0.5, partial_negative_weight 1.0, not symmetric), or stage1 (the stage1 section's "
+        "temperature, partial_weight, partial_negative_weight, symmetric and irrelevant_negative_weight)")
 
     @model_validator(mode="after")
     def _some_loss(self) -> CircleConfig:
@@ -258,6 +262,7 @@ NEUTRAL_VALUES: dict[tuple[str, ...], object] = {
     ("stage1", "products_per_group"): None,
     ("stage1", "irrelevant_negative_weight"): 1.0,
     ("stage2", "circle", "weight"): 1.0,
+    ("stage2", "circle", "supcon_settings"): "loss_defaults",
     ("stage2", "mining", "backend"): "faiss",
     ("stage2", "mining", "opensearch_url"): None,
     ("stage2", "mining", "opensearch_user"): None,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from trainer.config import SpellingConfig, Stage2Config
+from trainer.config import SpellingConfig, Stage1Config, Stage2Config
 from trainer.data import Catalog, Judgments
 
 
@@ -52,9 +52,22 @@ def step_budget(config: Stage2Config, n_queries: int) -> int:
     return epoch_steps if config.max_steps < 0 else min(config.max_steps, epoch_steps)
 
 
+def supcon_arguments(config: Stage2Config, stage1: Stage1Config | None) -> dict:
+    """Keyword arguments of the Stage 1 loss mixed into Stage 2: the loss's own defaults, or, with
+    ``circle.supcon_settings: stage1``, the loss settings of the run's Stage 1."""
+    if config.circle.supcon_settings == "loss_defaults":
+        return {}
+    if stage1 is None:
+        raise ValueError("circle.supcon_settings is stage1 but no Stage 1 config was given")
+    return {"temperature": stage1.temperature, "partial_weight": stage1.partial_weight,
+            "partial_negative_weight": stage1.partial_negative_weight, "symmetric": stage1.symmetric,
+            "irrelevant_negative_weight": stage1.irrelevant_negative_weight}
+
+
 def train_stage2(model, judgments: Judgments, catalog: Catalog, config: Stage2Config, centers: tuple[float, float],
-                 run_dir: Path, progress: bool = True, resume: bool = True) -> dict:
-    """Continue training ``model`` (Stage 1 weights) on ``judgments`` with the graded circle loss."""
+                 run_dir: Path, progress: bool = True, resume: bool = True, stage1: Stage1Config | None = None) -> dict:
+    """Continue training ``model`` (Stage 1 weights) on ``judgments`` with the graded circle loss (and the
+    Stage 1 loss mixed in, with :func:`supcon_arguments`)."""
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 
     from trainer.batching import QueryGroupedBatchSampler
@@ -79,7 +92,7 @@ def train_stage2(model, judgments: Judgments, catalog: Catalog, config: Stage2Co
         circle = GradedCircleLoss(model, centers=centers, margins=config.circle.margins, gamma=config.circle.gamma)
         parts["circle"] = (circle, config.circle.weight)
     if config.circle.supcon_weight > 0:
-        parts["supcon"] = (GradedSupConLoss(model), config.circle.supcon_weight)
+        parts["supcon"] = (GradedSupConLoss(model, **supcon_arguments(config, stage1)), config.circle.supcon_weight)
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=MixedLoss(parts))
     show_step_progress(trainer, "stage 2", progress)
     checkpoint = latest_checkpoint(checkpoint_dir) if resume else None

@@ -165,7 +165,8 @@ def run_stage2(run_dir: Path, config, data, steps, stage1_key: str, progress: bo
     synthetic = synthetic_step(run_dir, config, data, labeler, progress, info, log)
     pairs = combine_training_pairs(data.splits["train"], mined_pairs, cfg.spelling, synthetic)
     info["train_pairs"] = len(pairs)
-    info["training"] = train_stage2(model, pairs, data.catalog, cfg, centers, run_dir, progress)
+    info["training"] = train_stage2(model, pairs, data.catalog, cfg, centers, run_dir, progress,
+                                    stage1=config.stage1)
     model.save(str(run_dir / "model"))
     info["seconds"] = time.time() - start
     info_path.write_text(json.dumps(info, indent=2))

@@ -2,8 +2,8 @@
 
 import pytest
 
-from trainer.config import Stage2Config
-from trainer.stage2 import step_budget
+from trainer.config import Stage1Config, Stage2Config, key_data
+from trainer.stage2 import step_budget, supcon_arguments
 from trainer.stage2_step import band_centers
 
 LEARNED = {"partial": 0.19, "exact": 0.48}
@@ -33,3 +33,17 @@ def test_medians_fall_back_to_thresholds_without_a_grade_and_keep_bands_apart():
 ])
 def test_step_budget(epochs, max_steps, queries, expected):
     assert step_budget(Stage2Config(epochs=epochs, max_steps=max_steps, queries_per_batch=32), queries) == expected
+
+
+def test_the_stage1_loss_in_stage2_takes_the_loss_defaults_or_stage1s_settings():
+    stage1 = Stage1Config(partial_negative_weight=0.3, symmetric=True, irrelevant_negative_weight=2.0)
+    assert supcon_arguments(Stage2Config(), stage1) == {}
+    inherited = Stage2Config(circle={"supcon_settings": "stage1"})
+    assert supcon_arguments(inherited, stage1) == {
+        "temperature": stage1.temperature, "partial_weight": stage1.partial_weight, "partial_negative_weight": 0.3,
+        "symmetric": True, "irrelevant_negative_weight": 2.0}
+    with pytest.raises(ValueError, match="no Stage 1 config"):
+        supcon_arguments(inherited, None)
+    # the neutral default leaves the keys of finished Stage 2 steps as they were
+    assert "supcon_settings" not in key_data(("stage2",), Stage2Config())["circle"]
+    assert key_data(("stage2",), inherited)["circle"]["supcon_settings"] == "stage1"
