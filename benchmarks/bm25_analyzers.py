@@ -63,7 +63,6 @@ def build_index(client, name: str, analysis: dict, title: dict, catalog) -> None
 
 
 def bm25_leg(client, index: str, fields: list[str], kind: str, queries: list[str], depth: int) -> dict:
-
     legs = {}
     for start in range(0, len(queries), 50):
         chunk = queries[start:start + 50]

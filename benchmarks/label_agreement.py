@@ -30,23 +30,16 @@ from trainer.grades import GradeMapping
 
 def twin_agreement(judgments, products, mapping: GradeMapping | None = None) -> dict:
     """Agreement of twin judgments; grades cut from ``relevance`` by ``mapping`` (the data's default)."""
-    mapping = mapping or GradeMapping()
-    frame = judgments.merge(products, on="product_uid")
-    frame["grade"] = [int(mapping.grade_of_score(r)) for r in frame["relevance"]]
-    frame["title_key"] = frame["product_title"].str.lower().str.strip()
-    pairs = agree = far = groups = rows = 0
-    for _, group in frame.groupby(["query", "title_key"]):
-        if group["product_uid"].nunique() < 2:
-            continue
-        groups += 1
-        rows += len(group)
-        for a, b in itertools.combinations(group["grade"].tolist(), 2):
+    twin_groups = _twin_groups(judgments, products, mapping)
+    pairs = agree = far = 0
+    for group in twin_groups:
+        for a, b in itertools.combinations([grade for _, grade in group], 2):
             pairs += 1
             agree += a == b
             far += abs(a - b) == 2
     if pairs == 0:
         return {"twin_groups": 0, "twin_pairs": 0}
-    return {"twin_groups": groups, "judgments_in_groups": rows, "twin_pairs": pairs,
+    return {"twin_groups": len(twin_groups), "judgments_in_groups": sum(map(len, twin_groups)), "twin_pairs": pairs,
             "agreement": agree / pairs, "within1": 1 - far / pairs, "accuracy_ceiling": float(np.sqrt(agree / pairs))}
 
 

@@ -67,6 +67,7 @@ from mr_opensearch.preflight import (
 from mr_opensearch.retry_policy import RetriesExhausted
 from mr_opensearch.served_model import ServedModel, open_encoder, store_served_copy
 from mr_opensearch.templates import render
+from mr_opensearch.text_analyzers import DEFAULT as DEFAULT_TEXT_ANALYZER
 from mr_opensearch.text_analyzers import check_text_analyzer, text_field_mapping
 from mr_opensearch.vector_index import catalog_fingerprint
 
@@ -94,7 +95,7 @@ class DeployOptions:
     shards: int = 1
     replicas: int | None = None
     text_fields: tuple[str, ...] = ()
-    text_analyzer: str = "english"
+    text_analyzer: str = DEFAULT_TEXT_ANALYZER
     """Built-in analyzer of the BM25 text fields (:mod:`mr_opensearch.text_analyzers`)."""
     embedding_fields: tuple[str, ...] = ()
     hybrid: dict[str, Any] | None = None

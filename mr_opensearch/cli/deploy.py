@@ -12,6 +12,8 @@ from mr_opensearch.cli import _cluster
 from mr_opensearch.cli._errors import handle_errors
 from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
 from mr_opensearch.errors import MrosError
+from mr_opensearch.text_analyzers import DEFAULT as DEFAULT_TEXT_ANALYZER
+from mr_opensearch.text_analyzers import check_text_analyzer
 
 
 class Embedding(enum.StrEnum):
@@ -55,7 +57,7 @@ def deploy(
                                         "Commons + neural-search); client: mros embeds with the ONNX model; auto: "
                                         "engine when both plugins are present."),
     text_field: list[str] = typer.Option([], "--text-field", help="Extra catalog column indexed for BM25 (repeatable)."),
-    text_analyzer: str = typer.Option("english", "--text-analyzer", help="OpenSearch built-in analyzer of the BM25 "
+    text_analyzer: str = typer.Option(DEFAULT_TEXT_ANALYZER, "--text-analyzer", help="OpenSearch built-in analyzer of the BM25 "
                                       "text fields: english (stemmed, the default), standard, or another language's."),
     hybrid: Path | None = typer.Option(None, "--hybrid", help="Hybrid settings from `mros eval --tune --save` "
                                        "(default: $MROS_HOME/tuning/ALIAS.json when it exists)."),
@@ -88,7 +90,6 @@ def deploy(
     from mr_opensearch.paths import user_dir
     from mr_opensearch.preflight import check_index_name
     from mr_opensearch.served_model import load_run
-    from mr_opensearch.text_analyzers import check_text_analyzer
 
     check_index_name(alias)  # a usage error, before any file is read
     check_text_analyzer(text_analyzer)

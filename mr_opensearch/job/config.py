@@ -20,8 +20,10 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from mr_opensearch import text_analyzers
 from mr_opensearch.connection import ClusterConfig
 from mr_opensearch.engine_eval import EngineEvalConfig
+from mr_opensearch.errors import MrosError
 from mr_opensearch.strict import StrictModel, read_config_file, validate_config
 from trainer.config import TrainConfig
 from trainer.labeler.config import LabelerConfig
@@ -57,17 +59,16 @@ class DeployConfig(StrictModel):
     hnsw_m: int = Field(16, ge=2, le=512)
     ef_construction: int = Field(128, ge=2, le=4096)
     ef_search: int = Field(400, ge=1, le=10000)  # as mros deploy (DeployOptions.ef_search)
-    text_analyzer: str = Field("english", description="built-in analyzer of the BM25 text fields, as `mros deploy "
+    text_analyzer: str = Field(text_analyzers.DEFAULT, description="built-in analyzer of the BM25 text fields, as `mros deploy "
                                "--text-analyzer` (mr_opensearch/text_analyzers.py)")
 
     @field_validator("text_analyzer")
     @classmethod
     def _known_analyzer(cls, value: str) -> str:
-        from mr_opensearch.text_analyzers import BUILT_IN
-
-        if value not in BUILT_IN:
-            raise ValueError(f"unknown text analyzer {value!r}; choose one of {', '.join(BUILT_IN)}")
-        return value
+        try:
+            return text_analyzers.check_text_analyzer(value)
+        except MrosError as exc:
+            raise ValueError(f"{exc.message}; {exc.hint}") from None
 
 
 class RunConfig(StrictModel):
@@ -103,8 +104,6 @@ def load_run_config(path: Path | str | None, profile: Profile | None = None) -> 
     raw: dict = read_config_file(path) if path is not None else {}
     chosen = profile or raw.get("profile") or "full"
     if chosen not in PROFILES:
-        from mr_opensearch.errors import MrosError
-
         raise MrosError(f"unknown profile {chosen!r}", f"use one of {', '.join(PROFILES)}")
     merged = _merge(PROFILES[chosen], raw)
     merged["profile"] = chosen
