@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from mr_opensearch.errors import MrosError
+from mr_opensearch.core.errors import MrosError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -2,7 +2,7 @@
 
 Each variant indexes the catalog's titles (BM25 only, no vectors) into its own scratch index on the node,
 runs the split's judged queries through it, and fuses its hits with the dense leg of a deployed mros index
-(``--alias``; raw lucene scores, depth 100) exactly as the serving hybrid does (``mr_opensearch.fusion``),
+(``--alias``; raw lucene scores, depth 100) exactly as the serving hybrid does (``mr_opensearch.search.fusion``),
 over the same grid of weights and lower bounds as ``benchmarks/hybrid_bounds.py``. Select on
 ``validation``; read ``test`` once for the chosen variant (``--split test --variants NAME``).
 
@@ -91,11 +91,11 @@ def main() -> None:
 
     from opensearchpy import OpenSearch
 
-    from mr_opensearch.catalog import read_catalog
-    from mr_opensearch.fusion import HybridSettings, fuse
-    from mr_opensearch.judgments import read_judgments
-    from mr_opensearch.live_eval import fetch_legs, quality
-    from mr_opensearch.search import QueryEmbedder, live_index
+    from mr_opensearch.core.catalog import read_catalog
+    from mr_opensearch.search.fusion import HybridSettings, fuse
+    from mr_opensearch.search.judgments import read_judgments
+    from mr_opensearch.search.live_eval import fetch_legs, quality
+    from mr_opensearch.search.queries import QueryEmbedder, live_index
 
     client = OpenSearch(hosts=[args.url], timeout=300)
     index, manifest = live_index(client, args.alias)

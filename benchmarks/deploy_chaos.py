@@ -92,8 +92,8 @@ def main() -> None:
 
     from opensearchpy import OpenSearch, helpers
 
-    from mr_opensearch.catalog import read_catalog
-    from mr_opensearch.deploy_lock import LOCK_INDEX
+    from mr_opensearch.core.catalog import read_catalog
+    from mr_opensearch.deploy.alias_lock import LOCK_INDEX
 
     client = OpenSearch(hosts=[args.url], timeout=120)
     work = Path(tempfile.mkdtemp(prefix="mros-chaos-"))

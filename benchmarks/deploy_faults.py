@@ -8,8 +8,8 @@ For each rate, a fresh alias and one deploy through the proxy, timed; then, dire
 did the alias land on a complete index, how many catalog products are missing (lost) or present more
 than once (duplicated). A first row deploys straight to the node (no proxy).
 
-``--mode cached`` (default) runs :func:`mr_opensearch.deploy.deploy` in this process with a client from
-:func:`mr_opensearch.connection.connect` (the CLI's retry policy and budget) and the catalog's vectors
+``--mode cached`` (default) runs :func:`mr_opensearch.deploy.deploy.deploy` in this process with a client from
+:func:`mr_opensearch.cluster.connection.connect` (the CLI's retry policy and budget) and the catalog's vectors
 embedded once beforehand, so the wall time is the cluster side of the deploy and the overhead of the
 faults is not hidden behind embedding. ``--mode cli`` runs ``mros deploy`` as a subprocess, embedding
 included (on 2 shared cores embedding is the bottleneck and the retry waits overlap with it).
@@ -37,7 +37,7 @@ from tests.tools.fault_proxy import FaultProxy, FaultRates  # noqa: E402
 
 
 def subset_catalog(source: Path, n: int, out: Path) -> list[str]:
-    from mr_opensearch.catalog import read_catalog
+    from mr_opensearch.core.catalog import read_catalog
 
     catalog = read_catalog(source)
     ids, titles = list(catalog.ids)[:n], list(catalog.titles)[:n]
@@ -72,9 +72,9 @@ def _deploy_cached(model, products, vectors: dict, alias: str, url: str, args) -
     """The deploy code in this process, vectors looked up instead of embedded; (exit code, error, retries, result)."""
     import numpy as np
 
-    from mr_opensearch.connection import ClusterConfig, connect
-    from mr_opensearch.deploy import DeployOptions, deploy
-    from mr_opensearch.errors import MrosError
+    from mr_opensearch.cluster.connection import ClusterConfig, connect
+    from mr_opensearch.core.errors import MrosError
+    from mr_opensearch.deploy.deploy import DeployOptions, deploy
 
     try:
         client = connect(ClusterConfig(retry_budget_s=args.retry_budget), url)
@@ -115,9 +115,9 @@ def main() -> None:
            "MROS_HOME": str(work / "home"), "MROS_NO_PROGRESS": "1"}
     if args.mode == "cached":
         os.environ["MROS_HOME"] = str(work / "home")
-        from mr_opensearch.catalog import read_catalog
-        from mr_opensearch.onnx_encoder import load_served_encoder
-        from mr_opensearch.served_model import load_run, store_served_copy
+        from mr_opensearch.core.catalog import read_catalog
+        from mr_opensearch.core.onnx_encoder import load_served_encoder
+        from mr_opensearch.search.served_model import load_run, store_served_copy
 
         model = load_run(args.run)
         products = read_catalog(catalog)

@@ -59,10 +59,10 @@ def main() -> None:
 
     from opensearchpy import OpenSearch
 
-    from mr_opensearch.catalog import ServingCatalog, read_catalog
-    from mr_opensearch.deploy import DeployOptions, _encoded_batches, deploy
-    from mr_opensearch.onnx_encoder import OnnxEncoder
-    from mr_opensearch.served_model import load_run
+    from mr_opensearch.core.catalog import ServingCatalog, read_catalog
+    from mr_opensearch.core.onnx_encoder import OnnxEncoder
+    from mr_opensearch.deploy.deploy import DeployOptions, _encoded_batches, deploy
+    from mr_opensearch.search.served_model import load_run
 
     client = OpenSearch(hosts=[args.url], timeout=300)
     full = read_catalog(args.data / "products.csv")

@@ -28,9 +28,9 @@ def main() -> None:
 
     from opensearchpy import OpenSearch
 
-    from mr_opensearch.judgments import read_judgments
-    from mr_opensearch.metrics import mean_or_none, ndcg_at_k
-    from mr_opensearch.search import QueryEmbedder, live_index
+    from mr_opensearch.core.metrics import mean_or_none, ndcg_at_k
+    from mr_opensearch.search.judgments import read_judgments
+    from mr_opensearch.search.queries import QueryEmbedder, live_index
 
     client = OpenSearch(hosts=[args.url], timeout=120)
     test = read_judgments(args.data / "judgments.csv", split="test")

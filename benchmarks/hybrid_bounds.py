@@ -2,7 +2,7 @@
 (plain min-max), the learned partial boundary, the learned exact boundary (modes apply and clip).
 
 The two legs are fetched once per split (``live_eval.fetch_legs``, depth 100) and fused as the search
-pipeline fuses them (``mr_opensearch.fusion.fuse``); the best row of each kind is printed per split, so a
+pipeline fuses them (``mr_opensearch.search.fusion.fuse``); the best row of each kind is printed per split, so a
 choice made on validation can be read off on test.
 
     python benchmarks/hybrid_bounds.py --url http://127.0.0.1:9200 --alias mros-bench \
@@ -26,10 +26,10 @@ def main() -> None:
 
     from opensearchpy import OpenSearch
 
-    from mr_opensearch.fusion import HybridSettings, fuse
-    from mr_opensearch.judgments import read_judgments
-    from mr_opensearch.live_eval import fetch_legs, quality
-    from mr_opensearch.search import QueryEmbedder, live_index
+    from mr_opensearch.search.fusion import HybridSettings, fuse
+    from mr_opensearch.search.judgments import read_judgments
+    from mr_opensearch.search.live_eval import fetch_legs, quality
+    from mr_opensearch.search.queries import QueryEmbedder, live_index
 
     client = OpenSearch(hosts=[args.url], timeout=120)
     index, manifest = live_index(client, args.alias)

@@ -57,7 +57,7 @@ def _twin_groups(judgments, products, mapping: GradeMapping | None = None) -> li
 
 
 def _panel_aucs(groups: list[list[tuple[float, int]]]) -> dict[str, float | None]:
-    from mr_opensearch.metrics import pairwise_auc
+    from mr_opensearch.core.metrics import pairwise_auc
 
     scores: dict[int, list[float]] = {0: [], 1: [], 2: []}
     for rows in groups:

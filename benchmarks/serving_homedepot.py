@@ -29,9 +29,9 @@ import numpy as np
 
 
 def learn_run_boundaries(run: Path, data: Path) -> None:
-    from mr_opensearch.catalog import read_catalog
-    from mr_opensearch.judgments import read_judgments
-    from mr_opensearch.onnx_encoder import load_served_encoder
+    from mr_opensearch.core.catalog import read_catalog
+    from mr_opensearch.core.onnx_encoder import load_served_encoder
+    from mr_opensearch.search.judgments import read_judgments
     from trainer.boundaries import learn_boundaries
 
     catalog = read_catalog(data / "products.csv")
@@ -46,9 +46,9 @@ def learn_run_boundaries(run: Path, data: Path) -> None:
 
 
 def offline_dense(run: Path, data: Path, test) -> float:
-    from mr_opensearch.catalog import read_catalog
-    from mr_opensearch.metrics import mean_or_none, ndcg_at_k
-    from mr_opensearch.onnx_encoder import load_served_encoder
+    from mr_opensearch.core.catalog import read_catalog
+    from mr_opensearch.core.metrics import mean_or_none, ndcg_at_k
+    from mr_opensearch.core.onnx_encoder import load_served_encoder
 
     catalog = read_catalog(data / "products.csv")
     enc = load_served_encoder(run / "onnx")
@@ -81,10 +81,10 @@ def main() -> None:
 
     from opensearchpy import OpenSearch
 
-    from mr_opensearch.fusion import HybridSettings, fuse
-    from mr_opensearch.judgments import read_judgments
-    from mr_opensearch.live_eval import evaluate_live, fetch_legs, quality, tune
-    from mr_opensearch.search import QueryEmbedder, live_index
+    from mr_opensearch.search.fusion import HybridSettings, fuse
+    from mr_opensearch.search.judgments import read_judgments
+    from mr_opensearch.search.live_eval import evaluate_live, fetch_legs, quality, tune
+    from mr_opensearch.search.queries import QueryEmbedder, live_index
 
     report: dict = {"run": str(args.run), "command": " ".join(sys.argv)}
     if not (args.run / "boundaries.json").exists():

@@ -23,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 
-from mr_opensearch.errors import MrosError
+from mr_opensearch.core.errors import MrosError
 
 Criterion = Literal["accuracy", "balanced_accuracy", "macro_f1"]
 
@@ -106,7 +106,7 @@ def learn_boundaries(scores, grades, criterion: Criterion = "accuracy", candidat
 
 def write_boundaries(path: Path, boundaries: dict) -> Path:
     """Write ``boundaries.json`` through a temporary file, so a crash never leaves half of it."""
-    from mr_opensearch.safe_write import write_text
+    from mr_opensearch.core.safe_write import write_text
 
     return write_text(path, json.dumps(boundaries, indent=2))
 

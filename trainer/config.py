@@ -20,7 +20,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, model_validator
 
-from mr_opensearch.paths import data_dir
+from mr_opensearch.core.paths import data_dir
 from trainer.grades import GradeMapping
 from trainer.strict import StrictModel, load_config_file
 

@@ -2,7 +2,7 @@
 
 While a training command runs, the CLI points ``sys.stderr`` at the run's log file
 (``mr_opensearch.cli._library_log``); mros's own bars draw on the real stderr
-(:func:`mr_opensearch.console.console_stream`). The Hugging Face trainers run with ``disable_tqdm=True`` (their bar and their printed
+(:func:`mr_opensearch.core.console.console_stream`). The Hugging Face trainers run with ``disable_tqdm=True`` (their bar and their printed
 log dicts are library output) and show :class:`StepProgress`, one bar per training step, instead.
 """
 
@@ -13,7 +13,7 @@ import sys
 from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback
 
-from mr_opensearch.console import console_stream
+from mr_opensearch.core.console import console_stream
 
 
 def console_bar(**kwargs):

@@ -23,8 +23,8 @@ from typing import Literal
 
 import pandas as pd
 
-from mr_opensearch.catalog import MAX_TITLE_CHARS
-from mr_opensearch.table_file import DataError, RowProblem, decode_utf8, table_rows
+from mr_opensearch.core.catalog import MAX_TITLE_CHARS
+from mr_opensearch.core.table_file import DataError, RowProblem, decode_utf8, table_rows
 from trainer.config import CatalogColumns, JudgmentColumns
 from trainer.grades import SCALE_HINT, Grade, GradeMapping, OutOfScaleError, UnknownGradeError, parse_grade
 

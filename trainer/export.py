@@ -34,9 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mr_opensearch.errors import MrosError
-from mr_opensearch.hashing import file_sha256
-from mr_opensearch.onnx_encoder import OnnxEncoder, pool  # noqa: F401  (re-exported: trainer.export's API)
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.hashing import file_sha256
+from mr_opensearch.core.onnx_encoder import OnnxEncoder, pool  # noqa: F401  (re-exported: trainer.export's API)
 
 MAX_IR_VERSION = 9
 MAX_OPSET = 19

@@ -23,9 +23,9 @@ from enum import IntEnum
 
 from pydantic import model_serializer
 
-from mr_opensearch.errors import MrosError
-from mr_opensearch.grading import GRADE_ALIASES
-from mr_opensearch.grading import GradeMapping as ScaleMapping
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.grading import GRADE_ALIASES
+from mr_opensearch.core.grading import GradeMapping as ScaleMapping
 
 
 class Grade(IntEnum):
@@ -54,7 +54,7 @@ class GradeMapping(ScaleMapping):
     ``score >= partial`` is partial, anything lower is irrelevant. The scale ``[low, high]`` (default
     1..3, the Home Depot data's) bounds what a score may be: a value outside it (0, 4, inf, nan) is
     refused, since it means the file uses another scale (a 1..5 file cut at 2.67 would be graded
-    almost all exact). Same fields and checks as the serving side's :class:`mr_opensearch.grading.GradeMapping`.
+    almost all exact). Same fields and checks as the serving side's :class:`mr_opensearch.core.grading.GradeMapping`.
     """
 
     @model_serializer(mode="wrap")

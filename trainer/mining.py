@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mr_opensearch.errors import MrosError
-from mr_opensearch.hashing import sha256_of_chunks
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.hashing import sha256_of_chunks
 from trainer.config import MiningConfig
 from trainer.data import Catalog, Judgments
 
@@ -52,9 +52,9 @@ def build_index(vectors: np.ndarray, config: MiningConfig):
 
 
 def mining_cluster(config: MiningConfig):
-    """The :class:`~mr_opensearch.connection.ClusterConfig` of backend opensearch: its URL, user, CA bundle
+    """The :class:`~mr_opensearch.cluster.connection.ClusterConfig` of backend opensearch: its URL, user, CA bundle
     and certificate check (the password comes from ``$MROS_OPENSEARCH_PASSWORD``, never from a file)."""
-    from mr_opensearch.connection import ClusterConfig
+    from mr_opensearch.cluster.connection import ClusterConfig
 
     if not config.opensearch_url:
         raise MrosError("mining backend opensearch needs stage2.mining.opensearch_url", "set it, or use backend faiss")
@@ -67,8 +67,8 @@ def search_opensearch(vectors: np.ndarray, q_vectors: np.ndarray, catalog: Catal
     """Top-k by a ``lucene`` HNSW index on a live cluster: the catalog's vectors are indexed once
     (the index is named after a hash of the vectors, so a rerun reuses it), then each query is a
     ``knn`` search. Returns faiss-shaped ``(cosines [Q, k], catalog positions [Q, k], -1 = none)``."""
-    from mr_opensearch.connection import connect, require_knn
-    from mr_opensearch.vector_index import index_catalog, knn_search
+    from mr_opensearch.cluster.connection import connect, require_knn
+    from mr_opensearch.cluster.vector_index import index_catalog, knn_search
 
     client = connect(mining_cluster(config))
     require_knn(client)

@@ -99,7 +99,7 @@ def base_model_card(base: str) -> dict:
 
 
 def dataset_name(config: TrainConfig) -> str:
-    from mr_opensearch.paths import data_dir
+    from mr_opensearch.core.paths import data_dir
 
     name = data_dir(config.data.dir).name
     return name or DATASET_PLACEHOLDER

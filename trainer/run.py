@@ -24,7 +24,7 @@ import platform
 import time
 from pathlib import Path
 
-from mr_opensearch.safe_write import make_dir
+from mr_opensearch.core.safe_write import make_dir
 from trainer.boundary_step import learn_run_boundaries
 from trainer.config import TrainConfig, key_data
 from trainer.evaluation.run_step import evaluate_run

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mr_opensearch.errors import MrosError
+from mr_opensearch.core.errors import MrosError
 from trainer.config import TrainConfig
 from trainer.data import Catalog, Judgments, load_catalog, load_judgments
 from trainer.splits import split_judgments

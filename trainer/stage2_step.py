@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mr_opensearch.errors import MrosError
+from mr_opensearch.core.errors import MrosError
 
 
 def labeler_function(path: Path, batch_size: int = 128, progress: bool = False):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mr_opensearch.hashing import text_key
+from mr_opensearch.core.hashing import text_key
 
 
 def step_key(*parts: str) -> str:

@@ -12,7 +12,7 @@ added or reordered.
 
 from __future__ import annotations
 
-from mr_opensearch.hashing import sha256_of_chunks
+from mr_opensearch.core.hashing import sha256_of_chunks
 from trainer.data import Catalog, Judgments
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mr_opensearch.hashing import sha256_of_chunks, short_key
+from mr_opensearch.core.hashing import sha256_of_chunks, short_key
 from trainer.data import Catalog
 
 

@@ -11,7 +11,7 @@ import typer
 
 
 class SearchMode(enum.StrEnum):
-    """``mros search --mode``, ``mros eval --modes`` (:data:`mr_opensearch.search.MODES`)."""
+    """``mros search --mode``, ``mros eval --modes`` (:data:`mr_opensearch.search.queries.MODES`)."""
 
     bm25 = "bm25"
     dense = "dense"

@@ -3,8 +3,8 @@
 Where the cluster is, in order: ``--url``; ``$MROS_OPENSEARCH_URL``; the local node of
 ``mros opensearch up`` on ``--port`` (default 9200) when one is running. The password comes from
 ``$MROS_OPENSEARCH_PASSWORD`` (or a prompt with ``--password-prompt``), never from the command line
-nor from a URL (``https://user:password@host`` is refused, see :mod:`mr_opensearch.connection`).
-Failed requests are retried (:mod:`mr_opensearch.retry_policy`) for up to ``--retry-budget`` seconds each;
+nor from a URL (``https://user:password@host`` is refused, see :mod:`mr_opensearch.cluster.connection`).
+Failed requests are retried (:mod:`mr_opensearch.cluster.retry_policy`) for up to ``--retry-budget`` seconds each;
 each retry is announced on stderr (silenced by ``--quiet``).
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import typer
 
-from mr_opensearch.errors import MrosError
+from mr_opensearch.core.errors import MrosError
 
 URL = typer.Option(None, "--url", help="The cluster, e.g. https://host:9200 (default: $MROS_OPENSEARCH_URL, "
                    "else the local node of `mros opensearch up`).")
@@ -62,7 +62,7 @@ class ClusterArgs:
             return self.url
         if os.environ.get("MROS_OPENSEARCH_URL"):
             return os.environ["MROS_OPENSEARCH_URL"]
-        from mr_opensearch.node import lifecycle, state
+        from mr_opensearch.cluster.node import lifecycle, state
 
         node = lifecycle.running_state(state.node_dir(self.port))
         if node is None:
@@ -73,7 +73,7 @@ class ClusterArgs:
 
     def connect(self) -> Any:
         from mr_opensearch.cli._output import info
-        from mr_opensearch.connection import ClusterConfig, connect
+        from mr_opensearch.cluster.connection import ClusterConfig, connect
 
         password = read_password() if self.password_prompt else None
         config = ClusterConfig(url=self.resolve_url(), user=self.user, password=password,

@@ -7,7 +7,7 @@ codes: the error's (1 by default); 2 for usage errors, both those click finds wh
 command line (unknown option, missing option, a value not among an option's choices) and those a
 command raises while it runs (``typer.BadParameter``, a :class:`MrosError` with ``exit_code=2``).
 An optional dependency that is not installed is reported with the extra that provides it
-(:mod:`mr_opensearch.optional_dependencies`).
+(:mod:`mr_opensearch.core.optional_dependencies`).
 
 Parse errors happen before any command function runs, so :func:`handle_errors` never sees them:
 :class:`JsonErrorsGroup`, the class of the root ``mros`` group, prints their JSON form.
@@ -30,8 +30,8 @@ import typer
 from typer.core import TyperGroup
 
 from mr_opensearch.cli._output import state
-from mr_opensearch.errors import MrosError
-from mr_opensearch.optional_dependencies import missing_extra
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.optional_dependencies import missing_extra
 
 
 def as_user_error(exc: BaseException) -> BaseException:

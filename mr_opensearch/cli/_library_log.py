@@ -10,7 +10,7 @@
 * ``sys.stderr`` and ``sys.stdout`` (which the CLI points at stderr while a command runs) are a
   :class:`LibraryStream` writing to the log file, so progress bars and prints of libraries land there.
   Its ``console`` attribute is the real stderr: mros's own progress bars draw there
-  (:func:`mr_opensearch.console.console_stream`), and :func:`console_log` sends mros's own messages there
+  (:func:`mr_opensearch.core.console.console_stream`), and :func:`console_log` sends mros's own messages there
   (and copies them into the log file, so the log reads in order).
 
 The log file is opened on the first write: a command that fails on its input before any output

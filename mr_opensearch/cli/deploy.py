@@ -1,4 +1,4 @@
-"""``mros deploy``: a trained run and a catalog into OpenSearch behind an alias (see :mod:`mr_opensearch.deploy`)."""
+"""``mros deploy``: a trained run and a catalog into OpenSearch behind an alias (see :mod:`mr_opensearch.deploy.deploy`)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import typer
 from mr_opensearch.cli import _cluster
 from mr_opensearch.cli._errors import handle_errors
 from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
-from mr_opensearch.errors import MrosError
-from mr_opensearch.text_analyzers import DEFAULT as DEFAULT_TEXT_ANALYZER
-from mr_opensearch.text_analyzers import check_text_analyzer
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.deploy.text_analyzers import DEFAULT as DEFAULT_TEXT_ANALYZER
+from mr_opensearch.deploy.text_analyzers import check_text_analyzer
 
 
 class Embedding(enum.StrEnum):
@@ -84,12 +84,12 @@ def deploy(
     """Deploy a trained run: a new index per (model, catalog), filled, checked and marked complete; then the
     alias moves in one atomic call. The same deploy twice writes nothing; a killed deploy, rerun, resumes
     where it stopped. One deploy per alias at a time (a lock in the hidden index .mros-locks)."""
-    from mr_opensearch.catalog import read_catalog
-    from mr_opensearch.deploy import DeployOptions
-    from mr_opensearch.deploy import deploy as run_deploy
-    from mr_opensearch.paths import user_dir
-    from mr_opensearch.preflight import check_index_name
-    from mr_opensearch.served_model import load_run
+    from mr_opensearch.core.catalog import read_catalog
+    from mr_opensearch.core.paths import user_dir
+    from mr_opensearch.deploy.deploy import DeployOptions
+    from mr_opensearch.deploy.deploy import deploy as run_deploy
+    from mr_opensearch.deploy.preflight import check_index_name
+    from mr_opensearch.search.served_model import load_run
 
     check_index_name(alias)  # a usage error, before any file is read
     check_text_analyzer(text_analyzer)

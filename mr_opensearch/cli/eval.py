@@ -11,7 +11,7 @@ from mr_opensearch.cli import _cluster
 from mr_opensearch.cli._choices import SearchMode, comma_separated, metavar
 from mr_opensearch.cli._errors import handle_errors
 from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
-from mr_opensearch.errors import MrosError
+from mr_opensearch.core.errors import MrosError
 
 
 def register(app: typer.Typer) -> None:
@@ -116,10 +116,10 @@ def eval_(
 ) -> None:
     """Measure bm25, dense and hybrid search on judged queries through the live index: graded nDCG@10,
     recall, precision above the learned boundaries, latency and QPS, side by side."""
-    from mr_opensearch.judgments import read_judgments
-    from mr_opensearch.live_eval import default_tuning_path, evaluate_live, save_tuning
-    from mr_opensearch.live_eval import tune as do_tune
-    from mr_opensearch.search import QueryEmbedder, live_index
+    from mr_opensearch.search.judgments import read_judgments
+    from mr_opensearch.search.live_eval import default_tuning_path, evaluate_live, save_tuning
+    from mr_opensearch.search.live_eval import tune as do_tune
+    from mr_opensearch.search.queries import QueryEmbedder, live_index
 
     mode_list = [mode.value for mode in modes]  # type: ignore[attr-defined]  # the callback made a list
     client_counts = _ints(clients, "--clients")

@@ -9,7 +9,7 @@ import typer
 from mr_opensearch.cli._choices import Split
 from mr_opensearch.cli._errors import handle_errors
 from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
-from mr_opensearch.errors import MrosError
+from mr_opensearch.core.errors import MrosError
 
 
 def register(app: typer.Typer) -> None:

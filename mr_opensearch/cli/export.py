@@ -10,7 +10,7 @@ from mr_opensearch.cli._choices import Package
 from mr_opensearch.cli._errors import handle_errors
 from mr_opensearch.cli._library_log import library_output_to, run_log_path
 from mr_opensearch.cli._output import emit_json, info, key_values, result, state
-from mr_opensearch.errors import MrosError
+from mr_opensearch.core.errors import MrosError
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +30,7 @@ def export(
     as_json: bool = typer.Option(False, "--json", help="Print the export summary as JSON."),
 ) -> None:
     """Export token-embedding ONNX (IR <= 9, opset <= 19), quantize to int8, check parity, package for ML Commons."""
-    from mr_opensearch.safe_write import check_output_dir
+    from mr_opensearch.core.safe_write import check_output_dir
     from trainer.export import export_for_ml_commons
 
     if run is None and model is None:

@@ -1,4 +1,4 @@
-"""``mros rollback`` and ``mros status``: an alias's indices, and moving it back (:mod:`mr_opensearch.index_admin`)."""
+"""``mros rollback`` and ``mros status``: an alias's indices, and moving it back (:mod:`mr_opensearch.deploy.index_admin`)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def rollback(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Move the alias back to the previous complete index (nothing is deleted)."""
-    from mr_opensearch.index_admin import rollback as do_rollback
+    from mr_opensearch.deploy.index_admin import rollback as do_rollback
 
     client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt,
                                   retry_budget).connect()
@@ -60,7 +60,7 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """The alias's indices made by mros: which is live, complete, how many documents, which model."""
-    from mr_opensearch.index_admin import status as get_status
+    from mr_opensearch.deploy.index_admin import status as get_status
 
     client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt,
                                    retry_budget).connect()
@@ -82,6 +82,6 @@ def status(
     for name in report["foreign_live_indices"]:
         result(f"   {name}: live but not made by mros")
     if report.get("lock"):
-        from mr_opensearch.deploy_lock import describe
+        from mr_opensearch.deploy.alias_lock import describe
 
         result(f"  locked: {describe(report['lock'])}")

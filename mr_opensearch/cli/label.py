@@ -20,10 +20,10 @@ from mr_opensearch.cli._data import DATA_HELP
 from mr_opensearch.cli._errors import handle_errors
 from mr_opensearch.cli._library_log import console_log, library_output_to, run_log_path
 from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
-from mr_opensearch.errors import MrosError
-from mr_opensearch.paths import data_dir
-from mr_opensearch.safe_write import check_output_dir, check_output_file, same_file, write_text
-from mr_opensearch.strict import apply_overrides
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.paths import data_dir
+from mr_opensearch.core.safe_write import check_output_dir, check_output_file, same_file, write_text
+from mr_opensearch.core.strict import apply_overrides
 
 app = typer.Typer(help="Relevance labeler (train / evaluate / apply) and engagement-driven label audit.",
                   no_args_is_help=True)

@@ -15,10 +15,10 @@ import typer
 
 from mr_opensearch.cli._errors import handle_errors
 from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
-from mr_opensearch.errors import MrosError
-from mr_opensearch.node import lifecycle, process
-from mr_opensearch.node.lifecycle import DEFAULT_HEAP, DEFAULT_PORT
-from mr_opensearch.node.maven import Reporter
+from mr_opensearch.cluster.node import lifecycle, process
+from mr_opensearch.cluster.node.lifecycle import DEFAULT_HEAP, DEFAULT_PORT
+from mr_opensearch.cluster.node.maven import Reporter
+from mr_opensearch.core.errors import MrosError
 
 app = typer.Typer(
     help="Run a local OpenSearch 3.x node with k-NN, ML Commons and neural search.", no_args_is_help=True
@@ -71,7 +71,7 @@ def up(
 ) -> None:
     """Assemble (once) and start a single-node OpenSearch on 127.0.0.1, then wait until it is healthy (green, or yellow with every primary active on one node)."""
     if docker:
-        from mr_opensearch.node import docker as docker_node
+        from mr_opensearch.cluster.node import docker as docker_node
 
         node = docker_node.up(port=port, heap=heap, timeout=timeout, report=_reporter())
     else:

@@ -10,7 +10,7 @@ from mr_opensearch.cli._data import DATA_HELP
 from mr_opensearch.cli._errors import handle_errors
 from mr_opensearch.cli._library_log import console_log, library_output_to, run_log_path
 from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
-from mr_opensearch.paths import data_dir
+from mr_opensearch.core.paths import data_dir
 
 
 def register(app: typer.Typer) -> None:
@@ -33,10 +33,10 @@ def run(
 ) -> None:
     """Run the main job end to end and write RUN/report/index.html. Steps whose outputs exist for the same
     inputs are skipped, so rerunning after a crash continues where it stopped."""
+    from mr_opensearch.core.safe_write import check_output_dir
+    from mr_opensearch.core.strict import apply_overrides
     from mr_opensearch.job.config import load_run_config
     from mr_opensearch.job.orchestration import run_job
-    from mr_opensearch.safe_write import check_output_dir
-    from mr_opensearch.strict import apply_overrides
     from trainer.data import skipping_rows_with
 
     check_output_dir(out)

@@ -48,8 +48,8 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="Print hits, timings and the requests sent as JSON."),
 ) -> None:
     """Search a deployed index: hits with product id, title, score and a grade badge from the learned boundaries."""
-    from mr_opensearch.search import QueryEmbedder, live_index
-    from mr_opensearch.search import search as do_search
+    from mr_opensearch.search.queries import QueryEmbedder, live_index
+    from mr_opensearch.search.queries import search as do_search
 
     client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt,
                                    retry_budget).connect()

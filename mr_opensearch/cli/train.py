@@ -28,9 +28,9 @@ def train(
 ) -> None:
     """Train Stage 1 (and Stage 2 when the config enables it), evaluate against BM25, the base model and the
     MNRL recipe, learn grade boundaries, and export for ML Commons."""
-    from mr_opensearch.paths import data_dir
-    from mr_opensearch.safe_write import check_output_dir
-    from mr_opensearch.strict import apply_overrides
+    from mr_opensearch.core.paths import data_dir
+    from mr_opensearch.core.safe_write import check_output_dir
+    from mr_opensearch.core.strict import apply_overrides
     from trainer.config import load_config
     from trainer.data import skipping_rows_with
     from trainer.run import train_run

@@ -20,11 +20,11 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from mr_opensearch import text_analyzers
-from mr_opensearch.connection import ClusterConfig
-from mr_opensearch.engine_eval import EngineEvalConfig
-from mr_opensearch.errors import MrosError
-from mr_opensearch.strict import StrictModel, read_config_file, validate_config
+from mr_opensearch.cluster.connection import ClusterConfig
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.strict import StrictModel, read_config_file, validate_config
+from mr_opensearch.deploy import text_analyzers
+from mr_opensearch.search.engine_eval import EngineEvalConfig
 from trainer.config import TrainConfig
 from trainer.labeler.config import LabelerConfig
 
@@ -60,7 +60,7 @@ class DeployConfig(StrictModel):
     ef_construction: int = Field(128, ge=2, le=4096)
     ef_search: int = Field(400, ge=1, le=10000)  # as mros deploy (DeployOptions.ef_search)
     text_analyzer: str = Field(text_analyzers.DEFAULT, description="built-in analyzer of the BM25 text fields, as `mros deploy "
-                               "--text-analyzer` (mr_opensearch/text_analyzers.py)")
+                               "--text-analyzer` (mr_opensearch/deploy/text_analyzers.py)")
 
     @field_validator("text_analyzer")
     @classmethod
@@ -86,7 +86,7 @@ class RunConfig(StrictModel):
         data = self.model_dump(mode="json")
         data["opensearch"]["password"] = "***" if self.opensearch.password else None
         if self.opensearch.url:
-            from mr_opensearch.connection import redact_url
+            from mr_opensearch.cluster.connection import redact_url
 
             data["opensearch"]["url"] = redact_url(self.opensearch.url)
         return yaml.safe_dump(data, sort_keys=False)

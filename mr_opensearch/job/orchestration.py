@@ -10,7 +10,7 @@ continues where it stopped; markers hold content hashes in ``RUN/.steps/``):
 3. training: ``mros train`` into ``RUN`` (Stage 1, Stage 2 with the labeler grading mined pairs,
    evaluation against BM25 / base / MNRL, learned boundaries, ONNX export);
 4. deploy: a ``lucene`` HNSW index of the catalog with the exported model's vectors, behind an alias
-   (:mod:`mr_opensearch.vector_index`);
+   (:mod:`mr_opensearch.cluster.vector_index`);
 5. in-engine evaluation on the test queries: quality, latency, throughput (``RUN/engine/metrics.json``);
 6. report: ``RUN/report/index.html``.
 """
@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mr_opensearch.hashing import content_key
+from mr_opensearch.core.hashing import content_key
 from mr_opensearch.job.config import RunConfig
 
 Log = Callable[[str], None]
@@ -50,12 +50,12 @@ def train_labeler_step(config: RunConfig, run_dir: Path, steps: Any, progress: b
 
 def cluster_step(config: RunConfig, url: str | None, log: Log) -> Any:
     """Connect and run the deploy preflight (reachable, version, k-NN, alias ownership) before training."""
-    from mr_opensearch.connection import connect
-    from mr_opensearch.preflight import run_preflight
+    from mr_opensearch.cluster.connection import connect
+    from mr_opensearch.deploy.preflight import run_preflight
 
     target = url or config.opensearch.url
     if not target:
-        from mr_opensearch.node import lifecycle
+        from mr_opensearch.cluster.node import lifecycle
 
         log(f"opensearch: starting the local node on port {config.opensearch.port} (`mros opensearch up`)")
         node = lifecycle.up(port=config.opensearch.port, heap=config.opensearch.heap, timeout=300, report=log)
@@ -79,9 +79,9 @@ class RunCatalog:
 
 
 def deploy_step(config: RunConfig, run_dir: Path, client: Any, catalog: Any, progress: bool, log: Log) -> Any:
-    """``mros deploy`` of this run (:func:`mr_opensearch.deploy.deploy`)."""
-    from mr_opensearch.deploy import DeployOptions, deploy
-    from mr_opensearch.served_model import load_run
+    """``mros deploy`` of this run (:func:`mr_opensearch.deploy.deploy.deploy`)."""
+    from mr_opensearch.deploy.deploy import DeployOptions, deploy
+    from mr_opensearch.search.served_model import load_run
 
     d = config.deploy
     options = DeployOptions(alias=d.alias, embedding=d.embedding, keep=d.keep, batch_size=d.batch_size,
@@ -124,9 +124,9 @@ def engine_step(config: RunConfig, run_dir: Path, client: Any, indexed: Any, tra
     if steps.done("engine", key) and (engine_dir / "metrics.json").exists():
         log("in-engine evaluation: already done, skipping")
         return json.loads((engine_dir / "metrics.json").read_text())
-    from mr_opensearch.engine_eval import evaluate_in_engine
-    from mr_opensearch.onnx_encoder import load_served_encoder
-    from mr_opensearch.served_model import read_boundaries_file
+    from mr_opensearch.core.onnx_encoder import load_served_encoder
+    from mr_opensearch.search.engine_eval import evaluate_in_engine
+    from mr_opensearch.search.served_model import read_boundaries_file
 
     encoder = load_served_encoder(run_dir / "onnx")
     test = data.splits["test"] if len(data.splits["test"]) else data.splits["validation"]
@@ -182,8 +182,8 @@ class StepTimer:
 def run_job(config: RunConfig, run_dir: Path, *, url: str | None = None, progress: bool = True,
             log: Log = print) -> dict:
     """Run every step; returns a summary (also written to ``RUN/run.json``)."""
+    from mr_opensearch.core.safe_write import make_dir
     from mr_opensearch.job.report import build_report
-    from mr_opensearch.safe_write import make_dir
     from trainer.steps import Steps
 
     timer, started = StepTimer(), time.time()

@@ -24,7 +24,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from mr_opensearch.errors import MrosError
+from mr_opensearch.core.errors import MrosError
 
 BASELINES = ("bm25", "base", "mnrl")
 MODEL_LABELS = {
@@ -79,7 +79,7 @@ def _section(source: Path, build: Any) -> str:
 
 def _check_boundaries(run_dir: Path) -> None:
     """A corrupted or out-of-order ``boundaries.json`` stops the report (deploy would refuse it too)."""
-    from mr_opensearch.served_model import read_boundaries_file
+    from mr_opensearch.search.served_model import read_boundaries_file
 
     path = run_dir / "boundaries.json"
     if not path.exists():
@@ -254,7 +254,7 @@ def build_report(run_dir: Path | str, out_dir: Path | str | None = None, labeler
         raise MrosError(f"{run_dir} has no metrics.json: its `mros train` did not finish, or it is not a run directory",
                         "rerun `mros train --out RUN` (finished steps are skipped), then `mros report RUN`")
     _check_boundaries(run_dir)
-    from mr_opensearch.safe_write import make_dir
+    from mr_opensearch.core.safe_write import make_dir
 
     out = make_dir(Path(out_dir) if out_dir else run_dir / "report")
     figures = _Figures(out / "figures")

@@ -9,7 +9,7 @@ it was already running before the session).
 in-process, exported to ONNX and packaged for ML Commons by the project's own export code.
 
 Tests that need ML Commons or neural-search call the ``require_plugins`` fixture: the plugin zips are not
-served by every Maven registry (see ``mr_opensearch/node/versions.py``), and such a test is skipped
+served by every Maven registry (see ``mr_opensearch/cluster/node/versions.py``), and such a test is skipped
 with the reason rather than reported as passed.
 """
 
@@ -46,7 +46,7 @@ def opensearch_url() -> Iterator[str]:
     if external:
         yield external.rstrip("/")
         return
-    from mr_opensearch.node import lifecycle, state
+    from mr_opensearch.cluster.node import lifecycle, state
 
     already_running = lifecycle.running_state(state.node_dir(TEST_PORT)) is not None
     node = lifecycle.up(port=TEST_PORT, heap=TEST_HEAP, timeout=300)
@@ -123,7 +123,7 @@ def deployed_model(
 ) -> Iterator[str]:
     """The tiny model registered in ML Commons by chunked upload and deployed; yields its model id."""
     require_plugins("opensearch-job-scheduler", "opensearch-ml")
-    from mr_opensearch import ml_commons
+    from mr_opensearch.deploy import ml_commons
 
     export = tiny_model.export
     model_id = ml_commons.register_model(

@@ -147,7 +147,7 @@ def bare_node(request: pytest.FixtureRequest) -> Iterator[Callable[[], str]]:
     """A real node WITHOUT the k-NN plugin, started in a background thread when the module starts (so its
     start-up overlaps the other rows) if the row that needs it was collected; the function returns its URL
     once it is green."""
-    from mr_opensearch.node import lifecycle, state
+    from mr_opensearch.cluster.node import lifecycle, state
 
     if not any("cluster-without-knn" in item.nodeid for item in request.session.items):
         yield lambda: pytest.fail("the node without k-NN was not started")  # type: ignore[return-value]

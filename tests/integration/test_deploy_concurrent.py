@@ -62,14 +62,14 @@ def wait_for_text(path: Path, text: str, timeout: float = 120) -> None:
 
 
 def lock_doc(client: Any) -> dict[str, Any] | None:
-    from mr_opensearch.deploy_lock import LOCK_INDEX, read_lock
+    from mr_opensearch.deploy.alias_lock import LOCK_INDEX, read_lock
 
     return read_lock(client, ALIAS) if client.indices.exists(index=LOCK_INDEX) else None
 
 
 @pytest.fixture
 def clean(opensearch_client) -> Any:
-    from mr_opensearch.deploy_lock import LOCK_INDEX
+    from mr_opensearch.deploy.alias_lock import LOCK_INDEX
 
     client = opensearch_client
     for name in list(client.indices.get(index=f"{ALIAS}-*")):
@@ -82,7 +82,7 @@ def clean(opensearch_client) -> Any:
 def assert_one_consistent_index(client: Any, catalog: Path) -> str:
     from opensearchpy import helpers
 
-    from mr_opensearch.catalog import read_catalog
+    from mr_opensearch.core.catalog import read_catalog
 
     ids = list(read_catalog(catalog).ids)
     live = list(client.indices.get_alias(name=ALIAS))
@@ -144,7 +144,7 @@ def test_with_wait_the_second_deploy_waits_then_finds_nothing_to_do(clean, opens
 def test_racing_lock_attempts_have_exactly_one_winner(opensearch_url, clean):
     from opensearchpy import OpenSearch
 
-    from mr_opensearch.deploy_lock import AliasLock, LockHeld
+    from mr_opensearch.deploy.alias_lock import AliasLock, LockHeld
 
     barrier = threading.Barrier(8)
     outcomes: list[Any] = [None] * 8
@@ -171,7 +171,7 @@ def test_racing_lock_attempts_have_exactly_one_winner(opensearch_url, clean):
 
 
 def plant_lock(client: Any, **fields: Any) -> None:
-    from mr_opensearch.deploy_lock import LOCK_INDEX, LOCK_INDEX_BODY
+    from mr_opensearch.deploy.alias_lock import LOCK_INDEX, LOCK_INDEX_BODY
 
     if not client.indices.exists(index=LOCK_INDEX):
         client.indices.create(index=LOCK_INDEX, body=LOCK_INDEX_BODY)

@@ -1,6 +1,6 @@
 """`mros deploy` killed with SIGKILL at each named phase, then rerun: it converges (client mode, real node).
 
-For every client-mode phase of :mod:`mr_opensearch.kill_points` the test deploys the second serving run
+For every client-mode phase of :mod:`mr_opensearch.deploy.kill_points` the test deploys the second serving run
 over a first one already live, as a subprocess with ``MROS_FAULT_KILL_AT=<phase>``, and checks:
 
 * the process died by SIGKILL at that phase, and the cluster is in the state that phase implies (the
@@ -71,7 +71,7 @@ def alias_indices(client: Any, alias: str = ALIAS) -> list[str]:
 
 
 def lock_holder(client: Any, alias: str = ALIAS) -> dict[str, Any] | None:
-    from mr_opensearch.deploy_lock import read_lock
+    from mr_opensearch.deploy.alias_lock import read_lock
 
     if not client.indices.exists(index=".mros-locks"):
         return None
@@ -90,7 +90,7 @@ def runs(serving_runs, tmp_path_factory) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def catalog_ids(serving_runs) -> list[str]:
-    from mr_opensearch.catalog import read_catalog
+    from mr_opensearch.core.catalog import read_catalog
 
     return list(read_catalog(serving_runs.catalog).ids)
 
@@ -208,7 +208,7 @@ def test_engine_deploy_killed_in_ml_commons_leaves_one_model(phase, opensearch_u
     task runs: the rerun deletes the REGISTERING model of its group and registers once, or waits for the
     DEPLOYING one, so exactly one model has the package's hash. Needs ML Commons and neural-search."""
     require_plugins("opensearch-ml", "opensearch-neural-search", "opensearch-knn")
-    from mr_opensearch import ml_commons
+    from mr_opensearch.deploy import ml_commons
 
     client = opensearch_client
     alias = f"mros-test-enginekill-{phase}"

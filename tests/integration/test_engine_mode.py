@@ -14,8 +14,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mr_opensearch import ml_commons
-from mr_opensearch.ingest_pipeline import get_ingest_pipeline, ingest_pipeline_body, put_ingest_pipeline
+from mr_opensearch.deploy import ml_commons
+from mr_opensearch.deploy.ingest_pipeline import (
+    get_ingest_pipeline,
+    ingest_pipeline_body,
+    put_ingest_pipeline,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -62,7 +62,7 @@ def clean(client: Any, alias: str) -> None:
 
 
 def catalog_ids(serving_runs: Any) -> set[str]:
-    from mr_opensearch.catalog import read_catalog
+    from mr_opensearch.core.catalog import read_catalog
 
     return set(read_catalog(serving_runs.catalog).ids)
 
@@ -133,8 +133,8 @@ def test_per_item_429s_in_bulk_answers_are_resent(opensearch_client, serving_run
 
 
 def test_retry_after_is_honoured_and_one_beyond_the_budget_gives_up_at_once(opensearch_client, proxy):
-    from mr_opensearch.connection import ClusterConfig, connect
-    from mr_opensearch.retry_policy import RetriesExhausted
+    from mr_opensearch.cluster.connection import ClusterConfig, connect
+    from mr_opensearch.cluster.retry_policy import RetriesExhausted
 
     client = connect(ClusterConfig(retry_budget_s=30), proxy.url)
     expected = opensearch_client.count()["count"]  # straight to the node, not through the proxy
@@ -160,7 +160,7 @@ def test_deploy_converges_across_a_real_node_restart(opensearch_client, serving_
 
     if os.environ.get("MROS_OPENSEARCH_URL"):
         pytest.skip("restarts only a node this test session manages (MROS_OPENSEARCH_URL is set)")
-    from mr_opensearch.node import lifecycle
+    from mr_opensearch.cluster.node import lifecycle
 
     heap = os.environ.get("MROS_TEST_OPENSEARCH_HEAP", "1g")  # as the session's node (conftest.py)
 

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mr_opensearch import ml_commons
-from mr_opensearch.hashing import file_sha256
+from mr_opensearch.core.hashing import file_sha256
+from mr_opensearch.deploy import ml_commons
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

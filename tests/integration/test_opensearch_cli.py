@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mr_opensearch.cli import app
-from mr_opensearch.node.versions import OPENSEARCH_VERSION, REQUIRED_PLUGINS
+from mr_opensearch.cluster.node.versions import OPENSEARCH_VERSION, REQUIRED_PLUGINS
 
 pytestmark = pytest.mark.integration
 
@@ -121,7 +121,7 @@ def test_a_node_holding_a_one_replica_index_restarts() -> None:
     import time
     import urllib.request
 
-    from mr_opensearch.node import process
+    from mr_opensearch.cluster.node import process
 
     port = str(RESTART_PORT)
     base = f"http://127.0.0.1:{port}"

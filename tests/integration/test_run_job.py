@@ -77,8 +77,8 @@ def test_run_goes_end_to_end_and_reruns_as_a_no_op(tiny_job, opensearch_url, ope
 
 def test_an_interrupted_deploy_is_finished_by_the_next_run(opensearch_client, require_plugins):
     require_plugins("opensearch-knn")
-    from mr_opensearch.errors import MrosError
-    from mr_opensearch.vector_index import index_catalog
+    from mr_opensearch.cluster.vector_index import index_catalog
+    from mr_opensearch.core.errors import MrosError
 
     ids = [f"p{i}" for i in range(40)]
     texts = [f"product number {i}" for i in range(40)]
@@ -115,8 +115,8 @@ def test_an_interrupted_deploy_is_finished_by_the_next_run(opensearch_client, re
 
 
 def test_unreachable_cluster_is_a_clear_error(tmp_path: Path) -> None:
-    from mr_opensearch.connection import ClusterConfig, connect
-    from mr_opensearch.errors import MrosError
+    from mr_opensearch.cluster.connection import ClusterConfig, connect
+    from mr_opensearch.core.errors import MrosError
 
     with pytest.raises(MrosError, match="cannot reach OpenSearch at"):
         connect(ClusterConfig(timeout=2), "http://127.0.0.1:9")

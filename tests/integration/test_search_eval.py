@@ -27,7 +27,7 @@ def _invoke(url: str, *args: str) -> Any:
 
 
 def _a_query(judgments: Path) -> str:
-    from mr_opensearch.judgments import read_judgments
+    from mr_opensearch.search.judgments import read_judgments
 
     return read_judgments(judgments).queries[0]
 
@@ -53,8 +53,8 @@ def test_search_returns_hits_with_badges_in_every_mode(opensearch_url: str, depl
 
 @pytest.mark.parametrize("grade", ["partial", "exact"])
 def test_min_grade_sends_the_converted_boundary_and_every_badge_reaches_it(opensearch_url: str, deployed_alias: tuple, grade: str):
-    from mr_opensearch.manifest import cosine_to_score
-    from mr_opensearch.search import live_index
+    from mr_opensearch.search.manifest import cosine_to_score
+    from mr_opensearch.search.queries import live_index
 
     client, alias, run_dir, judgments = deployed_alias
     cosines = json.loads((Path(run_dir) / "boundaries.json").read_text())
@@ -71,7 +71,7 @@ def test_min_grade_sends_the_converted_boundary_and_every_badge_reaches_it(opens
 
 
 def test_hybrid_on_the_node_equals_fusion_recomputed_from_the_legs(opensearch_url: str, deployed_alias: tuple):
-    from mr_opensearch.search import (
+    from mr_opensearch.search.queries import (
         QueryEmbedder,
         bm25_body,
         default_settings,
@@ -142,7 +142,7 @@ def test_eval_under_16_clients_for_a_bounded_time_reports_p99_and_no_errors(open
 
 
 def test_load_counts_failed_requests_instead_of_stopping():
-    from mr_opensearch.live_eval import load
+    from mr_opensearch.search.live_eval import load
 
     def flaky(query: str) -> None:
         if query == "bad":
@@ -156,7 +156,7 @@ def test_load_counts_failed_requests_instead_of_stopping():
 
 def test_tune_writes_a_settings_file_deploy_can_read(opensearch_url: str, deployed_alias: tuple, tmp_path: Path):
     from mr_opensearch.cli.deploy import read_hybrid_file
-    from mr_opensearch.fusion import HybridSettings
+    from mr_opensearch.search.fusion import HybridSettings
 
     _client, alias, _run, judgments = deployed_alias
     target = tmp_path / "tuned.json"

@@ -59,7 +59,7 @@ def _cluster_args(proxy: Any, **overrides: str | None) -> list[str]:
 
 
 def _a_query(judgments: Path) -> str:
-    from mr_opensearch.judgments import read_judgments
+    from mr_opensearch.search.judgments import read_judgments
 
     return read_judgments(judgments).queries[0]
 
@@ -193,7 +193,7 @@ def test_url_with_credentials_is_refused_without_echoing_them(tls_proxy: Any, th
 
 def _node_log_files(opensearch_url: str) -> list[Path]:
     """The test node's log files when it is a node of `mros opensearch up` on this machine."""
-    from mr_opensearch.node import lifecycle, state
+    from mr_opensearch.cluster.node import lifecycle, state
 
     node = lifecycle.running_state(state.node_dir(int(opensearch_url.rsplit(":", 1)[1])))
     if node is None or not node.log_file:

@@ -1,5 +1,5 @@
-"""The hint each catalog error must carry (mr_opensearch/catalog.py and the row reader it uses,
-mr_opensearch/table_file.py), keyed by a fragment of its message."""
+"""The hint each catalog error must carry (mr_opensearch/core/catalog.py and the row reader it uses,
+mr_opensearch/core/table_file.py), keyed by a fragment of its message."""
 
 from __future__ import annotations
 

@@ -1,11 +1,16 @@
 """The layers of docs/architecture.md, checked on the source: every import of every module of
 ``mr_opensearch`` and ``trainer`` (module-level, function-local and ``TYPE_CHECKING`` ones alike) is
-read with :mod:`ast` and mapped to the project module it names.
+read with :mod:`ast` and mapped to the project module it names. The rules are stated in packages,
+with no list of allowed modules:
 
-* core (:data:`CORE`): imports only the core, the standard library and :data:`CORE_THIRD_PARTY`;
-* serving (the rest of ``mr_opensearch`` below the top layer): never imports ``trainer`` or the top layer;
-* training (``trainer``): never imports the top layer, and of the serving side only :data:`TRAINER_MAY_USE`;
-* top (``mr_opensearch.cli``, ``mr_opensearch.job``): the only place that joins both sides;
+* the serving packages are layered, each importing only itself and the ones below it:
+  ``mr_opensearch.core`` < ``mr_opensearch.cluster`` < ``mr_opensearch.search`` < ``mr_opensearch.deploy``
+  (:data:`SERVING_LAYERS`); the core uses only the standard library and :data:`CORE_THIRD_PARTY`;
+* the public API (the modules directly in ``mr_opensearch``) may use every serving package;
+* training (``trainer``) uses only the core and cluster access of the serving side;
+* nothing below the top imports ``trainer`` or the top layer; the top (``mr_opensearch.cli``,
+  ``mr_opensearch.job``) is the only place that joins both sides;
+* at most :data:`MAX_TOP_MODULES` modules sit directly in ``mr_opensearch``;
 * no import cycle among project modules, function-local imports included.
 
 A failure lists every violation with its file and line.
@@ -25,16 +30,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("mr_opensearch", "trainer")
 
-CORE = frozenset({
-    "mr_opensearch", "mr_opensearch.errors", "mr_opensearch.strict", "mr_opensearch.hashing",
-    "mr_opensearch.safe_write", "mr_opensearch.paths", "mr_opensearch.grading", "mr_opensearch.metrics",
-    "mr_opensearch.onnx_encoder", "mr_opensearch.table_file", "mr_opensearch.console",
-})
+SERVING_LAYERS = ("mr_opensearch.core", "mr_opensearch.cluster", "mr_opensearch.search", "mr_opensearch.deploy")
+"""The serving packages, lowest first: each imports only itself and the packages before it."""
 CORE_THIRD_PARTY = frozenset({"numpy", "onnxruntime", "tokenizers", "pydantic", "yaml"})
-TOP_PREFIXES = ("mr_opensearch.cli", "mr_opensearch.job", "mr_opensearch.__main__")
-TRAINER_MAY_USE = frozenset({"mr_opensearch.connection", "mr_opensearch.vector_index", "mr_opensearch.catalog"})
-"""The serving side's public search backend (Stage 2 mining on a live cluster) and the catalog format
-both sides read (training's reader keeps the serving reader's limits)."""
+TOP_PACKAGES = ("mr_opensearch.cli", "mr_opensearch.job", "mr_opensearch.__main__")
+TRAINING_MAY_USE = ("mr_opensearch.core", "mr_opensearch.cluster")
+"""The serving packages training uses: the shared core and cluster access (Stage 2 mining on a live cluster)."""
+MAX_TOP_MODULES = 12
 
 
 @dataclass(frozen=True)
@@ -94,32 +96,49 @@ MODULES = project_modules()
 IMPORTS = all_imports(MODULES)
 
 
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
 def layer(module: str) -> str:
-    if module in CORE:
-        return "core"
-    if module.startswith(TOP_PREFIXES):
+    """``core``, ``cluster``, ``search``, ``deploy``, ``api`` (the modules directly in the package and
+    the package itself), ``training`` or ``top``."""
+    if module.startswith(TOP_PACKAGES):
         return "top"
-    if module == "trainer" or module.startswith("trainer."):
+    if _within(module, "trainer"):
         return "training"
-    return "serving"
+    for package in SERVING_LAYERS:
+        if _within(module, package):
+            return package.rpartition(".")[2]
+    return "api"
+
+
+RANK = {package.rpartition(".")[2]: rank for rank, package in enumerate(SERVING_LAYERS)} | {"api": len(SERVING_LAYERS)}
 
 
 def forbidden(imp: Import) -> str | None:
     """Why ``imp`` breaks the layering, or None."""
+    source = layer(imp.source)
     if imp.target not in MODULES:
-        if layer(imp.source) == "core" and imp.target not in sys.stdlib_module_names \
+        if source == "core" and imp.target not in sys.stdlib_module_names \
                 and imp.target not in CORE_THIRD_PARTY and imp.target != "__future__":
             return f"the core may use only the standard library and {sorted(CORE_THIRD_PARTY)}"
         return None
-    source, target = layer(imp.source), layer(imp.target)
-    if source == "core" and target != "core":
-        return "the core imports only the core"
-    if source == "serving" and target in ("training", "top"):
-        return f"the serving side must not import the {target} layer"
-    if source == "training" and target == "top":
-        return "the training side must not import the top layer (CLI, mros run job)"
-    if source == "training" and target == "serving" and imp.target not in TRAINER_MAY_USE:
-        return f"the training side uses only the serving side's public search backend {sorted(TRAINER_MAY_USE)}"
+    target = layer(imp.target)
+    if imp.target == "mr_opensearch":
+        return None  # the package itself (``__version__``) is below everything
+    if source == "top":
+        return None
+    if target == "top":
+        return f"only the top layer imports the top layer ({imp.target})"
+    if source == "training":
+        if target == "training" or any(_within(imp.target, p) for p in TRAINING_MAY_USE):
+            return None
+        return f"the training side uses only {list(TRAINING_MAY_USE)} of the serving side"
+    if target == "training":
+        return f"the serving side ({source}) must not import the training side"
+    if RANK[target] > RANK[source]:
+        return f"{source} must not import {target}, a layer above it"
     return None
 
 
@@ -184,14 +203,35 @@ def test_no_import_cycle():
 
 
 @pytest.mark.parametrize("imp", [
-    Import("mr_opensearch.search", "trainer.run", ROOT / "mr_opensearch" / "search.py", 1),
+    Import("mr_opensearch.search.queries", "trainer.run", ROOT / "mr_opensearch" / "search" / "queries.py", 1),
     Import("trainer.run", "mr_opensearch.cli.train", ROOT / "trainer" / "run.py", 1),
-    Import("trainer.run", "mr_opensearch.deploy", ROOT / "trainer" / "run.py", 1),
-    Import("mr_opensearch.errors", "mr_opensearch.connection", ROOT / "mr_opensearch" / "errors.py", 1),
-    Import("mr_opensearch.metrics", "pandas", ROOT / "mr_opensearch" / "metrics.py", 1),
+    Import("trainer.run", "mr_opensearch.deploy.deploy", ROOT / "trainer" / "run.py", 1),
+    Import("trainer.run", "mr_opensearch.search.fusion", ROOT / "trainer" / "run.py", 1),
+    Import("mr_opensearch.core.errors", "mr_opensearch.cluster.connection", ROOT / "mr_opensearch" / "core" / "errors.py", 1),
+    Import("mr_opensearch.core.metrics", "pandas", ROOT / "mr_opensearch" / "core" / "metrics.py", 1),
+    Import("mr_opensearch.cluster.connection", "mr_opensearch.search.manifest", ROOT / "mr_opensearch" / "cluster" / "connection.py", 1),
+    Import("mr_opensearch.search.queries", "mr_opensearch.deploy.deploy", ROOT / "mr_opensearch" / "search" / "queries.py", 1),
+    Import("mr_opensearch.deploy.deploy", "mr_opensearch.cli.deploy", ROOT / "mr_opensearch" / "deploy" / "deploy.py", 1),
 ])
 def test_the_rules_reject_what_they_forbid(imp):
     assert forbidden(imp)
+
+
+@pytest.mark.parametrize("imp", [
+    Import("mr_opensearch.deploy.deploy", "mr_opensearch.search.manifest", ROOT / "mr_opensearch" / "deploy" / "deploy.py", 1),
+    Import("trainer.mining", "mr_opensearch.cluster.vector_index", ROOT / "trainer" / "mining.py", 1),
+    Import("mr_opensearch.cli.train", "trainer.run", ROOT / "mr_opensearch" / "cli" / "train.py", 1),
+])
+def test_the_rules_allow_what_the_layers_permit(imp):
+    assert forbidden(imp) is None
+
+
+def test_the_package_top_holds_a_handful_of_modules():
+    top = sorted(p.name for p in (ROOT / "mr_opensearch").glob("*.py"))
+    assert len(top) <= MAX_TOP_MODULES, top
+    unplaced = sorted(m for m in MODULES if m.startswith("mr_opensearch.") and layer(m) == "api"
+                      and m.count(".") > 1)
+    assert not unplaced, f"modules in a subpackage that is no layer: {unplaced}"
 
 
 def test_cycles_are_found():

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from mr_opensearch.catalog import MAX_FIELD_CHARS, read_catalog
-from mr_opensearch.connection import check_url
-from mr_opensearch.disk_watermark import effective_setting, parse_watermark
-from mr_opensearch.errors import MrosError
-from mr_opensearch.preflight import require_version
+from mr_opensearch.cluster.connection import check_url
+from mr_opensearch.cluster.disk_watermark import effective_setting, parse_watermark
+from mr_opensearch.core.catalog import MAX_FIELD_CHARS, read_catalog
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.deploy.preflight import require_version
 
 
 @pytest.mark.parametrize("info, message", [

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from table_scorer import TableScorer
 
-from mr_opensearch.errors import MrosError
+from mr_opensearch.core.errors import MrosError
 from trainer.boundaries import grade_by_thresholds, model_boundaries, write_boundaries
 from trainer.data import Catalog, Judgments
 from trainer.evaluation import GradedRetrievalEvaluator

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mr_opensearch.errors import MrosError
+from mr_opensearch.core.errors import MrosError
 from trainer.boundaries import grade_by_thresholds, learn_boundaries, read_boundaries, write_boundaries
 
 

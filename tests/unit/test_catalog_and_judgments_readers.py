@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from catalog_error_hints import expected_hint
 
-from mr_opensearch.catalog import read_catalog
-from mr_opensearch.errors import MrosError
-from mr_opensearch.judgments import read_judgments
+from mr_opensearch.core.catalog import read_catalog
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.search.judgments import read_judgments
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "products.csv") -> Path:
@@ -84,7 +84,7 @@ def test_judgments_grades_and_errors(tmp_path):
 
 
 def test_the_split_matches_trainings():
-    from mr_opensearch.judgments import split_of
+    from mr_opensearch.search.judgments import split_of
     from trainer.config import SplitConfig
     from trainer.splits import split_of as training_split
 

@@ -1,6 +1,6 @@
 """Serving readers beyond the basics in test_catalog_and_judgments_readers.py: the exact FILE:LINE text of each
 catalog error, training's embedding text on a messy file, the shared catalog fingerprint, and the judgments
-reader cutting relevance with :class:`mr_opensearch.grading.GradeMapping` (which training's mapping reuses)."""
+reader cutting relevance with :class:`mr_opensearch.core.grading.GradeMapping` (which training's mapping reuses)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from catalog_error_hints import expected_hint
 
-from mr_opensearch.catalog import catalog_fingerprint, read_catalog
-from mr_opensearch.errors import MrosError
-from mr_opensearch.grading import GRADE_NAMES, GradeMapping, parse_grade_name
-from mr_opensearch.judgments import read_judgments
+from mr_opensearch.core.catalog import catalog_fingerprint, read_catalog
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.grading import GRADE_NAMES, GradeMapping, parse_grade_name
+from mr_opensearch.search.judgments import read_judgments
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "products.csv") -> Path:
@@ -66,7 +66,7 @@ def test_explicit_columns_win_over_the_defaults(tmp_path):
 
 
 def test_embedding_text_and_fingerprint_equal_trainings_on_a_messy_file(tmp_path):
-    from mr_opensearch.vector_index import catalog_fingerprint as index_fingerprint
+    from mr_opensearch.cluster.vector_index import catalog_fingerprint as index_fingerprint
     from trainer.config import CatalogColumns
     from trainer.data import load_catalog
 

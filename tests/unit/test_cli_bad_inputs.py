@@ -458,7 +458,7 @@ def test_a_one_to_five_scale_is_read_when_the_mapping_says_so(tmp_path: Path):
     ({"status": "red", "number_of_data_nodes": 1}, False),
 ], ids=["green", "yellow-one-node", "yellow-still-initializing", "yellow-three-nodes", "red"])
 def test_single_node_health_rule(health: dict, healthy: bool):
-    from mr_opensearch.node.process import is_healthy
+    from mr_opensearch.cluster.node.process import is_healthy
 
     assert is_healthy(health) is healthy
 
@@ -478,7 +478,7 @@ def test_skip_bad_rows_skips_an_oversized_title(tmp_path: Path):
 def test_a_failed_write_leaves_the_old_file_whole_and_no_temporary_file(tmp_path: Path):
     import os
 
-    from mr_opensearch.safe_write import atomic_write, write_text
+    from mr_opensearch.core.safe_write import atomic_write, write_text
 
     path = tmp_path / "labels.csv"
     path.write_text("old contents\n")

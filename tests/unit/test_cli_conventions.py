@@ -98,7 +98,7 @@ def test_a_missing_extra_names_the_pip_install(tmp_path: Path, module: str, args
 
 
 def test_the_extras_table_names_only_extras_of_the_package():
-    from mr_opensearch.optional_dependencies import EXTRA_OF_MODULE
+    from mr_opensearch.core.optional_dependencies import EXTRA_OF_MODULE
 
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert set(EXTRA_OF_MODULE.values()) <= set(extras)
@@ -106,7 +106,7 @@ def test_the_extras_table_names_only_extras_of_the_package():
 
 
 def test_an_import_error_of_a_module_outside_the_extras_is_not_blamed_on_one():
-    from mr_opensearch.optional_dependencies import missing_extra
+    from mr_opensearch.core.optional_dependencies import missing_extra
 
     assert missing_extra(ModuleNotFoundError("No module named 'mr_opensearch.nope'", name="mr_opensearch.nope")) is None
     error = missing_extra(ModuleNotFoundError("No module named 'sklearn.metrics'", name="sklearn.metrics"))
@@ -335,7 +335,7 @@ def test_the_enums_agree_with_the_modules_that_use_them():
     from mr_opensearch.cli._choices import EngagementSplit, Package, SearchMode, Signal, Split
     from mr_opensearch.cli.deploy import Embedding
     from mr_opensearch.job.config import DeployConfig
-    from mr_opensearch.search import MODES
+    from mr_opensearch.search.queries import MODES
     from trainer.config import ExportConfig
     from trainer.labeler.audit import AuditConfig
     from trainer.splits import SPLITS
@@ -389,8 +389,8 @@ def test_a_bad_override_gets_the_message_of_the_config_file(tmp_path: Path, opti
 
 
 def test_apply_overrides_sets_nested_fields_and_skips_none(tmp_path: Path):
-    from mr_opensearch.errors import MrosError
-    from mr_opensearch.strict import apply_overrides
+    from mr_opensearch.core.errors import MrosError
+    from mr_opensearch.core.strict import apply_overrides
     from trainer.config import TrainConfig, load_config
 
     config = apply_overrides(TrainConfig(), {"stage1.queries_per_batch": 16, "model.base": None, "data.dir": tmp_path})

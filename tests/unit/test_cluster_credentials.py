@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mr_opensearch.cli import app
-from mr_opensearch.connection import ClusterConfig, connect, redact_url, refuse_url_credentials
-from mr_opensearch.errors import MrosError
+from mr_opensearch.cluster.connection import ClusterConfig, connect, redact_url, refuse_url_credentials
+from mr_opensearch.core.errors import MrosError
 
 SECRET = "s3cret-Unit-Pw"
 

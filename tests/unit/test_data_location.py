@@ -1,4 +1,4 @@
-"""The default data folder is decided in one place (mr_opensearch.paths.data_dir): ``--data``, else the
+"""The default data folder is decided in one place (mr_opensearch.core.paths.data_dir): ``--data``, else the
 config's ``data.dir``, else ``$MROS_DATA_DIR``, else ``shared/data/homedepot`` beside the checkout — an
 absolute path, not one relative to the current directory (it was ``../shared/data/homedepot``, written
 three times)."""
@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mr_opensearch.paths import DATA_DIR_ENV, data_dir, default_data_dir, project_root
+from mr_opensearch.core.paths import DATA_DIR_ENV, data_dir, default_data_dir, project_root
 from trainer.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""The client-mode deploy's encoding feed (``mr_opensearch.deploy._encoded_batches``): batches longest
+"""The client-mode deploy's encoding feed (``mr_opensearch.deploy.deploy._encoded_batches``): batches longest
 text first, each with its own vectors, in order, with one or more encoder workers; an encoder error
 reaches the bulk load; a bulk load that stops early stops the feed."""
 
@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from mr_opensearch.deploy import _encoded_batches
+from mr_opensearch.deploy.deploy import _encoded_batches
 
 
 def _docs(n: int) -> list[dict]:
@@ -63,7 +63,7 @@ def test_a_consumer_that_stops_early_stops_the_encoding():
 
 
 def test_encode_workers_default_to_one_per_core_at_most_eight(monkeypatch):
-    from mr_opensearch.deploy import DeployOptions, encode_workers
+    from mr_opensearch.deploy.deploy import DeployOptions, encode_workers
 
     assert encode_workers(DeployOptions(alias="a", encode_workers=3)) == 3
     monkeypatch.setattr("os.sched_getaffinity", lambda _pid: set(range(2)))

@@ -24,9 +24,9 @@ from opensearchpy import OpenSearch, Transport
 from opensearchpy.exceptions import NotFoundError
 from tiny_onnx import lookup_graph, word_tokenizer
 
-from mr_opensearch.catalog import ServingCatalog
-from mr_opensearch.deploy import DeployOptions, deploy
-from mr_opensearch.served_model import load_run
+from mr_opensearch.core.catalog import ServingCatalog
+from mr_opensearch.deploy.deploy import DeployOptions, deploy
+from mr_opensearch.search.served_model import load_run
 
 ML = "/_plugins/_ml"
 DIMENSION = 8
@@ -46,7 +46,7 @@ class ScriptedCluster:
 
     def answer(self, method: str, path: str, params: dict, body: Any) -> Any:
         name = path.strip("/").split("/")[0]
-        if "/_doc/" in path:  # the alias lock's document (mr_opensearch.deploy_lock), kept like any document
+        if "/_doc/" in path:  # the alias lock's document (mr_opensearch.deploy.alias_lock), kept like any document
             return self._document(method, name, path.rsplit("/", 1)[1], body)
         if method == "GET" and path == "/":
             return {"version": {"number": "3.5.0", "distribution": "opensearch"}}
@@ -265,7 +265,7 @@ def test_engine_dry_run_sends_no_write_and_plans_every_one(engine_run: Path) -> 
 
 
 def test_engine_mode_without_the_plugins_is_refused_before_any_write(engine_run: Path) -> None:
-    from mr_opensearch.errors import MrosError
+    from mr_opensearch.core.errors import MrosError
 
     with pytest.raises(MrosError, match="needs opensearch-ml") as info:
         engine_deploy(engine_run, plugins=["opensearch-knn"], embedding="engine")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from mr_opensearch.errors import MrosError
-from mr_opensearch.manifest import Boundaries, Manifest, cosine_to_score, score_to_cosine
-from mr_opensearch.preflight import check_index_name, parse_version
-from mr_opensearch.served_model import load_run, read_boundaries_file
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.deploy.preflight import check_index_name, parse_version
+from mr_opensearch.search.manifest import Boundaries, Manifest, cosine_to_score, score_to_cosine
+from mr_opensearch.search.served_model import load_run, read_boundaries_file
 
 
 def test_lucene_cosinesimil_score_is_one_plus_cosine_over_two():

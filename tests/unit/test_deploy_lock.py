@@ -1,4 +1,4 @@
-"""When a deploy lock is stale (:func:`mr_opensearch.deploy_lock.stale_reason`), without a cluster: the
+"""When a deploy lock is stale (:func:`mr_opensearch.deploy.alias_lock.stale_reason`), without a cluster: the
 lock documents are written by hand; the real takeover runs in tests/integration/test_deploy_concurrent.py."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from mr_opensearch.deploy_lock import TTL_S, _process_start, describe, holder_is_alive, stale_reason
+from mr_opensearch.deploy.alias_lock import TTL_S, _process_start, describe, holder_is_alive, stale_reason
 
 
 def holder(**fields):
@@ -52,7 +52,7 @@ def test_the_holder_is_described_for_a_person():
 
 
 def test_a_lock_this_process_left_and_no_longer_holds_is_stale_but_one_it_holds_is_not():
-    from mr_opensearch.deploy_lock import _HELD_TOKENS
+    from mr_opensearch.deploy.alias_lock import _HELD_TOKENS
 
     left = holder(token="left-by-a-deploy-whose-release-failed")
     assert stale_reason(left) == "it was left by an earlier deploy of this process, which no longer holds it"
@@ -68,7 +68,7 @@ def test_a_resent_create_whose_first_answer_was_lost_finds_its_own_lock_and_hold
     it finds is this lock's own (same token): the lock is held, not refused as another deploy's."""
     from opensearchpy.exceptions import ConflictError
 
-    from mr_opensearch.deploy_lock import AliasLock
+    from mr_opensearch.deploy.alias_lock import AliasLock
 
     class Indices:
         def exists(self, index: str) -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from mr_opensearch.node.versions import OPENSEARCH_VERSION
+from mr_opensearch.cluster.node.versions import OPENSEARCH_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from mr_opensearch import fusion
-from mr_opensearch.fusion import (
+from mr_opensearch.search import fusion
+from mr_opensearch.search.fusion import (
     HybridSettings,
     LowerBound,
     combine_arithmetic_mean,

@@ -1,4 +1,4 @@
-"""One implementation of content hashing (mr_opensearch/hashing.py), giving exactly the values the
+"""One implementation of content hashing (mr_opensearch/core/hashing.py), giving exactly the values the
 helpers it replaced gave, so existing step markers, caches and index names stay valid."""
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ import hashlib
 import json
 from pathlib import Path
 
-from mr_opensearch.hashing import content_key, file_key, file_sha256, sha256_of_chunks, text_key
-from mr_opensearch.vector_index import catalog_fingerprint
+from mr_opensearch.cluster.vector_index import catalog_fingerprint
+from mr_opensearch.core.hashing import content_key, file_key, file_sha256, sha256_of_chunks, text_key
 from trainer.steps import step_key
 from trainer.vector_cache import texts_fingerprint
 
 ROOT = Path(__file__).resolve().parents[2]
-SEEDED_DRAWS = {"trainer/splits.py", "mr_opensearch/judgments.py"}  # query -> split: SHA-1, not a content hash
+SEEDED_DRAWS = {"trainer/splits.py", "mr_opensearch/search/judgments.py"}  # query -> split: SHA-1, not a content hash
 
 
 def test_the_values_are_those_of_the_replaced_helpers(tmp_path):
@@ -42,4 +42,4 @@ def test_only_the_hashing_module_uses_hashlib():
                     [node.module] if isinstance(node, ast.ImportFrom) else [])
                 if "hashlib" in names:
                     users.add(path.relative_to(ROOT).as_posix())
-    assert users - SEEDED_DRAWS == {"mr_opensearch/hashing.py"}
+    assert users - SEEDED_DRAWS == {"mr_opensearch/core/hashing.py"}

@@ -33,7 +33,7 @@ def _library_noise() -> None:
 
 
 def test_library_output_lands_in_the_log_file_and_mros_lines_on_the_console(tmp_path, capfd, request):
-    from mr_opensearch.console import console_stream
+    from mr_opensearch.core.console import console_stream
     from trainer.console import console_bar
 
     log_file = run_log_path(tmp_path / "run")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mr_opensearch.errors import MrosError
-from mr_opensearch.node import maven
+from mr_opensearch.cluster.node import maven
+from mr_opensearch.core.errors import MrosError
 
 FAKE_MVN = """#!/bin/sh
 out=""

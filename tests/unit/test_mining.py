@@ -70,7 +70,7 @@ def _mine_on_cluster(config: MiningConfig):
 def test_opensearch_mining_connects_with_the_configured_user_and_ca(tmp_path, monkeypatch):
     """The opensearch backend used a default ClusterConfig(): no user, no CA bundle, so a secured
     cluster could not be mined. Both reach the connection now (checked before any request is sent)."""
-    from mr_opensearch.errors import MrosError
+    from mr_opensearch.core.errors import MrosError
     from trainer.mining import mining_cluster
 
     monkeypatch.delenv("MROS_OPENSEARCH_PASSWORD", raising=False)

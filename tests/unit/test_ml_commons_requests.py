@@ -3,7 +3,7 @@
 ``RecordingClient`` exposes ``.transport.perform_request(method, path, body=None, params=None,
 headers=None)``, records every call and answers from canned responses scripted per ``(method, path)``.
 This checks the *requests mros sends* against the shapes in ML Commons 3.5's source (see
-``mr_opensearch/ml_commons.py``); it does not claim anything about how OpenSearch answers them — the
+``mr_opensearch/deploy/ml_commons.py``); it does not claim anything about how OpenSearch answers them — the
 answers here are written by hand. The real cluster calls are in ``tests/integration/test_engine_mode.py``.
 """
 
@@ -18,9 +18,13 @@ from typing import Any
 
 import pytest
 
-from mr_opensearch import ml_commons
-from mr_opensearch.errors import MrosError
-from mr_opensearch.ingest_pipeline import get_ingest_pipeline, ingest_pipeline_body, put_ingest_pipeline
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.deploy import ml_commons
+from mr_opensearch.deploy.ingest_pipeline import (
+    get_ingest_pipeline,
+    ingest_pipeline_body,
+    put_ingest_pipeline,
+)
 
 ML = "/_plugins/_ml"
 SEARCHES = {f"{ML}/models/_search", f"{ML}/model_groups/_search"}
@@ -455,7 +459,7 @@ def test_dry_run_plans_the_orphan_deletion_and_sends_only_searches(package: tupl
 
 
 def test_kill_points_are_silent_unless_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mr_opensearch import kill_points
+    from mr_opensearch.deploy import kill_points
 
     monkeypatch.delenv(kill_points.ENV, raising=False)
     for phase in kill_points.PHASES:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mr_opensearch.errors import MrosError
+from mr_opensearch.core.errors import MrosError
 from mr_opensearch.job.orchestration import RunCatalog, StepTimer, run_catalog, run_summary
 from trainer.config import TrainConfig
 from trainer.data import Judgments

@@ -7,8 +7,8 @@ import json
 import os
 from pathlib import Path
 
-from mr_opensearch.node import assembly
-from mr_opensearch.node.assembly import MANIFEST, Assembly
+from mr_opensearch.cluster.node import assembly
+from mr_opensearch.cluster.node.assembly import MANIFEST, Assembly
 
 
 def _home(root: Path) -> Assembly:

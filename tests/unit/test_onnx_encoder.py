@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from tiny_onnx import lookup_graph, word_tokenizer
 
-from mr_opensearch.errors import MrosError
-from mr_opensearch.onnx_encoder import OnnxEncoder, load_served_encoder, pool, served_files
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.onnx_encoder import OnnxEncoder, load_served_encoder, pool, served_files
 
 WORDS = ["[PAD]", "[UNK]", "drill", "sink", "tile", "saw", "cordless", "kitchen"]
 DIM = 3

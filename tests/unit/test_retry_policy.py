@@ -23,9 +23,8 @@ from opensearchpy.exceptions import (
 )
 from urllib3.exceptions import NewConnectionError, ProtocolError, ReadTimeoutError
 
-from mr_opensearch.connection import ClusterConfig, connect
-from mr_opensearch.errors import MrosError
-from mr_opensearch.retry_policy import (
+from mr_opensearch.cluster.connection import ClusterConfig, connect
+from mr_opensearch.cluster.retry_policy import (
     RetriesExhausted,
     RetryPolicy,
     describe,
@@ -34,6 +33,7 @@ from mr_opensearch.retry_policy import (
     retryable,
     transport_class,
 )
+from mr_opensearch.core.errors import MrosError
 
 
 def status_error(status: int, retry_after: float | None = None) -> TransportError:
@@ -285,7 +285,7 @@ class FailingTransport:
 def test_ml_commons_does_not_repeat_a_registration_whose_answer_was_lost():
     from types import SimpleNamespace
 
-    from mr_opensearch import ml_commons
+    from mr_opensearch.deploy import ml_commons
 
     transport = FailingTransport(reset())
     with pytest.raises(MrosError, match="whether it took effect is unknown") as info:

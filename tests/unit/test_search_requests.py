@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mr_opensearch.errors import MrosError
-from mr_opensearch.fusion import HybridSettings
-from mr_opensearch.manifest import Boundaries, Manifest
-from mr_opensearch.search import (
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.search.fusion import HybridSettings
+from mr_opensearch.search.manifest import Boundaries, Manifest
+from mr_opensearch.search.queries import (
     NO_BADGE,
     QueryEmbedder,
     bm25_body,
@@ -280,7 +280,7 @@ class Judged:
 
 
 def test_quality_uses_graded_gain_and_partial_exact_recall():
-    from mr_opensearch.live_eval import precision_above, quality
+    from mr_opensearch.search.live_eval import precision_above, quality
 
     ranked = {"q1": ["b", "x", "a"], "q2": ["c"]}
     out = quality(ranked, Judged().graded, 100)
@@ -292,7 +292,7 @@ def test_quality_uses_graded_gain_and_partial_exact_recall():
 
 
 def test_evaluate_live_and_tune_over_a_scripted_cluster(tmp_path: Path):
-    from mr_opensearch.live_eval import evaluate_live, save_tuning, tune
+    from mr_opensearch.search.live_eval import evaluate_live, save_tuning, tune
 
     m = manifest(hybrid={"weights": (0.4, 0.6), "lower_bound_mode": "none", "min_score": None,
                          "pagination_depth": 10})

@@ -31,10 +31,10 @@ def run_blocked(code: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 def test_serving_modules_and_cli_work_without_torch_or_training_code():
     code = """
 import importlib
-for name in ["mr_opensearch.deploy", "mr_opensearch.search", "mr_opensearch.live_eval", "mr_opensearch.fusion",
-             "mr_opensearch.catalog", "mr_opensearch.judgments", "mr_opensearch.onnx_encoder", "mr_opensearch.preflight",
-             "mr_opensearch.index_admin", "mr_opensearch.served_model", "mr_opensearch.manifest", "mr_opensearch.metrics",
-             "mr_opensearch.ml_commons", "mr_opensearch.connection"]:
+for name in ["mr_opensearch.deploy.deploy", "mr_opensearch.search.queries", "mr_opensearch.search.live_eval", "mr_opensearch.search.fusion",
+             "mr_opensearch.core.catalog", "mr_opensearch.search.judgments", "mr_opensearch.core.onnx_encoder", "mr_opensearch.deploy.preflight",
+             "mr_opensearch.deploy.index_admin", "mr_opensearch.search.served_model", "mr_opensearch.search.manifest", "mr_opensearch.core.metrics",
+             "mr_opensearch.deploy.ml_commons", "mr_opensearch.cluster.connection"]:
     importlib.import_module(name)
 from typer.testing import CliRunner
 from mr_opensearch.cli import app
@@ -69,7 +69,7 @@ def test_a_built_wheel_carries_the_templates_and_renders_from_an_installed_copy(
     code = f"""
 import sys
 sys.path.insert(0, {str(site)!r})
-import mr_opensearch.templates as t
+import mr_opensearch.core.templates as t
 assert t.template_path("pipelines", "hybrid-search").is_relative_to({str(site)!r})
 body = t.render("pipelines", "hybrid-search", description="d", lower_bounds=[{{"mode": "ignore"}}], weights=[1.0])
 print(__import__("json").dumps(body))

@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-from mr_opensearch.errors import MrosError
+from mr_opensearch.core.errors import MrosError
 from trainer.labeler.stacking import LEGACY_PICKLE_FILE, STACK_FILE, TRUSTED_TYPES, StackingHead
 
 

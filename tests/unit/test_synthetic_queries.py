@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mr_opensearch.errors import MrosError
+from mr_opensearch.core.errors import MrosError
 from trainer.augment.synthetic import (
     SyntheticQueryConfig,
     fine_tune,

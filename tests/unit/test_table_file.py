@@ -1,4 +1,4 @@
-"""One row reader (mr_opensearch/table_file.py) behind the serving catalog, the serving judgments and
+"""One row reader (mr_opensearch/core/table_file.py) behind the serving catalog, the serving judgments and
 training's data files: the same bad text gets the same located message from all three."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mr_opensearch.catalog import read_catalog
-from mr_opensearch.errors import MrosError
-from mr_opensearch.judgments import read_judgments
-from mr_opensearch.table_file import DataError, RowProblem, decode_utf8, table_rows
+from mr_opensearch.core.catalog import read_catalog
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.table_file import DataError, RowProblem, decode_utf8, table_rows
+from mr_opensearch.search.judgments import read_judgments
 from trainer.data import iter_records
 
 CATALOG = "product_uid,product_title\n"

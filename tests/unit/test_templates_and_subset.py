@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from mr_opensearch.errors import MrosError
-from mr_opensearch.templates import render
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.templates import render
 from trainer.data import Catalog, Judgments
 from trainer.subset import restrict_catalog, sample_queries
 

@@ -6,12 +6,12 @@ import pytest
 from typer.testing import CliRunner
 
 from mr_opensearch.cli import app
-from mr_opensearch.deploy import DeployOptions, index_name
-from mr_opensearch.errors import MrosError
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.templates import render
+from mr_opensearch.deploy.deploy import DeployOptions, index_name
+from mr_opensearch.deploy.text_analyzers import BUILT_IN, check_text_analyzer, text_field_mapping
 from mr_opensearch.job.config import DeployConfig
-from mr_opensearch.manifest import Manifest
-from mr_opensearch.templates import render
-from mr_opensearch.text_analyzers import BUILT_IN, check_text_analyzer, text_field_mapping
+from mr_opensearch.search.manifest import Manifest
 
 
 def _index_values(**over):

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mr_opensearch.errors import MrosError
+from mr_opensearch.core.errors import MrosError
 from trainer.config import SyntheticQueryConfig
 from trainer.data import Catalog, Judgments
 from trainer.grades import Grade

@@ -20,8 +20,8 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mr_opensearch.errors import MrosError
-from mr_opensearch.hashing import file_key
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.hashing import file_key
 from trainer.config import TrainConfig
 from trainer.evaluation import BM25Scorer, DenseScorer, GradedRetrievalEvaluator
 from trainer.evaluation.evaluator import scores_summary
@@ -57,7 +57,7 @@ def _scorer_factories(run_dir: Path, config: TrainConfig, data, progress: bool, 
     int8 = run_dir / "onnx" / "int8" / "model.onnx"
     if int8.exists():
         def onnx_scorer():
-            from mr_opensearch.onnx_encoder import load_served_encoder
+            from mr_opensearch.core.onnx_encoder import load_served_encoder
 
             enc = load_served_encoder(run_dir / "onnx", variant="int8")
             encode = lambda texts: enc.encode(texts, batch_size=bs)  # noqa: E731

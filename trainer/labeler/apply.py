@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mr_opensearch.errors import MrosError
-from mr_opensearch.safe_write import FORCE_HINT, atomic_write
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.safe_write import FORCE_HINT, atomic_write
 from trainer.data import Catalog, DataError, iter_records
 from trainer.grades import Grade
 from trainer.labeler.model import Labeler

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from mr_opensearch.errors import MrosError
+from mr_opensearch.core.errors import MrosError
 from trainer.encoder import resolve_model_path
 from trainer.grades import Grade
 

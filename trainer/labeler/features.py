@@ -153,7 +153,7 @@ class PairFeatures:
     def load(cls, directory: Path | str) -> PairFeatures:
         info = json.loads((Path(directory) / FEATURES_FILE).read_text())
         if tuple(info["names"]) != FEATURE_NAMES:
-            from mr_opensearch.errors import MrosError
+            from mr_opensearch.core.errors import MrosError
 
             raise MrosError(f"{directory}/{FEATURES_FILE} was written by another mros version (other features)",
                             "retrain the labeler with `mros label train`")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mr_opensearch.safe_write import atomic_write
+from mr_opensearch.core.safe_write import atomic_write
 from trainer.config import JudgmentColumns
 from trainer.data import Catalog, DataError, load_judgments
 from trainer.grades import GradeMapping
@@ -22,7 +22,7 @@ def load_labels(path: Path | str, catalog: Catalog | None = None, mapping: Grade
 
 def write_frame(frame: pd.DataFrame, path: Path | str) -> Path:
     """Write CSV, JSONL or Parquet by the file's suffix, into a temporary file moved into place
-    (:func:`mr_opensearch.safe_write.atomic_write`)."""
+    (:func:`mr_opensearch.core.safe_write.atomic_write`)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".parquet", ".pq", ".jsonl", ".ndjson", ".csv", ".tsv"):

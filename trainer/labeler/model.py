@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mr_opensearch.errors import MrosError
+from mr_opensearch.core.errors import MrosError
 from trainer.labeler.calibration import softmax
 from trainer.labeler.features import PairFeatures
 from trainer.labeler.prompt import GuidelineStyle, format_pair

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mr_opensearch.errors import MrosError
+from mr_opensearch.core.errors import MrosError
 
 STACK_FILE = "stack.skops"
 LEGACY_PICKLE_FILE = "stack.pkl"

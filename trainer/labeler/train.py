@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from mr_opensearch.errors import MrosError
+from mr_opensearch.core.errors import MrosError
 from trainer.config import DEFAULT_BASE_MODEL
 from trainer.data import Catalog, Judgments, load_catalog, load_judgments
 from trainer.labeler.backbones import is_causal, load_backbone, quiet_transformers

@@ -1,0 +1,662 @@
+"""``mros deploy``: a trained run and a catalog into a new index behind an alias, safely.
+
+Order of work (each step only after the one before succeeded):
+
+1. the model is loaded and embeds a probe text (:func:`mr_opensearch.search.served_model.open_encoder`), then
+   preflight (:mod:`mr_opensearch.deploy.preflight`) checks the cluster, and the index the deploy would resume
+   and the ones ``--keep`` would delete are checked for blocks: nothing is written when any refuses;
+   then the alias lock (:mod:`mr_opensearch.deploy.alias_lock`) is taken, so of two deploys to one alias
+   only one writes (the other refuses naming the holder, or waits with ``--wait``), and the preflight's
+   reads are repeated under the lock;
+2. the index name is ``<alias>-<model sha[:10]>-<catalog sha[:8]>``: the same run and catalog always
+   map to the same index, so a second deploy of them finds it complete and writes nothing;
+3. engine mode: the model is found by its content hash or registered (ML Commons does not
+   deduplicate), deployed, and wired into a ``text_embedding`` ingest pipeline and a hybrid search
+   pipeline; client mode: the served model is copied to ``$MROS_HOME/models/<sha>``;
+4. the index is created with ``_meta.complete = false`` and filled: documents use the product id as
+   ``_id`` (a resent batch overwrites, never duplicates); in client mode batches are embedded by
+   encoder worker threads (one per core, :func:`encode_workers`) while the previous ones are bulk-indexed
+   (``helpers.streaming_bulk``);
+5. refresh, count check, ``_meta.complete = true``; only then the alias moves, in one ``_aliases``
+   call; the previous index stays for ``mros rollback``; ``--keep N`` prunes older complete ones.
+
+Faults: every request is retried by the client's :mod:`mr_opensearch.cluster.retry_policy`. A create that was
+carried out but whose answer was lost is answered ``resource_already_exists`` when resent: the index
+found is accepted when its manifest is the one just sent. When the policy gives up, the deploy stops
+with a :class:`MrosError` that says where it stopped and what is done (index created or not, documents
+acknowledged, marked complete or not, alias moved or not); a rerun finishes it.
+
+Crash safety: a deploy killed at any point (``SIGKILL`` included) converges when rerun. The alias only
+ever points at complete indices, and no other index is written before the move. A rerun that finds the
+index incomplete *resumes* it: refresh, read the ``_id`` s already in it (a scroll without ``_source``),
+and embed and send only the missing documents (the index is per (model, catalog) content, so a document
+present is right). The lock of a killed deploy is taken over (its process is gone, or its heartbeat
+expired). The named points where tests kill a deploy are in :mod:`mr_opensearch.deploy.kill_points`.
+
+``--dry-run`` records every request the deploy would send (chunk uploads summarised) and sends only
+reads.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from mr_opensearch.cluster.retry_policy import RetriesExhausted
+from mr_opensearch.cluster.vector_index import catalog_fingerprint
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.hashing import text_key
+from mr_opensearch.core.templates import render
+from mr_opensearch.deploy import kill_points
+from mr_opensearch.deploy.alias_lock import AliasLock
+from mr_opensearch.deploy.preflight import (
+    BLOCKS_ON_ALIAS_MOVE,
+    BLOCKS_ON_WRITE,
+    Preflight,
+    check_index_name,
+    refuse_blocked,
+    run_preflight,
+)
+from mr_opensearch.deploy.text_analyzers import DEFAULT as DEFAULT_TEXT_ANALYZER
+from mr_opensearch.deploy.text_analyzers import check_text_analyzer, text_field_mapping
+from mr_opensearch.search.manifest import Manifest, read_index_manifest
+from mr_opensearch.search.served_model import ServedModel, open_encoder, store_served_copy
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class DeployOptions:
+    alias: str
+    embedding: str = "auto"
+    dry_run: bool = False
+    keep: int | None = None
+    batch_size: int = 256
+    encode_batch_size: int = 64
+    encode_workers: int | None = None
+    """Client mode: threads embedding whole batches at once (default: one per CPU core, at most 8)."""
+    encode_threads: int | None = None
+    """Client mode: onnxruntime's intra-op threads per batch (default: 1 with several workers)."""
+    hnsw_m: int = 16
+    ef_construction: int = 128
+    ef_search: int = 400
+    """HNSW candidates per search (``knn.algo_param.ef_search``; lucene takes max(k, ef_search)). On the full
+    Home Depot catalog 100 cost 2.6% of dense nDCG@10 against exact search, 400 cost 0.5%, for about
+    2 ms per query (docs/benchmarks.md, 2026-12-03)."""
+    shards: int = 1
+    replicas: int | None = None
+    text_fields: tuple[str, ...] = ()
+    text_analyzer: str = DEFAULT_TEXT_ANALYZER
+    """Built-in analyzer of the BM25 text fields (:mod:`mr_opensearch.deploy.text_analyzers`)."""
+    embedding_fields: tuple[str, ...] = ()
+    hybrid: dict[str, Any] | None = None
+    allow_dimension_change: bool = False
+    progress: bool = False
+    catalog_path: str | None = None
+    lock_wait: float = 0.0
+
+
+@dataclass
+class DeployResult:
+    index: str
+    alias: str
+    embedding: str
+    embedding_reason: str
+    action: str
+    documents: int
+    written: int
+    seconds: float
+    already_present: int = 0
+    encode_seconds: float = 0.0
+    model_id: str | None = None
+    previous_index: str | None = None
+    pruned: list[str] = field(default_factory=list)
+    plan: list[dict[str, Any]] = field(default_factory=list)
+    manifest: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+    stage: str = "preflight"
+    """The step under way (for the message when the cluster stops answering): preflight, create index,
+    index documents, refresh, count, settings, mark complete, move alias, prune, done."""
+
+    @property
+    def docs_per_second(self) -> float:
+        return self.written / self.seconds if self.written and self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "stage"}
+        out["docs_per_second"] = self.docs_per_second
+        return out
+
+
+class Requests:
+    """Sends a write, or only records it under ``--dry-run``; every write is recorded either way."""
+
+    def __init__(self, dry_run: bool) -> None:
+        self.dry_run = dry_run
+        self.plan: list[dict[str, Any]] = []
+
+    def write(self, method: str, path: str, body: Any, send: Callable[[], Any], summary: str | None = None) -> Any:
+        entry: dict[str, Any] = {"method": method, "path": path}
+        if body is not None:
+            entry["body"] = body
+        if summary:
+            entry["summary"] = summary
+        self.plan.append(entry)
+        return None if self.dry_run else send()
+
+
+def index_name(alias: str, model_sha: str, catalog_sha: str, text_analyzer: str = "standard") -> str:
+    """``<alias>-<model hash>-<catalog hash>``; with another analyzer than ``standard`` the third part hashes
+    the catalog and the analyzer together, so an index is never reused for another text analysis."""
+    layout = catalog_sha if text_analyzer == "standard" else text_key(f"{catalog_sha}\x1d{text_analyzer}")
+    return f"{alias}-{model_sha[:10]}-{layout[:8]}".lower()
+
+
+def hybrid_settings(model: ServedModel, given: dict[str, Any] | None, preflight: Preflight) -> dict[str, Any]:
+    """The hybrid settings the index serves: tuned ones when given, else boundary-aware defaults."""
+    from mr_opensearch.search.fusion import HybridSettings
+
+    values: dict[str, Any] = dict(given or {})
+    if "lower_bound_mode" not in values:
+        values["lower_bound_mode"] = "apply" if model.boundaries is not None else "none"
+    if values["lower_bound_mode"] != "none" and values.get("dense_lower_bound") is None:
+        if model.boundaries is None:
+            raise MrosError("the hybrid settings bound the dense leg but the run has no boundaries.json",
+                            "retrain with `mros train`, or tune with lower_bound_mode none")
+        values["dense_lower_bound"] = model.boundaries.engine_score["partial"]
+    settings = HybridSettings(**values)
+    if settings.min_score is not None and not preflight.supports_hybrid_min_score:
+        raise MrosError(f"the hybrid min_score cut-off needs OpenSearch 3.5+, the cluster runs {preflight.version}",
+                        "tune without a min_score, or upgrade the cluster")
+    return settings.model_dump(mode="json")
+
+
+def _documents(ids: list[str], titles: list[str], extra: dict[str, list[str]], texts: list[str]) -> Iterator[dict]:
+    for i, pid in enumerate(ids):
+        doc = {"product_id": pid, "title": titles[i], "embedding_text": texts[i]}
+        for name, values in extra.items():
+            doc[name] = values[i]
+        yield doc
+
+
+def encode_workers(options: DeployOptions) -> int:
+    """How many batches client mode embeds at once: ``options.encode_workers``, else one per CPU core this
+    process may use, at most 8. On the 2-core benchmark machine two one-thread workers embedded 14% more
+    documents per second during a deploy than one two-thread session (docs/benchmarks.md, deploy profile)."""
+    if options.encode_workers:
+        return options.encode_workers
+    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+def _encoded_batches(docs: list[dict], encode: Callable[[list[str]], np.ndarray], batch: int,
+                     timer: dict[str, float], workers: int = 1) -> Iterator[tuple[list[dict], np.ndarray]]:
+    """Batches with their vectors, in order, embedded by ``workers`` background threads a few batches
+    ahead of the bulk load (onnxruntime releases the GIL, so two workers with one intra-op thread each
+    run two batches at once instead of splitting each small batch across threads).
+
+    The documents go out longest text first, so each batch holds texts of about one length and the
+    encoder pads little (on the Home Depot titles: 1.6x fewer tokens than batches in catalog order);
+    the order of a bulk load does not matter, every document has its own ``_id``."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    ordered = sorted(docs, key=lambda d: len(d["embedding_text"]), reverse=True)
+    chunks = (ordered[s : s + batch] for s in range(0, len(ordered), batch))
+    lock = threading.Lock()
+
+    def embed(chunk: list[dict]) -> np.ndarray:
+        t = time.perf_counter()
+        vectors = encode([d["embedding_text"] for d in chunk])
+        with lock:
+            timer["encode"] += time.perf_counter() - t
+        return vectors
+
+    pending: collections.deque[tuple[list[dict], Future]] = collections.deque()
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="mros-encode") as pool:
+        try:
+            for chunk in chunks:
+                pending.append((chunk, pool.submit(embed, chunk)))
+                if len(pending) > max(1, workers) + 2:
+                    done, future = pending.popleft()
+                    yield done, future.result()
+            while pending:
+                done, future = pending.popleft()
+                yield done, future.result()
+        finally:
+            for _, future in pending:
+                future.cancel()
+
+
+def json_vectors(vectors: np.ndarray) -> list[list[float]]:
+    """Rows of ``vectors`` as lists of floats rounded to 7 decimals (float32 holds about 7 significant
+    digits; shorter JSON than the float64 expansion), in one vectorised step."""
+    return np.round(vectors.astype(np.float64), 7).tolist()
+
+
+def _bulk(client: Any, actions: Iterator[dict], *, chunk_size: int, total: int, progress: bool, desc: str,
+          result: DeployResult | None = None) -> int:
+    """Index ``actions``; ``result.written`` counts acknowledged documents as they come."""
+    from opensearchpy import helpers
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        from mr_opensearch.core.console import console_stream
+
+        bar = tqdm(total=total, desc=desc, unit="doc", file=console_stream())
+    failed, first_error, written = 0, None, 0
+    half = max(1, total // 2)
+    try:
+        for ok, item in helpers.streaming_bulk(client, actions, chunk_size=chunk_size, raise_on_error=False,
+                                               max_retries=5, initial_backoff=1, max_backoff=30):
+            if ok:
+                written += 1
+                if result is not None:
+                    result.written = written
+                if written == half:
+                    kill_points.reached("bulk-middle")
+            else:
+                failed += 1
+                first_error = first_error or item
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    if failed:
+        raise MrosError(f"{failed} documents were rejected; first: {json.dumps(first_error, default=str)[:500]}",
+                        "fix the cause and rerun: the index stays incomplete, no alias points at it, and a "
+                        "rerun sends the documents again (same ids, no duplicates)")
+    return written
+
+
+def _replicas(options: DeployOptions, preflight: Preflight) -> int:
+    if options.replicas is not None:
+        return options.replicas
+    return 0 if preflight.data_nodes <= 1 else 1
+
+
+def mros_indices(client: Any, alias: str) -> list[tuple[str, Manifest]]:
+    """Every index mros made for ``alias``, oldest first (by completion, then creation time)."""
+    try:
+        found = client.indices.get(index=f"{alias}-*", expand_wildcards="open")
+    except Exception:
+        return []
+    out = []
+    for name, body in found.items():
+        manifest = Manifest.from_meta(body.get("mappings", {}).get("_meta"), name)
+        if manifest is not None and manifest.alias == alias:
+            out.append((name, manifest))
+    out.sort(key=lambda item: (item[1].completed_at or item[1].created_at, item[0]))
+    return out
+
+
+def move_alias(client: Any, requests: Requests, alias: str, index: str, current: list[str]) -> None:
+    actions: list[dict] = [{"remove": {"index": other, "alias": alias}} for other in current if other != index]
+    actions.append({"add": {"index": index, "alias": alias}})
+    body = {"actions": actions}
+    requests.write("POST", "/_aliases", body, lambda: client.indices.update_aliases(body=body))
+
+
+def prune_candidates(client: Any, alias: str, keep: int, live: str) -> list[str]:
+    """The complete indices of ``alias`` beyond the ``keep`` newest once ``live`` is live (it counts)."""
+    if keep < 1:
+        raise MrosError("--keep must be at least 1 (the live index)", exit_code=2)
+    complete = [name for name, m in mros_indices(client, alias) if m.complete]
+    if live not in complete:
+        complete.append(live)
+    others = [name for name in complete if name != live]
+    return others[: max(0, len(complete) - keep)]
+
+
+def prune(client: Any, requests: Requests, alias: str, keep: int, live: str) -> list[str]:
+    """Delete the oldest complete indices of ``alias`` beyond the ``keep`` newest (the live one counts)."""
+    doomed = prune_candidates(client, alias, keep, live)
+    for name in doomed:
+        # ignore_unavailable: a resent DELETE whose first answer was lost finds nothing
+        requests.write("DELETE", f"/{name}", None,
+                       lambda name=name: client.indices.delete(index=name, ignore_unavailable=True))
+    return doomed
+
+
+def deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOptions, log: Log = print,
+           encode: Callable[[list[str]], np.ndarray] | None = None) -> DeployResult:
+    """Deploy ``model`` with ``catalog`` (a :class:`mr_opensearch.core.catalog.ServingCatalog`).
+
+    The preflight refuses before anything is written; a real deploy then takes the alias lock and holds
+    it (heartbeat) until it returns or fails; ``--dry-run`` takes no lock. When the cluster stops
+    answering for longer than the retry budget, the error says where the deploy stopped and what is done."""
+    progress: dict[str, DeployResult] = {}
+    try:
+        return _deploy(client, model, catalog, options, log, encode, progress)
+    except RetriesExhausted as exc:
+        raise _stopped(exc, progress.get("result")) from exc
+
+
+def _stopped(exc: RetriesExhausted, result: DeployResult | None) -> MrosError:
+    """The error for a deploy the cluster stopped answering: where it stopped and what is done."""
+    hint = ("rerun the same deploy once the cluster answers again: it finds the index and finishes it (documents "
+            "are resent under the same ids, nothing is duplicated); --retry-budget SECONDS waits out longer outages")
+    if result is None:
+        return MrosError(f"deploy stopped during the preflight checks: {exc.message}. Nothing was written", hint)
+    stage = result.stage
+    if result.action not in ("created", "resumed"):
+        index = f"index {result.index} was not created" if stage in ("preflight", "create index") else \
+            f"index {result.index} is complete"
+    else:
+        index = (f"index {result.index} {'was created' if result.action == 'created' else 'exists'} and got "
+                 f"{result.written} of {result.documents} documents in this deploy; ")
+        index += {"mark complete": "whether it is marked complete is unknown (the answer was lost)",
+                  "move alias": "it is complete", "prune": "it is complete"}.get(
+            stage, "it is incomplete (_meta.complete is false)")
+    if stage == "move alias":
+        alias = f"whether the alias {result.alias} moved is unknown (the answer was lost)"
+    elif stage == "prune":
+        alias = f"the alias {result.alias} was moved to it; older indices may be left to prune"
+    else:
+        alias = f"the alias {result.alias} was not moved" + (
+            f" (it still points at {result.previous_index})" if result.previous_index else "")
+    return MrosError(f"deploy stopped while {stage}: {exc.message}. Done: {index}; {alias}", hint)
+
+
+def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOptions, log: Log,
+            encode: Callable[[list[str]], np.ndarray] | None, progress: dict[str, DeployResult]) -> DeployResult:
+    """The preflight, then the lock, then :func:`_deploy_locked` under it."""
+    started = time.time()
+    alias = check_index_name(options.alias)
+    check_text_analyzer(options.text_analyzer)
+    if encode is None:
+        workers = encode_workers(options)
+        encoder = open_encoder(model, threads=options.encode_threads or (1 if workers > 1 else None), spinning=False)
+        encode = lambda batch: encoder.encode(batch, options.encode_batch_size)  # noqa: E731
+    preflight = run_preflight(client, alias=alias, dimension=model.dimension, embedding=options.embedding,
+                              allow_dimension_change=options.allow_dimension_change)
+    if model.boundaries is None:
+        preflight.warnings.append(f"{model.run_dir or model.served_dir} has no boundaries.json: hits get no grade "
+                                  "badges, `mros search --min-grade` refuses on this index, and hybrid search does "
+                                  "not bound the dense leg")
+    for warning in preflight.warnings:
+        log(f"warning: {warning}")
+    log(f"embedding: {preflight.embedding} ({preflight.embedding_reason})")
+    target = _target(model, catalog, options)
+    if options.dry_run:
+        return _deploy_locked(client, model, target, options, preflight, None, started, log, encode, progress)
+    _existing_index(client, model, options, target.name)  # its refusals write nothing, not even the lock
+    lock = AliasLock(client, alias, command="deploy", log=log).acquire(options.lock_wait)
+    try:
+        kill_points.reached("lock-taken")
+        # the alias may have moved while this process waited for the lock: read the cluster again
+        preflight = run_preflight(client, alias=alias, dimension=model.dimension, embedding=options.embedding,
+                                  allow_dimension_change=options.allow_dimension_change)
+        return _deploy_locked(client, model, target, options, preflight, lock, started, log, encode, progress)
+    finally:
+        lock.release()
+
+
+@dataclass
+class _Target:
+    """The index a (model, catalog) maps to and the documents it gets."""
+
+    name: str
+    ids: list[str]
+    titles: list[str]
+    texts: list[str]
+    extra: dict[str, list[str]]
+    text_fields: list[str]
+    embedding_fields: list[str]
+    catalog_sha: str
+
+
+def _target(model: ServedModel, catalog: Any, options: DeployOptions) -> _Target:
+    """The deploy's index (named by the model's and the catalog's content) and its documents."""
+    text_fields = ["title", *[f for f in options.text_fields if f != "title"]]
+    embedding_fields = list(options.embedding_fields or ("title",))
+    texts = catalog.embedding_texts(embedding_fields)
+    ids, titles = list(catalog.ids), list(catalog.titles)
+    extra = {name: list(catalog.extra[name]) for name in text_fields if name != "title"}
+    for name in extra:
+        if name in ("product_id", "embedding_text", "embedding"):
+            raise MrosError(f"text field {name!r} clashes with a field mros writes", "rename that column", exit_code=2)
+    content = [t + "\x1d" + "\x1d".join(extra[n][i] for n in extra) for i, t in enumerate(texts)] if extra else texts
+    catalog_sha = catalog_fingerprint(ids, content)
+    return _Target(name=index_name(options.alias, model.sha256, catalog_sha, options.text_analyzer), ids=ids, titles=titles, texts=texts,
+                   extra=extra, text_fields=text_fields, embedding_fields=embedding_fields, catalog_sha=catalog_sha)
+
+
+def _existing_index(client: Any, model: ServedModel, options: DeployOptions, name: str) -> Manifest | None:
+    """The manifest of the deploy's index when it exists, read only. Refuses an index of that name mros did
+    not make or of another dimension, and a block on it (a resume writes to it) or on an index ``--keep``
+    would delete. Run before the alias lock is taken, so such a refusal writes nothing at all, and again
+    under it."""
+    exists = client.indices.exists(index=name)
+    existing = read_index_manifest(client, name) if exists else None
+    if exists and existing is None:
+        raise MrosError(f"index {name} exists but was not created by mros", f"delete or rename it (`DELETE /{name}`)")
+    if existing is not None and existing.dimension != model.dimension:
+        raise MrosError(f"index {name} holds {existing.dimension}-d vectors, the model makes {model.dimension}-d",
+                        f"delete it (`DELETE /{name}`) and rerun")
+    if existing is not None:
+        refuse_blocked(client, name, "the deploy would write to it", BLOCKS_ON_WRITE)
+    if options.keep is not None:
+        for doomed in prune_candidates(client, options.alias, options.keep, name):
+            refuse_blocked(client, doomed, "--keep would delete it", BLOCKS_ON_ALIAS_MOVE)
+    return existing
+
+
+def _deploy_locked(client: Any, model: ServedModel, target: _Target, options: DeployOptions, preflight: Preflight,
+                   lock: AliasLock | None, started: float, log: Log, encode: Callable[[list[str]], np.ndarray],
+                   progress: dict[str, DeployResult]) -> DeployResult:
+    """The deploy's reads and writes, under the alias lock (``lock`` is None only for a dry run)."""
+    alias = options.alias
+    check_lock = lock.ensure_held if lock is not None else (lambda: None)
+    name, ids = target.name, target.ids
+    existing = _existing_index(client, model, options, name)
+    hybrid = hybrid_settings(model, options.hybrid, preflight)
+    requests = Requests(options.dry_run)
+    result = DeployResult(index=name, alias=alias, embedding=preflight.embedding,
+                          embedding_reason=preflight.embedding_reason, action="", documents=len(ids), written=0,
+                          seconds=0.0, previous_index=preflight.live_index, warnings=list(preflight.warnings))
+    progress["result"] = result
+
+    if existing is not None and existing.complete and client.count(index=name)["count"] == len(ids):
+        if preflight.live_index == name:
+            result.action = "nothing to do"
+        else:
+            result.stage = "move alias"
+            check_lock()
+            move_alias(client, requests, alias, name, preflight.alias_indices)
+            result.action = "alias moved to an existing complete index"
+        result.model_id = existing.model_id
+        result.manifest = existing.to_meta()
+    else:
+        _build(client, model, options, preflight, requests, result, name=name, ids=ids, titles=target.titles,
+               extra=target.extra, texts=target.texts, text_fields=target.text_fields,
+               embedding_fields=target.embedding_fields, catalog_sha=target.catalog_sha,
+               hybrid=hybrid, existing=existing, log=log, encode=encode, check_lock=check_lock)
+        result.stage = "move alias"
+        check_lock()
+        move_alias(client, requests, alias, name, preflight.alias_indices)
+    if not options.dry_run and result.action != "nothing to do":
+        kill_points.reached("alias-moved")
+    if options.keep is not None:
+        result.stage = "prune"
+        result.pruned = prune(client, requests, alias, options.keep, name)
+    result.stage = "done"
+    result.plan = requests.plan
+    result.seconds = time.time() - started
+    if model.run_dir is not None and result.manifest is not None and not options.dry_run:
+        Manifest.model_validate(result.manifest).write(model.run_dir / "deploy" / f"{name}.json")
+    return result
+
+
+def ids_in_index(client: Any, index: str) -> set[str]:
+    """Every ``_id`` in ``index`` (a scroll without ``_source``; refresh first to see the latest writes)."""
+    from opensearchpy import helpers
+
+    query = {"_source": False, "query": {"match_all": {}}}
+    return {hit["_id"] for hit in helpers.scan(client, index=index, query=query, size=5000, scroll="2m")}
+
+
+def _build(client: Any, model: ServedModel, options: DeployOptions, preflight: Preflight, requests: Requests,
+           result: DeployResult, *, name: str, ids: list[str], titles: list[str], extra: dict[str, list[str]],
+           texts: list[str], text_fields: list[str], embedding_fields: list[str], catalog_sha: str,
+           hybrid: dict[str, Any], existing: Manifest | None, log: Log,
+           encode: Callable[[list[str]], np.ndarray], check_lock: Callable[[], None]) -> None:
+    engine = preflight.embedding == "engine"
+    model_id: str | None = None
+    ingest: str | None = None
+    search_pipeline: str | None = None
+    model_dir: str | None = None
+    if engine:
+        model_id, ingest, search_pipeline = _engine_side(client, model, options, requests, name, hybrid, log)
+    elif not options.dry_run:
+        model_dir = str(store_served_copy(model))
+    else:
+        requests.plan.append({"method": "COPY", "path": f"$MROS_HOME/models/{model.sha256}",
+                              "summary": "the served ONNX model and tokenizer, for search and eval"})
+    manifest = Manifest(index=name, alias=options.alias, run=str(model.run_dir) if model.run_dir else None,
+                        model_sha256=model.sha256, catalog_sha256=catalog_sha, catalog=options.catalog_path,
+                        embedding=preflight.embedding, model_id=model_id, model_dir=model_dir,  # type: ignore[arg-type]
+                        dimension=model.dimension, space_type=model.space_type, pooling_mode=model.pooling_mode,
+                        normalize_result=model.normalize_result, text_fields=text_fields,
+                        text_analyzer=options.text_analyzer,
+                        embedding_fields=embedding_fields, ingest_pipeline=ingest, search_pipeline=search_pipeline,
+                        boundaries=model.boundaries, hybrid=hybrid, documents=len(ids))
+    if existing is None:
+        body = render("mappings", "product-index", dimension=model.dimension, ef_search=options.ef_search,
+                      shards=options.shards, replicas=_replicas(options, preflight), refresh_interval="-1",
+                      ingest_pipeline=ingest or "_none", search_pipeline=search_pipeline or "_none",
+                      space_type=model.space_type, hnsw_m=options.hnsw_m, ef_construction=options.ef_construction,
+                      text_analyzer=options.text_analyzer, manifest=manifest.to_meta())
+        for field_name in extra:
+            body["mappings"]["properties"][field_name] = text_field_mapping(options.text_analyzer)
+        result.stage = "create index"
+        requests.write("PUT", f"/{name}", body, lambda: _create_index(client, name, body, manifest))
+        result.action = "created"
+        if not options.dry_run:
+            kill_points.reached("index-created")
+    else:
+        result.action = "resumed"
+    result.model_id = model_id
+    docs = list(_documents(ids, titles, extra, texts))
+    if existing is not None:
+        result.stage = "resume"
+        docs = _missing_documents(client, requests, name, docs, result, log)
+    result.stage = "index documents"
+    if options.dry_run:
+        batches = (len(docs) + options.batch_size - 1) // options.batch_size
+        requests.plan.append({"method": "POST", "path": "/_bulk",
+                              "summary": f"{len(docs)} documents in {batches} bulk requests of up to "
+                                         f"{options.batch_size}" + ("" if engine else ", vectors embedded by mros")})
+    elif not docs:
+        pass  # resumed: every document was already in
+    elif engine:
+        actions = ({"_index": name, "_id": d["product_id"], "_source": d} for d in docs)
+        result.written = _bulk(client, actions, chunk_size=options.batch_size, total=len(docs),
+                               progress=options.progress, desc=f"indexing {name}", result=result)
+    else:
+        timer = {"encode": 0.0}
+
+        def actions() -> Iterator[dict]:
+            for chunk, vectors in _encoded_batches(docs, encode, options.batch_size, timer,
+                                                     encode_workers(options)):
+                if vectors.ndim != 2 or vectors.shape[1] != model.dimension:
+                    raise MrosError(f"the encoder returned vectors of shape {vectors.shape}, the index holds "
+                                    f"{model.dimension}-d", "re-export the run: its ml-commons.json and ONNX disagree")
+                for doc, vec in zip(chunk, json_vectors(vectors), strict=True):
+                    yield {"_index": name, "_id": doc["product_id"], "_source": {**doc, "embedding": vec}}
+
+        result.written = _bulk(client, actions(), chunk_size=options.batch_size, total=len(docs),
+                               progress=options.progress, desc=f"indexing {name}", result=result)
+        result.encode_seconds = timer["encode"]
+    if not options.dry_run:
+        kill_points.reached("bulk-done")
+    result.stage = "refresh"
+    requests.write("POST", f"/{name}/_refresh", None, lambda: client.indices.refresh(index=name))
+    result.stage = "count"
+    if not options.dry_run:
+        count = client.count(index=name)["count"]
+        if count != len(ids):
+            raise MrosError(f"{name} holds {count} documents, expected {len(ids)}",
+                            "rerun the same deploy to finish it; the alias was not moved")
+    result.stage = "settings"
+    settings_body = {"index": {"refresh_interval": "1s"}}
+    requests.write("PUT", f"/{name}/_settings", settings_body,
+                   lambda: client.indices.put_settings(index=name, body=settings_body))
+    manifest.complete = True
+    manifest.completed_at = datetime.now(UTC).isoformat(timespec="seconds")
+    result.stage = "mark complete"
+    meta_body = {"_meta": manifest.to_meta()}
+    check_lock()
+    requests.write("PUT", f"/{name}/_mapping", meta_body, lambda: client.indices.put_mapping(index=name, body=meta_body))
+    if not options.dry_run:
+        kill_points.reached("marked-complete")
+    result.manifest = manifest.to_meta()
+
+
+def _create_index(client: Any, name: str, body: dict[str, Any], manifest: Manifest) -> None:
+    """``PUT /name``; when a resent PUT finds the index, it is accepted if it carries exactly ``manifest``
+    (the first PUT was carried out and its answer lost), refused otherwise."""
+    from opensearchpy.exceptions import RequestError
+
+    try:
+        client.indices.create(index=name, body=body)
+    except RequestError as exc:
+        if exc.error != "resource_already_exists_exception":
+            raise
+        found = read_index_manifest(client, name)
+        if found is None or found.to_meta() != manifest.to_meta():
+            raise MrosError(f"index {name} appeared while this deploy was creating it",
+                            "another deploy of the same run and catalog may be running; wait for it, then rerun") from None
+
+
+def _missing_documents(client: Any, requests: Requests, name: str, docs: list[dict], result: DeployResult,
+                       log: Log) -> list[dict]:
+    """Resume an incomplete index: the documents of ``docs`` it does not hold yet.
+
+    Every document an earlier deploy got acknowledged is in the index (durable in the translog even
+    before a refresh); the refresh makes them visible to the scroll. The index is per (model, catalog)
+    content, so a document present is the right one and is not sent again."""
+    requests.write("POST", f"/{name}/_refresh", None, lambda: client.indices.refresh(index=name))
+    present = ids_in_index(client, name)
+    missing = [d for d in docs if d["product_id"] not in present]
+    result.already_present = len(docs) - len(missing)
+    log(f"deploy: resuming the incomplete index {name} left by an earlier deploy: {result.already_present} of "
+        f"{len(docs)} documents already in, {len(missing)} to send")
+    return missing
+
+
+def _engine_side(client: Any, model: ServedModel, options: DeployOptions, requests: Requests, name: str,
+                 hybrid: dict[str, Any], log: Log) -> tuple[str | None, str, str]:
+    """Engine mode: the model registered (or found by hash) and deployed, and its two pipelines."""
+    from mr_opensearch.deploy import ml_commons
+    from mr_opensearch.deploy.ingest_pipeline import ingest_pipeline_body
+    from mr_opensearch.search.fusion import HybridSettings, search_pipeline_body
+
+    if model.zip_path is None:
+        raise MrosError("engine mode needs the run's ML Commons package (RUN/onnx/ml-commons.zip)",
+                        "re-export the run with `mros export --run RUN`, or deploy with --embedding client")
+    group = None if options.dry_run else ml_commons.ensure_model_group(
+        client, f"mros-{options.alias}", f"mros models served behind the alias {options.alias}")
+    model_id = ml_commons.ensure_model(client, model.zip_path.parent, name=f"mros-{options.alias}",
+                                       model_group_id=group, dry_run=options.dry_run, plan=requests.plan)
+    log(f"engine: model {model_id or '(to be registered)'} deployed in ML Commons")
+    ingest = f"{name}-ingest"
+    search = f"{name}-hybrid"
+    ingest_body = ingest_pipeline_body(model_id or "<model id>", source_field="embedding_text",
+                                       target_field="embedding", description=f"mros: embeds {name}")
+    requests.write("PUT", f"/_ingest/pipeline/{ingest}", ingest_body,
+                   lambda: client.ingest.put_pipeline(id=ingest, body=ingest_body))
+    search_body = search_pipeline_body(HybridSettings(**hybrid), f"mros: hybrid search of {name}")
+    requests.write("PUT", f"/_search/pipeline/{search}", search_body,
+                   lambda: client.transport.perform_request("PUT", f"/_search/pipeline/{search}", body=search_body))
+    return model_id, ingest, search

@@ -1,0 +1,673 @@
+"""ML Commons client calls: model group, register (chunked or by URL) deduplicated by content hash, deploy.
+
+All calls go through an ``opensearch-py`` client (``client.transport.perform_request``) so they work
+against any cluster the caller is connected to. Asynchronous ML Commons tasks are polled with
+tenacity until they reach a final state or a timeout, reported as a :class:`MrosError` carrying the
+task's last answer.
+
+API (ML Commons 3.5; checked against the ml-commons source, see below)::
+
+    POST /_plugins/_ml/model_groups/_search        {query: term name.keyword}          -> search hits
+    POST /_plugins/_ml/model_groups/_register      {name, description}                 -> {model_group_id}
+    POST /_plugins/_ml/models/_search              {query: hash, no chunk_number}       -> search hits
+    POST /_plugins/_ml/models/_register_meta       {name, version, description, function_name, model_format,
+                                                    model_group_id, model_content_hash_value,
+                                                    model_content_size_in_bytes, total_chunks, model_config}
+                                                                                        -> {model_id, status}
+    POST /_plugins/_ml/models/<id>/upload_chunk/<n>  raw bytes of chunk n, n = 0 .. total_chunks-1
+    POST /_plugins/_ml/models/_register            {..., url}  (Option B)               -> {task_id}
+    POST /_plugins/_ml/models/<id>/_deploy                                              -> {task_id}
+    GET  /_plugins/_ml/tasks/<task_id>             -> {state: CREATED|RUNNING|COMPLETED|FAILED|..., model_id, error}
+    POST /_plugins/_ml/_predict/text_embedding/<id>  {text_docs: [...]}
+    PUT  /_cluster/settings                        local-model settings (only on request)
+
+What was verified in ml-commons' source (the code corpus, ``opensearch-project/ml-commons``) and what
+follows from it:
+
+* ``RestMLRegisterModelMetaAction``: route ``POST /_plugins/_ml/models/_register_meta`` (old alias
+  ``/models/meta``); refused unless ``plugins.ml_commons.allow_registering_model_via_local_file`` is true.
+* ``MLRegisterModelMetaInput``: ``name``, ``model_format``, ``model_content_hash_value``,
+  ``model_config`` and ``total_chunks`` are mandatory (null -> IllegalArgumentException);
+  ``function_name`` defaults to TEXT_EMBEDDING; unknown top-level keys are skipped by the parser, but
+  mros sends only the API's keys (the run's ``ml-commons.json`` also holds ``parity`` and ``variant``).
+* ``RestMLUploadModelChunkAction``: route ``POST /models/{model_id}/upload_chunk/{chunk_number}`` (old
+  alias ``/chunk/``), body read as raw bytes (``request.content().streamInput().readAllBytes()``);
+  ``MLModelChunkUploader`` rejects ``chunk_number >= total_chunks`` and chunks larger than
+  ``ModelHelper.CHUNK_SIZE`` (10,000,000 bytes, "Chunk size exceeds 10MB"), stores chunk ``n`` as document
+  ``<model_id>_<n>`` with a ``chunk_number`` field, and sets the model to REGISTERED after the last
+  chunk. So chunks are numbered from 0 and at most 10,000,000 bytes each.
+* Content-Type of a chunk: OpenSearch's ``RestController`` refuses any request with a body whose media
+  type is not an XContent type (``sendContentTypeErrorMessage``), so ``application/octet-stream`` is
+  answered 406 before the handler runs. The handler ignores the media type and reads raw bytes, so
+  mros sends ``Content-Type: application/json`` -- what opensearch-py-ml's ``ModelUploader`` sends
+  implicitly (it posts the raw chunk through ``transport.perform_request`` with the client's default
+  JSON header).
+* ``RestMLRegisterModelGroupAction``: ``POST /_plugins/_ml/model_groups/_register``; the group index
+  maps ``name`` as text with a ``name.keyword`` sub-field, the model index maps
+  ``model_content_hash_value`` and ``model_state`` as keyword (``index-mappings/ml_model*.json``).
+* ``RestMLSearchModelAction``: ``/_plugins/_ml/models/_search`` searches the model index, which holds the
+  chunk documents too; the documented way to leave them out is ``must_not exists chunk_number``.
+* ``DeleteModelTransportAction`` refuses a model only while DEPLOYING / DEPLOYED / PARTIALLY_DEPLOYED
+  (``isModelNotDeployed``) and deletes its chunk documents with it, so a REGISTERING model left by a
+  killed upload can be deleted directly (:func:`ensure_model` does so for its own model group).
+* ML Commons never deduplicates registrations (ml-commons#1844): registering the same zip twice makes
+  two models. :func:`ensure_model` looks the hash up first, which is what makes a deploy idempotent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_delay,
+    wait_fixed,
+)
+
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.hashing import file_sha256
+from mr_opensearch.deploy import kill_points
+
+ML = "/_plugins/_ml"
+CHUNK_LIMIT = 10_000_000  # ModelHelper.CHUNK_SIZE: the server refuses bigger chunks
+DEFAULT_CHUNK_BYTES = CHUNK_LIMIT
+FINAL_TASK_STATES = {"COMPLETED", "FAILED", "COMPLETED_WITH_ERROR", "CANCELLED", "EXPIRED"}
+CHUNK_HEADERS = {"Content-Type": "application/json"}  # see the module docstring: raw bytes, JSON media type
+ENGINE_PLUGINS = {"opensearch-ml": "ML Commons", "opensearch-neural-search": "neural-search"}
+
+# Top-level keys of _register_meta (MLRegisterModelMetaInput) that mros sends; everything else in the
+# run's ml-commons.json (parity, variant, ...) stays out of the request.
+META_MANDATORY = ("name", "model_format", "model_content_hash_value", "model_config", "total_chunks")
+MODEL_CONFIG_MANDATORY = ("model_type", "embedding_dimension", "framework_type")
+FRAMEWORK_TYPES = {"sentence_transformers", "huggingface_transformers", "huggingface_transformers_neuron"}
+POOLING_MODES_35 = {"MEAN", "MEAN_SQRT_LEN", "MAX", "WEIGHTED_MEAN", "CLS"}  # the 3.5 ONNX translator
+
+# Which existing model to reuse for a hash, best first. REGISTERING means the chunk upload never
+# finished (the server flips it to REGISTERED after the last chunk): such a model cannot deploy.
+# UPLOADING is the pre-2.7 name of the same state (MLModelState keeps it, deprecated).
+STATE_PREFERENCE = ("DEPLOYED", "PARTIALLY_DEPLOYED", "DEPLOYING", "REGISTERED", "UNDEPLOYED", "DEPLOY_FAILED")
+UNUSABLE_STATES = {"REGISTERING", "UPLOADING"}
+
+
+class TransientError(Exception):
+    """An answer worth retrying (the model index is still being created, a 429, ...)."""
+
+
+def _request(
+    client: Any,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    allow_404: bool = False,
+) -> Any:
+    from opensearchpy.exceptions import ConnectionError as OsConnectionError
+    from opensearchpy.exceptions import SSLError, TransportError
+
+    from mr_opensearch.cluster.retry_policy import describe, retryable
+
+    try:
+        return client.transport.perform_request(method, path, body=body, headers=headers)
+    except SSLError as exc:
+        raise MrosError(f"ML Commons {method} {path}: TLS error {exc.info}", "check opensearch.ca_certs") from None
+    except (OsConnectionError, TransportError) as exc:
+        status = exc.status_code if isinstance(exc.status_code, int) else 0
+        if isinstance(exc, OsConnectionError) or status in (429, 502, 503, 504):
+            if not retryable(exc, method, path):  # sent, and repeating it could register a second model
+                raise MrosError(f"ML Commons {method} {path}: {describe(exc)} after the request was sent; whether "
+                                "it took effect is unknown, so mros does not repeat it",
+                                "rerun: a registered model is found by its content hash (`mros deploy`) and reused; "
+                                "one left in state REGISTERING can be deleted with DELETE /_plugins/_ml/models/<id>") from None
+            raise TransientError(str(exc) if isinstance(exc, OsConnectionError) else f"{status} {exc.info}") from exc
+        if status == 404 and allow_404:
+            return None
+        raise MrosError(f"ML Commons {method} {path} failed: {status} {exc.error}: {exc.info}") from None
+
+
+def call(
+    client: Any, method: str, path: str, body: Any = None, *, timeout: float = 60.0, **kwargs: Any
+) -> Any:
+    """One request, retried on connection errors and 429/5xx answers for up to ``timeout`` seconds."""
+    try:
+        for attempt in Retrying(
+            stop=stop_after_delay(timeout), wait=wait_fixed(1), retry=retry_if_exception_type(TransientError)
+        ):
+            with attempt:
+                return _request(client, method, path, body, **kwargs)
+    except RetryError as exc:
+        raise MrosError(
+            f"ML Commons {method} {path} kept failing for {timeout:.0f}s: {exc.last_attempt.exception()}"
+        ) from None
+    raise AssertionError("unreachable")
+
+
+def _chunks(path: Path, chunk_bytes: int) -> Iterator[bytes]:
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk_bytes):
+            yield block
+
+
+def _hits(answer: Any) -> list[dict[str, Any]]:
+    if not answer:
+        return []
+    return list((answer.get("hits") or {}).get("hits") or [])
+
+
+def _record(plan: list | None, method: str, path: str, body: Any = None, summary: str | None = None) -> None:
+    if plan is None:
+        return
+    entry: dict[str, Any] = {"method": method, "path": path}
+    if body is not None:
+        entry["body"] = body
+    if summary:
+        entry["summary"] = summary
+    plan.append(entry)
+
+
+# --- plugins and cluster settings -------------------------------------------------------------------
+
+
+def has_engine_plugins(client: Any) -> tuple[bool, str]:
+    """Whether the cluster runs ML Commons and neural-search (``GET _cat/plugins`` components
+    ``opensearch-ml`` and ``opensearch-neural-search``, as the plugins name themselves), and why not."""
+    from mr_opensearch.cluster.connection import plugins
+
+    installed = plugins(client)
+    missing = [f"{label} ({name})" for name, label in ENGINE_PLUGINS.items() if name not in installed]
+    if missing:
+        return False, f"the cluster lacks {' and '.join(missing)}"
+    return True, "the cluster has ML Commons (opensearch-ml) and neural-search (opensearch-neural-search)"
+
+
+def local_model_settings_body(*, via_url: bool = False, native_memory_threshold: int | None = None) -> dict:
+    """``PUT _cluster/settings`` body that lets a cluster without ``ml`` nodes run a local model (§4.1).
+
+    ``only_run_on_ml_node: false`` (a single node has no ``ml`` role) and
+    ``allow_registering_model_via_local_file: true`` (both ``_register_meta`` and ``upload_chunk``
+    check it); ``allow_registering_model_via_url: true`` only for the ``url`` form;
+    ``native_memory_threshold`` only when given (100 disables the breaker; the docs call that testing).
+    """
+    persistent: dict[str, Any] = {
+        "plugins.ml_commons.only_run_on_ml_node": False,
+        "plugins.ml_commons.allow_registering_model_via_local_file": True,
+    }
+    if via_url:
+        persistent["plugins.ml_commons.allow_registering_model_via_url"] = True
+    if native_memory_threshold is not None:
+        if not 0 <= native_memory_threshold <= 100:
+            raise MrosError(f"native_memory_threshold {native_memory_threshold} is outside 0..100")
+        persistent["plugins.ml_commons.native_memory_threshold"] = native_memory_threshold
+    return {"persistent": persistent}
+
+
+def ensure_local_model_settings(
+    client: Any, *, via_url: bool = False, native_memory_threshold: int | None = None
+) -> dict:
+    """Apply :func:`local_model_settings_body` persistently. These are cluster-wide settings, so mros
+    changes them only when the user asks for it (a flag of the deploy command), never on its own."""
+    body = local_model_settings_body(via_url=via_url, native_memory_threshold=native_memory_threshold)
+    client.cluster.put_settings(body=body)
+    return body
+
+
+# --- model groups -----------------------------------------------------------------------------------
+
+
+def find_model_group(client: Any, name: str) -> str | None:
+    """The id of the model group called exactly ``name``, or None."""
+    body = {"size": 10, "query": {"term": {"name.keyword": name}}}
+    for hit in _hits(call(client, "POST", f"{ML}/model_groups/_search", body, allow_404=True)):
+        if (hit.get("_source") or {}).get("name", name) == name:
+            return str(hit["_id"])
+    return None
+
+
+def ensure_model_group(
+    client: Any, name: str, description: str, *, dry_run: bool = False, plan: list | None = None
+) -> str:
+    """The model group ``name``: found by name, else registered; returns its ``model_group_id``.
+
+    Group names are unique in a cluster, so a lookup by name keeps reruns from failing. With
+    ``dry_run`` only the search is sent and ``"<model_group_id>"`` is returned for a group to create.
+    """
+    found = find_model_group(client, name)
+    if found:
+        return found
+    body = {"name": name, "description": description}
+    _record(plan, "POST", f"{ML}/model_groups/_register", body)
+    if dry_run:
+        return "<model_group_id>"
+    answer = call(client, "POST", f"{ML}/model_groups/_register", body)
+    group_id = (answer or {}).get("model_group_id")
+    if not group_id:
+        raise MrosError(f"ML Commons did not return a model group id for {name}: {answer}")
+    return str(group_id)
+
+
+# --- finding a model by content -----------------------------------------------------------------------
+
+
+def models_with_hash(client: Any, sha256: str) -> list[dict[str, Any]]:
+    """Every model document (not chunk documents) whose zip has this SHA-256."""
+    body = {
+        "size": 100,
+        "query": {
+            "bool": {
+                "filter": [{"term": {"model_content_hash_value": sha256}}],
+                "must_not": [{"exists": {"field": "chunk_number"}}],
+            }
+        },
+    }
+    found = []
+    for hit in _hits(call(client, "POST", f"{ML}/models/_search", body, allow_404=True)):
+        source = hit.get("_source") or {}
+        if "chunk_number" in source or source.get("model_content_hash_value", sha256) != sha256:
+            continue
+        found.append({
+            "model_id": str(hit["_id"]),
+            "model_state": source.get("model_state"),
+            "name": source.get("name"),
+            "version": source.get("model_version", source.get("version")),
+            "model_group_id": source.get("model_group_id"),
+        })
+    return found
+
+
+def _best_usable(models: list[dict[str, Any]]) -> dict[str, Any] | None:
+    candidates = [m for m in models if m["model_state"] not in UNUSABLE_STATES]
+    if not candidates:
+        return None
+
+    def rank(model: dict[str, Any]) -> int:
+        state = model["model_state"]
+        return STATE_PREFERENCE.index(state) if state in STATE_PREFERENCE else len(STATE_PREFERENCE)
+
+    return min(candidates, key=rank)
+
+
+def find_model_by_hash(client: Any, sha256: str) -> dict[str, Any] | None:
+    """``{"model_id", "model_state", "name", "version"}`` of a usable model with this content hash,
+    DEPLOYED preferred (order :data:`STATE_PREFERENCE`), or None.
+
+    A deleted model is gone from the model index, so every hit exists; models still REGISTERING (an
+    upload that never finished) cannot deploy and are not reused.
+    """
+    return _best_usable(models_with_hash(client, sha256))
+
+
+def unfinished_registrations(models: list[dict[str, Any]], model_group_id: str | None) -> list[dict[str, Any]]:
+    """The models of ``models`` whose chunk upload never finished (REGISTERING) *in* ``model_group_id``.
+
+    A deploy killed during the chunk upload leaves such a model; it can never deploy. Only the ones in
+    the caller's own model group are returned: mros deploys hold the alias lock
+    (:mod:`mr_opensearch.deploy.alias_lock`) and use one group per alias (``mros-<alias>``), so a REGISTERING
+    model there is an earlier, dead upload of this alias -- one in another group may be another
+    alias's upload still running, and is left alone.
+    """
+    if not model_group_id:
+        return []
+    return [m for m in models if m["model_state"] in UNUSABLE_STATES and m.get("model_group_id") == model_group_id]
+
+
+# --- registering ------------------------------------------------------------------------------------
+
+
+def _model_config(register_body: dict[str, Any]) -> dict[str, Any]:
+    config = register_body.get("model_config")
+    if not isinstance(config, dict):
+        raise MrosError("the ML Commons package has no model_config object",
+                        "re-export the run (`mros export --run RUN`)")
+    missing = [key for key in MODEL_CONFIG_MANDATORY if config.get(key) in (None, "")]
+    if missing:
+        raise MrosError(f"model_config lacks {', '.join(missing)}", "re-export the run (`mros export --run RUN`)")
+    if config["framework_type"] not in FRAMEWORK_TYPES:
+        raise MrosError(f"model_config framework_type {config['framework_type']!r} is not one ML Commons accepts",
+                        f"use one of {sorted(FRAMEWORK_TYPES)}")
+    pooling = config.get("pooling_mode")
+    if pooling is not None and str(pooling).upper() not in POOLING_MODES_35:
+        raise MrosError(f"model_config pooling_mode {pooling!r} is not run by ML Commons 3.5's ONNX translator",
+                        f"use one of {sorted(POOLING_MODES_35)}")
+    return dict(config)
+
+
+def register_meta_body(
+    register_body: dict[str, Any],
+    *,
+    sha256: str,
+    size: int,
+    total_chunks: int,
+    model_group_id: str | None,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """The ``_register_meta`` body: the API's keys only, from the run's ``ml-commons.json``."""
+    body: dict[str, Any] = {
+        "name": name or register_body.get("name"),
+        "version": str(register_body.get("version") or "1.0.0"),
+        "function_name": "TEXT_EMBEDDING",
+        "model_format": "ONNX",
+        "model_content_hash_value": sha256,
+        "model_content_size_in_bytes": int(size),
+        "total_chunks": int(total_chunks),
+        "model_config": _model_config(register_body),
+    }
+    if register_body.get("description"):
+        body["description"] = str(register_body["description"])
+    if model_group_id:
+        body["model_group_id"] = model_group_id
+    if not body["name"]:
+        raise MrosError("the model has no name", "pass name= or put one in ml-commons.json")
+    return body
+
+
+def _checked_hash(zip_path: Path, register_body: dict[str, Any]) -> str:
+    sha = file_sha256(zip_path)
+    recorded = register_body.get("model_content_hash_value")
+    if recorded and recorded != sha:
+        raise MrosError(f"{zip_path} has SHA-256 {sha[:12]}…, but ml-commons.json records {str(recorded)[:12]}…",
+                        "the zip changed after export: re-export the run (`mros export --run RUN`)")
+    return sha
+
+
+def _total_chunks(size: int, chunk_bytes: int) -> int:
+    if not 0 < chunk_bytes <= CHUNK_LIMIT:
+        raise MrosError(f"chunk size {chunk_bytes} is outside 1..{CHUNK_LIMIT:,} bytes",
+                        "ML Commons refuses chunks above 10,000,000 bytes")
+    return max(1, math.ceil(size / chunk_bytes))
+
+
+def register_model_chunked(
+    client: Any,
+    zip_path: Path,
+    *,
+    register_body: dict[str, Any],
+    model_group_id: str | None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    timeout: float = 300.0,
+    on_chunk: Callable[[int, int], None] | None = None,
+    name: str | None = None,
+) -> str:
+    """Option A: ``_register_meta`` then ``upload_chunk/0 .. total_chunks-1``; returns the model id.
+
+    ``total_chunks = ceil(size / chunk_bytes)``; ``on_chunk(n, total_chunks)`` runs after chunk ``n``.
+    """
+    size = zip_path.stat().st_size
+    total = _total_chunks(size, chunk_bytes)
+    body = register_meta_body(register_body, sha256=_checked_hash(zip_path, register_body), size=size,
+                              total_chunks=total, model_group_id=model_group_id, name=name)
+    answer = call(client, "POST", f"{ML}/models/_register_meta", body, timeout=timeout)
+    model_id = (answer or {}).get("model_id")
+    if not model_id:
+        raise MrosError(f"ML Commons did not return a model id for {body['name']}: {answer}")
+    kill_points.reached("chunk-upload")  # the model exists, REGISTERING, and no chunk is uploaded yet
+    sent = 0
+    for number, chunk in enumerate(_chunks(zip_path, chunk_bytes)):
+        call(client, "POST", f"{ML}/models/{model_id}/upload_chunk/{number}", chunk, timeout=timeout,
+             headers=CHUNK_HEADERS)
+        sent += 1
+        if on_chunk is not None:
+            on_chunk(number, total)
+    if sent != total:
+        raise MrosError(f"{zip_path} changed while uploading: {sent} chunks sent, {total} announced")
+    return str(model_id)
+
+
+def register_model(
+    client: Any,
+    zip_path: Path,
+    *,
+    name: str,
+    version: str = "1.0.0",
+    model_config: dict[str, Any],
+    sha256: str | None = None,
+    description: str | None = None,
+    model_group_id: str | None = None,
+    model_format: str = "ONNX",
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    timeout: float = 300.0,
+) -> str:
+    """Register ``zip_path`` (model file + tokenizer.json) by chunked upload; return the model id.
+
+    Kept for existing callers; delegates to :func:`register_model_chunked` (no hash lookup: use
+    :func:`ensure_model` to avoid duplicates)."""
+    if model_format != "ONNX":
+        raise MrosError(f"model_format {model_format!r}: mros packages ONNX models only")
+    register_body: dict[str, Any] = {"name": name, "version": version, "model_config": model_config}
+    if sha256:
+        register_body["model_content_hash_value"] = sha256
+    if description:
+        register_body["description"] = description
+    return register_model_chunked(client, zip_path, register_body=register_body, model_group_id=model_group_id,
+                                  chunk_bytes=chunk_bytes, timeout=timeout)
+
+
+def register_url_body(
+    url: str, *, register_body: dict[str, Any], model_group_id: str | None, name: str | None = None
+) -> dict[str, Any]:
+    """The ``_register`` body of Option B: the same metadata plus ``url``; the hash is mandatory there."""
+    sha = register_body.get("model_content_hash_value")
+    if not sha:
+        raise MrosError("registering by URL needs model_content_hash_value",
+                        "ML Commons refuses a URL registration without the zip's SHA-256")
+    size = int(register_body.get("model_content_size_in_bytes") or 0)
+    body = register_meta_body(register_body, sha256=str(sha), size=size, total_chunks=1,
+                              model_group_id=model_group_id, name=name)
+    body.pop("total_chunks")  # the node splits the downloaded zip itself
+    if not size:
+        body.pop("model_content_size_in_bytes")
+    body["url"] = url
+    return body
+
+
+def register_model_url(
+    client: Any,
+    url: str,
+    *,
+    register_body: dict[str, Any],
+    model_group_id: str | None,
+    timeout: float = 600.0,
+    name: str | None = None,
+    poll: float = 1.0,
+) -> str:
+    """Option B: ``POST /_plugins/_ml/models/_register`` with ``url``; the task is polled to its model id.
+
+    Needs ``allow_registering_model_via_url`` and a URL matching ``trusted_url_regex`` (``file://`` is
+    allowed by default); the node itself downloads the zip."""
+    body = register_url_body(url, register_body=register_body, model_group_id=model_group_id, name=name)
+    answer = call(client, "POST", f"{ML}/models/_register", body, timeout=timeout)
+    model_id = (answer or {}).get("model_id")
+    if not model_id and (answer or {}).get("task_id"):
+        model_id = wait_for_task(client, answer["task_id"], timeout=timeout, poll=poll).get("model_id")
+    if not model_id:
+        raise MrosError(f"ML Commons did not return a model id for {body['name']}: {answer}")
+    return str(model_id)
+
+
+# --- tasks, deploy, predict -------------------------------------------------------------------------
+
+
+def get_task(client: Any, task_id: str) -> dict[str, Any]:
+    return call(client, "GET", f"{ML}/tasks/{task_id}")
+
+
+def wait_for_task(client: Any, task_id: str, *, timeout: float = 300.0, poll: float = 1.0) -> dict[str, Any]:
+    """Poll an ML Commons task until it is final; MrosError when it failed or did not finish."""
+    retrying = Retrying(
+        stop=stop_after_delay(timeout),
+        wait=wait_fixed(poll),
+        retry=retry_if_result(lambda answer: answer.get("state") not in FINAL_TASK_STATES),
+    )
+    try:
+        task: dict[str, Any] = retrying(get_task, client, task_id)
+    except RetryError as exc:
+        last = exc.last_attempt.exception() if exc.last_attempt.failed else exc.last_attempt.result()
+        raise MrosError(f"ML Commons task {task_id} did not finish within {timeout:.0f}s: {last}") from None
+    if task.get("state") != "COMPLETED":
+        raise MrosError(
+            f"ML Commons task {task_id} ended {task.get('state')}: {task.get('error') or task}",
+            hint="the node log (`mros opensearch logs`) has the stack trace",
+        )
+    return task
+
+
+def deploy_model(client: Any, model_id: str, *, timeout: float = 300.0, poll: float = 1.0) -> dict[str, Any]:
+    """Deploy a registered model on the cluster's nodes and wait until the deploy task completes."""
+    answer = call(client, "POST", f"{ML}/models/{model_id}/_deploy", timeout=timeout)
+    task_id = (answer or {}).get("task_id")
+    if not task_id:
+        raise MrosError(f"ML Commons did not start a deploy task for {model_id}: {answer}")
+    kill_points.reached("model-deploying")
+    return wait_for_task(client, task_id, timeout=timeout, poll=poll)
+
+
+def get_model(client: Any, model_id: str) -> dict[str, Any]:
+    return call(client, "GET", f"{ML}/models/{model_id}")
+
+
+def _wait_while_deploying(client: Any, model_id: str, *, timeout: float, poll: float) -> str:
+    deadline = time.monotonic() + timeout
+    state = "DEPLOYING"
+    while state == "DEPLOYING":
+        if time.monotonic() > deadline:
+            raise MrosError(f"model {model_id} stayed DEPLOYING for {timeout:.0f}s",
+                            "see `GET /_plugins/_ml/profile/models` and the node log")
+        time.sleep(poll)
+        state = str(get_model(client, model_id).get("model_state"))
+    return state
+
+
+def read_package(package_dir: Path) -> tuple[Path, dict[str, Any]]:
+    """``(ml-commons.zip, ml-commons.json content)`` of an exported run's ``onnx/`` folder."""
+    zip_path, meta_path = package_dir / "ml-commons.zip", package_dir / "ml-commons.json"
+    for path in (zip_path, meta_path):
+        if not path.exists():
+            raise MrosError(f"{path} not found", "export the run first (`mros export --run RUN`)")
+    try:
+        register_body = json.loads(meta_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise MrosError(f"{meta_path} is not JSON: {exc}", "re-export the run") from None
+    return zip_path, register_body
+
+
+def ensure_model(
+    client: Any,
+    package_dir: Path,
+    *,
+    name: str,
+    model_group_id: str | None = None,
+    mode: Literal["chunks", "url"] = "chunks",
+    url: str | None = None,
+    deploy_timeout: float = 600.0,
+    register_timeout: float = 600.0,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    dry_run: bool = False,
+    plan: list | None = None,
+    poll: float = 1.0,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> str:
+    """The deployed ML Commons model for the package in ``package_dir``; returns its model id.
+
+    1. the zip's SHA-256 is looked up (:func:`models_with_hash`): an existing usable model is reused,
+       so the same package is never registered twice; a model of ``model_group_id`` whose chunk upload
+       never finished (REGISTERING, left by a deploy killed during the upload) is deleted first
+       (:func:`unfinished_registrations`), so a rerun leaves no orphan model for the hash; a model still
+       DEPLOYING (a deploy killed while its deploy task ran) is waited for;
+    2. otherwise it is registered, into ``model_group_id`` (or the group named ``name``, found or
+       created): ``mode="chunks"`` uploads the zip (:func:`register_model_chunked`), ``mode="url"``
+       lets the node fetch ``url`` (default ``file://`` + the zip's absolute path, which only works when
+       the node shares this filesystem);
+    3. unless the model is DEPLOYED, ``_deploy`` is sent and its task polled for ``deploy_timeout`` s.
+
+    Writes are appended to ``plan`` (``{"method", "path", "body"?, "summary"?}``; chunk uploads as one
+    entry). With ``dry_run`` only searches and GETs are sent and, when the model would be registered,
+    ``"<model_id>"`` is returned.
+    """
+    zip_path, register_body = read_package(package_dir)
+    sha = _checked_hash(zip_path, register_body)
+    same_hash = models_with_hash(client, sha)
+    for orphan in unfinished_registrations(same_hash, model_group_id):
+        _record(plan, "DELETE", f"{ML}/models/{orphan['model_id']}",
+                summary=f"a {orphan['model_state']} model of this hash whose upload never finished")
+        if not dry_run:
+            call(client, "DELETE", f"{ML}/models/{orphan['model_id']}", allow_404=True)
+    existing = _best_usable(same_hash)
+    if existing is not None:
+        model_id, state = existing["model_id"], str(existing["model_state"])
+    else:
+        if model_group_id is None:
+            model_group_id = ensure_model_group(client, name, f"mros models named {name}", dry_run=dry_run,
+                                                plan=plan)
+        size = zip_path.stat().st_size
+        if mode == "chunks":
+            total = _total_chunks(size, chunk_bytes)
+            meta = register_meta_body(register_body, sha256=sha, size=size, total_chunks=total,
+                                      model_group_id=model_group_id, name=name)
+            _record(plan, "POST", f"{ML}/models/_register_meta", meta)
+            last = size - (total - 1) * chunk_bytes
+            _record(plan, "POST", f"{ML}/models/<model_id>/upload_chunk/<0..{total - 1}>",
+                    summary=f"{total} chunks of {chunk_bytes:,} bytes (the last {last:,}), raw bytes of {zip_path}")
+            if not dry_run:
+                model_id = register_model_chunked(client, zip_path, register_body=register_body, name=name,
+                                                  model_group_id=model_group_id, chunk_bytes=chunk_bytes,
+                                                  timeout=register_timeout, on_chunk=on_chunk)
+        elif mode == "url":
+            source = url or zip_path.resolve().as_uri()
+            known = {**register_body, "model_content_hash_value": sha, "model_content_size_in_bytes": size}
+            body = register_url_body(source, register_body=known, model_group_id=model_group_id, name=name)
+            _record(plan, "POST", f"{ML}/models/_register", body,
+                    summary=f"then GET {ML}/tasks/<task_id> until COMPLETED (at most {register_timeout:.0f}s)")
+            if not dry_run:
+                model_id = register_model_url(client, source, register_body=known, model_group_id=model_group_id,
+                                              name=name, timeout=register_timeout, poll=poll)
+        else:
+            raise MrosError(f"unknown registration mode {mode!r}", "use chunks or url")
+        if dry_run:
+            model_id = "<model_id>"
+        state = "REGISTERED"
+    if state == "DEPLOYING" and not dry_run:
+        state = _wait_while_deploying(client, model_id, timeout=deploy_timeout, poll=poll)
+    if state != "DEPLOYED":
+        _record(plan, "POST", f"{ML}/models/{model_id}/_deploy",
+                summary=f"then GET {ML}/tasks/<task_id> until COMPLETED (at most {deploy_timeout:.0f}s)")
+        if not dry_run:
+            deploy_model(client, model_id, timeout=deploy_timeout, poll=poll)
+    return model_id
+
+
+def embed(client: Any, model_id: str, texts: Sequence[str]) -> list[list[float]]:
+    """Sentence embeddings from a deployed text-embedding model, one vector per text."""
+    answer = call(
+        client,
+        "POST",
+        f"{ML}/_predict/text_embedding/{model_id}",
+        {"text_docs": list(texts), "return_number": True, "target_response": ["sentence_embedding"]},
+    )
+    vectors: list[list[float]] = []
+    for result in answer.get("inference_results", []):
+        outputs = {out.get("name"): out for out in result.get("output", [])}
+        out = outputs.get("sentence_embedding") or next(iter(outputs.values()), None)
+        if out is None:
+            raise MrosError(f"ML Commons predict answer has no output: {result}")
+        vectors.append([float(x) for x in out["data"]])
+    if len(vectors) != len(texts):
+        raise MrosError(f"ML Commons returned {len(vectors)} embeddings for {len(texts)} texts")
+    return vectors
+
+
+def undeploy_model(client: Any, model_id: str) -> None:
+    call(client, "POST", f"{ML}/models/{model_id}/_undeploy")
+
+
+def delete_model(client: Any, model_id: str) -> None:
+    """Undeploy (if deployed) and delete a model."""
+    with contextlib.suppress(MrosError):
+        undeploy_model(client, model_id)
+    call(client, "DELETE", f"{ML}/models/{model_id}")

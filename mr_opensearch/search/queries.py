@@ -1,0 +1,380 @@
+"""Querying a deployed mros index: BM25, dense and hybrid, in both embedding modes.
+
+The index behind an alias carries its :class:`~mr_opensearch.search.manifest.Manifest` in ``_meta``; it says
+how to query it:
+
+* **bm25**: ``multi_match`` (``best_fields``) over ``manifest.text_fields``;
+* **dense**: client mode embeds the query with the served ONNX model (``manifest.model_dir``, or
+  ``--model DIR`` / ``--run RUN``) and sends ``knn``; engine mode sends ``neural`` with
+  ``manifest.model_id``. ``min_grade`` makes it radial: ``min_score`` = the grade's boundary in engine
+  score (lucene ``cosinesimil``: ``(1 + cos) / 2``), sent instead of ``k`` (k-NN takes exactly one);
+* **hybrid**: the BM25 leg and the dense leg, each retrieving ``pagination_depth`` documents, min-max
+  normalised with the dense leg's lower bound and combined by a weighted arithmetic mean
+  (:func:`mr_opensearch.search.fusion.fuse`, the neural-search 3.5 formulas). Engine mode sends one ``hybrid``
+  query through the index's search pipeline (``pagination_depth`` inside ``hybrid``, the combined-score
+  cut-off as the top-level ``min_score``); client mode sends both legs in one ``_msearch`` and fuses
+  them here, so both modes rank identically for the same leg results.
+
+Grade badges: a dense hit's grade is the highest boundary its engine score reaches; a hybrid hit takes
+the badge of its dense-leg raw score, ``—`` when the document was not in the dense leg (or, in engine
+mode, where neural-search returns only the combined score); BM25 scores have no boundaries (``—``).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.search.fusion import HybridSettings, fuse
+from mr_opensearch.search.manifest import Manifest, read_index_manifest
+
+Mode = Literal["bm25", "dense", "hybrid"]
+MinGrade = Literal["partial", "exact"]
+MODES: tuple[str, ...] = ("bm25", "dense", "hybrid")
+SOURCE_FIELDS = ["product_id", "title"]
+VECTOR_FIELD = "embedding"
+NO_BADGE = "—"
+
+
+# --------------------------------------------------------------------------------------------- the index
+
+
+def live_index(client: Any, alias: str) -> tuple[str, Manifest]:
+    """The one index behind ``alias`` and its mros manifest."""
+    from opensearchpy.exceptions import NotFoundError
+
+    hint = f"deploy first: mros deploy --run RUN --catalog FILE --alias {alias}"
+    try:
+        found = client.indices.get_alias(name=alias)
+    except NotFoundError:
+        raise MrosError(f"alias {alias} not found on the cluster", hint) from None
+    indices = sorted(found)
+    if not indices:
+        raise MrosError(f"alias {alias} not found on the cluster", hint)
+    if len(indices) > 1:
+        raise MrosError(f"alias {alias} points at {len(indices)} indices ({', '.join(indices)})",
+                        "point it at exactly one: `mros rollback --alias ...` or fix it with `POST /_aliases`")
+    index = indices[0]
+    manifest = read_index_manifest(client, index)
+    if manifest is None:
+        raise MrosError(f"alias {alias} points at {index}, which has no mros manifest in its _meta",
+                        f"mros searches only indices it deployed; {hint}")
+    return index, manifest
+
+
+def default_settings(manifest: Manifest) -> HybridSettings:
+    """The hybrid settings the index was deployed with."""
+    return HybridSettings(**manifest.hybrid)
+
+
+# --------------------------------------------------------------------------------------- query embedding
+
+
+def resolve_model_dir(manifest: Manifest, model: Path | None = None, run: Path | None = None) -> Path:
+    """Where the query encoder lives: ``--model DIR``, else ``RUN/onnx``, else the manifest's served copy."""
+    if model is not None and run is not None:
+        raise MrosError("--model and --run both given", "pass only one of them", exit_code=2)
+    if model is not None:
+        directory, origin = Path(model), "--model"
+    elif run is not None:
+        directory, origin = Path(run) / "onnx", "--run"
+    elif manifest.model_dir:
+        directory, origin = Path(manifest.model_dir), "the index manifest"
+    else:
+        raise MrosError(f"index {manifest.index} records no served model directory",
+                        "pass --model DIR (the served ONNX + tokenizer) or --run RUN")
+    if not directory.is_dir():
+        raise MrosError(f"the served model {directory} (from {origin}) is gone",
+                        "pass --model DIR or --run RUN, or redeploy with `mros deploy --run RUN`")
+    return directory
+
+
+@functools.lru_cache(maxsize=4)
+def _load_encoder(directory: str) -> Any:
+    from mr_opensearch.core.onnx_encoder import load_served_encoder
+
+    return load_served_encoder(Path(directory))
+
+
+class QueryEmbedder:
+    """Embeds query strings with the index's served ONNX model (client mode); the encoder is loaded once."""
+
+    def __init__(self, manifest: Manifest, model: Path | None = None, run: Path | None = None) -> None:
+        self.model_dir = resolve_model_dir(manifest, model, run)
+        self.dimension = manifest.dimension
+        self._encoder: Any = None
+
+    @property
+    def encoder(self) -> Any:
+        if self._encoder is None:
+            self._encoder = _load_encoder(str(self.model_dir.resolve()))
+        return self._encoder
+
+    def encode(self, queries: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        vectors = np.asarray(self.encoder.encode(list(queries), batch_size=batch_size), dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != self.dimension:
+            raise MrosError(f"the model in {self.model_dir} gives {vectors.shape[-1]}-d vectors, the index holds "
+                            f"{self.dimension}-d", "use the model the index was deployed with (--model / --run)")
+        return vectors
+
+
+# ------------------------------------------------------------------------------------------ request bodies
+
+
+def bm25_query(query: str, fields: Sequence[str]) -> dict[str, Any]:
+    return {"multi_match": {"query": query, "fields": list(fields), "type": "best_fields"}}
+
+
+def _radial_or_k(k: int, min_score: float | None) -> dict[str, Any]:
+    """k-NN takes exactly one of ``k`` and ``min_score``."""
+    return {"min_score": float(min_score)} if min_score is not None else {"k": int(k)}
+
+
+def bm25_body(query: str, fields: Sequence[str], size: int) -> dict[str, Any]:
+    return {"size": int(size), "_source": list(SOURCE_FIELDS), "query": bm25_query(query, fields)}
+
+
+def knn_query(vector: Sequence[float] | np.ndarray, k: int, min_score: float | None = None) -> dict[str, Any]:
+    return {"knn": {VECTOR_FIELD: {"vector": [float(x) for x in vector], **_radial_or_k(k, min_score)}}}
+
+
+def knn_body(vector: Sequence[float] | np.ndarray, k: int, size: int, min_score: float | None = None) -> dict[str, Any]:
+    return {"size": int(size), "_source": list(SOURCE_FIELDS), "query": knn_query(vector, k, min_score)}
+
+
+def neural_query(query: str, model_id: str, k: int, min_score: float | None = None) -> dict[str, Any]:
+    return {"neural": {VECTOR_FIELD: {"query_text": query, "model_id": model_id, **_radial_or_k(k, min_score)}}}
+
+
+def neural_body(query: str, model_id: str, k: int, size: int, min_score: float | None = None) -> dict[str, Any]:
+    return {"size": int(size), "_source": list(SOURCE_FIELDS), "query": neural_query(query, model_id, k, min_score)}
+
+
+def hybrid_body_engine(query: str, manifest: Manifest, settings: HybridSettings, size: int,
+                       dense_min_score: float | None = None) -> dict[str, Any]:
+    """One ``hybrid`` query for the index's search pipeline (send with ``search_pipeline``)."""
+    if not manifest.model_id:
+        raise MrosError(f"index {manifest.index} is in engine mode but records no model id",
+                        "redeploy with `mros deploy --embedding engine`")
+    depth = int(settings.pagination_depth)
+    body: dict[str, Any] = {
+        "size": int(size),
+        "_source": list(SOURCE_FIELDS),
+        "query": {"hybrid": {"pagination_depth": depth,
+                             "queries": [bm25_query(query, manifest.text_fields),
+                                         neural_query(query, manifest.model_id, depth, dense_min_score)]}},
+    }
+    if settings.min_score is not None:
+        body["min_score"] = float(settings.min_score)
+    return body
+
+
+def msearch_lines(index: str, bodies: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``_msearch`` body: a header line naming the index before each search body."""
+    lines: list[dict[str, Any]] = []
+    for body in bodies:
+        lines.extend([{"index": index}, body])
+    return lines
+
+
+# ------------------------------------------------------------------------------------------------- results
+
+
+@dataclass
+class Hit:
+    rank: int
+    product_id: str
+    title: str | None
+    score: float
+    grade: str
+    bm25_score: float | None = None
+    dense_score: float | None = None
+
+
+@dataclass
+class SearchResult:
+    alias: str
+    index: str
+    mode: str
+    embedding: str
+    query: str
+    k: int
+    hits: list[Hit]
+    took_ms: float
+    """The server's ``took`` (for ``_msearch``, the whole round trip on the server)."""
+    wall_ms: float
+    """Client-side time of the search request(s), query embedding excluded."""
+    embed_ms: float | None
+    requests: list[dict[str, Any]]
+    radial_min_score: float | None = None
+    settings: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def ids(self) -> list[str]:
+        return [h.product_id for h in self.hits]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _pid(hit: dict[str, Any]) -> str:
+    source = hit.get("_source") or {}
+    return str(source.get("product_id", hit.get("_id")))
+
+
+def leg_hits(response: dict[str, Any]) -> list[tuple[str, float]]:
+    """``(product id, raw score)`` of one search response, in rank order."""
+    return [(_pid(h), float(h["_score"])) for h in response["hits"]["hits"]]
+
+
+def _titles(*responses: dict[str, Any]) -> dict[str, str | None]:
+    titles: dict[str, str | None] = {}
+    for response in responses:
+        for h in response["hits"]["hits"]:
+            titles.setdefault(_pid(h), (h.get("_source") or {}).get("title"))
+    return titles
+
+
+def fused_from_raw(bm25_response: dict[str, Any], knn_response: dict[str, Any],
+                   settings: HybridSettings) -> list[tuple[str, float]]:
+    """The client-side hybrid ranking from the two legs' raw responses (what engine mode computes)."""
+    return fuse([leg_hits(bm25_response), leg_hits(knn_response)], settings)
+
+
+def _badge(manifest: Manifest, dense_score: float | None) -> str:
+    if dense_score is None or manifest.boundaries is None:
+        return NO_BADGE
+    return manifest.boundaries.grade_of_score(dense_score)
+
+
+def radial_min_score(manifest: Manifest, min_grade: str | None) -> float | None:
+    if min_grade is None:
+        return None
+    if manifest.boundaries is None:
+        raise MrosError(f"index {manifest.index} has no grade boundaries, so --min-grade has nothing to cut at",
+                        "deploy a run with boundaries.json (`mros train` writes it)")
+    return manifest.boundaries.min_score(min_grade)
+
+
+def _check(response: dict[str, Any], what: str) -> dict[str, Any]:
+    if "error" in response:
+        error = response["error"]
+        reason = error.get("reason") if isinstance(error, dict) else error
+        raise MrosError(f"the {what} search failed: {reason}", "rerun with --debug; check the index with `mros status`")
+    return response
+
+
+def _search_once(client: Any, index: str, body: dict[str, Any], params: dict[str, Any] | None,
+                 requests: list[dict[str, Any]]) -> dict[str, Any]:
+    requests.append({"method": "POST", "path": f"/{index}/_search", "params": dict(params or {}), "body": body})
+    return client.search(index=index, body=body, params=params or None)
+
+
+# --------------------------------------------------------------------------------------------------- search
+
+
+def run_query(client: Any, index: str, manifest: Manifest, query: str, *, mode: str, k: int = 10,
+              vector: np.ndarray | None = None, min_score: float | None = None,
+              settings: HybridSettings | None = None) -> SearchResult:
+    """One query against an already resolved index (``vector``: the query embedding in client mode).
+
+    ``min_score`` makes the dense leg radial (dense and hybrid); it is an engine score.
+    """
+    if mode not in MODES:
+        raise MrosError(f"unknown search mode {mode!r}", f"use one of {', '.join(MODES)}", exit_code=2)
+    if mode == "bm25" and min_score is not None:
+        raise MrosError("--min-grade applies to the dense leg; BM25 scores have no grade boundaries",
+                        "use --mode dense or --mode hybrid", exit_code=2)
+    engine = manifest.embedding == "engine"
+    if mode != "bm25" and not engine and vector is None:
+        raise ValueError("client-mode dense and hybrid search need the query vector")
+    if mode != "bm25" and engine and not manifest.model_id:
+        raise MrosError(f"index {index} is in engine mode but records no model id",
+                        "redeploy with `mros deploy --embedding engine`")
+    requests: list[dict[str, Any]] = []
+    used = settings if mode == "hybrid" else None
+    start = time.perf_counter()
+    if mode == "bm25":
+        response = _check(_search_once(client, index, bm25_body(query, manifest.text_fields, k), None, requests), "bm25")
+        wall = time.perf_counter() - start
+        titles = _titles(response)
+        hits = [Hit(r + 1, pid, titles.get(pid), score, NO_BADGE, bm25_score=score)
+                for r, (pid, score) in enumerate(leg_hits(response))]
+        took = float(response.get("took", 0))
+    elif mode == "dense":
+        if engine:
+            body = neural_body(query, str(manifest.model_id), k, k, min_score)
+        else:
+            body = knn_body(vector, k, k, min_score)  # type: ignore[arg-type]
+        response = _check(_search_once(client, index, body, None, requests), "dense")
+        wall = time.perf_counter() - start
+        titles = _titles(response)
+        hits = [Hit(r + 1, pid, titles.get(pid), score, _badge(manifest, score), dense_score=score)
+                for r, (pid, score) in enumerate(leg_hits(response))]
+        took = float(response.get("took", 0))
+    else:
+        if used is None:
+            used = default_settings(manifest)
+        if engine:
+            body = hybrid_body_engine(query, manifest, used, k, dense_min_score=min_score)
+            params = {"search_pipeline": manifest.search_pipeline} if manifest.search_pipeline else None
+            response = _check(_search_once(client, index, body, params, requests), "hybrid")
+            wall = time.perf_counter() - start
+            titles = _titles(response)
+            # neural-search returns only the combined score: no per-leg raw scores, no badge
+            hits = [Hit(r + 1, pid, titles.get(pid), score, NO_BADGE)
+                    for r, (pid, score) in enumerate(leg_hits(response))]
+            took = float(response.get("took", 0))
+        else:
+            depth = int(used.pagination_depth)
+            lines = msearch_lines(index, [bm25_body(query, manifest.text_fields, depth),
+                                          knn_body(vector, depth, depth, min_score)])  # type: ignore[arg-type]
+            requests.append({"method": "POST", "path": "/_msearch", "params": {}, "body": lines})
+            answer = client.msearch(body=lines)
+            wall = time.perf_counter() - start
+            bm25_response, knn_response = (_check(r, what) for r, what in zip(answer["responses"], ("bm25", "dense"),
+                                                                                strict=True))
+            titles = _titles(bm25_response, knn_response)
+            bm25_raw, dense_raw = dict(leg_hits(bm25_response)), dict(leg_hits(knn_response))
+            fused = fused_from_raw(bm25_response, knn_response, used)[:k]
+            hits = [Hit(r + 1, pid, titles.get(pid), score, _badge(manifest, dense_raw.get(pid)),
+                        bm25_score=bm25_raw.get(pid), dense_score=dense_raw.get(pid))
+                    for r, (pid, score) in enumerate(fused)]
+            took = float(answer.get("took", max(float(bm25_response.get("took", 0)), float(knn_response.get("took", 0)))))
+    return SearchResult(alias=manifest.alias, index=index, mode=mode, embedding=manifest.embedding, query=query, k=k,
+                        hits=hits, took_ms=took, wall_ms=wall * 1000.0, embed_ms=None, requests=requests,
+                        radial_min_score=min_score if mode != "bm25" else None,
+                        settings=used.model_dump(mode="json") if used is not None else None)
+
+
+def search(client: Any, alias: str, query: str, *, mode: Mode, k: int = 10, min_grade: MinGrade | None = None,
+           embedder: QueryEmbedder | None = None, settings: HybridSettings | None = None) -> SearchResult:
+    """Search the index behind ``alias`` (see the module docstring for what each mode sends)."""
+    if k < 1:
+        raise MrosError(f"--k {k}: must be at least 1", exit_code=2)
+    if mode == "bm25" and min_grade is not None:
+        raise MrosError("--min-grade applies to the dense leg; BM25 scores have no grade boundaries",
+                        "use --mode dense or --mode hybrid", exit_code=2)
+    index, manifest = live_index(client, alias)
+    min_score = radial_min_score(manifest, min_grade)
+    vector = None
+    embed_ms = None
+    if mode != "bm25" and manifest.embedding == "client":
+        embedder = embedder or QueryEmbedder(manifest)
+        start = time.perf_counter()
+        vector = embedder.encode([query])[0]
+        embed_ms = (time.perf_counter() - start) * 1000.0
+    outcome = run_query(client, index, manifest, query, mode=mode, k=k, vector=vector, min_score=min_score,
+                        settings=settings)
+    outcome.alias = alias
+    outcome.embed_ms = embed_ms
+    if min_grade is not None:
+        outcome.extra["min_grade"] = min_grade
+    return outcome

@@ -1,0 +1,213 @@
+"""The model a deploy serves, read from a run directory and kept under ``$MROS_HOME/models/<sha>``.
+
+A run directory written by ``mros train`` holds what serving needs::
+
+    RUN/onnx/ml-commons.json     the ML Commons register body (model_config, SHA-256 of the zip, variant)
+    RUN/onnx/ml-commons.zip      model.onnx + tokenizer.json, as ML Commons expects (engine mode)
+    RUN/onnx/<variant>/model.onnx, tokenizer.json   the same model, for embedding in mros (client mode)
+    RUN/boundaries.json          the learned grade boundaries (cosines)
+
+A run without ``boundaries.json`` still deploys (with a warning): its hits get no grade badges,
+``mros search --min-grade`` refuses on its index, and hybrid search leaves the dense leg unbounded
+(``lower_bound_mode`` none). A ``boundaries.json`` that exists but is broken (not JSON, missing or
+non-numeric values, NaN/infinite, outside [-1, 1], partial above exact) refuses the deploy.
+:func:`open_encoder` loads the ONNX model and embeds one probe text before anything is written,
+so a corrupted or truncated model, or one whose output size is not ``embedding_dimension``, is
+refused before the cluster is touched.
+
+Client mode copies ``model.onnx``, ``tokenizer.json``, ``ml-commons.json`` and ``boundaries.json``
+into ``$MROS_HOME/models/<sha>/`` (written to a temporary folder, then renamed), so ``mros search``
+and ``mros eval`` embed queries with exactly the deployed model without the run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.paths import user_dir
+from mr_opensearch.search.manifest import Boundaries
+
+SERVED_FILES = ("model.onnx", "tokenizer.json", "ml-commons.json")
+
+
+@dataclass
+class ServedModel:
+    """What a deploy needs from a run: files, hashes and the model's settings."""
+
+    run_dir: Path | None
+    onnx: Path
+    tokenizer: Path
+    meta: dict[str, Any]
+    zip_path: Path | None
+    boundaries: Boundaries | None
+
+    @property
+    def sha256(self) -> str:
+        return str(self.meta["model_content_hash_value"])
+
+    @property
+    def model_config(self) -> dict[str, Any]:
+        return dict(self.meta.get("model_config") or {})
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model_config["embedding_dimension"])
+
+    @property
+    def pooling_mode(self) -> str:
+        return str(self.model_config.get("pooling_mode", "MEAN")).upper()
+
+    @property
+    def normalize_result(self) -> bool:
+        return bool(self.model_config.get("normalize_result", True))
+
+    @property
+    def space_type(self) -> str:
+        return "cosinesimil" if self.normalize_result else "innerproduct"
+
+    @property
+    def served_dir(self) -> Path:
+        return self.onnx.parent
+
+
+def _read_json(path: Path, what: str, hint: str) -> dict[str, Any]:
+    if not path.exists():
+        raise MrosError(f"{path} not found ({what})", hint)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MrosError(f"{path}: not valid JSON ({exc})", hint) from None
+    if not isinstance(data, dict):
+        raise MrosError(f"{path}: expected a JSON object", hint)
+    return data
+
+
+def read_boundaries_file(path: Path) -> Boundaries:
+    """``boundaries.json`` (``{"partial": cos, "exact": cos, ...}``), validated: finite, ordered, in [-1, 1]."""
+    data = _read_json(path, "the learned grade boundaries", "retrain with `mros train` (it writes RUN/boundaries.json)")
+    try:
+        partial, exact = float(data["partial"]), float(data["exact"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MrosError(f"{path}: needs numeric 'partial' and 'exact' cosines ({exc})",
+                        "regenerate it with `mros train`") from None
+    for name, value in (("partial", partial), ("exact", exact)):
+        if not math.isfinite(value):
+            raise MrosError(f"{path}: the {name} boundary is {value}, not a finite cosine",
+                            "regenerate it with `mros train` (or delete it to deploy without grade boundaries)")
+    try:
+        return Boundaries.from_cosines(partial, exact)
+    except MrosError as exc:
+        raise MrosError(f"{path}: {exc.message}", exc.hint) from None
+
+
+def _check_meta(meta: dict[str, Any], path: Path) -> None:
+    config = meta.get("model_config")
+    sha = meta.get("model_content_hash_value")
+    if not isinstance(config, dict) or not isinstance(sha, str) or len(sha) != 64:
+        raise MrosError(f"{path}: not an ML Commons register body (model_config, model_content_hash_value)",
+                        "re-export the run with `mros export --run RUN`")
+    try:
+        dim = int(config["embedding_dimension"])
+    except (KeyError, TypeError, ValueError):
+        raise MrosError(f"{path}: model_config has no embedding_dimension", "re-export with `mros export`") from None
+    if dim <= 0 or dim > 16000:
+        raise MrosError(f"{path}: embedding_dimension {dim} is out of range (1..16000)", "re-export with `mros export`")
+
+
+def load_run(run_dir: Path) -> ServedModel:
+    """The served model of a trained run, every file checked before anything is sent to a cluster."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise MrosError(f"run directory {run_dir} not found", "pass the --out folder of `mros train` or `mros run`")
+    onnx_dir = run_dir / "onnx"
+    meta_path = onnx_dir / "ml-commons.json"
+    meta = _read_json(meta_path, "the exported model package",
+                      f"export the run first: `mros export --run {run_dir}`")
+    _check_meta(meta, meta_path)
+    variant = str(meta.get("variant", "int8"))
+    onnx = onnx_dir / variant / "model.onnx"
+    tokenizer = onnx.parent / "tokenizer.json"
+    for path in (onnx, tokenizer):
+        if not path.exists():
+            raise MrosError(f"{path} not found (part of the exported model)", f"re-export: `mros export --run {run_dir}`")
+    zip_path = onnx_dir / "ml-commons.zip"
+    boundaries_path = run_dir / "boundaries.json"
+    boundaries = read_boundaries_file(boundaries_path) if boundaries_path.exists() else None
+    return ServedModel(run_dir=run_dir, onnx=onnx, tokenizer=tokenizer, meta=meta,
+                       zip_path=zip_path if zip_path.exists() else None, boundaries=boundaries)
+
+
+def open_encoder(model: ServedModel, threads: int | None = None, spinning: bool = True) -> Any:
+    """The model's :class:`mr_opensearch.core.onnx_encoder.OnnxEncoder`, checked by embedding one probe text:
+    the graph loads and runs, and makes finite ``embedding_dimension``-d vectors."""
+    import numpy as np
+
+    from mr_opensearch.core.onnx_encoder import OnnxEncoder
+
+    where = model.run_dir or model.served_dir
+    hint = f"re-export the run: `mros export --run {where}`"
+    try:
+        encoder = OnnxEncoder(model.onnx, model.tokenizer, pooling=model.pooling_mode,
+                              normalize=model.normalize_result, threads=threads, spinning=spinning)
+        probe = encoder.encode(["mros model check"])
+    except MrosError as exc:
+        raise MrosError(exc.message, hint) from None
+    except Exception as exc:  # onnxruntime fails at run time on a graph it loaded
+        raise MrosError(f"{model.onnx} does not run ({exc.__class__.__name__}: {str(exc)[:200]})", hint) from None
+    if probe.ndim != 2 or probe.shape[1] != model.dimension:
+        raise MrosError(f"{model.onnx} makes {probe.shape[-1]}-d vectors, but its ml-commons.json says "
+                        f"embedding_dimension {model.dimension}", hint)
+    if not np.isfinite(probe).all():
+        raise MrosError(f"{model.onnx} makes non-finite vectors (NaN or infinity)", hint)
+    return encoder
+
+
+def load_served_dir(directory: Path) -> ServedModel:
+    """A served-model copy (``$MROS_HOME/models/<sha>``) or any folder with the same files."""
+    directory = Path(directory)
+    if (directory / "onnx" / "ml-commons.json").exists():
+        return load_run(directory)
+    meta = _read_json(directory / "ml-commons.json", "the served model's settings",
+                      "redeploy with `mros deploy --run RUN`, or pass --run RUN")
+    _check_meta(meta, directory / "ml-commons.json")
+    for name in SERVED_FILES:
+        if not (directory / name).exists():
+            raise MrosError(f"{directory / name} not found", "redeploy with `mros deploy --run RUN`, or pass --run RUN")
+    boundaries = directory / "boundaries.json"
+    return ServedModel(run_dir=None, onnx=directory / "model.onnx", tokenizer=directory / "tokenizer.json",
+                       meta=meta, zip_path=None,
+                       boundaries=read_boundaries_file(boundaries) if boundaries.exists() else None)
+
+
+def models_dir() -> Path:
+    return user_dir() / "models"
+
+
+def store_served_copy(model: ServedModel) -> Path:
+    """Copy the served files to ``$MROS_HOME/models/<sha>`` (idempotent; atomic rename)."""
+    target = models_dir() / model.sha256
+    if all((target / name).exists() for name in SERVED_FILES):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{model.sha256[:12]}-", dir=target.parent))
+    try:
+        shutil.copyfile(model.onnx, tmp / "model.onnx")
+        shutil.copyfile(model.tokenizer, tmp / "tokenizer.json")
+        (tmp / "ml-commons.json").write_text(json.dumps({**model.meta, "variant": "."}, indent=2, sort_keys=True))
+        if model.boundaries is not None:
+            (tmp / "boundaries.json").write_text(json.dumps(model.boundaries.cosine, indent=2))
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
