@@ -250,3 +250,11 @@ def test_reading_a_config_loads_no_training_code():
     loaded = set(done.stdout.split())
     assert loaded <= {"trainer", "trainer.config", "trainer.grades", "trainer.strict", "trainer.labeler",
                       "trainer.labeler.config", "trainer.labeler.prompt"}, sorted(loaded)
+
+
+def test_the_architecture_doc_names_every_module():
+    """Every module but a package's ``__init__`` has its row in docs/architecture.md."""
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    files = [path.relative_to(ROOT) for path, is_package in MODULES.values() if not is_package]
+    missing = sorted(str(f) for f in files if f"`{f}`" not in doc)
+    assert not missing, "docs/architecture.md does not name: " + ", ".join(missing)
