@@ -20,6 +20,11 @@ the next quote, or to the end of the file, merging every row in between into one
 over the csv module's limit, a first JSON line that is not an object. What concerns one row only
 (the wrong number of fields, a later line that is not a JSON object) comes back as a
 :class:`RowProblem` so that a reader can either stop there or count and skip it.
+
+A quoted field may hold line breaks (``csv.writer`` writes a title with a newline that way). It is
+taken for rows merged under a stray quote only when a line inside it would be a whole row of the
+file on its own (as many fields as the header, the last one ending the field): ``1,"drill`` /
+``2,sink"`` is refused, ``1,"cordless`` / ``drill"`` is one title over two lines.
 """
 
 from __future__ import annotations
@@ -126,7 +131,7 @@ def _csv(path: Path, text: str, delimiter: str) -> tuple[list[str], Iterator[tup
                                     "the field") from None
                 raise DataError(path, start, f"an unclosed quote: a quoted field opened on this row does not close "
                                 f"before line {reader.line_num} ({exc})", UNCLOSED_QUOTE_HINT) from None
-            if reader.line_num > start and any("\n" in cell or "\r" in cell for cell in row):
+            if reader.line_num > start and _merges_rows(row, delimiter, len(header)):
                 raise DataError(path, start, f"an unclosed quote: a quoted field opened on this line runs over "
                                 f"{reader.line_num - start + 1} lines (to line {reader.line_num}), merging the "
                                 "rows in between", UNCLOSED_QUOTE_HINT)
@@ -139,6 +144,16 @@ def _csv(path: Path, text: str, delimiter: str) -> tuple[list[str], Iterator[tup
             yield start, dict(zip(header, row, strict=True))
 
     return header, rows()
+
+
+def _merges_rows(row: list[str], delimiter: str, width: int) -> bool:
+    """Whether a row read over several lines holds, inside a quoted field, a line that is a whole row of
+    the file on its own: rows merged under a stray quote rather than a field with a line break."""
+    for cell in row:
+        for line in cell.replace("\r\n", "\n").replace("\r", "\n").split("\n")[1:]:
+            if len(next(csv.reader([line], delimiter=delimiter))) >= width > 1 or width == 1 and line.strip():
+                return True
+    return False
 
 
 def _jsonl(path: Path, text: str) -> tuple[list[str], Iterator[tuple[int, Record | RowProblem]]]:

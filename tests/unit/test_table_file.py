@@ -98,3 +98,24 @@ def test_decoding_problems_are_located(tmp_path, text, expected):
     with pytest.raises(DataError) as err:
         decode_utf8(path)
     assert err.value.message == (f"{path}: {expected}" if not expected.startswith(":") else f"{path}{expected}")
+
+
+@pytest.mark.parametrize("titles", [
+    ["cordless\ndrill", "sink"],
+    ["Cordless drill\r\n20V max", "tile | grey"],
+    ["three\nline\ntitle", "plain"],
+], ids=["newline", "crlf", "two-breaks"])
+def test_a_quoted_field_with_a_line_break_is_read_as_one_value(tmp_path, titles):
+    """What csv.writer writes for a title with a newline is a valid CSV field, not an unclosed quote."""
+    import csv as csv_module
+
+    path = tmp_path / "products.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv_module.writer(fh)
+        writer.writerow(["product_uid", "product_title"])
+        writer.writerows([[str(i + 1), title] for i, title in enumerate(titles)])
+    catalog = read_catalog(path)
+    assert list(catalog.ids) == ["1", "2"]
+    assert [title.replace("\r\n", "\n") for title in catalog.titles] == [t.replace("\r\n", "\n") for t in titles]
+    records = [record for _line, record in iter_records(path, ["product_uid", "product_title"])]
+    assert [r["product_title"].replace("\r\n", "\n") for r in records] == [t.replace("\r\n", "\n") for t in titles]
