@@ -151,7 +151,7 @@ def _merges_rows(row: list[str], delimiter: str, width: int) -> bool:
     the file on its own: rows merged under a stray quote rather than a field with a line break."""
     for cell in row:
         for line in cell.replace("\r\n", "\n").replace("\r", "\n").split("\n")[1:]:
-            if len(next(csv.reader([line], delimiter=delimiter))) >= width > 1 or width == 1 and line.strip():
+            if len(next(csv.reader([line], delimiter=delimiter))) >= width > 1 or (width == 1 and line.strip()):
                 return True
     return False
 
