@@ -45,6 +45,8 @@ ID_COLUMNS = ("product_uid", "product_id", "id")
 TITLE_COLUMNS = ("product_title", "title")
 SEPARATOR = " | "
 MAX_TITLE_CHARS = 10_000
+MAX_ID_BYTES = 512
+"""OpenSearch refuses a document ``_id`` longer than 512 bytes (UTF-8)."""
 
 
 def catalog_fingerprint(ids: Sequence[str], texts: Sequence[str]) -> str:
@@ -131,6 +133,19 @@ def _pick(path: Path, header: list[str], given: str | None, choices: Sequence[st
                 f"name the column with --{what.replace(' ', '-')}-column or rename it")
 
 
+def _check_id(path: Path, line: int, pid: str) -> None:
+    """What the cluster would refuse about a product id, refused before anything is written: more than
+    :data:`MAX_ID_BYTES` bytes, or a control character (an id is sent in URLs and shown in every listing)."""
+    size = len(pid.encode("utf-8"))
+    if size > MAX_ID_BYTES:
+        raise _fail(path, line, f"product id {pid[:40]!r}… is {size} bytes long (OpenSearch's limit for a document "
+                    f"id is {MAX_ID_BYTES} bytes)", "shorten the ids (e.g. a hash of the long key), then rerun")
+    bad = sorted({f"U+{ord(c):04X}" for c in pid if ord(c) < 32 or ord(c) == 127})
+    if bad:
+        raise _fail(path, line, f"product id {pid[:40]!r} holds control characters ({', '.join(bad)})",
+                    "remove them from the id column")
+
+
 def read_catalog(path: Path | str, *, id_column: str | None = None, title_column: str | None = None,
                  text_fields: Sequence[str] = ()) -> ServingCatalog:
     path = Path(path)
@@ -156,6 +171,7 @@ def read_catalog(path: Path | str, *, id_column: str | None = None, title_column
         if len(title) > MAX_TITLE_CHARS:
             raise _fail(path, line, f"product {pid!r} has a {len(title)}-character title (limit {MAX_TITLE_CHARS})",
                         "shorten it: the model reads at most 512 tokens")
+        _check_id(path, line, pid)
         if pid in seen:
             raise _fail(path, line, f"duplicate product id {pid!r} (first on line {seen[pid]})",
                         "keep one row per product")

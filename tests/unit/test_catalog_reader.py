@@ -4,6 +4,7 @@ reader cutting relevance with :class:`mr_opensearch.core.grading.GradeMapping` (
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -138,3 +139,25 @@ def test_judgments_with_a_mapping_grade_names_and_row_errors(tmp_path):
         with pytest.raises(MrosError) as info:
             read_judgments(bad)
         assert info.value.message.startswith(f"{bad}{message}"), info.value.message
+
+
+@pytest.mark.parametrize(("pid", "message"), [
+    ("x" * 513, "is 513 bytes long (OpenSearch's limit for a document id is 512 bytes)"),
+    ("é" * 257, "is 514 bytes long"),
+    ("sku\x07bell", "holds control characters (U+0007)"),
+    ("tab\tid", "holds control characters (U+0009)"),
+], ids=["ascii-513", "utf8-514-bytes", "bell", "tab"])
+def test_ids_the_cluster_would_refuse_are_refused_while_reading(tmp_path, pid, message):
+    path = tmp_path / "products.jsonl"
+    path.write_text(json.dumps({"product_uid": "1", "product_title": "drill"}) + "\n"
+                    + json.dumps({"product_uid": pid, "product_title": "saw"}) + "\n", encoding="utf-8")
+    with pytest.raises(MrosError) as err:
+        read_catalog(path)
+    assert f"{path}:2:" in err.value.message and message in err.value.message
+    assert err.value.hint
+
+
+def test_an_id_of_exactly_512_bytes_is_accepted(tmp_path):
+    path = tmp_path / "products.jsonl"
+    path.write_text(json.dumps({"product_uid": "x" * 512, "product_title": "saw"}) + "\n", encoding="utf-8")
+    assert read_catalog(path).ids == ["x" * 512]
