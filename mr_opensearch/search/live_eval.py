@@ -97,6 +97,45 @@ def _queries(judgments: Any, max_queries: int | None) -> tuple[list[str], dict[s
     return queries, judgments.graded
 
 
+MIN_COVERAGE = 0.5
+"""Below this share of judged products found in the index, evaluation refuses (``min_coverage``)."""
+
+
+def judged_coverage(client: Any, index: str, queries: list[str], graded: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """How many of the judged products of ``queries`` the index holds (``_id`` lookups without
+    ``_source``), and how many queries keep at least one judged product that is in it: judgments of
+    another catalog score 0 in every mode, which says nothing about the index."""
+    judged = sorted({pid for q in queries for pid in graded.get(q, {})})
+    found: set[str] = set()
+    for start in range(0, len(judged), 1000):
+        chunk = judged[start : start + 1000]
+        answer = client.search(index=index, body={"_source": False, "size": len(chunk),
+                                                  "query": {"ids": {"values": chunk}}})
+        found.update(hit["_id"] for hit in answer["hits"]["hits"])
+    covered = [q for q in queries if any(pid in found for pid in graded.get(q, {}))]
+    return {"judged_products": len(judged), "found_products": len(found),
+            "product_coverage": len(found) / len(judged) if judged else 0.0,
+            "queries": len(queries), "queries_with_a_judged_product": len(covered)}
+
+
+def check_coverage(coverage: dict[str, Any], index: str, min_coverage: float, warn: Callable[[str], None] | None) -> None:
+    """Refuse (or, with ``warn``, only say) when fewer than ``min_coverage`` of the judged products are in
+    the index; judgments that match nothing are always refused."""
+    share = coverage["product_coverage"]
+    what = (f"{coverage['found_products']} of {coverage['judged_products']} judged products ({share:.0%}) are in "
+            f"{index}, and {coverage['queries_with_a_judged_product']} of {coverage['queries']} judged queries have "
+            "one")
+    if coverage["found_products"] == 0:
+        raise MrosError(f"the judgments match nothing in the index: {what}",
+                        "use judgments of the catalog this index was deployed from (same product ids)")
+    if share < min_coverage:
+        if warn is None:
+            raise MrosError(f"the judgments cover too little of the index: {what}, below the {min_coverage:.0%} "
+                            "minimum; products that are not in the index score 0 in every mode",
+                            "use judgments of the deployed catalog, or accept the low coverage explicitly")
+        warn(f"warning: {what}; products that are not in the index score 0 in every mode")
+
+
 def _embed(manifest: Manifest, queries: list[str], embedder: QueryEmbedder | None) -> tuple[dict[str, Any], dict]:
     """Query vectors (client mode) and how long embedding them took."""
     if manifest.embedding == "engine":
@@ -132,9 +171,12 @@ def _check_clients(clients: Sequence[int]) -> list[int]:
 def evaluate_live(client: Any, alias: str, judgments: Any, *, modes: Sequence[str] = MODES, k: int = 100,
                   clients: Sequence[int] = (1, 4), max_queries: int | None = None,
                   embedder: QueryEmbedder | None = None, settings: HybridSettings | None = None,
-                  progress: bool = False, load_seconds: float | None = None) -> dict[str, Any]:
+                  progress: bool = False, load_seconds: float | None = None, min_coverage: float = MIN_COVERAGE,
+                  warn: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Every mode over the judged queries through the live index (see the module docstring); the load
-    at each client count runs one pass over the queries, or ``load_seconds`` when given."""
+    at each client count runs one pass over the queries, or ``load_seconds`` when given. Refuses when
+    fewer than ``min_coverage`` of the judged products are in the index (with ``warn``, says so and goes
+    on; judgments that match nothing are always refused)."""
     unknown = [m for m in modes if m not in MODES]
     if unknown or not modes:
         raise MrosError(f"unknown modes {unknown or list(modes)}", f"use a subset of {','.join(MODES)}", exit_code=2)
@@ -143,12 +185,14 @@ def evaluate_live(client: Any, alias: str, judgments: Any, *, modes: Sequence[st
     counts = _check_clients(clients)
     index, manifest = live_index(client, alias)
     queries, graded = _queries(judgments, max_queries)
+    coverage = judged_coverage(client, index, queries, graded)
+    check_coverage(coverage, index, min_coverage, warn)
     used = settings or default_settings(manifest)
     needs_vectors = any(m != "bm25" for m in modes)
     vectors, embedding = _embed(manifest, queries, embedder) if needs_vectors else ({}, None)
 
     out: dict[str, Any] = {"alias": alias, "index": index, "embedding": manifest.embedding, "queries": len(queries),
-                           "k": k, "clients": counts, "query_embedding": embedding,
+                           "k": k, "clients": counts, "coverage": coverage, "query_embedding": embedding,
                            "hybrid_settings": used.model_dump(mode="json"), "modes": {}}
     for mode in modes:
         def one(query: str, mode: str = mode, min_score: float | None = None) -> Any:
@@ -260,10 +304,15 @@ def _variant_quality(legs: dict[str, tuple[list, list]], graded: dict[str, dict[
 
 def tune(client: Any, alias: str, judgments: Any, *, k: int = 100, max_queries: int | None = None,
          embedder: QueryEmbedder | None = None, settings: HybridSettings | None = None,
-         progress: bool = False) -> dict[str, Any]:
-    """Choose the hybrid settings on ``judgments`` (see the module docstring); returns best + all variants."""
+         progress: bool = False, min_coverage: float = MIN_COVERAGE,
+         warn: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Choose the hybrid settings on ``judgments`` (see the module docstring); returns best + all variants.
+    The judged products must be in the index as for :func:`evaluate_live`; ``best`` is None when no
+    variant scored above 0 (nothing measured, so there is nothing to save)."""
     index, manifest = live_index(client, alias)
     queries, graded = _queries(judgments, max_queries)
+    coverage = judged_coverage(client, index, queries, graded)
+    check_coverage(coverage, index, min_coverage, warn)
     base = settings or default_settings(manifest)
     depth = int(base.pagination_depth)
     vectors, _ = _embed(manifest, queries, embedder)
@@ -296,13 +345,14 @@ def tune(client: Any, alias: str, judgments: Any, *, k: int = 100, max_queries: 
                 cut if cut is not None else -np.inf)
 
     def best_of(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-        return max(rows, key=key) if rows else None
+        measured = [r for r in rows if r["ndcg@10"]]
+        return max(measured, key=key) if measured else None
 
     current, _ = _variant_quality(legs, graded, base, k)
     plain_rows = [r for r in variants if r["settings"]["lower_bound_mode"] == "none" and r["settings"]["min_score"] is None]
     aware_rows = [r for r in variants if r["settings"]["lower_bound_mode"] != "none"]
     return {"alias": alias, "index": index, "embedding": manifest.embedding, "queries": len(queries), "k": k,
-            "pagination_depth": depth, "dense_lower_bound": partial,
+            "pagination_depth": depth, "dense_lower_bound": partial, "coverage": coverage,
             "best": best_of(variants),
             "current": {"settings": base.model_dump(mode="json"), **current},
             "comparison": {"plain_min_max": best_of(plain_rows), "boundary_aware": best_of(aware_rows)},
@@ -316,7 +366,12 @@ def default_tuning_path(alias: str) -> Path:
 
 
 def save_tuning(outcome: dict[str, Any], path: Path) -> Path:
-    """Write the tuning result (``best.settings`` is what ``mros deploy`` reads) atomically."""
+    """Write the tuning result (``best.settings`` is what ``mros deploy`` reads) atomically; a tuning
+    that measured nothing (no variant above nDCG 0) is refused, so a deploy never applies it."""
+    if outcome.get("best") is None:
+        raise MrosError(f"tuning on {outcome.get('queries')} queries measured nothing (every variant scored nDCG@10 0), "
+                        f"so nothing was saved to {path}",
+                        "tune with judgments whose products are in the index")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
