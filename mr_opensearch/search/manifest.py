@@ -99,6 +99,9 @@ class Manifest(BaseModel):
     run: str | None = None
     run_sha256: str | None = None
     model_sha256: str
+    onnx_sha256: str | None = None
+    """SHA-256 of the ONNX file the index's vectors were embedded with (client mode); every query encoder
+    is checked against it. Indices deployed before it was recorded have None."""
     catalog_sha256: str
     catalog: str | None = None
     embedding: Literal["client", "engine"]

@@ -108,12 +108,20 @@ class QueryEmbedder:
 
     def __init__(self, manifest: Manifest, model: Path | None = None, run: Path | None = None) -> None:
         self.model_dir = resolve_model_dir(manifest, model, run)
+        self.manifest = manifest
         self.dimension = manifest.dimension
         self._encoder: Any = None
 
     @property
     def encoder(self) -> Any:
+        """The encoder, loaded on first use once its model is checked to be the index's
+        (:func:`~mr_opensearch.search.served_model.check_model_identity`)."""
         if self._encoder is None:
+            from mr_opensearch.core.onnx_encoder import served_files
+            from mr_opensearch.search.served_model import check_model_identity
+
+            onnx, _tokenizer, meta = served_files(self.model_dir)
+            check_model_identity(self.manifest, onnx, meta, str(self.model_dir))
             self._encoder = _load_encoder(str(self.model_dir.resolve()))
         return self._encoder
 

@@ -22,18 +22,21 @@ and ``mros eval`` embed queries with exactly the deployed model without the run 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.hashing import file_sha256, sha256_of_chunks
 from mr_opensearch.core.paths import user_dir
-from mr_opensearch.search.manifest import Boundaries
+from mr_opensearch.search.manifest import Boundaries, Manifest
 
 SERVED_FILES = ("model.onnx", "tokenizer.json", "ml-commons.json")
 
@@ -76,6 +79,11 @@ class ServedModel:
     @property
     def served_dir(self) -> Path:
         return self.onnx.parent
+
+    @functools.cached_property
+    def onnx_sha256(self) -> str:
+        """The SHA-256 of the ONNX file this model embeds with (the file actually loaded)."""
+        return file_sha256(self.onnx)
 
 
 def _read_json(path: Path, what: str, hint: str) -> dict[str, Any]:
@@ -141,8 +149,48 @@ def load_run(run_dir: Path) -> ServedModel:
     zip_path = onnx_dir / "ml-commons.zip"
     boundaries_path = run_dir / "boundaries.json"
     boundaries = read_boundaries_file(boundaries_path) if boundaries_path.exists() else None
-    return ServedModel(run_dir=run_dir, onnx=onnx, tokenizer=tokenizer, meta=meta,
-                       zip_path=zip_path if zip_path.exists() else None, boundaries=boundaries)
+    model = ServedModel(run_dir=run_dir, onnx=onnx, tokenizer=tokenizer, meta=meta,
+                        zip_path=zip_path if zip_path.exists() else None, boundaries=boundaries)
+    check_package(model)
+    return model
+
+
+def check_package(model: ServedModel) -> None:
+    """The files of an exported run agree with each other: ``ml-commons.json``'s hash is the zip's, and
+    the zip's ``model.onnx`` is the file client mode embeds with. A run whose ``model.onnx`` was replaced
+    after export would otherwise be indexed under the old model's hash."""
+    if model.zip_path is None:
+        return
+    hint = f"re-export the run so its files agree again: `mros export --run {model.run_dir}`"
+    zip_sha = file_sha256(model.zip_path)
+    if zip_sha != model.sha256:
+        raise MrosError(f"{model.zip_path} has SHA-256 {zip_sha[:12]}…, but ml-commons.json records "
+                        f"{model.sha256[:12]}…: the package changed after export", hint)
+    with zipfile.ZipFile(model.zip_path) as package:
+        try:
+            with package.open("model.onnx") as member:
+                packaged = sha256_of_chunks(iter(lambda: member.read(1 << 20), b""))
+        except KeyError:
+            raise MrosError(f"{model.zip_path} holds no model.onnx", hint) from None
+    if packaged != model.onnx_sha256:
+        raise MrosError(f"{model.onnx} is not the model.onnx of {model.zip_path} (SHA-256 {model.onnx_sha256[:12]}… "
+                        f"against {packaged[:12]}…): the model was replaced after export", hint)
+
+
+def check_model_identity(manifest: Manifest, onnx: Path, meta: dict[str, Any], where: str) -> None:
+    """Refuse to embed for ``manifest``'s index with a model other than the one it was built with: the
+    loaded ONNX file's SHA-256 against the manifest's ``onnx_sha256`` (indices deployed before it was
+    recorded: the model package hash of ``ml-commons.json`` against ``model_sha256``)."""
+    hint = (f"embed with the model index {manifest.index} was deployed with (leave out --model/--run to use its "
+            "served copy), or deploy this model to the alias first")
+    if manifest.onnx_sha256:
+        loaded = file_sha256(onnx)
+        if loaded != manifest.onnx_sha256:
+            raise MrosError(f"the model in {where} ({onnx.name}, SHA-256 {loaded[:12]}…) is not the model index "
+                            f"{manifest.index} was built with ({manifest.onnx_sha256[:12]}…)", hint)
+    elif str(meta.get("model_content_hash_value")) != manifest.model_sha256:
+        raise MrosError(f"the model in {where} (package {str(meta.get('model_content_hash_value'))[:12]}…) is not the "
+                        f"model index {manifest.index} was built with ({manifest.model_sha256[:12]}…)", hint)
 
 
 def open_encoder(model: ServedModel, threads: int | None = None, spinning: bool = True) -> Any:
@@ -194,14 +242,15 @@ def models_dir() -> Path:
 def store_served_copy(model: ServedModel) -> Path:
     """Copy the served files to ``$MROS_HOME/models/<sha>`` (idempotent; atomic rename)."""
     target = models_dir() / model.sha256
-    if all((target / name).exists() for name in SERVED_FILES):
+    if all((target / name).exists() for name in SERVED_FILES) and file_sha256(target / "model.onnx") == model.onnx_sha256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{model.sha256[:12]}-", dir=target.parent))
     try:
         shutil.copyfile(model.onnx, tmp / "model.onnx")
         shutil.copyfile(model.tokenizer, tmp / "tokenizer.json")
-        (tmp / "ml-commons.json").write_text(json.dumps({**model.meta, "variant": "."}, indent=2, sort_keys=True))
+        (tmp / "ml-commons.json").write_text(json.dumps({**model.meta, "variant": ".", "onnx_sha256": model.onnx_sha256},
+                                                        indent=2, sort_keys=True))
         if model.boundaries is not None:
             (tmp / "boundaries.json").write_text(json.dumps(model.boundaries.cosine, indent=2))
         if target.exists():

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -138,24 +139,29 @@ def scripted_client(cluster: ScriptedCluster) -> OpenSearch:
 
 @pytest.fixture
 def engine_run(tmp_path: Path) -> Path:
-    """A run directory as `mros train` writes it; the zip is opaque bytes (only uploaded, never run here)."""
+    """A run directory as `mros train` writes it: the ML Commons zip holds the same model.onnx and
+    tokenizer.json as onnx/int8/ (only uploaded here, never run by a cluster)."""
     run = tmp_path / "run"
     (run / "onnx" / "int8").mkdir(parents=True)
-    data = bytes((i * 13 + 5) % 251 for i in range(30_000))
-    (run / "onnx" / "ml-commons.zip").write_bytes(data)
     register = {"name": "mros-test", "version": "1.0.0", "description": "mros test encoder",
                 "function_name": "TEXT_EMBEDDING", "model_format": "ONNX",
-                "model_content_hash_value": hashlib.sha256(data).hexdigest(), "model_content_size_in_bytes": len(data),
+                "model_content_hash_value": "", "model_content_size_in_bytes": 0,
                 "model_config": {"model_type": "bert", "embedding_dimension": DIMENSION,
                                  "framework_type": "sentence_transformers", "pooling_mode": "MEAN",
                                  "normalize_result": True, "all_config": "{}"},
                 "variant": "int8"}
-    (run / "onnx" / "ml-commons.json").write_text(json.dumps(register))
     # the deploy checks the packaged model runs (a corrupt package is refused in either mode): a tiny lookup graph
     words = ["[UNK]", *sorted({w for title in CATALOG.titles for w in title.split()}), "mros", "model", "check"]
     lookup_graph(run / "onnx" / "int8" / "model.onnx",
                  np.random.default_rng(0).normal(size=(len(words), DIMENSION)).astype(np.float32))
     word_tokenizer(run / "onnx" / "int8" / "tokenizer.json", words)
+    with zipfile.ZipFile(run / "onnx" / "ml-commons.zip", "w") as package:
+        package.write(run / "onnx" / "int8" / "model.onnx", "model.onnx")
+        package.write(run / "onnx" / "int8" / "tokenizer.json", "tokenizer.json")
+    data = (run / "onnx" / "ml-commons.zip").read_bytes()
+    register["model_content_hash_value"] = hashlib.sha256(data).hexdigest()
+    register["model_content_size_in_bytes"] = len(data)
+    (run / "onnx" / "ml-commons.json").write_text(json.dumps(register))
     (run / "boundaries.json").write_text(json.dumps({"partial": 0.3, "exact": 0.6}))
     return run
 
