@@ -240,6 +240,13 @@ def fuse(legs: Sequence[Sequence[tuple[str, float]]], settings: HybridSettings) 
     the rest are returned best first (ties: best rank in any leg, then BM25 before dense). Every
     surviving document is returned; the caller slices to ``size``.
     """
+    return [(doc, score) for doc, score, _ in fuse_explained(legs, settings)]
+
+
+def fuse_explained(legs: Sequence[Sequence[tuple[str, float]]],
+                   settings: HybridSettings) -> list[tuple[str, float, tuple[float | None, ...]]]:
+    """:func:`fuse`, with each document's normalized score in every leg (None where the leg did not
+    return it): ``(doc id, combined score, (bm25 normalized, dense normalized))``, best first."""
     bounds = settings.bounds()
     if len(legs) != len(bounds):
         raise ValueError(f"expected {len(bounds)} legs (bm25, dense), got {len(legs)}")
@@ -258,7 +265,8 @@ def fuse(legs: Sequence[Sequence[tuple[str, float]]], settings: HybridSettings) 
     if settings.min_score is not None:
         cut = np.float32(settings.min_score)
         combined = {d: s for d, s in combined.items() if np.float32(s) >= cut}
-    return sorted(combined.items(), key=lambda item: (-item[1], best[item[0]]))
+    ranked = sorted(combined.items(), key=lambda item: (-item[1], best[item[0]]))
+    return [(doc, score, tuple(leg.get(doc) for leg in normalized)) for doc, score in ranked]
 
 
 def search_pipeline_body(settings: HybridSettings, description: str) -> dict:

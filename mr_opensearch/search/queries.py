@@ -32,7 +32,7 @@ from typing import Any, Literal
 import numpy as np
 
 from mr_opensearch.core.errors import MrosError
-from mr_opensearch.search.fusion import HybridSettings, fuse
+from mr_opensearch.search.fusion import HybridSettings, fuse, fuse_explained
 from mr_opensearch.search.manifest import Manifest, read_index_manifest
 
 Mode = Literal["bm25", "dense", "hybrid"]
@@ -204,6 +204,10 @@ class Hit:
     grade: str
     bm25_score: float | None = None
     dense_score: float | None = None
+    bm25_normalized: float | None = None
+    """Hybrid, client mode: the BM25 leg's min-max normalized score (None where that leg missed the hit)."""
+    dense_normalized: float | None = None
+    """Hybrid, client mode: the dense leg's normalized score, with its lower bound."""
 
 
 @dataclass
@@ -351,10 +355,11 @@ def run_query(client: Any, index: str, manifest: Manifest, query: str, *, mode: 
                                                                                 strict=True))
             titles = _titles(bm25_response, knn_response)
             bm25_raw, dense_raw = dict(leg_hits(bm25_response)), dict(leg_hits(knn_response))
-            fused = fused_from_raw(bm25_response, knn_response, used)[:k]
+            fused = fuse_explained([leg_hits(bm25_response), leg_hits(knn_response)], used)[:k]
             hits = [Hit(r + 1, pid, titles.get(pid), score, _badge(manifest, dense_raw.get(pid)),
-                        bm25_score=bm25_raw.get(pid), dense_score=dense_raw.get(pid))
-                    for r, (pid, score) in enumerate(fused)]
+                        bm25_score=bm25_raw.get(pid), dense_score=dense_raw.get(pid),
+                        bm25_normalized=normalized[0], dense_normalized=normalized[1])
+                    for r, (pid, score, normalized) in enumerate(fused)]
             took = float(answer.get("took", max(float(bm25_response.get("took", 0)), float(knn_response.get("took", 0)))))
     return SearchResult(alias=manifest.alias, index=index, mode=mode, embedding=manifest.embedding, query=query, k=k,
                         hits=hits, took_ms=took, wall_ms=wall * 1000.0, embed_ms=None, requests=requests,
