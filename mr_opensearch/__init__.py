@@ -1,7 +1,29 @@
 """mros: Mine and Refine for OpenSearch.
 
-The OpenSearch side of mros (local node, ML Commons registration, index and pipeline deployment)
-and the ``mros`` command-line interface. The training side lives in the sibling package ``trainer``.
+The serving side of mros (local node, index and pipeline deployment, search and evaluation) and the
+``mros`` command-line interface; the training side lives in the sibling package ``trainer``.
+
+The public Python API, for applications (imported on first use, so ``import mr_opensearch`` stays light):
+
+* :func:`connect_cluster`: an ``opensearch-py`` client with mros's retries, TLS and credential handling;
+* :class:`Searcher`: BM25 / dense / hybrid search of the index behind an alias, thread-safe, always with
+  the model of the index that answers (:mod:`mr_opensearch.search.searcher`).
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
+
+from typing import Any
+
+from mr_opensearch.core.version import __version__
+
+__all__ = ["SearchInputError", "Searcher", "__version__", "connect_cluster"]
+
+_PUBLIC = frozenset({"Searcher", "SearchInputError", "connect_cluster"})
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'mr_opensearch' has no attribute {name!r}")
+    from mr_opensearch import api
+
+    return getattr(api, name)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from mr_opensearch import __version__
 from mr_opensearch.cli import deploy as deploy_cli
 from mr_opensearch.cli import eval as eval_cli
 from mr_opensearch.cli import evaluate as evaluate_cli
@@ -18,6 +17,7 @@ from mr_opensearch.cli import search as search_cli
 from mr_opensearch.cli import train as train_cli
 from mr_opensearch.cli._errors import JsonErrorsGroup
 from mr_opensearch.cli._output import hide_library_progress, show_progress, state
+from mr_opensearch.core.version import __version__
 
 app = typer.Typer(
     name="mros",

@@ -37,8 +37,8 @@ from typing import Any
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from mr_opensearch import __version__
 from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.version import __version__
 
 LOCK_INDEX = ".mros-locks"
 TTL_S = 60.0

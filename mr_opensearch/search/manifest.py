@@ -24,8 +24,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mr_opensearch import __version__
 from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.version import __version__
 
 CREATED_BY = "mros"
 GRADES = ("irrelevant", "partial", "exact")

@@ -5,6 +5,7 @@ with no list of allowed modules:
 
 * the serving packages are layered, each importing only itself and the ones below it:
   ``mr_opensearch.core`` < ``mr_opensearch.cluster`` < ``mr_opensearch.search`` < ``mr_opensearch.deploy``
+  < ``mr_opensearch.service``
   (:data:`SERVING_LAYERS`); the core uses only the standard library and :data:`CORE_THIRD_PARTY`;
 * the public API (the modules directly in ``mr_opensearch``) may use every serving package;
 * training (``trainer``) uses only the core and cluster access of the serving side;
@@ -30,7 +31,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("mr_opensearch", "trainer")
 
-SERVING_LAYERS = ("mr_opensearch.core", "mr_opensearch.cluster", "mr_opensearch.search", "mr_opensearch.deploy")
+SERVING_LAYERS = ("mr_opensearch.core", "mr_opensearch.cluster", "mr_opensearch.search", "mr_opensearch.deploy",
+                  "mr_opensearch.service")
 """The serving packages, lowest first: each imports only itself and the packages before it."""
 CORE_THIRD_PARTY = frozenset({"numpy", "onnxruntime", "tokenizers", "pydantic", "yaml"})
 TOP_PACKAGES = ("mr_opensearch.cli", "mr_opensearch.job", "mr_opensearch.__main__")

@@ -1,0 +1,203 @@
+"""Searching the index behind an alias from an application: the searcher an application (or ``mros
+serve``) holds for its whole life.
+
+    from mr_opensearch import Searcher, connect_cluster
+
+    searcher = Searcher(connect_cluster("http://localhost:9200"), "products")
+    result = searcher.search("cordless drill", mode="hybrid", k=10, min_grade="partial")
+    for hit in result.hits:
+        print(hit.product_id, hit.title, hit.score, hit.grade)
+    result.index, result.model_sha256        # the index that answered, the model that embedded the query
+
+**A query is never embedded by one model and answered by an index of another.** Each search reads
+which index the alias points at (cached for ``resolve_every`` seconds, so a busy application does not
+ask the cluster on every request), embeds the query with *that* index's model (client mode: the
+encoder for the manifest's model, cached per model hash and checked against it; engine mode: the
+manifest's ``model_id``), and sends the search to that index by name, not to the alias. A deploy that
+moves the alias therefore cannot split one request between two models: a request resolved just before
+the move is answered by the old index, with the old model, and the next resolution sees the new one.
+When the resolved index is gone (deleted after a move), the alias is resolved again and the search is
+retried once.
+
+Thread-safe: one searcher serves any number of threads; the cluster client is shared (its connection
+pool bounds the parallel requests) and each encoder is loaded once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mr_opensearch.core.errors import MrosError
+from mr_opensearch.search.fusion import HybridSettings
+from mr_opensearch.search.manifest import Manifest
+from mr_opensearch.search.queries import (
+    MODES,
+    QueryEmbedder,
+    SearchResult,
+    live_index,
+    radial_min_score,
+    run_query,
+)
+
+MAX_QUERY_CHARS = 1000
+"""Longer queries are refused: the model reads at most 128 tokens of a query, and BM25 over a page of text
+is not a shopper's query."""
+DEFAULT_MAX_WINDOW = 10_000
+"""OpenSearch's default ``index.max_result_window``."""
+
+
+@dataclass(frozen=True)
+class LiveIndex:
+    """What the alias pointed at when it was last resolved."""
+
+    index: str
+    manifest: Manifest
+    max_result_window: int
+    resolved_at: float
+
+    @property
+    def model_key(self) -> str:
+        """Which model embeds for this index: the ONNX file's hash when recorded, else the package hash."""
+        return self.manifest.onnx_sha256 or self.manifest.model_sha256
+
+
+class SearchInputError(MrosError):
+    """A search request that cannot be answered as asked (unknown mode, k out of range, empty or
+    oversized query): the caller's mistake, exit code 2 / HTTP 400. ``parameter`` names the input."""
+
+    def __init__(self, parameter: str, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint, exit_code=2)
+        self.parameter = parameter
+
+
+def check_request(query: str, mode: str, k: int, min_grade: str | None, window: int) -> str:
+    """The query, stripped, when the request can be answered; :class:`SearchInputError` otherwise."""
+    if mode not in MODES:
+        raise SearchInputError("mode", f"unknown search mode {mode!r}", f"use one of {', '.join(MODES)}")
+    if not isinstance(k, int) or k < 1 or k > window:
+        raise SearchInputError("k", f"k {k}: must be between 1 and {window} (the index's max_result_window)",
+                               "ask for fewer hits")
+    if min_grade is not None and min_grade not in ("partial", "exact"):
+        raise SearchInputError("min_grade", f"unknown grade {min_grade!r}", "use partial or exact")
+    if mode == "bm25" and min_grade is not None:
+        raise SearchInputError("min_grade", "min_grade applies to the dense leg; BM25 scores have no grade boundaries",
+                               "use mode dense or hybrid")
+    text = query.strip() if isinstance(query, str) else ""
+    if not text:
+        raise SearchInputError("q", "the query is empty", "send a non-empty query")
+    if len(text) > MAX_QUERY_CHARS:
+        raise SearchInputError("q", f"the query has {len(text)} characters (at most {MAX_QUERY_CHARS})",
+                               "send a shorter query")
+    return text
+
+
+class Searcher:
+    """Searches the index behind ``alias`` on ``client`` (see the module docstring).
+
+    Args:
+        client: an ``opensearch-py`` client (``mr_opensearch.connect_cluster`` makes one with retries).
+        alias: the alias ``mros deploy`` moves.
+        resolve_every: seconds a resolution of the alias is reused; 0 resolves on every search.
+        model: client mode, a served model folder to embed queries with instead of the index's served
+            copy (checked against the index's model all the same).
+        run: client mode, a run directory whose ``onnx/`` embeds queries (checked likewise).
+        clock: the time source (tests).
+    """
+
+    def __init__(self, client: Any, alias: str, *, resolve_every: float = 1.0, model: Path | None = None,
+                 run: Path | None = None, clock: Any = time.monotonic) -> None:
+        self.client = client
+        self.alias = alias
+        self.resolve_every = resolve_every
+        self._model, self._run = model, run
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._live: LiveIndex | None = None
+        self._embedders: dict[str, QueryEmbedder] = {}
+
+    # ------------------------------------------------------------------------------------------ resolving
+
+    def live(self, refresh: bool = False) -> LiveIndex:
+        """The index behind the alias and its manifest, resolved at most every ``resolve_every`` seconds."""
+        with self._lock:
+            now = self._clock()
+            if refresh or self._live is None or now - self._live.resolved_at >= self.resolve_every:
+                index, manifest = live_index(self.client, self.alias)
+                self._live = LiveIndex(index, manifest, self._max_window(index), now)
+            return self._live
+
+    def _max_window(self, index: str) -> int:
+        settings = self.client.indices.get_settings(index=index, name="index.max_result_window",
+                                                    include_defaults=True)
+        body = settings.get(index) or next(iter(settings.values()), {})
+        for part in ("settings", "defaults"):
+            value = (body.get(part) or {}).get("index", {}).get("max_result_window")
+            if value is not None:
+                return int(value)
+        return DEFAULT_MAX_WINDOW
+
+    def embedder(self, live: LiveIndex) -> QueryEmbedder:
+        """The query encoder of ``live``'s model (client mode), loaded once per model hash."""
+        with self._lock:
+            found = self._embedders.get(live.model_key)
+            if found is None:
+                found = QueryEmbedder(live.manifest, model=self._model, run=self._run)
+                found.encoder  # noqa: B018 -- load and check the model now, not inside a timed search
+                self._embedders[live.model_key] = found
+            return found
+
+    def ready(self) -> LiveIndex:
+        """Resolve the alias now and load its encoder (client mode): what a readiness probe asks."""
+        live = self.live(refresh=True)
+        if live.manifest.embedding == "client":
+            self.embedder(live)
+        return live
+
+    # ------------------------------------------------------------------------------------------- searching
+
+    def search(self, query: str, mode: str = "hybrid", k: int = 10, min_grade: str | None = None,
+               settings: HybridSettings | None = None) -> SearchResult:
+        """One search; the result names the index that answered (``index``) and the model that embedded
+        the query (``extra["model_sha256"]``, ``extra["onnx_sha256"]``)."""
+        live = self.live()
+        text = check_request(query, mode, k, min_grade, live.max_result_window)
+        try:
+            return self._search_on(live, text, mode, k, min_grade, settings)
+        except _IndexGone:
+            return self._search_on(self.live(refresh=True), text, mode, k, min_grade, settings)
+
+    def _search_on(self, live: LiveIndex, query: str, mode: str, k: int, min_grade: str | None,
+                   settings: HybridSettings | None) -> SearchResult:
+        from opensearchpy.exceptions import NotFoundError
+
+        manifest = live.manifest
+        min_score = radial_min_score(manifest, min_grade)
+        vector, embed_ms = None, None
+        if mode != "bm25" and manifest.embedding == "client":
+            start = time.perf_counter()
+            vector = self.embedder(live).encode([query])[0]
+            embed_ms = (time.perf_counter() - start) * 1000.0
+        try:
+            result = run_query(self.client, live.index, manifest, query, mode=mode, k=k, vector=vector,
+                               min_score=min_score, settings=settings)
+        except NotFoundError as exc:
+            raise _IndexGone(live.index) from exc
+        except MrosError as exc:
+            if "index_not_found_exception" in exc.message or "no such index" in exc.message:
+                raise _IndexGone(live.index) from exc
+            raise
+        result.alias = self.alias
+        result.embed_ms = embed_ms
+        result.extra.update({"model_sha256": manifest.model_sha256, "onnx_sha256": manifest.onnx_sha256,
+                             "model_id": manifest.model_id})
+        if min_grade is not None:
+            result.extra["min_grade"] = min_grade
+        return result
+
+
+class _IndexGone(Exception):
+    """The resolved index vanished between resolving the alias and searching it."""
