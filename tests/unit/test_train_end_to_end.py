@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_models import build_tiny_sentence_transformer, write_synthetic_dataset
 from typer.testing import CliRunner
 
 from mr_opensearch.cli import app
-from trainer.testing import build_tiny_sentence_transformer, write_synthetic_dataset
 
 pytestmark = pytest.mark.slow
 
