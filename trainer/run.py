@@ -24,7 +24,7 @@ import platform
 import time
 from pathlib import Path
 
-from mr_opensearch.core.safe_write import make_dir
+from mr_opensearch.core.safe_write import make_dir, write_text
 from trainer.boundary_step import learn_run_boundaries
 from trainer.config import TrainConfig, key_data
 from trainer.evaluation.run_step import evaluate_run
@@ -55,8 +55,8 @@ def prepare_run_dir(config: TrainConfig, run_dir: Path, resume: bool, log: Log) 
     previous = run_dir / "config.yaml"
     if previous.exists() and previous.read_text() != config_yaml and resume:
         log(f"note: {previous} differs from this config; steps whose inputs changed are rerun")
-    previous.write_text(config_yaml)
-    (run_dir / "environment.json").write_text(json.dumps(environment(config), indent=2))
+    write_text(previous, config_yaml)
+    write_text(run_dir / "environment.json", json.dumps(environment(config), indent=2))
     return Steps(run_dir)
 
 
@@ -66,7 +66,7 @@ def write_splits(data: LoadedData, run_dir: Path, log: Log) -> dict:
         log(line)
     split_counts = {name: {"queries": len(j.queries), "pairs": len(j), "grades": j.grade_counts()}
                     for name, j in data.splits.items()}
-    (run_dir / "splits.json").write_text(json.dumps(split_counts, indent=2))
+    write_text(run_dir / "splits.json", json.dumps(split_counts, indent=2))
     log("splits: " + ", ".join(f"{k} {v['queries']} queries / {v['pairs']} pairs" for k, v in split_counts.items()))
     return split_counts
 
@@ -91,7 +91,7 @@ def stage1_step(config: TrainConfig, run_dir: Path, data: LoadedData, steps: Ste
     training = train_stage1(model, data.splits["train"], data.catalog, config.stage1, run_dir, progress, resume)
     model.save(str(stage1_dir))
     training["train_seconds"] = time.time() - start
-    (run_dir / "training.json").write_text(json.dumps(training, indent=2))
+    write_text(run_dir / "training.json", json.dumps(training, indent=2))
     steps.mark("stage1", stage1_key)
     return training
 
@@ -159,6 +159,6 @@ def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume:
         metrics["boundaries"] = learn_run_boundaries(run_dir, config, data, boundary_models(config, run_dir),
                                                      progress, log)
     metrics["wall_seconds"] = time.time() - t0
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True))
     write_model_card(run_dir, config, metrics, split_counts)
     return metrics

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from mr_opensearch.core.errors import MrosError
 from mr_opensearch.core.hashing import file_key
+from mr_opensearch.core.safe_write import write_text
 from trainer.config import TrainConfig
 from trainer.evaluation import BM25Scorer, DenseScorer, GradedRetrievalEvaluator
 from trainer.evaluation.evaluator import scores_summary
@@ -79,7 +80,7 @@ def _scorer_factories(run_dir: Path, config: TrainConfig, data, progress: bool, 
                 model = load_encoder(config.model.base, config.model.max_seq_length)
                 info = train_mnrl(model, data.splits["train"], data.catalog, config.mnrl, out, progress)
                 model.save(str(out / "model"))
-                (out / "training.json").write_text(json.dumps(info, indent=2))
+                write_text(out / "training.json", json.dumps(info, indent=2))
                 steps.mark("mnrl", key)
             return dense(str(out / "model"), "mnrl")()
         factories["mnrl"] = mnrl
@@ -136,7 +137,7 @@ def evaluate_run(run_dir: Path, config: TrainConfig, data, progress: bool = True
                 result = evaluator(factory())
                 cached = {"key": key, "metrics": result.metrics, "scores_by_grade": result.scores_by_grade,
                           "ndcg_by_query": result.ndcg_by_query}
-                cache.write_text(json.dumps(cached))
+                write_text(cache, json.dumps(cached))
             results[split][name] = {**cached["metrics"], "score_quantiles": scores_summary(cached["scores_by_grade"])}
             if name in ("base", "mnrl", "stage1", "stage2"):
                 panels[name] = cached["scores_by_grade"]
@@ -144,7 +145,7 @@ def evaluate_run(run_dir: Path, config: TrainConfig, data, progress: bool = True
             plot_score_histograms(panels, run_dir / "plots" / f"scores_{split}.png",
                                   title=f"cosine scores of judged pairs by grade ({split} split)")
     metrics = {"primary_metric": f"ndcg@{config.eval.ndcg_k}", "splits": results}
-    (run_dir / "metrics.md").write_text(metrics_markdown(results))
+    write_text(run_dir / "metrics.md", metrics_markdown(results))
     return metrics
 
 
