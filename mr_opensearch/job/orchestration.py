@@ -8,7 +8,8 @@ continues where it stopped; markers hold content hashes in ``RUN/.steps/``):
    anything is trained or written;
 2. labeler: ``mros label train`` into ``RUN/labeler`` (when ``use_labeler``);
 3. training: ``mros train`` into ``RUN`` (Stage 1, Stage 2 with the labeler grading mined pairs,
-   evaluation against BM25 / base / MNRL, learned boundaries, ONNX export);
+   ONNX export, the MNRL baseline when ``eval.baselines`` includes ``mnrl``, evaluation against
+   BM25 / base / MNRL, learned boundaries: the steps of :func:`trainer.run.train_run`);
 4. deploy: a ``lucene`` HNSW index of the catalog with the exported model's vectors, behind an alias
    (:mod:`mr_opensearch.cluster.vector_index`);
 5. in-engine evaluation on the test queries: quality, latency, throughput (``RUN/engine/metrics.json``);
