@@ -37,6 +37,7 @@ import numpy as np
 from mr_opensearch.core.errors import MrosError
 from mr_opensearch.core.hashing import file_sha256
 from mr_opensearch.core.onnx_encoder import OnnxEncoder, pool  # noqa: F401  (re-exported: trainer.export's API)
+from mr_opensearch.core.safe_write import write_text
 
 MAX_IR_VERSION = 9
 MAX_OPSET = 19
@@ -391,7 +392,7 @@ def write_register_body(result: ExportResult, model_dir: Path, name: str | None,
         "parity": result.parity,
         "variant": package,
     }
-    (result.out_dir / "ml-commons.json").write_text(json.dumps(register, indent=2, sort_keys=True))
+    write_text(result.out_dir / "ml-commons.json", json.dumps(register, indent=2, sort_keys=True))
 
 
 def export_for_ml_commons(

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from mr_opensearch.core.safe_write import write_text
 from trainer.config import TrainConfig
 from trainer.evaluation.mnrl_comparison import AUCS, BOUNDARY_ACCURACY, compare_with_mnrl, comparison_markdown
 from trainer.evaluation.run_step import metrics_markdown
@@ -215,5 +216,4 @@ def write_model_card(run_dir: Path, config: TrainConfig, metrics: dict, split_co
               "## Configuration", "", "```yaml", config.dump_yaml().rstrip(), "```", "",
               "## Environment", "", "```json", json.dumps(env, indent=2), "```", ""]
     path = run_dir / "README.md"
-    path.write_text("\n".join(lines))
-    return path
+    return write_text(path, "\n".join(lines))

@@ -1,4 +1,5 @@
-"""``mros train``: data -> Stage 1 -> evaluation (with baselines) -> export, into one run directory.
+"""``mros train``: data -> Stage 1 (-> Stage 2) -> export -> MNRL baseline (when ``eval.baselines``
+includes ``mnrl``) -> evaluation (with baselines) -> boundaries, into one run directory.
 
 Run directory contract (later steps and users rely on it)::
 
@@ -9,12 +10,14 @@ Run directory contract (later steps and users rely on it)::
     RUN/metrics.json         metrics per split and model (+ Markdown table in RUN/metrics.md)
     RUN/onnx/fp32/, int8/    model.onnx + tokenizer.json each
     RUN/onnx/ml-commons.zip, ml-commons.json
+    RUN/baselines/mnrl/      the MNRL baseline (model/ + training.json), when eval.baselines includes mnrl
     RUN/plots/               score histograms by grade
     RUN/README.md            model card
     RUN/cache/vectors/       catalog embeddings per model (reused across steps; safe to delete)
 
 Each step writes its output and then a marker; a rerun with the same config skips finished steps
-and a crashed Stage 1 resumes from its newest checkpoint.
+and a crashed Stage 1 resumes from its newest checkpoint. The evaluation trains nothing: the models it
+scores (the MNRL baseline included) are trained by the steps before it.
 """
 
 from __future__ import annotations
@@ -24,13 +27,13 @@ import platform
 import time
 from pathlib import Path
 
-from mr_opensearch.core.safe_write import make_dir
+from mr_opensearch.core.safe_write import make_dir, write_text
 from trainer.boundary_step import learn_run_boundaries
 from trainer.config import TrainConfig, key_data
 from trainer.evaluation.run_step import evaluate_run
 from trainer.model_card import write_model_card
 from trainer.run_data import LoadedData, Log, load_data
-from trainer.run_layout import final_model_name, stage1_model_dir
+from trainer.run_layout import final_model_name, mnrl_baseline_dir, stage1_model_dir
 from trainer.steps import Steps, step_key
 
 
@@ -55,8 +58,8 @@ def prepare_run_dir(config: TrainConfig, run_dir: Path, resume: bool, log: Log) 
     previous = run_dir / "config.yaml"
     if previous.exists() and previous.read_text() != config_yaml and resume:
         log(f"note: {previous} differs from this config; steps whose inputs changed are rerun")
-    previous.write_text(config_yaml)
-    (run_dir / "environment.json").write_text(json.dumps(environment(config), indent=2))
+    write_text(previous, config_yaml)
+    write_text(run_dir / "environment.json", json.dumps(environment(config), indent=2))
     return Steps(run_dir)
 
 
@@ -66,7 +69,7 @@ def write_splits(data: LoadedData, run_dir: Path, log: Log) -> dict:
         log(line)
     split_counts = {name: {"queries": len(j.queries), "pairs": len(j), "grades": j.grade_counts()}
                     for name, j in data.splits.items()}
-    (run_dir / "splits.json").write_text(json.dumps(split_counts, indent=2))
+    write_text(run_dir / "splits.json", json.dumps(split_counts, indent=2))
     log("splits: " + ", ".join(f"{k} {v['queries']} queries / {v['pairs']} pairs" for k, v in split_counts.items()))
     return split_counts
 
@@ -91,7 +94,7 @@ def stage1_step(config: TrainConfig, run_dir: Path, data: LoadedData, steps: Ste
     training = train_stage1(model, data.splits["train"], data.catalog, config.stage1, run_dir, progress, resume)
     model.save(str(stage1_dir))
     training["train_seconds"] = time.time() - start
-    (run_dir / "training.json").write_text(json.dumps(training, indent=2))
+    write_text(run_dir / "training.json", json.dumps(training, indent=2))
     steps.mark("stage1", stage1_key)
     return training
 
@@ -117,6 +120,29 @@ def export_step(config: TrainConfig, run_dir: Path, steps: Steps, final_key: str
     return exported.parity
 
 
+def mnrl_step(config: TrainConfig, run_dir: Path, data: LoadedData, steps: Steps, data_key: str,
+              progress: bool, log: Log) -> None:
+    """Train the MNRL baseline (the standard sentence-transformers recipe, :mod:`trainer.baselines`) into
+    ``RUN/baselines/mnrl`` when ``eval.baselines`` includes ``mnrl``, before the evaluation that scores
+    it; skipped when done for the same inputs (the data and the ``mnrl`` config, not the trained models)."""
+    if "mnrl" not in config.eval.baselines:
+        return
+    out = mnrl_baseline_dir(run_dir)
+    key = step_key(data_key + json.dumps(config.mnrl.model_dump(), sort_keys=True))
+    if steps.done("mnrl", key) and (out / "model").exists():
+        log("baseline: the MNRL recipe already trained, skipping (delete RUN/.steps/mnrl to retrain)")
+        return
+    from trainer.baselines import train_mnrl
+    from trainer.encoder import load_encoder
+
+    log("baseline: training the MNRL recipe on exact pairs")
+    model = load_encoder(config.model.base, config.model.max_seq_length)
+    info = train_mnrl(model, data.splits["train"], data.catalog, config.mnrl, out, progress)
+    model.save(str(out / "model"))
+    write_text(out / "training.json", json.dumps(info, indent=2))
+    steps.mark("mnrl", key)
+
+
 def boundary_models(config: TrainConfig, run_dir: Path) -> dict[str, str]:
     """The models whose grade boundaries are learned: the final one and the base (and Stage 1 with Stage 2),
     and the MNRL baseline when the run trained one (its boundary accuracy, for the comparison)."""
@@ -125,7 +151,7 @@ def boundary_models(config: TrainConfig, run_dir: Path) -> dict[str, str]:
                   "base": config.model.base}
     else:
         models = {final_model_name(config): str(run_dir / "model"), "base": config.model.base}
-    mnrl_model = run_dir / "baselines" / "mnrl" / "model"
+    mnrl_model = mnrl_baseline_dir(run_dir) / "model"
     if "mnrl" in config.eval.baselines and mnrl_model.exists():
         models["mnrl"] = str(mnrl_model)
     return models
@@ -133,9 +159,10 @@ def boundary_models(config: TrainConfig, run_dir: Path) -> dict[str, str]:
 
 def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume: bool = True,
               log: Log = print, data: LoadedData | None = None) -> dict:
-    """Run every step of a training run (Stage 1, optionally Stage 2, export, evaluation, boundaries); returns the
-    metrics dict written to ``RUN/metrics.json``. ``data``: already loaded with :func:`load_data`
-    for this config (callers that need the data afterwards load it once)."""
+    """Run every step of a training run (Stage 1, optionally Stage 2, export, the MNRL baseline when
+    ``eval.baselines`` includes ``mnrl``, evaluation, boundaries); returns the metrics dict written to
+    ``RUN/metrics.json``. ``data``: already loaded with :func:`load_data` for this config (callers that
+    need the data afterwards load it once)."""
     # the data first: a bad row fails here, before the run directory is created or changed
     data = data or load_data(config)
     steps = prepare_run_dir(config, run_dir, resume, log)
@@ -150,6 +177,7 @@ def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume:
 
         final_key, stage2_info = run_stage2(run_dir, config, data, steps, stage1_key, progress, log)
     export_info = export_step(config, run_dir, steps, final_key, log)
+    mnrl_step(config, run_dir, data, steps, data_key, progress, log)
     metrics = evaluate_run(run_dir, config, data, progress=progress, log=log, steps=steps, data_key=data_key)
     metrics["training"] = {k: v for k, v in training.items() if k != "loss_history"}
     if stage2_info is not None:
@@ -159,6 +187,6 @@ def train_run(config: TrainConfig, run_dir: Path, progress: bool = True, resume:
         metrics["boundaries"] = learn_run_boundaries(run_dir, config, data, boundary_models(config, run_dir),
                                                      progress, log)
     metrics["wall_seconds"] = time.time() - t0
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True))
     write_model_card(run_dir, config, metrics, split_counts)
     return metrics

@@ -12,5 +12,11 @@ def stage1_model_dir(run_dir: Path, config: TrainConfig) -> Path:
     return run_dir / ("stage1-model" if config.stage2.enabled else "model")
 
 
+def mnrl_baseline_dir(run_dir: Path) -> Path:
+    """Where the ``mnrl`` step trains the MNRL baseline: ``RUN/baselines/mnrl`` (the model in ``model/``,
+    its training figures in ``training.json``)."""
+    return run_dir / "baselines" / "mnrl"
+
+
 def final_model_name(config: TrainConfig) -> str:
     return "stage2" if config.stage2.enabled else "stage1"

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.safe_write import write_text
 
 
 def labeler_function(path: Path, batch_size: int = 128, progress: bool = False):
@@ -113,7 +114,7 @@ def mining_step(run_dir: Path, config, data, steps, mining_key: str, scorer, lab
                      boundaries=info.get("stage1_boundaries") or {"partial": centers[0], "exact": centers[1]},
                      labeler=labeler, product_vectors=scorer.vectors.load_or_encode())
         mined.pairs.to_parquet(mined_path, index=False)
-        stats_path.write_text(json.dumps(mined.stats, indent=2))
+        write_text(stats_path, json.dumps(mined.stats, indent=2))
         steps.mark("mining", mining_key)
         mined_pairs, info["mining"] = mined.pairs, mined.stats
     log(f"stage 2: mined {info['mining']}")
@@ -169,6 +170,6 @@ def run_stage2(run_dir: Path, config, data, steps, stage1_key: str, progress: bo
                                     stage1=config.stage1)
     model.save(str(run_dir / "model"))
     info["seconds"] = time.time() - start
-    info_path.write_text(json.dumps(info, indent=2))
+    write_text(info_path, json.dumps(info, indent=2))
     steps.mark("stage2", key)
     return key, info

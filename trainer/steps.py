@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mr_opensearch.core.hashing import text_key
+from mr_opensearch.core.safe_write import write_text
 
 
 def step_key(*parts: str) -> str:
@@ -30,7 +31,7 @@ class Steps:
         return marker.exists() and marker.read_text() == key
 
     def mark(self, name: str, key: str) -> None:
-        (self.dir / name).write_text(key)
+        write_text(self.dir / name, key)
 
     def key_of(self, name: str) -> str:
         """The key the step ``name`` was last marked with ("" when it never finished)."""

@@ -1,6 +1,7 @@
 """Writing user-named outputs without losing data.
 
-Every command that writes a file or folder the user named goes through here:
+Every command that writes a file or folder the user named goes through here, and so does every
+artefact a run or command writes (run files, step markers, evaluation caches, manifests, node state):
 
 * :func:`check_output_file` refuses, before any work is done, an output that is one of the command's
   inputs or that already exists (unless ``--force``), a folder given where a file is expected, a

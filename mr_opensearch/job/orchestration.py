@@ -8,7 +8,8 @@ continues where it stopped; markers hold content hashes in ``RUN/.steps/``):
    anything is trained or written;
 2. labeler: ``mros label train`` into ``RUN/labeler`` (when ``use_labeler``);
 3. training: ``mros train`` into ``RUN`` (Stage 1, Stage 2 with the labeler grading mined pairs,
-   evaluation against BM25 / base / MNRL, learned boundaries, ONNX export);
+   ONNX export, the MNRL baseline when ``eval.baselines`` includes ``mnrl``, evaluation against
+   BM25 / base / MNRL, learned boundaries: the steps of :func:`trainer.run.train_run`);
 4. deploy: a ``lucene`` HNSW index of the catalog with the exported model's vectors, behind an alias
    (:mod:`mr_opensearch.cluster.vector_index`);
 5. in-engine evaluation on the test queries: quality, latency, throughput (``RUN/engine/metrics.json``);
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mr_opensearch.core.hashing import content_key
+from mr_opensearch.core.safe_write import make_dir, write_text
 from mr_opensearch.job.config import RunConfig
 
 Log = Callable[[str], None]
@@ -135,7 +137,7 @@ def engine_step(config: RunConfig, run_dir: Path, client: Any, indexed: Any, tra
     log(f"in-engine evaluation: {min(len(test.queries), config.engine.max_queries or 10**9)} queries on {indexed.index}")
     engine = evaluate_in_engine(client, indexed.index, test, lambda qs: encoder.encode(qs, 64), config.engine, boundaries)
     add_engine_context(engine, indexed, metrics, train_config, client)
-    (engine_dir / "metrics.json").write_text(json.dumps(engine, indent=2, sort_keys=True))
+    write_text(engine_dir / "metrics.json", json.dumps(engine, indent=2, sort_keys=True))
     steps.mark("engine", key)
     return engine
 
@@ -182,7 +184,6 @@ class StepTimer:
 def run_job(config: RunConfig, run_dir: Path, *, url: str | None = None, progress: bool = True,
             log: Log = print) -> dict:
     """Run every step; returns a summary (also written to ``RUN/run.json``)."""
-    from mr_opensearch.core.safe_write import make_dir
     from mr_opensearch.job.report import build_report
     from trainer.steps import Steps
 
@@ -192,7 +193,7 @@ def run_job(config: RunConfig, run_dir: Path, *, url: str | None = None, progres
     with timer("cluster"):
         client = cluster_step(config, url, log)
     make_dir(run_dir)
-    (run_dir / "run-config.yaml").write_text(config.dump_yaml())
+    write_text(run_dir / "run-config.yaml", config.dump_yaml())
     steps = Steps(run_dir)
     with timer("labeler"):
         labeler_dir = train_labeler_step(config, run_dir, steps, progress, log)
@@ -208,5 +209,5 @@ def run_job(config: RunConfig, run_dir: Path, *, url: str | None = None, progres
     with timer("report"):
         page = build_report(run_dir, labeler_dir=labeler_dir)
     summary = run_summary(config, run_dir, indexed, page, timer.seconds, started, metrics, engine)
-    (run_dir / "run.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+    write_text(run_dir / "run.json", json.dumps(summary, indent=2, sort_keys=True))
     return summary

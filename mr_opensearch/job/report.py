@@ -254,7 +254,7 @@ def build_report(run_dir: Path | str, out_dir: Path | str | None = None, labeler
         raise MrosError(f"{run_dir} has no metrics.json: its `mros train` did not finish, or it is not a run directory",
                         "rerun `mros train --out RUN` (finished steps are skipped), then `mros report RUN`")
     _check_boundaries(run_dir)
-    from mr_opensearch.core.safe_write import make_dir
+    from mr_opensearch.core.safe_write import make_dir, write_text
 
     out = make_dir(Path(out_dir) if out_dir else run_dir / "report")
     figures = _Figures(out / "figures")
@@ -296,7 +296,4 @@ def build_report(run_dir: Path | str, out_dir: Path | str | None = None, labeler
             f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
     out.mkdir(parents=True, exist_ok=True)
     target = out / "index.html"
-    tmp = target.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(target)
-    return target
+    return write_text(target, page)

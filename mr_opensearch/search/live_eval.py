@@ -38,6 +38,7 @@ import numpy as np
 from mr_opensearch.cluster.connection import MAX_PARALLEL_REQUESTS
 from mr_opensearch.core.errors import MrosError
 from mr_opensearch.core.metrics import mean_or_none, ndcg_at_k, recall_at_k
+from mr_opensearch.core.safe_write import write_text
 from mr_opensearch.search.fusion import HybridSettings, fuse
 from mr_opensearch.search.manifest import Manifest
 from mr_opensearch.search.queries import (
@@ -372,9 +373,4 @@ def save_tuning(outcome: dict[str, Any], path: Path) -> Path:
         raise MrosError(f"tuning on {outcome.get('queries')} queries measured nothing (every variant scored nDCG@10 0), "
                         f"so nothing was saved to {path}",
                         "tune with judgments whose products are in the index")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(outcome, indent=2, sort_keys=True, default=float), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text(path, json.dumps(outcome, indent=2, sort_keys=True, default=float))

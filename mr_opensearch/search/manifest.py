@@ -25,6 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.safe_write import write_text
 from mr_opensearch.core.version import __version__
 
 CREATED_BY = "mros"
@@ -137,11 +138,7 @@ class Manifest(BaseModel):
                             f"inspect `GET /{index}/_mapping`; redeploy to replace it") from None
 
     def write(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_meta(), indent=2, sort_keys=True))
-        tmp.replace(path)
-        return path
+        return write_text(path, json.dumps(self.to_meta(), indent=2, sort_keys=True))
 
 
 def read_index_manifest(client: Any, index: str) -> Manifest | None:

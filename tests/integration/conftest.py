@@ -105,8 +105,9 @@ class TinyModel:
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
+    from tiny_models import build_tiny_sentence_transformer
+
     from trainer.export import OnnxEncoder, export_for_ml_commons
-    from trainer.testing import build_tiny_sentence_transformer
 
     root = tmp_path_factory.mktemp("tiny-model")
     texts = list(CORPUS.values()) * 3
@@ -157,10 +158,10 @@ def _serving_run(root: Path, titles: list[str], judgments: Path, seed: int) -> P
     import json
 
     import numpy as np
+    from tiny_models import build_tiny_sentence_transformer
 
     from trainer.boundaries import learn_boundaries
     from trainer.export import OnnxEncoder, export_for_ml_commons
-    from trainer.testing import build_tiny_sentence_transformer
 
     run = root / f"run-{seed}"
     model_dir = build_tiny_sentence_transformer(run / "model", titles, seed=seed)
@@ -182,7 +183,7 @@ def _serving_run(root: Path, titles: list[str], judgments: Path, seed: int) -> P
 def serving_runs(tmp_path_factory: pytest.TempPathFactory) -> ServingRuns:
     import csv
 
-    from trainer.testing import write_synthetic_dataset
+    from tiny_models import write_synthetic_dataset
 
     root = tmp_path_factory.mktemp("serving")
     data = write_synthetic_dataset(root / "data", n_products=150, n_queries=30)

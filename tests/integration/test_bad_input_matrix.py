@@ -221,8 +221,9 @@ def narrow_run(tmp_path_factory: pytest.TempPathFactory, serving_runs: Any) -> P
     """A run whose tiny encoder makes 16-d vectors (the serving runs make 32-d ones)."""
     import csv
 
+    from tiny_models import build_tiny_sentence_transformer
+
     from trainer.export import export_for_ml_commons
-    from trainer.testing import build_tiny_sentence_transformer
 
     with open(serving_runs.catalog, encoding="utf-8") as fh:
         titles = [r["product_title"] for r in csv.DictReader(fh)]

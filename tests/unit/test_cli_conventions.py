@@ -244,7 +244,7 @@ def test_quiet_prints_only_the_key_values(tmp_path: Path, name: str):
 
 @pytest.mark.slow
 def test_quiet_export_prints_the_package_only(tmp_path: Path):
-    from trainer.testing import build_tiny_sentence_transformer
+    from tiny_models import build_tiny_sentence_transformer
 
     model = build_tiny_sentence_transformer(tmp_path / "tiny", ["cordless drill", "white lamp", "kitchen sink"])
     result = runner.invoke(app, ["-q", "export", "--model", str(model), "--out", str(tmp_path / "onnx")])

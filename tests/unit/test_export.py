@@ -8,9 +8,9 @@ import zipfile
 import numpy as np
 import onnx
 import pytest
+from tiny_models import build_tiny_sentence_transformer
 
 from trainer.export import PARITY_TEXTS, ExportParityError, OnnxEncoder, export_for_ml_commons, mean_cosine
-from trainer.testing import build_tiny_sentence_transformer
 
 pytestmark = pytest.mark.slow
 

@@ -7,10 +7,10 @@ import json
 
 import pandas as pd
 import pytest
+from tiny_models import build_tiny_sentence_transformer, write_synthetic_dataset
 from typer.testing import CliRunner
 
 from mr_opensearch.cli import app
-from trainer.testing import build_tiny_sentence_transformer, write_synthetic_dataset
 
 runner = CliRunner()
 

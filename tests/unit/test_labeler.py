@@ -8,13 +8,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from tiny_models import build_tiny_sentence_transformer, write_synthetic_dataset
 
 from trainer.labeler.apply import apply_labeler, read_pairs
 from trainer.labeler.config import LabelerConfig
 from trainer.labeler.model import Labeler
 from trainer.labeler.prompt import SHORT_GUIDELINE, format_pair
 from trainer.labeler.train import load_labeled_data, ordinal_loss, pairs_of, train_labeler
-from trainer.testing import build_tiny_sentence_transformer, write_synthetic_dataset
 
 
 @pytest.fixture(scope="module")

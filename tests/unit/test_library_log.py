@@ -102,7 +102,7 @@ def test_mros_train_keeps_library_output_off_the_console(tmp_path):
     """A tiny `mros train` (Stage 1 through the HF trainer, ONNX export, evaluation) with progress on:
     stderr holds mros's lines and its own step bar only; the warnings are in RUN/logs/mros.log. Then
     `mros export --debug` of the trained model shows the export's warnings on stderr."""
-    from trainer.testing import build_tiny_sentence_transformer, write_synthetic_dataset
+    from tiny_models import build_tiny_sentence_transformer, write_synthetic_dataset
 
     data = write_synthetic_dataset(tmp_path / "data", n_products=40, n_queries=30, seed=5)
     with open(data / "products.csv", encoding="utf-8") as products:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_models import synthetic_data_and_base
 from typer.testing import CliRunner
 
 from mr_opensearch.cli import app
-from trainer.testing import synthetic_data_and_base
 
 pytestmark = pytest.mark.slow
 

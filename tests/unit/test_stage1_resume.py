@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from tiny_models import build_tiny_sentence_transformer, write_synthetic_dataset
 
 from trainer.config import Stage1Config, TrainConfig, load_config
 from trainer.encoder import load_encoder
 from trainer.run_data import load_data
 from trainer.stage1 import latest_checkpoint, train_stage1
-from trainer.testing import build_tiny_sentence_transformer, write_synthetic_dataset
 
 pytestmark = pytest.mark.slow
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from tiny_models import build_tiny_causal_lm
 
 from mr_opensearch.core.errors import MrosError
 from trainer.augment.synthetic import (
@@ -14,7 +15,6 @@ from trainer.augment.synthetic import (
     under_judged_products,
 )
 from trainer.data import Catalog, Judgments
-from trainer.testing import build_tiny_causal_lm
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_models import build_tiny_sentence_transformer, write_synthetic_dataset
 from typer.testing import CliRunner
 
 from mr_opensearch.cli import app
-from trainer.testing import build_tiny_sentence_transformer, write_synthetic_dataset
 
 pytestmark = pytest.mark.slow
 
@@ -128,6 +128,7 @@ def test_train_writes_the_run_directory_contract(data_and_base):
                                      "--config", str(config), "--out", str(run)])
     assert again.exit_code == 0, again.output
     assert "already trained, skipping" in again.output and "cached" in again.output
+    assert "the MNRL recipe already trained, skipping" in again.output  # the run's mnrl step
     # --quiet (docs/cli.md, Conventions): the run directory on stdout, nothing on stderr
     quiet = CliRunner().invoke(app, ["-q", "train", "--data", str(data), "--base", str(base), "--config", str(config),
                                      "--out", str(run)])
@@ -143,6 +144,7 @@ def test_evaluate_and_export_commands(data_and_base):
     result = CliRunner().invoke(app, ["--no-progress", "evaluate", "--run", str(run), "--split", "validation", "--json"])
     assert result.exit_code == 0, result.output
     evaluated = json.loads(result.stdout)  # the whole of stdout is the JSON document
+    assert "training the MNRL" not in result.output  # the evaluation loads the baseline, never trains it
     assert list(evaluated["splits"]) == ["validation"]
     assert set(evaluated["splits"]["validation"]) == {"stage1", "stage1-int8-onnx", "base", "bm25", "mnrl"}
     cached = json.loads((run / "eval" / "validation" / "stage1.json").read_text())["metrics"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from tiny_models import build_tiny_sentence_transformer
 
 from trainer.data import Catalog
 from trainer.encoder import load_encoder
 from trainer.evaluation.scorers import dense_scorer
-from trainer.testing import build_tiny_sentence_transformer
 from trainer.vector_cache import CatalogVectors, model_fingerprint, run_vector_cache
 
 TEXTS = ["cordless drill 18v", "taladro inalámbrico", "電動ドリル", "hammer", "paint roller", "garden hose"]

@@ -7,7 +7,8 @@ Models compared (each cached under ``RUN/eval/<split>/<name>.json``):
 * ``base``: the untouched base encoder;
 * ``bm25``: BM25 over product texts;
 * ``mnrl``: the base encoder fine-tuned with the standard MultipleNegativesRankingLoss recipe on
-  exact pairs (trained once into ``RUN/baselines/mnrl``).
+  exact pairs. The evaluation only loads it: the run's ``mnrl`` step (:func:`trainer.run.mnrl_step`)
+  trains it into ``RUN/baselines/mnrl`` before the evaluation, and a missing model is an error.
 
 A cache holds ``{"key", "metrics", "scores_by_grade", "ndcg_by_query"}`` (the judged pairs' scores by
 grade in the split's order, and each query's nDCG@k); :func:`read_evaluation_cache` reads one back.
@@ -22,12 +23,13 @@ from pathlib import Path
 
 from mr_opensearch.core.errors import MrosError
 from mr_opensearch.core.hashing import file_key
+from mr_opensearch.core.safe_write import write_text
 from trainer.config import TrainConfig
 from trainer.evaluation import BM25Scorer, DenseScorer, GradedRetrievalEvaluator
 from trainer.evaluation.evaluator import scores_summary
 from trainer.evaluation.plots import plot_score_histograms
 from trainer.evaluation.scorers import dense_scorer
-from trainer.run_layout import final_model_name
+from trainer.run_layout import final_model_name, mnrl_baseline_dir
 from trainer.steps import Steps, step_key
 from trainer.vector_cache import CatalogVectors, run_vector_cache
 
@@ -37,8 +39,7 @@ METRIC_ORDER = ["ndcg@10", "recall@100_partial+", "recall@100_exact", "rerank_nd
                 "auc_exact_vs_partial", "auc_partial_vs_irrelevant", "auc_exact_vs_irrelevant"]
 
 
-def _scorer_factories(run_dir: Path, config: TrainConfig, data, progress: bool, log: Callable[[str], None],
-                      steps, data_key: str) -> dict[str, Callable[[], object]]:
+def _scorer_factories(run_dir: Path, config: TrainConfig, data, progress: bool) -> dict[str, Callable[[], object]]:
     from trainer.encoder import load_encoder
 
     bs = config.eval.batch_size
@@ -70,25 +71,26 @@ def _scorer_factories(run_dir: Path, config: TrainConfig, data, progress: bool, 
         factories["bm25"] = lambda: BM25Scorer(data.catalog)
     if "mnrl" in config.eval.baselines:
         def mnrl():
-            from trainer.baselines import train_mnrl
-
-            out = run_dir / "baselines" / "mnrl"
-            key = step_key(data_key + json.dumps(config.mnrl.model_dump(), sort_keys=True))
-            if not (steps.done("mnrl", key) and (out / "model").exists()):
-                log("baseline: training the MNRL recipe on exact pairs")
-                model = load_encoder(config.model.base, config.model.max_seq_length)
-                info = train_mnrl(model, data.splits["train"], data.catalog, config.mnrl, out, progress)
-                model.save(str(out / "model"))
-                (out / "training.json").write_text(json.dumps(info, indent=2))
-                steps.mark("mnrl", key)
-            return dense(str(out / "model"), "mnrl")()
+            return dense(str(trained_mnrl_model(run_dir)), "mnrl")()
         factories["mnrl"] = mnrl
     return factories
 
 
+def trained_mnrl_model(run_dir: Path) -> Path:
+    """The MNRL baseline's model, trained by the run's ``mnrl`` step; a :class:`MrosError` naming that
+    step when it is missing (the evaluation never trains it)."""
+    model = mnrl_baseline_dir(run_dir) / "model"
+    if not model.is_dir():
+        raise MrosError(f"{model} not found: the MNRL baseline (eval.baselines includes mnrl) has not been trained "
+                        f"in {run_dir}, and the evaluation does not train it",
+                        f"train it with the `mnrl` step of `mros train`: rerun `mros train --out {run_dir}` with the "
+                        "run's config (finished steps are skipped), or remove mnrl from eval.baselines")
+    return model
+
+
 def scored_model_key(run_dir: Path, name: str, config: TrainConfig, steps: Steps) -> str:
     """What the model ``name``'s cached metrics depend on: the step that trained it (its marker's key),
-    the MNRL recipe's config (trained lazily inside its factory), nothing (BM25, base model), and for an
+    the MNRL recipe's config (the MNRL baseline), nothing (BM25, base model), and for an
     exported ONNX model also the exported file's bytes, so a re-export (other opset, fusion, quantization)
     is evaluated again instead of reusing the previous export's figures."""
     if name == "mnrl":
@@ -110,7 +112,7 @@ def evaluated_judgments(judgments, config: TrainConfig):
 def evaluate_run(run_dir: Path, config: TrainConfig, data, progress: bool = True, log: Callable[[str], None] = print,
                  steps=None, data_key: str = "", splits: list[str] | None = None) -> dict:
     steps = steps or Steps(run_dir)
-    factories = _scorer_factories(run_dir, config, data, progress, log, steps, data_key)
+    factories = _scorer_factories(run_dir, config, data, progress)
     results: dict[str, dict[str, dict]] = {}
     for split in splits or config.eval.splits:
         judgments = evaluated_judgments(data.splits[split], config)
@@ -136,7 +138,7 @@ def evaluate_run(run_dir: Path, config: TrainConfig, data, progress: bool = True
                 result = evaluator(factory())
                 cached = {"key": key, "metrics": result.metrics, "scores_by_grade": result.scores_by_grade,
                           "ndcg_by_query": result.ndcg_by_query}
-                cache.write_text(json.dumps(cached))
+                write_text(cache, json.dumps(cached))
             results[split][name] = {**cached["metrics"], "score_quantiles": scores_summary(cached["scores_by_grade"])}
             if name in ("base", "mnrl", "stage1", "stage2"):
                 panels[name] = cached["scores_by_grade"]
@@ -144,7 +146,7 @@ def evaluate_run(run_dir: Path, config: TrainConfig, data, progress: bool = True
             plot_score_histograms(panels, run_dir / "plots" / f"scores_{split}.png",
                                   title=f"cosine scores of judged pairs by grade ({split} split)")
     metrics = {"primary_metric": f"ndcg@{config.eval.ndcg_k}", "splits": results}
-    (run_dir / "metrics.md").write_text(metrics_markdown(results))
+    write_text(run_dir / "metrics.md", metrics_markdown(results))
     return metrics
 
 

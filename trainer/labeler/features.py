@@ -50,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mr_opensearch.core.safe_write import write_text
 from trainer.labeler.neighbours import (
     NEIGHBOUR_FEATURES,
     NEIGHBOURS_FILE,
@@ -142,9 +143,9 @@ class PairFeatures:
 
     def save(self, directory: Path | str) -> Path:
         path = Path(directory) / FEATURES_FILE
-        path.write_text(json.dumps({"names": list(FEATURE_NAMES), "n_docs": self.n_docs, "avg_len": self.avg_len,
-                                    "prior_mean": self.prior_mean, "encoder": self.encoder,
-                                    "doc_freq": self.doc_freq, "prior": self.prior}))
+        write_text(path, json.dumps({"names": list(FEATURE_NAMES), "n_docs": self.n_docs, "avg_len": self.avg_len,
+                                     "prior_mean": self.prior_mean, "encoder": self.encoder,
+                                     "doc_freq": self.doc_freq, "prior": self.prior}))
         if self.memory is not None:
             self.memory.save(directory)
         return path

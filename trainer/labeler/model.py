@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.safe_write import write_text
 from trainer.labeler.calibration import softmax
 from trainer.labeler.features import PairFeatures
 from trainer.labeler.prompt import GuidelineStyle, format_pair
@@ -78,7 +79,7 @@ class Labeler:
             self.stack.save(path)
         info = {**self.meta, "guideline": self.guideline, "max_seq_length": self.max_seq_length,
                 "temperature": self.temperature, "classes": ["irrelevant", "partial", "exact"], "stacking": stacked}
-        (path / LABELER_FILE).write_text(json.dumps(info, indent=2) + "\n")
+        write_text(path / LABELER_FILE, json.dumps(info, indent=2) + "\n")
         return path
 
     @classmethod

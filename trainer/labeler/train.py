@@ -32,6 +32,7 @@ import numpy as np
 import yaml
 
 from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.safe_write import write_text
 from trainer.config import DEFAULT_BASE_MODEL
 from trainer.data import Catalog, Judgments, load_catalog, load_judgments
 from trainer.labeler.backbones import is_causal, load_backbone, quiet_transformers
@@ -330,8 +331,8 @@ def evaluate_held_out(labeler: Labeler, test: Judgments, catalog: Catalog, train
 def save_labeler(labeler: Labeler, config: LabelerConfig, metrics: dict, out: Path) -> None:
     """Write the labeler, ``config.yaml`` and ``metrics.json`` into ``out``."""
     labeler.save(out)
-    (out / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_text(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
 
 
 def train_labeler(config: LabelerConfig, out: Path | str, progress: bool = True,

@@ -33,6 +33,7 @@ from mr_opensearch.cluster.node.maven import Reporter
 from mr_opensearch.cluster.node.versions import OPENSEARCH_VERSION, distribution_coordinates, plugin_specs
 from mr_opensearch.core.errors import MrosError
 from mr_opensearch.core.paths import cache_dir
+from mr_opensearch.core.safe_write import write_text
 
 MANIFEST = "mros-assembly.json"
 
@@ -85,7 +86,7 @@ def load(version: str = OPENSEARCH_VERSION) -> Assembly | None:
 
 
 def _save(assembly: Assembly, home: Path) -> None:
-    (home / MANIFEST).write_text(json.dumps(asdict(assembly), indent=2, sort_keys=True) + "\n")
+    write_text(home / MANIFEST, json.dumps(asdict(assembly), indent=2, sort_keys=True) + "\n")
 
 
 def dir_size(path: Path) -> int:

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from mr_opensearch.cluster.node.state import CLUSTER_NAME
+from mr_opensearch.core.safe_write import write_text
 
 ML_COMMONS_SETTINGS: dict[str, object] = {
     "plugins.ml_commons.only_run_on_ml_node": False,
@@ -56,7 +57,7 @@ def write_config(home: Path, node_dir: Path, port: int, heap: str, plugins: set[
     for sub in ("data", "logs"):
         (node_dir / sub).mkdir(parents=True, exist_ok=True)
     lines = [f"{key}: {_yaml_value(value)}" for key, value in node_settings(port, node_dir, plugins).items()]
-    (config / "opensearch.yml").write_text("# written by mros opensearch up\n" + "\n".join(lines) + "\n")
+    write_text(config / "opensearch.yml", "# written by mros opensearch up\n" + "\n".join(lines) + "\n")
     options = (home / "config" / "jvm.options").read_text()
     options = re.sub(r"^-Xms\S+$", f"-Xms{heap}", options, flags=re.M)
     options = re.sub(r"^-Xmx\S+$", f"-Xmx{heap}", options, flags=re.M)
@@ -64,5 +65,5 @@ def write_config(home: Path, node_dir: Path, port: int, heap: str, plugins: set[
     options = options.replace("file=logs/gc.log", f"file={logs}/gc.log")
     options = options.replace("-XX:ErrorFile=logs/", f"-XX:ErrorFile={logs}/")
     options = options.replace("-XX:HeapDumpPath=data", f"-XX:HeapDumpPath={node_dir / 'data'}")
-    (config / "jvm.options").write_text(options)
+    write_text(config / "jvm.options", options)
     return config

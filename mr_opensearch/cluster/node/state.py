@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mr_opensearch.core.paths import cache_dir
+from mr_opensearch.core.safe_write import write_text
 
 CLUSTER_NAME = "mros"
 STATE_FILE = "node.json"
@@ -58,10 +59,7 @@ def load(directory: Path) -> NodeState | None:
 
 
 def save(state: NodeState) -> None:
-    state.path.mkdir(parents=True, exist_ok=True)
-    tmp = state.path / (STATE_FILE + ".tmp")
-    tmp.write_text(json.dumps(asdict(state), indent=2, sort_keys=True) + "\n")
-    tmp.replace(state.path / STATE_FILE)
+    write_text(state.path / STATE_FILE, json.dumps(asdict(state), indent=2, sort_keys=True) + "\n")
 
 
 def clear(directory: Path) -> None:

@@ -1,5 +1,9 @@
-"""Tiny random models for tests and examples (no downloads): a small BERT with a WordPiece tokenizer
-trained on the given texts, saved as a sentence-transformers directory (mean pooling + normalize)."""
+"""Test support: tiny random models and a generated data set (no downloads): a small BERT with a
+WordPiece tokenizer trained on the given texts, saved as a sentence-transformers directory (mean
+pooling + normalize); a tiny causal LM; a mixed-language Home Depot-format data set.
+
+Tests only, not part of the installed packages: ``tests/conftest.py`` puts ``tests/`` on ``sys.path``
+(pytest's default import mode), so tests import it as ``from tiny_models import ...``."""
 
 from __future__ import annotations
 
