@@ -287,9 +287,11 @@ def _replicas(options: DeployOptions, preflight: Preflight) -> int:
 
 def mros_indices(client: Any, alias: str) -> list[tuple[str, Manifest]]:
     """Every index mros made for ``alias``, oldest first (by completion, then creation time)."""
+    from opensearchpy.exceptions import NotFoundError
+
     try:
         found = client.indices.get(index=f"{alias}-*", expand_wildcards="open")
-    except Exception:
+    except NotFoundError:  # nothing matches the pattern; any other failure is the caller's to see
         return []
     out = []
     for name, body in found.items():

@@ -1,9 +1,15 @@
 """ML Commons client calls: model group, register (chunked or by URL) deduplicated by content hash, deploy.
 
 All calls go through an ``opensearch-py`` client (``client.transport.perform_request``) so they work
-against any cluster the caller is connected to. Asynchronous ML Commons tasks are polled with
-tenacity until they reach a final state or a timeout, reported as a :class:`MrosError` carrying the
-task's last answer.
+against any cluster the caller is connected to. Retrying is the transport's: a client of
+:func:`mr_opensearch.cluster.connection.connect` sends every request under
+:mod:`mr_opensearch.cluster.retry_policy`, which retries what is worth retrying and raises
+:class:`~mr_opensearch.cluster.retry_policy.RetriesExhausted` when it gives up. :func:`call` only turns
+the other failures into a :class:`MrosError` that says what they mean here (a 404 can be allowed; a
+registration whose answer was lost is not repeated by the policy, and the message says how to
+recover). Asynchronous ML Commons tasks, and a model another deploy left DEPLOYING, are polled
+(:func:`poll_until`) until they reach a final state or a timeout, reported as a :class:`MrosError`
+carrying the last answer.
 
 API (ML Commons 3.5; checked against the ml-commons source, see below)::
 
@@ -64,15 +70,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from tenacity import (
-    RetryError,
-    Retrying,
-    retry_if_exception_type,
-    retry_if_result,
-    stop_after_delay,
-    wait_fixed,
-)
-
 from mr_opensearch.core.errors import MrosError
 from mr_opensearch.core.hashing import file_sha256
 from mr_opensearch.deploy import kill_points
@@ -98,56 +95,53 @@ STATE_PREFERENCE = ("DEPLOYED", "PARTIALLY_DEPLOYED", "DEPLOYING", "REGISTERED",
 UNUSABLE_STATES = {"REGISTERING", "UPLOADING"}
 
 
-class TransientError(Exception):
-    """An answer worth retrying (the model index is still being created, a 429, ...)."""
-
-
-def _request(
+def call(
     client: Any,
     method: str,
     path: str,
     body: Any = None,
+    *,
     headers: dict[str, str] | None = None,
     allow_404: bool = False,
 ) -> Any:
+    """One request through the client's transport (so under its retry policy); None for an allowed 404.
+
+    A failure the policy gave up on arrives as ``RetriesExhausted`` and is raised as it is; a TLS error,
+    a registration the policy would not repeat, and any other error answer become a :class:`MrosError`."""
     from opensearchpy.exceptions import ConnectionError as OsConnectionError
     from opensearchpy.exceptions import SSLError, TransportError
 
-    from mr_opensearch.cluster.retry_policy import describe, retryable
+    from mr_opensearch.cluster.retry_policy import RETRY_STATUSES, describe, retryable, status_of
 
     try:
         return client.transport.perform_request(method, path, body=body, headers=headers)
     except SSLError as exc:
         raise MrosError(f"ML Commons {method} {path}: TLS error {exc.info}", "check opensearch.ca_certs") from None
     except (OsConnectionError, TransportError) as exc:
-        status = exc.status_code if isinstance(exc.status_code, int) else 0
-        if isinstance(exc, OsConnectionError) or status in (429, 502, 503, 504):
-            if not retryable(exc, method, path):  # sent, and repeating it could register a second model
-                raise MrosError(f"ML Commons {method} {path}: {describe(exc)} after the request was sent; whether "
-                                "it took effect is unknown, so mros does not repeat it",
-                                "rerun: a registered model is found by its content hash (`mros deploy`) and reused; "
-                                "one left in state REGISTERING can be deleted with DELETE /_plugins/_ml/models/<id>") from None
-            raise TransientError(str(exc) if isinstance(exc, OsConnectionError) else f"{status} {exc.info}") from exc
+        status = status_of(exc) or 0
         if status == 404 and allow_404:
             return None
-        raise MrosError(f"ML Commons {method} {path} failed: {status} {exc.error}: {exc.info}") from None
+        transient = isinstance(exc, OsConnectionError) or status in RETRY_STATUSES
+        if transient and not retryable(exc, method, path):
+            # the policy does not resend a registration after a lost answer: it could register a second model
+            raise MrosError(f"ML Commons {method} {path}: {describe(exc)} after the request was sent; whether "
+                            "it took effect is unknown, so mros does not repeat it",
+                            "rerun: a registered model is found by its content hash (`mros deploy`) and reused; "
+                            "one left in state REGISTERING can be deleted with DELETE /_plugins/_ml/models/<id>") from None
+        what = describe(exc) if isinstance(exc, OsConnectionError) else f"{status} {exc.error}: {exc.info}"
+        raise MrosError(f"ML Commons {method} {path} failed: {what}") from None
 
 
-def call(
-    client: Any, method: str, path: str, body: Any = None, *, timeout: float = 60.0, **kwargs: Any
-) -> Any:
-    """One request, retried on connection errors and 429/5xx answers for up to ``timeout`` seconds."""
-    try:
-        for attempt in Retrying(
-            stop=stop_after_delay(timeout), wait=wait_fixed(1), retry=retry_if_exception_type(TransientError)
-        ):
-            with attempt:
-                return _request(client, method, path, body, **kwargs)
-    except RetryError as exc:
-        raise MrosError(
-            f"ML Commons {method} {path} kept failing for {timeout:.0f}s: {exc.last_attempt.exception()}"
-        ) from None
-    raise AssertionError("unreachable")
+def poll_until(read: Callable[[], dict[str, Any]], final: Callable[[dict[str, Any]], bool], *, timeout: float,
+               every: float) -> dict[str, Any]:
+    """``read()`` every ``every`` seconds until ``final(answer)`` holds or ``timeout`` seconds have passed;
+    returns the last answer, so the caller tells a final one from one that timed out."""
+    deadline = time.monotonic() + timeout
+    answer = read()
+    while not final(answer) and time.monotonic() < deadline:
+        time.sleep(every)
+        answer = read()
+    return answer
 
 
 def _chunks(path: Path, chunk_bytes: int) -> Iterator[bytes]:
@@ -391,7 +385,6 @@ def register_model_chunked(
     register_body: dict[str, Any],
     model_group_id: str | None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-    timeout: float = 300.0,
     on_chunk: Callable[[int, int], None] | None = None,
     name: str | None = None,
 ) -> str:
@@ -403,15 +396,14 @@ def register_model_chunked(
     total = _total_chunks(size, chunk_bytes)
     body = register_meta_body(register_body, sha256=_checked_hash(zip_path, register_body), size=size,
                               total_chunks=total, model_group_id=model_group_id, name=name)
-    answer = call(client, "POST", f"{ML}/models/_register_meta", body, timeout=timeout)
+    answer = call(client, "POST", f"{ML}/models/_register_meta", body)
     model_id = (answer or {}).get("model_id")
     if not model_id:
         raise MrosError(f"ML Commons did not return a model id for {body['name']}: {answer}")
     kill_points.reached("chunk-upload")  # the model exists, REGISTERING, and no chunk is uploaded yet
     sent = 0
     for number, chunk in enumerate(_chunks(zip_path, chunk_bytes)):
-        call(client, "POST", f"{ML}/models/{model_id}/upload_chunk/{number}", chunk, timeout=timeout,
-             headers=CHUNK_HEADERS)
+        call(client, "POST", f"{ML}/models/{model_id}/upload_chunk/{number}", chunk, headers=CHUNK_HEADERS)
         sent += 1
         if on_chunk is not None:
             on_chunk(number, total)
@@ -432,7 +424,6 @@ def register_model(
     model_group_id: str | None = None,
     model_format: str = "ONNX",
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-    timeout: float = 300.0,
 ) -> str:
     """Register ``zip_path`` (model file + tokenizer.json) by chunked upload; return the model id.
 
@@ -446,7 +437,7 @@ def register_model(
     if description:
         register_body["description"] = description
     return register_model_chunked(client, zip_path, register_body=register_body, model_group_id=model_group_id,
-                                  chunk_bytes=chunk_bytes, timeout=timeout)
+                                  chunk_bytes=chunk_bytes)
 
 
 def register_url_body(
@@ -482,7 +473,7 @@ def register_model_url(
     Needs ``allow_registering_model_via_url`` and a URL matching ``trusted_url_regex`` (``file://`` is
     allowed by default); the node itself downloads the zip."""
     body = register_url_body(url, register_body=register_body, model_group_id=model_group_id, name=name)
-    answer = call(client, "POST", f"{ML}/models/_register", body, timeout=timeout)
+    answer = call(client, "POST", f"{ML}/models/_register", body)
     model_id = (answer or {}).get("model_id")
     if not model_id and (answer or {}).get("task_id"):
         model_id = wait_for_task(client, answer["task_id"], timeout=timeout, poll=poll).get("model_id")
@@ -500,16 +491,10 @@ def get_task(client: Any, task_id: str) -> dict[str, Any]:
 
 def wait_for_task(client: Any, task_id: str, *, timeout: float = 300.0, poll: float = 1.0) -> dict[str, Any]:
     """Poll an ML Commons task until it is final; MrosError when it failed or did not finish."""
-    retrying = Retrying(
-        stop=stop_after_delay(timeout),
-        wait=wait_fixed(poll),
-        retry=retry_if_result(lambda answer: answer.get("state") not in FINAL_TASK_STATES),
-    )
-    try:
-        task: dict[str, Any] = retrying(get_task, client, task_id)
-    except RetryError as exc:
-        last = exc.last_attempt.exception() if exc.last_attempt.failed else exc.last_attempt.result()
-        raise MrosError(f"ML Commons task {task_id} did not finish within {timeout:.0f}s: {last}") from None
+    task = poll_until(lambda: get_task(client, task_id), lambda t: t.get("state") in FINAL_TASK_STATES,
+                      timeout=timeout, every=poll)
+    if task.get("state") not in FINAL_TASK_STATES:
+        raise MrosError(f"ML Commons task {task_id} did not finish within {timeout:.0f}s: {task}")
     if task.get("state") != "COMPLETED":
         raise MrosError(
             f"ML Commons task {task_id} ended {task.get('state')}: {task.get('error') or task}",
@@ -520,7 +505,7 @@ def wait_for_task(client: Any, task_id: str, *, timeout: float = 300.0, poll: fl
 
 def deploy_model(client: Any, model_id: str, *, timeout: float = 300.0, poll: float = 1.0) -> dict[str, Any]:
     """Deploy a registered model on the cluster's nodes and wait until the deploy task completes."""
-    answer = call(client, "POST", f"{ML}/models/{model_id}/_deploy", timeout=timeout)
+    answer = call(client, "POST", f"{ML}/models/{model_id}/_deploy")
     task_id = (answer or {}).get("task_id")
     if not task_id:
         raise MrosError(f"ML Commons did not start a deploy task for {model_id}: {answer}")
@@ -532,16 +517,14 @@ def get_model(client: Any, model_id: str) -> dict[str, Any]:
     return call(client, "GET", f"{ML}/models/{model_id}")
 
 
-def _wait_while_deploying(client: Any, model_id: str, *, timeout: float, poll: float) -> str:
-    deadline = time.monotonic() + timeout
-    state = "DEPLOYING"
-    while state == "DEPLOYING":
-        if time.monotonic() > deadline:
-            raise MrosError(f"model {model_id} stayed DEPLOYING for {timeout:.0f}s",
-                            "see `GET /_plugins/_ml/profile/models` and the node log")
-        time.sleep(poll)
-        state = str(get_model(client, model_id).get("model_state"))
-    return state
+def wait_while_deploying(client: Any, model_id: str, *, timeout: float, poll: float) -> str:
+    """Poll a model another deploy left DEPLOYING until it is in another state; returns that state."""
+    model = poll_until(lambda: get_model(client, model_id), lambda m: m.get("model_state") != "DEPLOYING",
+                       timeout=timeout, every=poll)
+    if model.get("model_state") == "DEPLOYING":
+        raise MrosError(f"model {model_id} stayed DEPLOYING for {timeout:.0f}s",
+                        "see `GET /_plugins/_ml/profile/models` and the node log")
+    return str(model.get("model_state"))
 
 
 def read_package(package_dir: Path) -> tuple[Path, dict[str, Any]]:
@@ -617,7 +600,7 @@ def ensure_model(
             if not dry_run:
                 model_id = register_model_chunked(client, zip_path, register_body=register_body, name=name,
                                                   model_group_id=model_group_id, chunk_bytes=chunk_bytes,
-                                                  timeout=register_timeout, on_chunk=on_chunk)
+                                                  on_chunk=on_chunk)
         elif mode == "url":
             source = url or zip_path.resolve().as_uri()
             known = {**register_body, "model_content_hash_value": sha, "model_content_size_in_bytes": size}
@@ -633,7 +616,7 @@ def ensure_model(
             model_id = "<model_id>"
         state = "REGISTERED"
     if state == "DEPLOYING" and not dry_run:
-        state = _wait_while_deploying(client, model_id, timeout=deploy_timeout, poll=poll)
+        state = wait_while_deploying(client, model_id, timeout=deploy_timeout, poll=poll)
     if state != "DEPLOYED":
         _record(plan, "POST", f"{ML}/models/{model_id}/_deploy",
                 summary=f"then GET {ML}/tasks/<task_id> until COMPLETED (at most {deploy_timeout:.0f}s)")
