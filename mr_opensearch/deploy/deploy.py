@@ -33,8 +33,9 @@ and embed and send only the missing documents (the index is per (model, catalog)
 present is right). The lock of a killed deploy is taken over (its process is gone, or its heartbeat
 expired). The named points where tests kill a deploy are in :mod:`mr_opensearch.deploy.kill_points`.
 
-``--dry-run`` records every request the deploy would send (chunk uploads summarised) and sends only
-reads.
+Every write goes through one :class:`~mr_opensearch.deploy.write_plan.WritePlan`, ML Commons' included:
+``--dry-run`` records every request the deploy would send (chunk uploads and the bulk load summarised)
+and sends only reads.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ from mr_opensearch.deploy.preflight import (
 )
 from mr_opensearch.deploy.text_analyzers import DEFAULT as DEFAULT_TEXT_ANALYZER
 from mr_opensearch.deploy.text_analyzers import check_text_analyzer, text_field_mapping
+from mr_opensearch.deploy.write_plan import WritePlan
 from mr_opensearch.search.manifest import Manifest, read_index_manifest
 from mr_opensearch.search.served_model import ServedModel, open_encoder, store_served_copy
 
@@ -135,23 +137,6 @@ class DeployResult:
         out = {k: v for k, v in self.__dict__.items() if k != "stage"}
         out["docs_per_second"] = self.docs_per_second
         return out
-
-
-class Requests:
-    """Sends a write, or only records it under ``--dry-run``; every write is recorded either way."""
-
-    def __init__(self, dry_run: bool) -> None:
-        self.dry_run = dry_run
-        self.plan: list[dict[str, Any]] = []
-
-    def write(self, method: str, path: str, body: Any, send: Callable[[], Any], summary: str | None = None) -> Any:
-        entry: dict[str, Any] = {"method": method, "path": path}
-        if body is not None:
-            entry["body"] = body
-        if summary:
-            entry["summary"] = summary
-        self.plan.append(entry)
-        return None if self.dry_run else send()
 
 
 def index_name(alias: str, model_sha: str, catalog_sha: str, text_analyzer: str = "standard") -> str:
@@ -302,11 +287,12 @@ def mros_indices(client: Any, alias: str) -> list[tuple[str, Manifest]]:
     return out
 
 
-def move_alias(client: Any, requests: Requests, alias: str, index: str, current: list[str]) -> None:
+def move_alias(client: Any, plan: WritePlan, alias: str, index: str, current: list[str]) -> None:
+    """``alias`` off the indices in ``current`` and onto ``index``, in one ``_aliases`` call."""
     actions: list[dict] = [{"remove": {"index": other, "alias": alias}} for other in current if other != index]
     actions.append({"add": {"index": index, "alias": alias}})
     body = {"actions": actions}
-    requests.write("POST", "/_aliases", body, lambda: client.indices.update_aliases(body=body))
+    plan.write("POST", "/_aliases", body, lambda: client.indices.update_aliases(body=body))
 
 
 def prune_candidates(client: Any, alias: str, keep: int, live: str) -> list[str]:
@@ -320,13 +306,13 @@ def prune_candidates(client: Any, alias: str, keep: int, live: str) -> list[str]
     return others[: max(0, len(complete) - keep)]
 
 
-def prune(client: Any, requests: Requests, alias: str, keep: int, live: str) -> list[str]:
+def prune(client: Any, plan: WritePlan, alias: str, keep: int, live: str) -> list[str]:
     """Delete the oldest complete indices of ``alias`` beyond the ``keep`` newest (the live one counts)."""
     doomed = prune_candidates(client, alias, keep, live)
     for name in doomed:
         # ignore_unavailable: a resent DELETE whose first answer was lost finds nothing
-        requests.write("DELETE", f"/{name}", None,
-                       lambda name=name: client.indices.delete(index=name, ignore_unavailable=True))
+        plan.write("DELETE", f"/{name}", None,
+                   lambda name=name: client.indices.delete(index=name, ignore_unavailable=True))
     return doomed
 
 
@@ -463,7 +449,7 @@ def _deploy_locked(client: Any, model: ServedModel, target: _Target, options: De
     name, ids = target.name, target.ids
     existing = _existing_index(client, model, options, name)
     hybrid = hybrid_settings(model, options.hybrid, preflight)
-    requests = Requests(options.dry_run)
+    plan = WritePlan(options.dry_run)
     result = DeployResult(index=name, alias=alias, embedding=preflight.embedding,
                           embedding_reason=preflight.embedding_reason, action="", documents=len(ids), written=0,
                           seconds=0.0, previous_index=preflight.live_index, warnings=list(preflight.warnings))
@@ -475,25 +461,25 @@ def _deploy_locked(client: Any, model: ServedModel, target: _Target, options: De
         else:
             result.stage = "move alias"
             check_lock()
-            move_alias(client, requests, alias, name, preflight.alias_indices)
+            move_alias(client, plan, alias, name, preflight.alias_indices)
             result.action = "alias moved to an existing complete index"
         result.model_id = existing.model_id
         result.manifest = existing.to_meta()
     else:
-        _build(client, model, options, preflight, requests, result, name=name, ids=ids, titles=target.titles,
+        _build(client, model, options, preflight, plan, result, name=name, ids=ids, titles=target.titles,
                extra=target.extra, texts=target.texts, text_fields=target.text_fields,
                embedding_fields=target.embedding_fields, catalog_sha=target.catalog_sha,
                hybrid=hybrid, existing=existing, log=log, encode=encode, check_lock=check_lock)
         result.stage = "move alias"
         check_lock()
-        move_alias(client, requests, alias, name, preflight.alias_indices)
+        move_alias(client, plan, alias, name, preflight.alias_indices)
     if not options.dry_run and result.action != "nothing to do":
         kill_points.reached("alias-moved")
     if options.keep is not None:
         result.stage = "prune"
-        result.pruned = prune(client, requests, alias, options.keep, name)
+        result.pruned = prune(client, plan, alias, options.keep, name)
     result.stage = "done"
-    result.plan = requests.plan
+    result.plan = plan.entries
     result.seconds = time.time() - started
     if model.run_dir is not None and result.manifest is not None and not options.dry_run:
         Manifest.model_validate(result.manifest).write(model.run_dir / "deploy" / f"{name}.json")
@@ -508,7 +494,7 @@ def ids_in_index(client: Any, index: str) -> set[str]:
     return {hit["_id"] for hit in helpers.scan(client, index=index, query=query, size=5000, scroll="2m")}
 
 
-def _build(client: Any, model: ServedModel, options: DeployOptions, preflight: Preflight, requests: Requests,
+def _build(client: Any, model: ServedModel, options: DeployOptions, preflight: Preflight, plan: WritePlan,
            result: DeployResult, *, name: str, ids: list[str], titles: list[str], extra: dict[str, list[str]],
            texts: list[str], text_fields: list[str], embedding_fields: list[str], catalog_sha: str,
            hybrid: dict[str, Any], existing: Manifest | None, log: Log,
@@ -519,12 +505,12 @@ def _build(client: Any, model: ServedModel, options: DeployOptions, preflight: P
     search_pipeline: str | None = None
     model_dir: str | None = None
     if engine:
-        model_id, ingest, search_pipeline = _engine_side(client, model, options, requests, name, hybrid, log)
+        model_id, ingest, search_pipeline = _engine_side(client, model, options, plan, name, hybrid, log)
     elif not options.dry_run:
         model_dir = str(store_served_copy(model))
     else:
-        requests.plan.append({"method": "COPY", "path": f"$MROS_HOME/models/{model.sha256}",
-                              "summary": "the served ONNX model and tokenizer, for search and eval"})
+        plan.note("COPY", f"$MROS_HOME/models/{model.sha256}",
+                  summary="the served ONNX model and tokenizer, for search and eval")
     manifest = Manifest(index=name, alias=options.alias, run=str(model.run_dir) if model.run_dir else None,
                         model_sha256=model.sha256, catalog_sha256=catalog_sha, catalog=options.catalog_path,
                         embedding=preflight.embedding, model_id=model_id, model_dir=model_dir,  # type: ignore[arg-type]
@@ -542,7 +528,7 @@ def _build(client: Any, model: ServedModel, options: DeployOptions, preflight: P
         for field_name in extra:
             body["mappings"]["properties"][field_name] = text_field_mapping(options.text_analyzer)
         result.stage = "create index"
-        requests.write("PUT", f"/{name}", body, lambda: _create_index(client, name, body, manifest))
+        plan.write("PUT", f"/{name}", body, lambda: _create_index(client, name, body, manifest))
         result.action = "created"
         if not options.dry_run:
             kill_points.reached("index-created")
@@ -552,13 +538,12 @@ def _build(client: Any, model: ServedModel, options: DeployOptions, preflight: P
     docs = list(_documents(ids, titles, extra, texts))
     if existing is not None:
         result.stage = "resume"
-        docs = _missing_documents(client, requests, name, docs, result, log)
+        docs = _missing_documents(client, plan, name, docs, result, log)
     result.stage = "index documents"
     if options.dry_run:
         batches = (len(docs) + options.batch_size - 1) // options.batch_size
-        requests.plan.append({"method": "POST", "path": "/_bulk",
-                              "summary": f"{len(docs)} documents in {batches} bulk requests of up to "
-                                         f"{options.batch_size}" + ("" if engine else ", vectors embedded by mros")})
+        plan.note("POST", "/_bulk", summary=f"{len(docs)} documents in {batches} bulk requests of up to "
+                                            f"{options.batch_size}" + ("" if engine else ", vectors embedded by mros"))
     elif not docs:
         pass  # resumed: every document was already in
     elif engine:
@@ -583,7 +568,7 @@ def _build(client: Any, model: ServedModel, options: DeployOptions, preflight: P
     if not options.dry_run:
         kill_points.reached("bulk-done")
     result.stage = "refresh"
-    requests.write("POST", f"/{name}/_refresh", None, lambda: client.indices.refresh(index=name))
+    plan.write("POST", f"/{name}/_refresh", None, lambda: client.indices.refresh(index=name))
     result.stage = "count"
     if not options.dry_run:
         count = client.count(index=name)["count"]
@@ -592,14 +577,14 @@ def _build(client: Any, model: ServedModel, options: DeployOptions, preflight: P
                             "rerun the same deploy to finish it; the alias was not moved")
     result.stage = "settings"
     settings_body = {"index": {"refresh_interval": "1s"}}
-    requests.write("PUT", f"/{name}/_settings", settings_body,
-                   lambda: client.indices.put_settings(index=name, body=settings_body))
+    plan.write("PUT", f"/{name}/_settings", settings_body,
+               lambda: client.indices.put_settings(index=name, body=settings_body))
     manifest.complete = True
     manifest.completed_at = datetime.now(UTC).isoformat(timespec="seconds")
     result.stage = "mark complete"
     meta_body = {"_meta": manifest.to_meta()}
     check_lock()
-    requests.write("PUT", f"/{name}/_mapping", meta_body, lambda: client.indices.put_mapping(index=name, body=meta_body))
+    plan.write("PUT", f"/{name}/_mapping", meta_body, lambda: client.indices.put_mapping(index=name, body=meta_body))
     if not options.dry_run:
         kill_points.reached("marked-complete")
     result.manifest = manifest.to_meta()
@@ -621,14 +606,14 @@ def _create_index(client: Any, name: str, body: dict[str, Any], manifest: Manife
                             "another deploy of the same run and catalog may be running; wait for it, then rerun") from None
 
 
-def _missing_documents(client: Any, requests: Requests, name: str, docs: list[dict], result: DeployResult,
+def _missing_documents(client: Any, plan: WritePlan, name: str, docs: list[dict], result: DeployResult,
                        log: Log) -> list[dict]:
     """Resume an incomplete index: the documents of ``docs`` it does not hold yet.
 
     Every document an earlier deploy got acknowledged is in the index (durable in the translog even
     before a refresh); the refresh makes them visible to the scroll. The index is per (model, catalog)
     content, so a document present is the right one and is not sent again."""
-    requests.write("POST", f"/{name}/_refresh", None, lambda: client.indices.refresh(index=name))
+    plan.write("POST", f"/{name}/_refresh", None, lambda: client.indices.refresh(index=name))
     present = ids_in_index(client, name)
     missing = [d for d in docs if d["product_id"] not in present]
     result.already_present = len(docs) - len(missing)
@@ -637,7 +622,7 @@ def _missing_documents(client: Any, requests: Requests, name: str, docs: list[di
     return missing
 
 
-def _engine_side(client: Any, model: ServedModel, options: DeployOptions, requests: Requests, name: str,
+def _engine_side(client: Any, model: ServedModel, options: DeployOptions, plan: WritePlan, name: str,
                  hybrid: dict[str, Any], log: Log) -> tuple[str | None, str, str]:
     """Engine mode: the model registered (or found by hash) and deployed, and its two pipelines."""
     from mr_opensearch.deploy import ml_commons
@@ -647,18 +632,20 @@ def _engine_side(client: Any, model: ServedModel, options: DeployOptions, reques
     if model.zip_path is None:
         raise MrosError("engine mode needs the run's ML Commons package (RUN/onnx/ml-commons.zip)",
                         "re-export the run with `mros export --run RUN`, or deploy with --embedding client")
-    group = None if options.dry_run else ml_commons.ensure_model_group(
+    # a real deploy names the alias's model group first, so ensure_model can delete this group's dead
+    # uploads (sent, not planned); a dry run plans the group in ensure_model, when a model is to be registered
+    group = None if plan.dry_run else ml_commons.ensure_model_group(
         client, f"mros-{options.alias}", f"mros models served behind the alias {options.alias}")
     model_id = ml_commons.ensure_model(client, model.zip_path.parent, name=f"mros-{options.alias}",
-                                       model_group_id=group, dry_run=options.dry_run, plan=requests.plan)
+                                       model_group_id=group, plan=plan)
     log(f"engine: model {model_id or '(to be registered)'} deployed in ML Commons")
     ingest = f"{name}-ingest"
     search = f"{name}-hybrid"
     ingest_body = ingest_pipeline_body(model_id or "<model id>", source_field="embedding_text",
                                        target_field="embedding", description=f"mros: embeds {name}")
-    requests.write("PUT", f"/_ingest/pipeline/{ingest}", ingest_body,
-                   lambda: client.ingest.put_pipeline(id=ingest, body=ingest_body))
+    plan.write("PUT", f"/_ingest/pipeline/{ingest}", ingest_body,
+               lambda: client.ingest.put_pipeline(id=ingest, body=ingest_body))
     search_body = search_pipeline_body(HybridSettings(**hybrid), f"mros: hybrid search of {name}")
-    requests.write("PUT", f"/_search/pipeline/{search}", search_body,
-                   lambda: client.transport.perform_request("PUT", f"/_search/pipeline/{search}", body=search_body))
+    plan.write("PUT", f"/_search/pipeline/{search}", search_body,
+               lambda: client.transport.perform_request("PUT", f"/_search/pipeline/{search}", body=search_body))
     return model_id, ingest, search

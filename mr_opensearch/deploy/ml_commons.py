@@ -73,6 +73,7 @@ from typing import Any, Literal
 from mr_opensearch.core.errors import MrosError
 from mr_opensearch.core.hashing import file_sha256
 from mr_opensearch.deploy import kill_points
+from mr_opensearch.deploy.write_plan import WritePlan
 
 ML = "/_plugins/_ml"
 CHUNK_LIMIT = 10_000_000  # ModelHelper.CHUNK_SIZE: the server refuses bigger chunks
@@ -156,17 +157,6 @@ def _hits(answer: Any) -> list[dict[str, Any]]:
     return list((answer.get("hits") or {}).get("hits") or [])
 
 
-def _record(plan: list | None, method: str, path: str, body: Any = None, summary: str | None = None) -> None:
-    if plan is None:
-        return
-    entry: dict[str, Any] = {"method": method, "path": path}
-    if body is not None:
-        entry["body"] = body
-    if summary:
-        entry["summary"] = summary
-    plan.append(entry)
-
-
 # --- plugins and cluster settings -------------------------------------------------------------------
 
 
@@ -225,22 +215,21 @@ def find_model_group(client: Any, name: str) -> str | None:
     return None
 
 
-def ensure_model_group(
-    client: Any, name: str, description: str, *, dry_run: bool = False, plan: list | None = None
-) -> str:
+def ensure_model_group(client: Any, name: str, description: str, plan: WritePlan | None = None) -> str:
     """The model group ``name``: found by name, else registered; returns its ``model_group_id``.
 
-    Group names are unique in a cluster, so a lookup by name keeps reruns from failing. With
-    ``dry_run`` only the search is sent and ``"<model_group_id>"`` is returned for a group to create.
+    Group names are unique in a cluster, so a lookup by name keeps reruns from failing. The registration
+    goes through ``plan`` (none: sent, recorded nowhere); in a dry run only the search is sent and
+    ``"<model_group_id>"`` is returned for a group to create.
     """
     found = find_model_group(client, name)
     if found:
         return found
-    body = {"name": name, "description": description}
-    _record(plan, "POST", f"{ML}/model_groups/_register", body)
-    if dry_run:
+    plan = plan if plan is not None else WritePlan()
+    path, body = f"{ML}/model_groups/_register", {"name": name, "description": description}
+    answer = plan.write("POST", path, body, lambda: call(client, "POST", path, body))
+    if plan.dry_run:
         return "<model_group_id>"
-    answer = call(client, "POST", f"{ML}/model_groups/_register", body)
     group_id = (answer or {}).get("model_group_id")
     if not group_id:
         raise MrosError(f"ML Commons did not return a model group id for {name}: {answer}")
@@ -551,8 +540,7 @@ def ensure_model(
     deploy_timeout: float = 600.0,
     register_timeout: float = 600.0,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-    dry_run: bool = False,
-    plan: list | None = None,
+    plan: WritePlan | None = None,
     poll: float = 1.0,
     on_chunk: Callable[[int, int], None] | None = None,
 ) -> str:
@@ -569,35 +557,34 @@ def ensure_model(
        the node shares this filesystem);
     3. unless the model is DEPLOYED, ``_deploy`` is sent and its task polled for ``deploy_timeout`` s.
 
-    Writes are appended to ``plan`` (``{"method", "path", "body"?, "summary"?}``; chunk uploads as one
-    entry). With ``dry_run`` only searches and GETs are sent and, when the model would be registered,
+    Writes go through ``plan`` (none: sent, recorded nowhere; chunk uploads as one entry). In a dry run
+    (``plan.dry_run``) only searches and GETs are sent and, when the model would be registered,
     ``"<model_id>"`` is returned.
     """
+    plan = plan if plan is not None else WritePlan()
     zip_path, register_body = read_package(package_dir)
     sha = _checked_hash(zip_path, register_body)
     same_hash = models_with_hash(client, sha)
     for orphan in unfinished_registrations(same_hash, model_group_id):
-        _record(plan, "DELETE", f"{ML}/models/{orphan['model_id']}",
-                summary=f"a {orphan['model_state']} model of this hash whose upload never finished")
-        if not dry_run:
-            call(client, "DELETE", f"{ML}/models/{orphan['model_id']}", allow_404=True)
+        path = f"{ML}/models/{orphan['model_id']}"
+        plan.write("DELETE", path, None, lambda path=path: call(client, "DELETE", path, allow_404=True),
+                   summary=f"a {orphan['model_state']} model of this hash whose upload never finished")
     existing = _best_usable(same_hash)
     if existing is not None:
         model_id, state = existing["model_id"], str(existing["model_state"])
     else:
         if model_group_id is None:
-            model_group_id = ensure_model_group(client, name, f"mros models named {name}", dry_run=dry_run,
-                                                plan=plan)
+            model_group_id = ensure_model_group(client, name, f"mros models named {name}", plan)
         size = zip_path.stat().st_size
         if mode == "chunks":
             total = _total_chunks(size, chunk_bytes)
             meta = register_meta_body(register_body, sha256=sha, size=size, total_chunks=total,
                                       model_group_id=model_group_id, name=name)
-            _record(plan, "POST", f"{ML}/models/_register_meta", meta)
+            plan.note("POST", f"{ML}/models/_register_meta", meta)
             last = size - (total - 1) * chunk_bytes
-            _record(plan, "POST", f"{ML}/models/<model_id>/upload_chunk/<0..{total - 1}>",
-                    summary=f"{total} chunks of {chunk_bytes:,} bytes (the last {last:,}), raw bytes of {zip_path}")
-            if not dry_run:
+            plan.note("POST", f"{ML}/models/<model_id>/upload_chunk/<0..{total - 1}>",
+                      summary=f"{total} chunks of {chunk_bytes:,} bytes (the last {last:,}), raw bytes of {zip_path}")
+            if not plan.dry_run:
                 model_id = register_model_chunked(client, zip_path, register_body=register_body, name=name,
                                                   model_group_id=model_group_id, chunk_bytes=chunk_bytes,
                                                   on_chunk=on_chunk)
@@ -605,23 +592,22 @@ def ensure_model(
             source = url or zip_path.resolve().as_uri()
             known = {**register_body, "model_content_hash_value": sha, "model_content_size_in_bytes": size}
             body = register_url_body(source, register_body=known, model_group_id=model_group_id, name=name)
-            _record(plan, "POST", f"{ML}/models/_register", body,
-                    summary=f"then GET {ML}/tasks/<task_id> until COMPLETED (at most {register_timeout:.0f}s)")
-            if not dry_run:
+            plan.note("POST", f"{ML}/models/_register", body,
+                      summary=f"then GET {ML}/tasks/<task_id> until COMPLETED (at most {register_timeout:.0f}s)")
+            if not plan.dry_run:
                 model_id = register_model_url(client, source, register_body=known, model_group_id=model_group_id,
                                               name=name, timeout=register_timeout, poll=poll)
         else:
             raise MrosError(f"unknown registration mode {mode!r}", "use chunks or url")
-        if dry_run:
+        if plan.dry_run:
             model_id = "<model_id>"
         state = "REGISTERED"
-    if state == "DEPLOYING" and not dry_run:
+    if state == "DEPLOYING" and not plan.dry_run:
         state = wait_while_deploying(client, model_id, timeout=deploy_timeout, poll=poll)
     if state != "DEPLOYED":
-        _record(plan, "POST", f"{ML}/models/{model_id}/_deploy",
-                summary=f"then GET {ML}/tasks/<task_id> until COMPLETED (at most {deploy_timeout:.0f}s)")
-        if not dry_run:
-            deploy_model(client, model_id, timeout=deploy_timeout, poll=poll)
+        plan.write("POST", f"{ML}/models/{model_id}/_deploy", None,
+                   lambda: deploy_model(client, model_id, timeout=deploy_timeout, poll=poll),
+                   summary=f"then GET {ML}/tasks/<task_id> until COMPLETED (at most {deploy_timeout:.0f}s)")
     return model_id
 
 

@@ -20,6 +20,7 @@ from mr_opensearch.deploy.ingest_pipeline import (
     ingest_pipeline_body,
     put_ingest_pipeline,
 )
+from mr_opensearch.deploy.write_plan import WritePlan
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -43,10 +44,10 @@ def engine_model(opensearch_client: Any, require_plugins: Callable[..., None], t
 
 def test_ensure_model_twice_registers_once(opensearch_client: Any, engine_model: str, tiny_model: Any) -> None:
     package = tiny_model.export.zip_path.parent
-    plan: list[dict] = []
+    plan = WritePlan()
     again = ml_commons.ensure_model(opensearch_client, package, name="mros-engine-mode-test", plan=plan)
     assert again == engine_model
-    assert plan == []  # nothing registered, nothing deployed the second time
+    assert plan.entries == []  # nothing registered, nothing deployed the second time
     same_hash = ml_commons.models_with_hash(opensearch_client, tiny_model.export.sha256)
     assert [m["model_id"] for m in same_hash] == [engine_model]
     assert ml_commons.get_model(opensearch_client, engine_model)["model_state"] == "DEPLOYED"

@@ -25,6 +25,7 @@ from mr_opensearch.deploy.ingest_pipeline import (
     ingest_pipeline_body,
     put_ingest_pipeline,
 )
+from mr_opensearch.deploy.write_plan import WritePlan
 
 ML = "/_plugins/_ml"
 SEARCHES = {f"{ML}/models/_search", f"{ML}/model_groups/_search"}
@@ -247,20 +248,20 @@ def test_deploy_that_never_finishes_times_out(package: tuple[Path, bytes, str]) 
 def test_dry_run_sends_only_searches_and_plans_every_write(package: tuple[Path, bytes, str]) -> None:
     folder, _, sha = package
     client = RecordingClient(fresh_cluster(sha, [{"state": "COMPLETED"}]))
-    plan: list[dict] = []
-    model_id = ml_commons.ensure_model(client, folder, name="mros-shop", dry_run=True, plan=plan,
-                                       chunk_bytes=10_000)
+    plan = WritePlan(dry_run=True)
+    model_id = ml_commons.ensure_model(client, folder, name="mros-shop", plan=plan, chunk_bytes=10_000)
     assert model_id == "<model_id>"
     assert all(c["method"] == "GET" or c["path"] in SEARCHES for c in client.transport.calls)
     assert {c["path"] for c in client.transport.calls} == SEARCHES
-    assert [(e["method"], e["path"]) for e in plan] == [
+    assert [(e["method"], e["path"]) for e in plan.entries] == [
         ("POST", f"{ML}/model_groups/_register"),
         ("POST", f"{ML}/models/_register_meta"),
         ("POST", f"{ML}/models/<model_id>/upload_chunk/<0..2>"),
         ("POST", f"{ML}/models/<model_id>/_deploy"),
     ]
-    assert plan[1]["body"]["total_chunks"] == 3 and plan[1]["body"]["model_group_id"] == "<model_group_id>"
-    assert plan[2]["summary"].startswith("3 chunks of 10,000 bytes (the last 5,000)")
+    assert plan.entries[1]["body"]["total_chunks"] == 3
+    assert plan.entries[1]["body"]["model_group_id"] == "<model_group_id>"
+    assert plan.entries[2]["summary"].startswith("3 chunks of 10,000 bytes (the last 5,000)")
 
 
 def test_url_registration_body_and_task(package: tuple[Path, bytes, str]) -> None:
@@ -450,11 +451,11 @@ def test_dry_run_plans_the_orphan_deletion_and_sends_only_searches(package: tupl
     answers = fresh_cluster(sha, [{"state": "COMPLETED"}])
     answers[("POST", f"{ML}/models/_search")] = {"hits": {"hits": [group_hit("dead", "REGISTERING", sha, "grp1")]}}
     client = RecordingClient(answers)
-    plan: list[dict] = []
-    assert ml_commons.ensure_model(client, folder, name="mros-shop", model_group_id="grp1", dry_run=True,
+    plan = WritePlan(dry_run=True)
+    assert ml_commons.ensure_model(client, folder, name="mros-shop", model_group_id="grp1",
                                    plan=plan) == "<model_id>"
     assert {c["path"] for c in client.transport.calls} == {f"{ML}/models/_search"}
-    assert [(e["method"], e["path"]) for e in plan][:2] == [
+    assert [(e["method"], e["path"]) for e in plan.entries][:2] == [
         ("DELETE", f"{ML}/models/dead"), ("POST", f"{ML}/models/_register_meta")]
 
 
