@@ -237,7 +237,7 @@ class AliasLock:
             self._try_take()
 
     def _beat(self) -> None:
-        from opensearchpy.exceptions import ConflictError, NotFoundError
+        from opensearchpy.exceptions import ConflictError, NotFoundError, OpenSearchException
 
         last_ok = time.monotonic()
         while not self._stop.wait(self.heartbeat_s):
@@ -255,7 +255,8 @@ class AliasLock:
                     return
                 self._version = mine  # the write went through, its answer was lost and the resend conflicted
                 last_ok = time.monotonic()
-            except Exception as exc:  # the cluster is unreachable for a moment: keep trying until the TTL
+            except (OpenSearchException, MrosError) as exc:  # the cluster is unreachable for a moment (or the
+                # retry policy gave up on it): keep trying until the TTL
                 if time.monotonic() - last_ok > self.ttl_s:
                     self.lost = f"no heartbeat could be written for {self.ttl_s:.0f} s ({type(exc).__name__})"
                     return
@@ -291,7 +292,7 @@ class AliasLock:
 
     def release(self) -> None:
         """Stop the heartbeat and delete the lock document, unless another process has it by now."""
-        from opensearchpy.exceptions import ConflictError, NotFoundError
+        from opensearchpy.exceptions import ConflictError, NotFoundError, OpenSearchException
 
         self._stop.set()
         if self._thread is not None:
@@ -310,7 +311,8 @@ class AliasLock:
                                        refresh="true")
         except (ConflictError, NotFoundError):
             pass  # another process took it over, or it is gone already
-        except Exception as exc:  # never hide the error that ended the deploy behind this one
+        except (OpenSearchException, MrosError) as exc:  # the cluster did not answer: logged, so that the error
+            # that ended the deploy is not hidden behind this one
             self.log(f"lock: could not release the lock on {self.alias!r} ({type(exc).__name__}); the next deploy "
                      f"takes it over once this process is gone, or after {self.ttl_s:.0f} s without a heartbeat")
         self._version = None

@@ -33,8 +33,14 @@ and embed and send only the missing documents (the index is per (model, catalog)
 present is right). The lock of a killed deploy is taken over (its process is gone, or its heartbeat
 expired). The named points where tests kill a deploy are in :mod:`mr_opensearch.deploy.kill_points`.
 
-``--dry-run`` records every request the deploy would send (chunk uploads summarised) and sends only
-reads.
+Every write goes through one :class:`~mr_opensearch.deploy.write_plan.WritePlan`, ML Commons' included:
+``--dry-run`` records every request the deploy would send (chunk uploads and the bulk load summarised)
+and sends only reads.
+
+The code reads in the order of the work: :func:`deploy` (preflight, lock), :func:`_deploy_locked` (the
+result, then reuse or build, then the alias), :func:`_build` and its steps (:func:`_serving_side` with
+the ML Commons wiring :func:`_engine_side`, :func:`_mapping` and :func:`_create`, :func:`_bulk_load`,
+:func:`_mark_complete`). Each step sets the :attr:`DeployResult.stage` it is in.
 """
 
 from __future__ import annotations
@@ -68,6 +74,7 @@ from mr_opensearch.deploy.preflight import (
 )
 from mr_opensearch.deploy.text_analyzers import DEFAULT as DEFAULT_TEXT_ANALYZER
 from mr_opensearch.deploy.text_analyzers import check_text_analyzer, text_field_mapping
+from mr_opensearch.deploy.write_plan import WritePlan
 from mr_opensearch.search.manifest import Manifest, read_index_manifest
 from mr_opensearch.search.served_model import ServedModel, open_encoder, store_served_copy
 
@@ -137,23 +144,6 @@ class DeployResult:
         return out
 
 
-class Requests:
-    """Sends a write, or only records it under ``--dry-run``; every write is recorded either way."""
-
-    def __init__(self, dry_run: bool) -> None:
-        self.dry_run = dry_run
-        self.plan: list[dict[str, Any]] = []
-
-    def write(self, method: str, path: str, body: Any, send: Callable[[], Any], summary: str | None = None) -> Any:
-        entry: dict[str, Any] = {"method": method, "path": path}
-        if body is not None:
-            entry["body"] = body
-        if summary:
-            entry["summary"] = summary
-        self.plan.append(entry)
-        return None if self.dry_run else send()
-
-
 def index_name(alias: str, model_sha: str, catalog_sha: str, text_analyzer: str = "standard") -> str:
     """``<alias>-<model hash>-<catalog hash>``; with another analyzer than ``standard`` the third part hashes
     the catalog and the analyzer together, so an index is never reused for another text analysis."""
@@ -178,14 +168,6 @@ def hybrid_settings(model: ServedModel, given: dict[str, Any] | None, preflight:
         raise MrosError(f"the hybrid min_score cut-off needs OpenSearch 3.5+, the cluster runs {preflight.version}",
                         "tune without a min_score, or upgrade the cluster")
     return settings.model_dump(mode="json")
-
-
-def _documents(ids: list[str], titles: list[str], extra: dict[str, list[str]], texts: list[str]) -> Iterator[dict]:
-    for i, pid in enumerate(ids):
-        doc = {"product_id": pid, "title": titles[i], "embedding_text": texts[i]}
-        for name, values in extra.items():
-            doc[name] = values[i]
-        yield doc
 
 
 def encode_workers(options: DeployOptions) -> int:
@@ -287,9 +269,11 @@ def _replicas(options: DeployOptions, preflight: Preflight) -> int:
 
 def mros_indices(client: Any, alias: str) -> list[tuple[str, Manifest]]:
     """Every index mros made for ``alias``, oldest first (by completion, then creation time)."""
+    from opensearchpy.exceptions import NotFoundError
+
     try:
         found = client.indices.get(index=f"{alias}-*", expand_wildcards="open")
-    except Exception:
+    except NotFoundError:  # nothing matches the pattern; any other failure is the caller's to see
         return []
     out = []
     for name, body in found.items():
@@ -300,11 +284,12 @@ def mros_indices(client: Any, alias: str) -> list[tuple[str, Manifest]]:
     return out
 
 
-def move_alias(client: Any, requests: Requests, alias: str, index: str, current: list[str]) -> None:
+def move_alias(client: Any, plan: WritePlan, alias: str, index: str, current: list[str]) -> None:
+    """``alias`` off the indices in ``current`` and onto ``index``, in one ``_aliases`` call."""
     actions: list[dict] = [{"remove": {"index": other, "alias": alias}} for other in current if other != index]
     actions.append({"add": {"index": index, "alias": alias}})
     body = {"actions": actions}
-    requests.write("POST", "/_aliases", body, lambda: client.indices.update_aliases(body=body))
+    plan.write("POST", "/_aliases", body, lambda: client.indices.update_aliases(body=body))
 
 
 def prune_candidates(client: Any, alias: str, keep: int, live: str) -> list[str]:
@@ -318,13 +303,13 @@ def prune_candidates(client: Any, alias: str, keep: int, live: str) -> list[str]
     return others[: max(0, len(complete) - keep)]
 
 
-def prune(client: Any, requests: Requests, alias: str, keep: int, live: str) -> list[str]:
+def prune(client: Any, plan: WritePlan, alias: str, keep: int, live: str) -> list[str]:
     """Delete the oldest complete indices of ``alias`` beyond the ``keep`` newest (the live one counts)."""
     doomed = prune_candidates(client, alias, keep, live)
     for name in doomed:
         # ignore_unavailable: a resent DELETE whose first answer was lost finds nothing
-        requests.write("DELETE", f"/{name}", None,
-                       lambda name=name: client.indices.delete(index=name, ignore_unavailable=True))
+        plan.write("DELETE", f"/{name}", None,
+                   lambda name=name: client.indices.delete(index=name, ignore_unavailable=True))
     return doomed
 
 
@@ -334,20 +319,21 @@ def deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOptions
 
     The preflight refuses before anything is written; a real deploy then takes the alias lock and holds
     it (heartbeat) until it returns or fails; ``--dry-run`` takes no lock. When the cluster stops
-    answering for longer than the retry budget, the error says where the deploy stopped and what is done."""
-    progress: dict[str, DeployResult] = {}
+    answering for longer than the retry budget, the error says where the deploy stopped and what is done
+    (:func:`_stopped`, from the stage its :class:`DeployResult` reached)."""
     try:
-        return _deploy(client, model, catalog, options, log, encode, progress)
-    except RetriesExhausted as exc:
-        raise _stopped(exc, progress.get("result")) from exc
+        return _deploy(client, model, catalog, options, log, encode)
+    except RetriesExhausted as exc:  # before the deploy's result existed: during the preflight checks
+        raise MrosError(f"deploy stopped during the preflight checks: {exc.message}. Nothing was written",
+                        STOPPED_HINT) from exc
 
 
-def _stopped(exc: RetriesExhausted, result: DeployResult | None) -> MrosError:
-    """The error for a deploy the cluster stopped answering: where it stopped and what is done."""
-    hint = ("rerun the same deploy once the cluster answers again: it finds the index and finishes it (documents "
-            "are resent under the same ids, nothing is duplicated); --retry-budget SECONDS waits out longer outages")
-    if result is None:
-        return MrosError(f"deploy stopped during the preflight checks: {exc.message}. Nothing was written", hint)
+STOPPED_HINT = ("rerun the same deploy once the cluster answers again: it finds the index and finishes it (documents "
+                "are resent under the same ids, nothing is duplicated); --retry-budget SECONDS waits out longer outages")
+
+
+def _stopped(exc: RetriesExhausted, result: DeployResult) -> MrosError:
+    """The error for a deploy the cluster stopped answering at ``result.stage``: where it stopped and what is done."""
     stage = result.stage
     if result.action not in ("created", "resumed"):
         index = f"index {result.index} was not created" if stage in ("preflight", "create index") else \
@@ -365,11 +351,11 @@ def _stopped(exc: RetriesExhausted, result: DeployResult | None) -> MrosError:
     else:
         alias = f"the alias {result.alias} was not moved" + (
             f" (it still points at {result.previous_index})" if result.previous_index else "")
-    return MrosError(f"deploy stopped while {stage}: {exc.message}. Done: {index}; {alias}", hint)
+    return MrosError(f"deploy stopped while {stage}: {exc.message}. Done: {index}; {alias}", STOPPED_HINT)
 
 
 def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOptions, log: Log,
-            encode: Callable[[list[str]], np.ndarray] | None, progress: dict[str, DeployResult]) -> DeployResult:
+            encode: Callable[[list[str]], np.ndarray] | None) -> DeployResult:
     """The preflight, then the lock, then :func:`_deploy_locked` under it."""
     started = time.time()
     alias = check_index_name(options.alias)
@@ -389,7 +375,7 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
     log(f"embedding: {preflight.embedding} ({preflight.embedding_reason})")
     target = _target(model, catalog, options)
     if options.dry_run:
-        return _deploy_locked(client, model, target, options, preflight, None, started, log, encode, progress)
+        return _deploy_locked(client, model, target, options, preflight, None, started, log, encode)
     _existing_index(client, model, options, target.name)  # its refusals write nothing, not even the lock
     lock = AliasLock(client, alias, command="deploy", log=log).acquire(options.lock_wait)
     try:
@@ -397,7 +383,7 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
         # the alias may have moved while this process waited for the lock: read the cluster again
         preflight = run_preflight(client, alias=alias, dimension=model.dimension, embedding=options.embedding,
                                   allow_dimension_change=options.allow_dimension_change)
-        return _deploy_locked(client, model, target, options, preflight, lock, started, log, encode, progress)
+        return _deploy_locked(client, model, target, options, preflight, lock, started, log, encode)
     finally:
         lock.release()
 
@@ -453,49 +439,60 @@ def _existing_index(client: Any, model: ServedModel, options: DeployOptions, nam
 
 
 def _deploy_locked(client: Any, model: ServedModel, target: _Target, options: DeployOptions, preflight: Preflight,
-                   lock: AliasLock | None, started: float, log: Log, encode: Callable[[list[str]], np.ndarray],
-                   progress: dict[str, DeployResult]) -> DeployResult:
-    """The deploy's reads and writes, under the alias lock (``lock`` is None only for a dry run)."""
-    alias = options.alias
-    check_lock = lock.ensure_held if lock is not None else (lambda: None)
-    name, ids = target.name, target.ids
-    existing = _existing_index(client, model, options, name)
-    hybrid = hybrid_settings(model, options.hybrid, preflight)
-    requests = Requests(options.dry_run)
-    result = DeployResult(index=name, alias=alias, embedding=preflight.embedding,
-                          embedding_reason=preflight.embedding_reason, action="", documents=len(ids), written=0,
-                          seconds=0.0, previous_index=preflight.live_index, warnings=list(preflight.warnings))
-    progress["result"] = result
+                   lock: AliasLock | None, started: float, log: Log,
+                   encode: Callable[[list[str]], np.ndarray]) -> DeployResult:
+    """The deploy's reads and writes, under the alias lock (``lock`` is None only for a dry run).
 
-    if existing is not None and existing.complete and client.count(index=name)["count"] == len(ids):
-        if preflight.live_index == name:
-            result.action = "nothing to do"
+    The result is made before the first write and each step sets its ``stage``; when the cluster stops
+    answering, :func:`_stopped` tells from it where the deploy stopped and what is done."""
+    check_lock = lock.ensure_held if lock is not None else (lambda: None)
+    existing = _existing_index(client, model, options, target.name)
+    hybrid = hybrid_settings(model, options.hybrid, preflight)
+    plan = WritePlan(options.dry_run)
+    result = DeployResult(index=target.name, alias=options.alias, embedding=preflight.embedding,
+                          embedding_reason=preflight.embedding_reason, action="", documents=len(target.ids),
+                          written=0, seconds=0.0, previous_index=preflight.live_index,
+                          warnings=list(preflight.warnings))
+    try:
+        if existing is not None and existing.complete and client.count(index=target.name)["count"] == len(target.ids):
+            _reuse_complete(client, plan, result, existing, preflight, check_lock)
         else:
-            result.stage = "move alias"
-            check_lock()
-            move_alias(client, requests, alias, name, preflight.alias_indices)
-            result.action = "alias moved to an existing complete index"
-        result.model_id = existing.model_id
-        result.manifest = existing.to_meta()
-    else:
-        _build(client, model, options, preflight, requests, result, name=name, ids=ids, titles=target.titles,
-               extra=target.extra, texts=target.texts, text_fields=target.text_fields,
-               embedding_fields=target.embedding_fields, catalog_sha=target.catalog_sha,
-               hybrid=hybrid, existing=existing, log=log, encode=encode, check_lock=check_lock)
-        result.stage = "move alias"
-        check_lock()
-        move_alias(client, requests, alias, name, preflight.alias_indices)
-    if not options.dry_run and result.action != "nothing to do":
-        kill_points.reached("alias-moved")
-    if options.keep is not None:
-        result.stage = "prune"
-        result.pruned = prune(client, requests, alias, options.keep, name)
+            _build(client, model, target, options, preflight, plan, result, existing=existing, hybrid=hybrid,
+                   log=log, encode=encode, check_lock=check_lock)
+            _point_alias(client, plan, result, preflight, check_lock)
+        if not options.dry_run and result.action != "nothing to do":
+            kill_points.reached("alias-moved")
+        if options.keep is not None:
+            result.stage = "prune"
+            result.pruned = prune(client, plan, options.alias, options.keep, target.name)
+    except RetriesExhausted as exc:
+        raise _stopped(exc, result) from exc
     result.stage = "done"
-    result.plan = requests.plan
+    result.plan = plan.entries
     result.seconds = time.time() - started
     if model.run_dir is not None and result.manifest is not None and not options.dry_run:
-        Manifest.model_validate(result.manifest).write(model.run_dir / "deploy" / f"{name}.json")
+        Manifest.model_validate(result.manifest).write(model.run_dir / "deploy" / f"{target.name}.json")
     return result
+
+
+def _reuse_complete(client: Any, plan: WritePlan, result: DeployResult, existing: Manifest, preflight: Preflight,
+                    check_lock: Callable[[], None]) -> None:
+    """The index is complete already (same run, same catalog): only the alias moves to it, if it is not there."""
+    if preflight.live_index == result.index:
+        result.action = "nothing to do"
+    else:
+        _point_alias(client, plan, result, preflight, check_lock)
+        result.action = "alias moved to an existing complete index"
+    result.model_id = existing.model_id
+    result.manifest = existing.to_meta()
+
+
+def _point_alias(client: Any, plan: WritePlan, result: DeployResult, preflight: Preflight,
+                 check_lock: Callable[[], None]) -> None:
+    """The alias moved onto the deploy's index, the lock checked just before."""
+    result.stage = "move alias"
+    check_lock()
+    move_alias(client, plan, result.alias, result.index, preflight.alias_indices)
 
 
 def ids_in_index(client: Any, index: str) -> set[str]:
@@ -506,57 +503,168 @@ def ids_in_index(client: Any, index: str) -> set[str]:
     return {hit["_id"] for hit in helpers.scan(client, index=index, query=query, size=5000, scroll="2m")}
 
 
-def _build(client: Any, model: ServedModel, options: DeployOptions, preflight: Preflight, requests: Requests,
-           result: DeployResult, *, name: str, ids: list[str], titles: list[str], extra: dict[str, list[str]],
-           texts: list[str], text_fields: list[str], embedding_fields: list[str], catalog_sha: str,
-           hybrid: dict[str, Any], existing: Manifest | None, log: Log,
-           encode: Callable[[list[str]], np.ndarray], check_lock: Callable[[], None]) -> None:
-    engine = preflight.embedding == "engine"
+@dataclass
+class _Serving:
+    """Where the index's vectors come from: ML Commons and its two pipelines (engine mode), or the served
+    model's copy under ``$MROS_HOME`` (client mode; none in a dry run)."""
+
     model_id: str | None = None
-    ingest: str | None = None
+    ingest_pipeline: str | None = None
     search_pipeline: str | None = None
     model_dir: str | None = None
-    if engine:
-        model_id, ingest, search_pipeline = _engine_side(client, model, options, requests, name, hybrid, log)
-    elif not options.dry_run:
-        model_dir = str(store_served_copy(model))
-    else:
-        requests.plan.append({"method": "COPY", "path": f"$MROS_HOME/models/{model.sha256}",
-                              "summary": "the served ONNX model and tokenizer, for search and eval"})
-    manifest = Manifest(index=name, alias=options.alias, run=str(model.run_dir) if model.run_dir else None,
-                        model_sha256=model.sha256, catalog_sha256=catalog_sha, catalog=options.catalog_path,
-                        embedding=preflight.embedding, model_id=model_id, model_dir=model_dir,  # type: ignore[arg-type]
-                        dimension=model.dimension, space_type=model.space_type, pooling_mode=model.pooling_mode,
-                        normalize_result=model.normalize_result, text_fields=text_fields,
-                        text_analyzer=options.text_analyzer,
-                        embedding_fields=embedding_fields, ingest_pipeline=ingest, search_pipeline=search_pipeline,
-                        boundaries=model.boundaries, hybrid=hybrid, documents=len(ids))
+
+
+def _build(client: Any, model: ServedModel, target: _Target, options: DeployOptions, preflight: Preflight,
+           plan: WritePlan, result: DeployResult, *, existing: Manifest | None, hybrid: dict[str, Any], log: Log,
+           encode: Callable[[list[str]], np.ndarray], check_lock: Callable[[], None]) -> None:
+    """The index of ``target`` made complete: created with its mapping (or, when ``existing``, resumed),
+    filled, and marked complete. The alias is not touched."""
+    serving = _serving_side(client, model, target, options, preflight, plan, hybrid, log)
+    manifest = _manifest(model, target, options, preflight, serving, hybrid)
     if existing is None:
-        body = render("mappings", "product-index", dimension=model.dimension, ef_search=options.ef_search,
-                      shards=options.shards, replicas=_replicas(options, preflight), refresh_interval="-1",
-                      ingest_pipeline=ingest or "_none", search_pipeline=search_pipeline or "_none",
-                      space_type=model.space_type, hnsw_m=options.hnsw_m, ef_construction=options.ef_construction,
-                      text_analyzer=options.text_analyzer, manifest=manifest.to_meta())
-        for field_name in extra:
-            body["mappings"]["properties"][field_name] = text_field_mapping(options.text_analyzer)
-        result.stage = "create index"
-        requests.write("PUT", f"/{name}", body, lambda: _create_index(client, name, body, manifest))
-        result.action = "created"
-        if not options.dry_run:
-            kill_points.reached("index-created")
+        _create(client, plan, result, _mapping(model, target, options, preflight, serving, manifest), manifest)
     else:
         result.action = "resumed"
-    result.model_id = model_id
-    docs = list(_documents(ids, titles, extra, texts))
+    result.model_id = serving.model_id
+    docs = list(_documents(target))
     if existing is not None:
         result.stage = "resume"
-        docs = _missing_documents(client, requests, name, docs, result, log)
+        docs = _missing_documents(client, plan, target.name, docs, result, log)
+    _bulk_load(client, model, target.name, docs, options, preflight, plan, result, encode)
+    _mark_complete(client, plan, result, len(target.ids), manifest, check_lock)
+
+
+def _serving_side(client: Any, model: ServedModel, target: _Target, options: DeployOptions, preflight: Preflight,
+                  plan: WritePlan, hybrid: dict[str, Any], log: Log) -> _Serving:
+    """Engine mode: the ML Commons wiring (:func:`_engine_side`); client mode: the served model copied to
+    ``$MROS_HOME/models/<sha>`` (only planned in a dry run)."""
+    if preflight.embedding == "engine":
+        return _engine_side(client, model, options, plan, target.name, hybrid, log)
+    if plan.dry_run:
+        plan.note("COPY", f"$MROS_HOME/models/{model.sha256}",
+                  summary="the served ONNX model and tokenizer, for search and eval")
+        return _Serving()
+    return _Serving(model_dir=str(store_served_copy(model)))
+
+
+def _engine_side(client: Any, model: ServedModel, options: DeployOptions, plan: WritePlan, name: str,
+                 hybrid: dict[str, Any], log: Log) -> _Serving:
+    """Engine mode: the model registered (or found by hash) and deployed, and its two pipelines."""
+    from mr_opensearch.deploy import ml_commons
+    from mr_opensearch.deploy.ingest_pipeline import ingest_pipeline_body
+    from mr_opensearch.search.fusion import HybridSettings, search_pipeline_body
+
+    if model.zip_path is None:
+        raise MrosError("engine mode needs the run's ML Commons package (RUN/onnx/ml-commons.zip)",
+                        "re-export the run with `mros export --run RUN`, or deploy with --embedding client")
+    # a real deploy names the alias's model group first, so ensure_model can delete this group's dead
+    # uploads (sent, not planned); a dry run plans the group in ensure_model, when a model is to be registered
+    group = None if plan.dry_run else ml_commons.ensure_model_group(
+        client, f"mros-{options.alias}", f"mros models served behind the alias {options.alias}")
+    model_id = ml_commons.ensure_model(client, model.zip_path.parent, name=f"mros-{options.alias}",
+                                       model_group_id=group, plan=plan)
+    log(f"engine: model {model_id or '(to be registered)'} deployed in ML Commons")
+    ingest = f"{name}-ingest"
+    search = f"{name}-hybrid"
+    ingest_body = ingest_pipeline_body(model_id or "<model id>", source_field="embedding_text",
+                                       target_field="embedding", description=f"mros: embeds {name}")
+    plan.write("PUT", f"/_ingest/pipeline/{ingest}", ingest_body,
+               lambda: client.ingest.put_pipeline(id=ingest, body=ingest_body))
+    search_body = search_pipeline_body(HybridSettings(**hybrid), f"mros: hybrid search of {name}")
+    plan.write("PUT", f"/_search/pipeline/{search}", search_body,
+               lambda: client.transport.perform_request("PUT", f"/_search/pipeline/{search}", body=search_body))
+    return _Serving(model_id=model_id, ingest_pipeline=ingest, search_pipeline=search)
+
+
+def _manifest(model: ServedModel, target: _Target, options: DeployOptions, preflight: Preflight, serving: _Serving,
+              hybrid: dict[str, Any]) -> Manifest:
+    """The index's manifest (its ``_meta``), not complete yet."""
+    return Manifest(index=target.name, alias=options.alias, run=str(model.run_dir) if model.run_dir else None,
+                    model_sha256=model.sha256, catalog_sha256=target.catalog_sha, catalog=options.catalog_path,
+                    embedding=preflight.embedding, model_id=serving.model_id,  # type: ignore[arg-type]
+                    model_dir=serving.model_dir, dimension=model.dimension, space_type=model.space_type,
+                    pooling_mode=model.pooling_mode, normalize_result=model.normalize_result,
+                    text_fields=target.text_fields, text_analyzer=options.text_analyzer,
+                    embedding_fields=target.embedding_fields, ingest_pipeline=serving.ingest_pipeline,
+                    search_pipeline=serving.search_pipeline, boundaries=model.boundaries, hybrid=hybrid,
+                    documents=len(target.ids))
+
+
+def _mapping(model: ServedModel, target: _Target, options: DeployOptions, preflight: Preflight, serving: _Serving,
+             manifest: Manifest) -> dict[str, Any]:
+    """The body that creates the index: ``mappings/product-index`` rendered, plus the extra text fields."""
+    body = render("mappings", "product-index", dimension=model.dimension, ef_search=options.ef_search,
+                  shards=options.shards, replicas=_replicas(options, preflight), refresh_interval="-1",
+                  ingest_pipeline=serving.ingest_pipeline or "_none",
+                  search_pipeline=serving.search_pipeline or "_none", space_type=model.space_type,
+                  hnsw_m=options.hnsw_m, ef_construction=options.ef_construction,
+                  text_analyzer=options.text_analyzer, manifest=manifest.to_meta())
+    for field_name in target.extra:
+        body["mappings"]["properties"][field_name] = text_field_mapping(options.text_analyzer)
+    return body
+
+
+def _create(client: Any, plan: WritePlan, result: DeployResult, body: dict[str, Any], manifest: Manifest) -> None:
+    """``PUT /<index>`` with ``body`` (:func:`_create_index`)."""
+    result.stage = "create index"
+    name = result.index
+    plan.write("PUT", f"/{name}", body, lambda: _create_index(client, name, body, manifest))
+    result.action = "created"
+    if not plan.dry_run:
+        kill_points.reached("index-created")
+
+
+def _create_index(client: Any, name: str, body: dict[str, Any], manifest: Manifest) -> None:
+    """``PUT /name``; when a resent PUT finds the index, it is accepted if it carries exactly ``manifest``
+    (the first PUT was carried out and its answer lost), refused otherwise."""
+    from opensearchpy.exceptions import RequestError
+
+    try:
+        client.indices.create(index=name, body=body)
+    except RequestError as exc:
+        if exc.error != "resource_already_exists_exception":
+            raise
+        found = read_index_manifest(client, name)
+        if found is None or found.to_meta() != manifest.to_meta():
+            raise MrosError(f"index {name} appeared while this deploy was creating it",
+                            "another deploy of the same run and catalog may be running; wait for it, then rerun") from None
+
+
+def _documents(target: _Target) -> Iterator[dict]:
+    for i, pid in enumerate(target.ids):
+        doc = {"product_id": pid, "title": target.titles[i], "embedding_text": target.texts[i]}
+        for name, values in target.extra.items():
+            doc[name] = values[i]
+        yield doc
+
+
+def _missing_documents(client: Any, plan: WritePlan, name: str, docs: list[dict], result: DeployResult,
+                       log: Log) -> list[dict]:
+    """Resume an incomplete index: the documents of ``docs`` it does not hold yet.
+
+    Every document an earlier deploy got acknowledged is in the index (durable in the translog even
+    before a refresh); the refresh makes them visible to the scroll. The index is per (model, catalog)
+    content, so a document present is the right one and is not sent again."""
+    plan.write("POST", f"/{name}/_refresh", None, lambda: client.indices.refresh(index=name))
+    present = ids_in_index(client, name)
+    missing = [d for d in docs if d["product_id"] not in present]
+    result.already_present = len(docs) - len(missing)
+    log(f"deploy: resuming the incomplete index {name} left by an earlier deploy: {result.already_present} of "
+        f"{len(docs)} documents already in, {len(missing)} to send")
+    return missing
+
+
+def _bulk_load(client: Any, model: ServedModel, name: str, docs: list[dict], options: DeployOptions,
+               preflight: Preflight, plan: WritePlan, result: DeployResult,
+               encode: Callable[[list[str]], np.ndarray]) -> None:
+    """``docs`` bulk-indexed into ``name``: as they are in engine mode (the ingest pipeline embeds them),
+    with the vectors of ``encode`` in client mode; one summary entry in a dry run."""
+    engine = preflight.embedding == "engine"
     result.stage = "index documents"
-    if options.dry_run:
+    if plan.dry_run:
         batches = (len(docs) + options.batch_size - 1) // options.batch_size
-        requests.plan.append({"method": "POST", "path": "/_bulk",
-                              "summary": f"{len(docs)} documents in {batches} bulk requests of up to "
-                                         f"{options.batch_size}" + ("" if engine else ", vectors embedded by mros")})
+        plan.note("POST", "/_bulk", summary=f"{len(docs)} documents in {batches} bulk requests of up to "
+                                            f"{options.batch_size}" + ("" if engine else ", vectors embedded by mros"))
     elif not docs:
         pass  # resumed: every document was already in
     elif engine:
@@ -578,85 +686,32 @@ def _build(client: Any, model: ServedModel, options: DeployOptions, preflight: P
         result.written = _bulk(client, actions(), chunk_size=options.batch_size, total=len(docs),
                                progress=options.progress, desc=f"indexing {name}", result=result)
         result.encode_seconds = timer["encode"]
-    if not options.dry_run:
+    if not plan.dry_run:
         kill_points.reached("bulk-done")
+
+
+def _mark_complete(client: Any, plan: WritePlan, result: DeployResult, documents: int, manifest: Manifest,
+                   check_lock: Callable[[], None]) -> None:
+    """Refresh, check the count, turn refreshes on, then ``_meta.complete = true`` (under the lock)."""
+    name = result.index
     result.stage = "refresh"
-    requests.write("POST", f"/{name}/_refresh", None, lambda: client.indices.refresh(index=name))
+    plan.write("POST", f"/{name}/_refresh", None, lambda: client.indices.refresh(index=name))
     result.stage = "count"
-    if not options.dry_run:
+    if not plan.dry_run:
         count = client.count(index=name)["count"]
-        if count != len(ids):
-            raise MrosError(f"{name} holds {count} documents, expected {len(ids)}",
+        if count != documents:
+            raise MrosError(f"{name} holds {count} documents, expected {documents}",
                             "rerun the same deploy to finish it; the alias was not moved")
     result.stage = "settings"
     settings_body = {"index": {"refresh_interval": "1s"}}
-    requests.write("PUT", f"/{name}/_settings", settings_body,
-                   lambda: client.indices.put_settings(index=name, body=settings_body))
+    plan.write("PUT", f"/{name}/_settings", settings_body,
+               lambda: client.indices.put_settings(index=name, body=settings_body))
     manifest.complete = True
     manifest.completed_at = datetime.now(UTC).isoformat(timespec="seconds")
     result.stage = "mark complete"
     meta_body = {"_meta": manifest.to_meta()}
     check_lock()
-    requests.write("PUT", f"/{name}/_mapping", meta_body, lambda: client.indices.put_mapping(index=name, body=meta_body))
-    if not options.dry_run:
+    plan.write("PUT", f"/{name}/_mapping", meta_body, lambda: client.indices.put_mapping(index=name, body=meta_body))
+    if not plan.dry_run:
         kill_points.reached("marked-complete")
     result.manifest = manifest.to_meta()
-
-
-def _create_index(client: Any, name: str, body: dict[str, Any], manifest: Manifest) -> None:
-    """``PUT /name``; when a resent PUT finds the index, it is accepted if it carries exactly ``manifest``
-    (the first PUT was carried out and its answer lost), refused otherwise."""
-    from opensearchpy.exceptions import RequestError
-
-    try:
-        client.indices.create(index=name, body=body)
-    except RequestError as exc:
-        if exc.error != "resource_already_exists_exception":
-            raise
-        found = read_index_manifest(client, name)
-        if found is None or found.to_meta() != manifest.to_meta():
-            raise MrosError(f"index {name} appeared while this deploy was creating it",
-                            "another deploy of the same run and catalog may be running; wait for it, then rerun") from None
-
-
-def _missing_documents(client: Any, requests: Requests, name: str, docs: list[dict], result: DeployResult,
-                       log: Log) -> list[dict]:
-    """Resume an incomplete index: the documents of ``docs`` it does not hold yet.
-
-    Every document an earlier deploy got acknowledged is in the index (durable in the translog even
-    before a refresh); the refresh makes them visible to the scroll. The index is per (model, catalog)
-    content, so a document present is the right one and is not sent again."""
-    requests.write("POST", f"/{name}/_refresh", None, lambda: client.indices.refresh(index=name))
-    present = ids_in_index(client, name)
-    missing = [d for d in docs if d["product_id"] not in present]
-    result.already_present = len(docs) - len(missing)
-    log(f"deploy: resuming the incomplete index {name} left by an earlier deploy: {result.already_present} of "
-        f"{len(docs)} documents already in, {len(missing)} to send")
-    return missing
-
-
-def _engine_side(client: Any, model: ServedModel, options: DeployOptions, requests: Requests, name: str,
-                 hybrid: dict[str, Any], log: Log) -> tuple[str | None, str, str]:
-    """Engine mode: the model registered (or found by hash) and deployed, and its two pipelines."""
-    from mr_opensearch.deploy import ml_commons
-    from mr_opensearch.deploy.ingest_pipeline import ingest_pipeline_body
-    from mr_opensearch.search.fusion import HybridSettings, search_pipeline_body
-
-    if model.zip_path is None:
-        raise MrosError("engine mode needs the run's ML Commons package (RUN/onnx/ml-commons.zip)",
-                        "re-export the run with `mros export --run RUN`, or deploy with --embedding client")
-    group = None if options.dry_run else ml_commons.ensure_model_group(
-        client, f"mros-{options.alias}", f"mros models served behind the alias {options.alias}")
-    model_id = ml_commons.ensure_model(client, model.zip_path.parent, name=f"mros-{options.alias}",
-                                       model_group_id=group, dry_run=options.dry_run, plan=requests.plan)
-    log(f"engine: model {model_id or '(to be registered)'} deployed in ML Commons")
-    ingest = f"{name}-ingest"
-    search = f"{name}-hybrid"
-    ingest_body = ingest_pipeline_body(model_id or "<model id>", source_field="embedding_text",
-                                       target_field="embedding", description=f"mros: embeds {name}")
-    requests.write("PUT", f"/_ingest/pipeline/{ingest}", ingest_body,
-                   lambda: client.ingest.put_pipeline(id=ingest, body=ingest_body))
-    search_body = search_pipeline_body(HybridSettings(**hybrid), f"mros: hybrid search of {name}")
-    requests.write("PUT", f"/_search/pipeline/{search}", search_body,
-                   lambda: client.transport.perform_request("PUT", f"/_search/pipeline/{search}", body=search_body))
-    return model_id, ingest, search

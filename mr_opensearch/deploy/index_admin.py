@@ -13,8 +13,9 @@ from typing import Any
 
 from mr_opensearch.core.errors import MrosError
 from mr_opensearch.deploy.alias_lock import LOCK_INDEX, AliasLock, read_lock
-from mr_opensearch.deploy.deploy import Requests, move_alias, mros_indices
+from mr_opensearch.deploy.deploy import move_alias, mros_indices
 from mr_opensearch.deploy.preflight import alias_targets, check_index_name
+from mr_opensearch.deploy.write_plan import WritePlan
 
 
 def rollback(client: Any, alias: str, *, to: str | None = None, dry_run: bool = False,
@@ -41,15 +42,15 @@ def rollback(client: Any, alias: str, *, to: str | None = None, dry_run: bool = 
                         f"`mros status --alias {alias}` lists its indices")
     else:
         target = candidates[-1]
-    requests = Requests(dry_run)
+    plan = WritePlan(dry_run)
     if dry_run:
-        move_alias(client, requests, alias, target, live)
+        move_alias(client, plan, alias, target, live)
     else:
         with AliasLock(client, alias, command="rollback", log=log):
             if alias_targets(client, alias) != live:
                 raise MrosError(f"alias {alias!r} moved while this rollback started", "rerun `mros rollback`")
-            move_alias(client, requests, alias, target, live)
-    return {"alias": alias, "from": live, "to": target, "dry_run": dry_run, "plan": requests.plan}
+            move_alias(client, plan, alias, target, live)
+    return {"alias": alias, "from": live, "to": target, "dry_run": dry_run, "plan": plan.entries}
 
 
 def status(client: Any, alias: str) -> dict[str, Any]:

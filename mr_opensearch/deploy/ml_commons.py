@@ -1,9 +1,21 @@
 """ML Commons client calls: model group, register (chunked or by URL) deduplicated by content hash, deploy.
 
 All calls go through an ``opensearch-py`` client (``client.transport.perform_request``) so they work
-against any cluster the caller is connected to. Asynchronous ML Commons tasks are polled with
-tenacity until they reach a final state or a timeout, reported as a :class:`MrosError` carrying the
-task's last answer.
+against any cluster the caller is connected to. Retrying is the transport's: a client of
+:func:`mr_opensearch.cluster.connection.connect` sends every request under
+:mod:`mr_opensearch.cluster.retry_policy`, which retries what is worth retrying and raises
+:class:`~mr_opensearch.cluster.retry_policy.RetriesExhausted` when it gives up. :func:`call` only turns
+the other failures into a :class:`MrosError` that says what they mean here (a 404 can be allowed; a
+registration whose answer was lost is not repeated by the policy, and the message says how to
+recover). Asynchronous ML Commons tasks, and a model another deploy left DEPLOYING, are polled
+(:func:`poll_until`) until they reach a final state or a timeout, reported as a :class:`MrosError` carrying
+the last answer.
+
+:func:`ensure_model` is the deploy's entry point: :func:`find_model`, then :func:`register_package`
+when no usable model has the package's hash, then :func:`ensure_deployed`. Writes go through a
+:class:`~mr_opensearch.deploy.write_plan.WritePlan`, which records them (``--dry-run`` only records).
+What only the tests use (the legacy ``register_model``, predict, undeploy, delete, the local-model
+cluster settings) is in ``tests/tools/ml_commons_support.py``.
 
 API (ML Commons 3.5; checked against the ml-commons source, see below)::
 
@@ -18,8 +30,8 @@ API (ML Commons 3.5; checked against the ml-commons source, see below)::
     POST /_plugins/_ml/models/_register            {..., url}  (Option B)               -> {task_id}
     POST /_plugins/_ml/models/<id>/_deploy                                              -> {task_id}
     GET  /_plugins/_ml/tasks/<task_id>             -> {state: CREATED|RUNNING|COMPLETED|FAILED|..., model_id, error}
-    POST /_plugins/_ml/_predict/text_embedding/<id>  {text_docs: [...]}
-    PUT  /_cluster/settings                        local-model settings (only on request)
+    GET  /_plugins/_ml/models/<id>                 -> {model_state, ...}
+    DELETE /_plugins/_ml/models/<id>               (a REGISTERING model of the caller's own group)
 
 What was verified in ml-commons' source (the code corpus, ``opensearch-project/ml-commons``) and what
 follows from it:
@@ -56,26 +68,18 @@ follows from it:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-
-from tenacity import (
-    RetryError,
-    Retrying,
-    retry_if_exception_type,
-    retry_if_result,
-    stop_after_delay,
-    wait_fixed,
-)
 
 from mr_opensearch.core.errors import MrosError
 from mr_opensearch.core.hashing import file_sha256
 from mr_opensearch.deploy import kill_points
+from mr_opensearch.deploy.write_plan import WritePlan
 
 ML = "/_plugins/_ml"
 CHUNK_LIMIT = 10_000_000  # ModelHelper.CHUNK_SIZE: the server refuses bigger chunks
@@ -98,56 +102,53 @@ STATE_PREFERENCE = ("DEPLOYED", "PARTIALLY_DEPLOYED", "DEPLOYING", "REGISTERED",
 UNUSABLE_STATES = {"REGISTERING", "UPLOADING"}
 
 
-class TransientError(Exception):
-    """An answer worth retrying (the model index is still being created, a 429, ...)."""
-
-
-def _request(
+def call(
     client: Any,
     method: str,
     path: str,
     body: Any = None,
+    *,
     headers: dict[str, str] | None = None,
     allow_404: bool = False,
 ) -> Any:
+    """One request through the client's transport (so under its retry policy); None for an allowed 404.
+
+    A failure the policy gave up on arrives as ``RetriesExhausted`` and is raised as it is; a TLS error,
+    a registration the policy would not repeat, and any other error answer become a :class:`MrosError`."""
     from opensearchpy.exceptions import ConnectionError as OsConnectionError
     from opensearchpy.exceptions import SSLError, TransportError
 
-    from mr_opensearch.cluster.retry_policy import describe, retryable
+    from mr_opensearch.cluster.retry_policy import RETRY_STATUSES, describe, retryable, status_of
 
     try:
         return client.transport.perform_request(method, path, body=body, headers=headers)
     except SSLError as exc:
         raise MrosError(f"ML Commons {method} {path}: TLS error {exc.info}", "check opensearch.ca_certs") from None
     except (OsConnectionError, TransportError) as exc:
-        status = exc.status_code if isinstance(exc.status_code, int) else 0
-        if isinstance(exc, OsConnectionError) or status in (429, 502, 503, 504):
-            if not retryable(exc, method, path):  # sent, and repeating it could register a second model
-                raise MrosError(f"ML Commons {method} {path}: {describe(exc)} after the request was sent; whether "
-                                "it took effect is unknown, so mros does not repeat it",
-                                "rerun: a registered model is found by its content hash (`mros deploy`) and reused; "
-                                "one left in state REGISTERING can be deleted with DELETE /_plugins/_ml/models/<id>") from None
-            raise TransientError(str(exc) if isinstance(exc, OsConnectionError) else f"{status} {exc.info}") from exc
+        status = status_of(exc) or 0
         if status == 404 and allow_404:
             return None
-        raise MrosError(f"ML Commons {method} {path} failed: {status} {exc.error}: {exc.info}") from None
+        transient = isinstance(exc, OsConnectionError) or status in RETRY_STATUSES
+        if transient and not retryable(exc, method, path):
+            # the policy does not resend a registration after a lost answer: it could register a second model
+            raise MrosError(f"ML Commons {method} {path}: {describe(exc)} after the request was sent; whether "
+                            "it took effect is unknown, so mros does not repeat it",
+                            "rerun: a registered model is found by its content hash (`mros deploy`) and reused; "
+                            "one left in state REGISTERING can be deleted with DELETE /_plugins/_ml/models/<id>") from None
+        what = describe(exc) if isinstance(exc, OsConnectionError) else f"{status} {exc.error}: {exc.info}"
+        raise MrosError(f"ML Commons {method} {path} failed: {what}") from None
 
 
-def call(
-    client: Any, method: str, path: str, body: Any = None, *, timeout: float = 60.0, **kwargs: Any
-) -> Any:
-    """One request, retried on connection errors and 429/5xx answers for up to ``timeout`` seconds."""
-    try:
-        for attempt in Retrying(
-            stop=stop_after_delay(timeout), wait=wait_fixed(1), retry=retry_if_exception_type(TransientError)
-        ):
-            with attempt:
-                return _request(client, method, path, body, **kwargs)
-    except RetryError as exc:
-        raise MrosError(
-            f"ML Commons {method} {path} kept failing for {timeout:.0f}s: {exc.last_attempt.exception()}"
-        ) from None
-    raise AssertionError("unreachable")
+def poll_until(read: Callable[[], dict[str, Any]], final: Callable[[dict[str, Any]], bool], *, timeout: float,
+               every: float) -> dict[str, Any]:
+    """``read()`` every ``every`` seconds until ``final(answer)`` holds or ``timeout`` seconds have passed;
+    returns the last answer, so the caller tells a final one from one that timed out."""
+    deadline = time.monotonic() + timeout
+    answer = read()
+    while not final(answer) and time.monotonic() < deadline:
+        time.sleep(every)
+        answer = read()
+    return answer
 
 
 def _chunks(path: Path, chunk_bytes: int) -> Iterator[bytes]:
@@ -162,63 +163,6 @@ def _hits(answer: Any) -> list[dict[str, Any]]:
     return list((answer.get("hits") or {}).get("hits") or [])
 
 
-def _record(plan: list | None, method: str, path: str, body: Any = None, summary: str | None = None) -> None:
-    if plan is None:
-        return
-    entry: dict[str, Any] = {"method": method, "path": path}
-    if body is not None:
-        entry["body"] = body
-    if summary:
-        entry["summary"] = summary
-    plan.append(entry)
-
-
-# --- plugins and cluster settings -------------------------------------------------------------------
-
-
-def has_engine_plugins(client: Any) -> tuple[bool, str]:
-    """Whether the cluster runs ML Commons and neural-search (``GET _cat/plugins`` components
-    ``opensearch-ml`` and ``opensearch-neural-search``, as the plugins name themselves), and why not."""
-    from mr_opensearch.cluster.connection import plugins
-
-    installed = plugins(client)
-    missing = [f"{label} ({name})" for name, label in ENGINE_PLUGINS.items() if name not in installed]
-    if missing:
-        return False, f"the cluster lacks {' and '.join(missing)}"
-    return True, "the cluster has ML Commons (opensearch-ml) and neural-search (opensearch-neural-search)"
-
-
-def local_model_settings_body(*, via_url: bool = False, native_memory_threshold: int | None = None) -> dict:
-    """``PUT _cluster/settings`` body that lets a cluster without ``ml`` nodes run a local model (§4.1).
-
-    ``only_run_on_ml_node: false`` (a single node has no ``ml`` role) and
-    ``allow_registering_model_via_local_file: true`` (both ``_register_meta`` and ``upload_chunk``
-    check it); ``allow_registering_model_via_url: true`` only for the ``url`` form;
-    ``native_memory_threshold`` only when given (100 disables the breaker; the docs call that testing).
-    """
-    persistent: dict[str, Any] = {
-        "plugins.ml_commons.only_run_on_ml_node": False,
-        "plugins.ml_commons.allow_registering_model_via_local_file": True,
-    }
-    if via_url:
-        persistent["plugins.ml_commons.allow_registering_model_via_url"] = True
-    if native_memory_threshold is not None:
-        if not 0 <= native_memory_threshold <= 100:
-            raise MrosError(f"native_memory_threshold {native_memory_threshold} is outside 0..100")
-        persistent["plugins.ml_commons.native_memory_threshold"] = native_memory_threshold
-    return {"persistent": persistent}
-
-
-def ensure_local_model_settings(
-    client: Any, *, via_url: bool = False, native_memory_threshold: int | None = None
-) -> dict:
-    """Apply :func:`local_model_settings_body` persistently. These are cluster-wide settings, so mros
-    changes them only when the user asks for it (a flag of the deploy command), never on its own."""
-    body = local_model_settings_body(via_url=via_url, native_memory_threshold=native_memory_threshold)
-    client.cluster.put_settings(body=body)
-    return body
-
-
 # --- model groups -----------------------------------------------------------------------------------
 
 
@@ -231,22 +175,21 @@ def find_model_group(client: Any, name: str) -> str | None:
     return None
 
 
-def ensure_model_group(
-    client: Any, name: str, description: str, *, dry_run: bool = False, plan: list | None = None
-) -> str:
+def ensure_model_group(client: Any, name: str, description: str, plan: WritePlan | None = None) -> str:
     """The model group ``name``: found by name, else registered; returns its ``model_group_id``.
 
-    Group names are unique in a cluster, so a lookup by name keeps reruns from failing. With
-    ``dry_run`` only the search is sent and ``"<model_group_id>"`` is returned for a group to create.
+    Group names are unique in a cluster, so a lookup by name keeps reruns from failing. The registration
+    goes through ``plan`` (none: sent, recorded nowhere); in a dry run only the search is sent and
+    ``"<model_group_id>"`` is returned for a group to create.
     """
     found = find_model_group(client, name)
     if found:
         return found
-    body = {"name": name, "description": description}
-    _record(plan, "POST", f"{ML}/model_groups/_register", body)
-    if dry_run:
+    plan = plan if plan is not None else WritePlan()
+    path, body = f"{ML}/model_groups/_register", {"name": name, "description": description}
+    answer = plan.write("POST", path, body, lambda: call(client, "POST", path, body))
+    if plan.dry_run:
         return "<model_group_id>"
-    answer = call(client, "POST", f"{ML}/model_groups/_register", body)
     group_id = (answer or {}).get("model_group_id")
     if not group_id:
         raise MrosError(f"ML Commons did not return a model group id for {name}: {answer}")
@@ -282,7 +225,12 @@ def models_with_hash(client: Any, sha256: str) -> list[dict[str, Any]]:
     return found
 
 
-def _best_usable(models: list[dict[str, Any]]) -> dict[str, Any] | None:
+def best_usable(models: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The model of ``models`` to reuse, DEPLOYED preferred (order :data:`STATE_PREFERENCE`), or None.
+
+    A deleted model is gone from the model index, so every hit exists; models still REGISTERING (an
+    upload that never finished) cannot deploy and are not reused.
+    """
     candidates = [m for m in models if m["model_state"] not in UNUSABLE_STATES]
     if not candidates:
         return None
@@ -292,16 +240,6 @@ def _best_usable(models: list[dict[str, Any]]) -> dict[str, Any] | None:
         return STATE_PREFERENCE.index(state) if state in STATE_PREFERENCE else len(STATE_PREFERENCE)
 
     return min(candidates, key=rank)
-
-
-def find_model_by_hash(client: Any, sha256: str) -> dict[str, Any] | None:
-    """``{"model_id", "model_state", "name", "version"}`` of a usable model with this content hash,
-    DEPLOYED preferred (order :data:`STATE_PREFERENCE`), or None.
-
-    A deleted model is gone from the model index, so every hit exists; models still REGISTERING (an
-    upload that never finished) cannot deploy and are not reused.
-    """
-    return _best_usable(models_with_hash(client, sha256))
 
 
 def unfinished_registrations(models: list[dict[str, Any]], model_group_id: str | None) -> list[dict[str, Any]]:
@@ -316,6 +254,18 @@ def unfinished_registrations(models: list[dict[str, Any]], model_group_id: str |
     if not model_group_id:
         return []
     return [m for m in models if m["model_state"] in UNUSABLE_STATES and m.get("model_group_id") == model_group_id]
+
+
+def find_model(client: Any, sha256: str, model_group_id: str | None, plan: WritePlan) -> dict[str, Any] | None:
+    """The model to reuse for this content hash (:func:`best_usable`), or None; first deletes, through
+    ``plan``, the models of ``model_group_id`` whose upload never finished (:func:`unfinished_registrations`),
+    so a rerun leaves no orphan model for the hash."""
+    same_hash = models_with_hash(client, sha256)
+    for orphan in unfinished_registrations(same_hash, model_group_id):
+        path = f"{ML}/models/{orphan['model_id']}"
+        plan.write("DELETE", path, None, lambda path=path: call(client, "DELETE", path, allow_404=True),
+                   summary=f"a {orphan['model_state']} model of this hash whose upload never finished")
+    return best_usable(same_hash)
 
 
 # --- registering ------------------------------------------------------------------------------------
@@ -391,7 +341,6 @@ def register_model_chunked(
     register_body: dict[str, Any],
     model_group_id: str | None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-    timeout: float = 300.0,
     on_chunk: Callable[[int, int], None] | None = None,
     name: str | None = None,
 ) -> str:
@@ -403,50 +352,20 @@ def register_model_chunked(
     total = _total_chunks(size, chunk_bytes)
     body = register_meta_body(register_body, sha256=_checked_hash(zip_path, register_body), size=size,
                               total_chunks=total, model_group_id=model_group_id, name=name)
-    answer = call(client, "POST", f"{ML}/models/_register_meta", body, timeout=timeout)
+    answer = call(client, "POST", f"{ML}/models/_register_meta", body)
     model_id = (answer or {}).get("model_id")
     if not model_id:
         raise MrosError(f"ML Commons did not return a model id for {body['name']}: {answer}")
     kill_points.reached("chunk-upload")  # the model exists, REGISTERING, and no chunk is uploaded yet
     sent = 0
     for number, chunk in enumerate(_chunks(zip_path, chunk_bytes)):
-        call(client, "POST", f"{ML}/models/{model_id}/upload_chunk/{number}", chunk, timeout=timeout,
-             headers=CHUNK_HEADERS)
+        call(client, "POST", f"{ML}/models/{model_id}/upload_chunk/{number}", chunk, headers=CHUNK_HEADERS)
         sent += 1
         if on_chunk is not None:
             on_chunk(number, total)
     if sent != total:
         raise MrosError(f"{zip_path} changed while uploading: {sent} chunks sent, {total} announced")
     return str(model_id)
-
-
-def register_model(
-    client: Any,
-    zip_path: Path,
-    *,
-    name: str,
-    version: str = "1.0.0",
-    model_config: dict[str, Any],
-    sha256: str | None = None,
-    description: str | None = None,
-    model_group_id: str | None = None,
-    model_format: str = "ONNX",
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-    timeout: float = 300.0,
-) -> str:
-    """Register ``zip_path`` (model file + tokenizer.json) by chunked upload; return the model id.
-
-    Kept for existing callers; delegates to :func:`register_model_chunked` (no hash lookup: use
-    :func:`ensure_model` to avoid duplicates)."""
-    if model_format != "ONNX":
-        raise MrosError(f"model_format {model_format!r}: mros packages ONNX models only")
-    register_body: dict[str, Any] = {"name": name, "version": version, "model_config": model_config}
-    if sha256:
-        register_body["model_content_hash_value"] = sha256
-    if description:
-        register_body["description"] = description
-    return register_model_chunked(client, zip_path, register_body=register_body, model_group_id=model_group_id,
-                                  chunk_bytes=chunk_bytes, timeout=timeout)
 
 
 def register_url_body(
@@ -482,7 +401,7 @@ def register_model_url(
     Needs ``allow_registering_model_via_url`` and a URL matching ``trusted_url_regex`` (``file://`` is
     allowed by default); the node itself downloads the zip."""
     body = register_url_body(url, register_body=register_body, model_group_id=model_group_id, name=name)
-    answer = call(client, "POST", f"{ML}/models/_register", body, timeout=timeout)
+    answer = call(client, "POST", f"{ML}/models/_register", body)
     model_id = (answer or {}).get("model_id")
     if not model_id and (answer or {}).get("task_id"):
         model_id = wait_for_task(client, answer["task_id"], timeout=timeout, poll=poll).get("model_id")
@@ -491,25 +410,97 @@ def register_model_url(
     return str(model_id)
 
 
-# --- tasks, deploy, predict -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Package:
+    """An exported run's ML Commons package: ``ml-commons.zip``, its ``ml-commons.json`` and the zip's hash."""
+
+    zip_path: Path
+    register_body: dict[str, Any]
+    sha256: str
+    size: int
+
+
+def read_package(package_dir: Path) -> Package:
+    """The package in an exported run's ``onnx/`` folder; refuses a zip whose hash ``ml-commons.json``
+    contradicts (the zip changed after export)."""
+    zip_path, meta_path = package_dir / "ml-commons.zip", package_dir / "ml-commons.json"
+    for path in (zip_path, meta_path):
+        if not path.exists():
+            raise MrosError(f"{path} not found", "export the run first (`mros export --run RUN`)")
+    try:
+        register_body = json.loads(meta_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise MrosError(f"{meta_path} is not JSON: {exc}", "re-export the run") from None
+    return Package(zip_path=zip_path, register_body=register_body, sha256=_checked_hash(zip_path, register_body),
+                   size=zip_path.stat().st_size)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """How :func:`register_package` registers: ``mode="chunks"`` uploads the zip in chunks of
+    ``chunk_bytes`` (``on_chunk(n, total)`` after each); ``mode="url"`` lets the node fetch ``url``
+    (default ``file://`` + the zip's absolute path, which only works when the node shares this
+    filesystem) and polls the registration task for ``timeout`` seconds."""
+
+    mode: Literal["chunks", "url"] = "chunks"
+    url: str | None = None
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    timeout: float = 600.0
+    on_chunk: Callable[[int, int], None] | None = None
+
+
+def register_package(client: Any, package: Package, plan: WritePlan, *, name: str, model_group_id: str | None,
+                     how: Registration, poll: float = 1.0) -> str:
+    """Register ``package`` as a new model into ``model_group_id`` (or the group named ``name``, found or
+    created); returns its model id, ``"<model_id>"`` in a dry run. The chunk uploads are recorded as one
+    entry."""
+    if model_group_id is None:
+        model_group_id = ensure_model_group(client, name, f"mros models named {name}", plan)
+    if how.mode == "chunks":
+        total = _total_chunks(package.size, how.chunk_bytes)
+        meta = register_meta_body(package.register_body, sha256=package.sha256, size=package.size,
+                                  total_chunks=total, model_group_id=model_group_id, name=name)
+        plan.note("POST", f"{ML}/models/_register_meta", meta)
+        last = package.size - (total - 1) * how.chunk_bytes
+        plan.note("POST", f"{ML}/models/<model_id>/upload_chunk/<0..{total - 1}>",
+                  summary=f"{total} chunks of {how.chunk_bytes:,} bytes (the last {last:,}), raw bytes of "
+                          f"{package.zip_path}")
+        if plan.dry_run:
+            return "<model_id>"
+        return register_model_chunked(client, package.zip_path, register_body=package.register_body, name=name,
+                                      model_group_id=model_group_id, chunk_bytes=how.chunk_bytes,
+                                      on_chunk=how.on_chunk)
+    if how.mode == "url":
+        source = how.url or package.zip_path.resolve().as_uri()
+        known = {**package.register_body, "model_content_hash_value": package.sha256,
+                 "model_content_size_in_bytes": package.size}
+        body = register_url_body(source, register_body=known, model_group_id=model_group_id, name=name)
+        plan.note("POST", f"{ML}/models/_register", body,
+                  summary=f"then GET {ML}/tasks/<task_id> until COMPLETED (at most {how.timeout:.0f}s)")
+        if plan.dry_run:
+            return "<model_id>"
+        return register_model_url(client, source, register_body=known, model_group_id=model_group_id, name=name,
+                                  timeout=how.timeout, poll=poll)
+    raise MrosError(f"unknown registration mode {how.mode!r}", "use chunks or url")
+
+
+# --- tasks, deploy ----------------------------------------------------------------------------------
 
 
 def get_task(client: Any, task_id: str) -> dict[str, Any]:
     return call(client, "GET", f"{ML}/tasks/{task_id}")
 
 
+def get_model(client: Any, model_id: str) -> dict[str, Any]:
+    return call(client, "GET", f"{ML}/models/{model_id}")
+
+
 def wait_for_task(client: Any, task_id: str, *, timeout: float = 300.0, poll: float = 1.0) -> dict[str, Any]:
     """Poll an ML Commons task until it is final; MrosError when it failed or did not finish."""
-    retrying = Retrying(
-        stop=stop_after_delay(timeout),
-        wait=wait_fixed(poll),
-        retry=retry_if_result(lambda answer: answer.get("state") not in FINAL_TASK_STATES),
-    )
-    try:
-        task: dict[str, Any] = retrying(get_task, client, task_id)
-    except RetryError as exc:
-        last = exc.last_attempt.exception() if exc.last_attempt.failed else exc.last_attempt.result()
-        raise MrosError(f"ML Commons task {task_id} did not finish within {timeout:.0f}s: {last}") from None
+    task = poll_until(lambda: get_task(client, task_id), lambda t: t.get("state") in FINAL_TASK_STATES,
+                      timeout=timeout, every=poll)
+    if task.get("state") not in FINAL_TASK_STATES:
+        raise MrosError(f"ML Commons task {task_id} did not finish within {timeout:.0f}s: {task}")
     if task.get("state") != "COMPLETED":
         raise MrosError(
             f"ML Commons task {task_id} ended {task.get('state')}: {task.get('error') or task}",
@@ -520,7 +511,7 @@ def wait_for_task(client: Any, task_id: str, *, timeout: float = 300.0, poll: fl
 
 def deploy_model(client: Any, model_id: str, *, timeout: float = 300.0, poll: float = 1.0) -> dict[str, Any]:
     """Deploy a registered model on the cluster's nodes and wait until the deploy task completes."""
-    answer = call(client, "POST", f"{ML}/models/{model_id}/_deploy", timeout=timeout)
+    answer = call(client, "POST", f"{ML}/models/{model_id}/_deploy")
     task_id = (answer or {}).get("task_id")
     if not task_id:
         raise MrosError(f"ML Commons did not start a deploy task for {model_id}: {answer}")
@@ -528,33 +519,27 @@ def deploy_model(client: Any, model_id: str, *, timeout: float = 300.0, poll: fl
     return wait_for_task(client, task_id, timeout=timeout, poll=poll)
 
 
-def get_model(client: Any, model_id: str) -> dict[str, Any]:
-    return call(client, "GET", f"{ML}/models/{model_id}")
+def wait_while_deploying(client: Any, model_id: str, *, timeout: float, poll: float) -> str:
+    """Poll a model another deploy left DEPLOYING until it is in another state; returns that state."""
+    model = poll_until(lambda: get_model(client, model_id), lambda m: m.get("model_state") != "DEPLOYING",
+                       timeout=timeout, every=poll)
+    if model.get("model_state") == "DEPLOYING":
+        raise MrosError(f"model {model_id} stayed DEPLOYING for {timeout:.0f}s",
+                        "see `GET /_plugins/_ml/profile/models` and the node log")
+    return str(model.get("model_state"))
 
 
-def _wait_while_deploying(client: Any, model_id: str, *, timeout: float, poll: float) -> str:
-    deadline = time.monotonic() + timeout
-    state = "DEPLOYING"
-    while state == "DEPLOYING":
-        if time.monotonic() > deadline:
-            raise MrosError(f"model {model_id} stayed DEPLOYING for {timeout:.0f}s",
-                            "see `GET /_plugins/_ml/profile/models` and the node log")
-        time.sleep(poll)
-        state = str(get_model(client, model_id).get("model_state"))
-    return state
-
-
-def read_package(package_dir: Path) -> tuple[Path, dict[str, Any]]:
-    """``(ml-commons.zip, ml-commons.json content)`` of an exported run's ``onnx/`` folder."""
-    zip_path, meta_path = package_dir / "ml-commons.zip", package_dir / "ml-commons.json"
-    for path in (zip_path, meta_path):
-        if not path.exists():
-            raise MrosError(f"{path} not found", "export the run first (`mros export --run RUN`)")
-    try:
-        register_body = json.loads(meta_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise MrosError(f"{meta_path} is not JSON: {exc}", "re-export the run") from None
-    return zip_path, register_body
+def ensure_deployed(client: Any, model_id: str, state: str, plan: WritePlan, *, timeout: float,
+                    poll: float = 1.0) -> None:
+    """Deploy the model (in ``state``) unless it is DEPLOYED: one left DEPLOYING (a deploy killed while its
+    deploy task ran) is waited for first; otherwise ``_deploy`` is sent through ``plan`` and its task polled
+    for ``timeout`` seconds."""
+    if state == "DEPLOYING" and not plan.dry_run:
+        state = wait_while_deploying(client, model_id, timeout=timeout, poll=poll)
+    if state != "DEPLOYED":
+        plan.write("POST", f"{ML}/models/{model_id}/_deploy", None,
+                   lambda: deploy_model(client, model_id, timeout=timeout, poll=poll),
+                   summary=f"then GET {ML}/tasks/<task_id> until COMPLETED (at most {timeout:.0f}s)")
 
 
 def ensure_model(
@@ -563,111 +548,32 @@ def ensure_model(
     *,
     name: str,
     model_group_id: str | None = None,
-    mode: Literal["chunks", "url"] = "chunks",
-    url: str | None = None,
+    plan: WritePlan | None = None,
+    registration: Registration = Registration(),
     deploy_timeout: float = 600.0,
-    register_timeout: float = 600.0,
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-    dry_run: bool = False,
-    plan: list | None = None,
     poll: float = 1.0,
-    on_chunk: Callable[[int, int], None] | None = None,
 ) -> str:
     """The deployed ML Commons model for the package in ``package_dir``; returns its model id.
 
-    1. the zip's SHA-256 is looked up (:func:`models_with_hash`): an existing usable model is reused,
-       so the same package is never registered twice; a model of ``model_group_id`` whose chunk upload
-       never finished (REGISTERING, left by a deploy killed during the upload) is deleted first
-       (:func:`unfinished_registrations`), so a rerun leaves no orphan model for the hash; a model still
-       DEPLOYING (a deploy killed while its deploy task ran) is waited for;
-    2. otherwise it is registered, into ``model_group_id`` (or the group named ``name``, found or
-       created): ``mode="chunks"`` uploads the zip (:func:`register_model_chunked`), ``mode="url"``
-       lets the node fetch ``url`` (default ``file://`` + the zip's absolute path, which only works when
-       the node shares this filesystem);
-    3. unless the model is DEPLOYED, ``_deploy`` is sent and its task polled for ``deploy_timeout`` s.
+    1. :func:`find_model`: the zip's SHA-256 is looked up, so the same package is never registered twice
+       (ML Commons does not deduplicate); a model of ``model_group_id`` whose chunk upload never
+       finished (REGISTERING, left by a deploy killed during the upload) is deleted first;
+    2. :func:`register_package`, when no usable model has the hash, as ``registration`` says;
+    3. :func:`ensure_deployed`: unless the model is DEPLOYED, ``_deploy`` is sent and its task polled for
+       ``deploy_timeout`` s; a model still DEPLOYING (a deploy killed while its deploy task ran) is
+       waited for.
 
-    Writes are appended to ``plan`` (``{"method", "path", "body"?, "summary"?}``; chunk uploads as one
-    entry). With ``dry_run`` only searches and GETs are sent and, when the model would be registered,
-    ``"<model_id>"`` is returned.
+    Writes go through ``plan`` (none: sent, recorded nowhere). In a dry run (``plan.dry_run``) only
+    searches and GETs are sent and, when the model would be registered, ``"<model_id>"`` is returned.
     """
-    zip_path, register_body = read_package(package_dir)
-    sha = _checked_hash(zip_path, register_body)
-    same_hash = models_with_hash(client, sha)
-    for orphan in unfinished_registrations(same_hash, model_group_id):
-        _record(plan, "DELETE", f"{ML}/models/{orphan['model_id']}",
-                summary=f"a {orphan['model_state']} model of this hash whose upload never finished")
-        if not dry_run:
-            call(client, "DELETE", f"{ML}/models/{orphan['model_id']}", allow_404=True)
-    existing = _best_usable(same_hash)
-    if existing is not None:
-        model_id, state = existing["model_id"], str(existing["model_state"])
+    plan = plan if plan is not None else WritePlan()
+    package = read_package(package_dir)
+    found = find_model(client, package.sha256, model_group_id, plan)
+    if found is not None:
+        model_id, state = found["model_id"], str(found["model_state"])
     else:
-        if model_group_id is None:
-            model_group_id = ensure_model_group(client, name, f"mros models named {name}", dry_run=dry_run,
-                                                plan=plan)
-        size = zip_path.stat().st_size
-        if mode == "chunks":
-            total = _total_chunks(size, chunk_bytes)
-            meta = register_meta_body(register_body, sha256=sha, size=size, total_chunks=total,
-                                      model_group_id=model_group_id, name=name)
-            _record(plan, "POST", f"{ML}/models/_register_meta", meta)
-            last = size - (total - 1) * chunk_bytes
-            _record(plan, "POST", f"{ML}/models/<model_id>/upload_chunk/<0..{total - 1}>",
-                    summary=f"{total} chunks of {chunk_bytes:,} bytes (the last {last:,}), raw bytes of {zip_path}")
-            if not dry_run:
-                model_id = register_model_chunked(client, zip_path, register_body=register_body, name=name,
-                                                  model_group_id=model_group_id, chunk_bytes=chunk_bytes,
-                                                  timeout=register_timeout, on_chunk=on_chunk)
-        elif mode == "url":
-            source = url or zip_path.resolve().as_uri()
-            known = {**register_body, "model_content_hash_value": sha, "model_content_size_in_bytes": size}
-            body = register_url_body(source, register_body=known, model_group_id=model_group_id, name=name)
-            _record(plan, "POST", f"{ML}/models/_register", body,
-                    summary=f"then GET {ML}/tasks/<task_id> until COMPLETED (at most {register_timeout:.0f}s)")
-            if not dry_run:
-                model_id = register_model_url(client, source, register_body=known, model_group_id=model_group_id,
-                                              name=name, timeout=register_timeout, poll=poll)
-        else:
-            raise MrosError(f"unknown registration mode {mode!r}", "use chunks or url")
-        if dry_run:
-            model_id = "<model_id>"
+        model_id = register_package(client, package, plan, name=name, model_group_id=model_group_id,
+                                    how=registration, poll=poll)
         state = "REGISTERED"
-    if state == "DEPLOYING" and not dry_run:
-        state = _wait_while_deploying(client, model_id, timeout=deploy_timeout, poll=poll)
-    if state != "DEPLOYED":
-        _record(plan, "POST", f"{ML}/models/{model_id}/_deploy",
-                summary=f"then GET {ML}/tasks/<task_id> until COMPLETED (at most {deploy_timeout:.0f}s)")
-        if not dry_run:
-            deploy_model(client, model_id, timeout=deploy_timeout, poll=poll)
+    ensure_deployed(client, model_id, state, plan, timeout=deploy_timeout, poll=poll)
     return model_id
-
-
-def embed(client: Any, model_id: str, texts: Sequence[str]) -> list[list[float]]:
-    """Sentence embeddings from a deployed text-embedding model, one vector per text."""
-    answer = call(
-        client,
-        "POST",
-        f"{ML}/_predict/text_embedding/{model_id}",
-        {"text_docs": list(texts), "return_number": True, "target_response": ["sentence_embedding"]},
-    )
-    vectors: list[list[float]] = []
-    for result in answer.get("inference_results", []):
-        outputs = {out.get("name"): out for out in result.get("output", [])}
-        out = outputs.get("sentence_embedding") or next(iter(outputs.values()), None)
-        if out is None:
-            raise MrosError(f"ML Commons predict answer has no output: {result}")
-        vectors.append([float(x) for x in out["data"]])
-    if len(vectors) != len(texts):
-        raise MrosError(f"ML Commons returned {len(vectors)} embeddings for {len(texts)} texts")
-    return vectors
-
-
-def undeploy_model(client: Any, model_id: str) -> None:
-    call(client, "POST", f"{ML}/models/{model_id}/_undeploy")
-
-
-def delete_model(client: Any, model_id: str) -> None:
-    """Undeploy (if deployed) and delete a model."""
-    with contextlib.suppress(MrosError):
-        undeploy_model(client, model_id)
-    call(client, "DELETE", f"{ML}/models/{model_id}")

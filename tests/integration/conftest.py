@@ -125,9 +125,10 @@ def deployed_model(
     """The tiny model registered in ML Commons by chunked upload and deployed; yields its model id."""
     require_plugins("opensearch-job-scheduler", "opensearch-ml")
     from mr_opensearch.deploy import ml_commons
+    from tests.tools import ml_commons_support
 
     export = tiny_model.export
-    model_id = ml_commons.register_model(
+    model_id = ml_commons_support.register_model(
         opensearch_client,
         export.zip_path,
         name="mros-tiny-test",
@@ -139,7 +140,7 @@ def deployed_model(
     )
     ml_commons.deploy_model(opensearch_client, model_id)
     yield model_id
-    ml_commons.delete_model(opensearch_client, model_id)
+    ml_commons_support.delete_model(opensearch_client, model_id)
 
 
 @dataclass

@@ -209,14 +209,15 @@ def test_engine_deploy_killed_in_ml_commons_leaves_one_model(phase, opensearch_u
     DEPLOYING one, so exactly one model has the package's hash. Needs ML Commons and neural-search."""
     require_plugins("opensearch-ml", "opensearch-neural-search", "opensearch-knn")
     from mr_opensearch.deploy import ml_commons
+    from tests.tools import ml_commons_support
 
     client = opensearch_client
     alias = f"mros-test-enginekill-{phase}"
     run = runs[0]
     sha = json.loads((run / "onnx" / "ml-commons.json").read_text())["model_content_hash_value"]
-    ml_commons.ensure_local_model_settings(client)
+    ml_commons_support.ensure_local_model_settings(client)
     for model in ml_commons.models_with_hash(client, sha):  # start without any model of this hash
-        ml_commons.delete_model(client, model["model_id"])
+        ml_commons_support.delete_model(client, model["model_id"])
     for name in list(client.indices.get(index=f"{alias}-*")):
         client.indices.delete(index=name)
     args = ["deploy", "--run", str(run), "--catalog", str(serving_runs.catalog), "--alias", alias,
@@ -239,4 +240,4 @@ def test_engine_deploy_killed_in_ml_commons_leaves_one_model(phase, opensearch_u
     assert watcher.violations == []
     for name in list(client.indices.get(index=f"{alias}-*")):
         client.indices.delete(index=name)
-    ml_commons.delete_model(client, models[0]["model_id"])
+    ml_commons_support.delete_model(client, models[0]["model_id"])

@@ -20,6 +20,8 @@ from mr_opensearch.deploy.ingest_pipeline import (
     ingest_pipeline_body,
     put_ingest_pipeline,
 )
+from mr_opensearch.deploy.write_plan import WritePlan
+from tests.tools import ml_commons_support
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -31,22 +33,23 @@ DOCS = {"e1": "cordless drill with two lithium batteries", "e2": "double bowl st
 @pytest.fixture(scope="module")
 def engine_model(opensearch_client: Any, require_plugins: Callable[..., None], tiny_model: Any) -> Iterator[str]:
     require_plugins("opensearch-ml", "opensearch-neural-search", "opensearch-knn")
-    ml_commons.ensure_local_model_settings(opensearch_client)
+    ml_commons_support.ensure_local_model_settings(opensearch_client)
     package = tiny_model.export.zip_path.parent
-    before = ml_commons.find_model_by_hash(opensearch_client, tiny_model.export.sha256)
+    before = ml_commons_support.find_model_by_hash(opensearch_client, tiny_model.export.sha256)
     model_id = ml_commons.ensure_model(opensearch_client, package, name="mros-engine-mode-test",
-                                       chunk_bytes=256 * 1024, deploy_timeout=600)
+                                       registration=ml_commons.Registration(chunk_bytes=256 * 1024),
+                                       deploy_timeout=600)
     yield model_id
     if before is None:  # only remove what this module registered (another fixture may share the hash)
-        ml_commons.delete_model(opensearch_client, model_id)
+        ml_commons_support.delete_model(opensearch_client, model_id)
 
 
 def test_ensure_model_twice_registers_once(opensearch_client: Any, engine_model: str, tiny_model: Any) -> None:
     package = tiny_model.export.zip_path.parent
-    plan: list[dict] = []
+    plan = WritePlan()
     again = ml_commons.ensure_model(opensearch_client, package, name="mros-engine-mode-test", plan=plan)
     assert again == engine_model
-    assert plan == []  # nothing registered, nothing deployed the second time
+    assert plan.entries == []  # nothing registered, nothing deployed the second time
     same_hash = ml_commons.models_with_hash(opensearch_client, tiny_model.export.sha256)
     assert [m["model_id"] for m in same_hash] == [engine_model]
     assert ml_commons.get_model(opensearch_client, engine_model)["model_state"] == "DEPLOYED"

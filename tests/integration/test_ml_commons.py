@@ -14,6 +14,7 @@ import pytest
 
 from mr_opensearch.core.hashing import file_sha256
 from mr_opensearch.deploy import ml_commons
+from tests.tools import ml_commons_support
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -38,7 +39,7 @@ def test_predict_matches_local_onnxruntime(
     opensearch_client: Any, deployed_model: str, tiny_model: Any, corpus: dict[str, str]
 ) -> None:
     texts = [*corpus.values(), "a query nobody indexed", "Übergrößen-Leiter für Dachböden"]
-    remote = np.array(ml_commons.embed(opensearch_client, deployed_model, texts), dtype=np.float32)
+    remote = np.array(ml_commons_support.embed(opensearch_client, deployed_model, texts), dtype=np.float32)
     local = tiny_model.embed(texts)
     assert remote.shape == local.shape == (len(texts), tiny_model.export.model_config["embedding_dimension"])
     remote /= np.linalg.norm(remote, axis=1, keepdims=True)

@@ -25,6 +25,9 @@ from mr_opensearch.deploy.ingest_pipeline import (
     ingest_pipeline_body,
     put_ingest_pipeline,
 )
+from mr_opensearch.deploy.ml_commons import Registration
+from mr_opensearch.deploy.write_plan import WritePlan
+from tests.tools import ml_commons_support
 
 ML = "/_plugins/_ml"
 SEARCHES = {f"{ML}/models/_search", f"{ML}/model_groups/_search"}
@@ -216,7 +219,7 @@ def test_find_model_by_hash_returns_none_when_the_index_is_missing() -> None:
         raise NotFoundError(404, "index_not_found_exception", {"error": "no such index [.plugins-ml-model]"})
 
     client = RecordingClient({("POST", f"{ML}/models/_search"): missing})
-    assert ml_commons.find_model_by_hash(client, "a" * 64) is None
+    assert ml_commons_support.find_model_by_hash(client, "a" * 64) is None
 
 
 def test_deploy_task_polled_until_completed(package: tuple[Path, bytes, str]) -> None:
@@ -247,20 +250,21 @@ def test_deploy_that_never_finishes_times_out(package: tuple[Path, bytes, str]) 
 def test_dry_run_sends_only_searches_and_plans_every_write(package: tuple[Path, bytes, str]) -> None:
     folder, _, sha = package
     client = RecordingClient(fresh_cluster(sha, [{"state": "COMPLETED"}]))
-    plan: list[dict] = []
-    model_id = ml_commons.ensure_model(client, folder, name="mros-shop", dry_run=True, plan=plan,
-                                       chunk_bytes=10_000)
+    plan = WritePlan(dry_run=True)
+    model_id = ml_commons.ensure_model(client, folder, name="mros-shop", plan=plan,
+                                       registration=Registration(chunk_bytes=10_000))
     assert model_id == "<model_id>"
     assert all(c["method"] == "GET" or c["path"] in SEARCHES for c in client.transport.calls)
     assert {c["path"] for c in client.transport.calls} == SEARCHES
-    assert [(e["method"], e["path"]) for e in plan] == [
+    assert [(e["method"], e["path"]) for e in plan.entries] == [
         ("POST", f"{ML}/model_groups/_register"),
         ("POST", f"{ML}/models/_register_meta"),
         ("POST", f"{ML}/models/<model_id>/upload_chunk/<0..2>"),
         ("POST", f"{ML}/models/<model_id>/_deploy"),
     ]
-    assert plan[1]["body"]["total_chunks"] == 3 and plan[1]["body"]["model_group_id"] == "<model_group_id>"
-    assert plan[2]["summary"].startswith("3 chunks of 10,000 bytes (the last 5,000)")
+    assert plan.entries[1]["body"]["total_chunks"] == 3
+    assert plan.entries[1]["body"]["model_group_id"] == "<model_group_id>"
+    assert plan.entries[2]["summary"].startswith("3 chunks of 10,000 bytes (the last 5,000)")
 
 
 def test_url_registration_body_and_task(package: tuple[Path, bytes, str]) -> None:
@@ -270,7 +274,8 @@ def test_url_registration_body_and_task(package: tuple[Path, bytes, str]) -> Non
     answers[("GET", f"{ML}/tasks/r1")] = [{"state": "RUNNING"}, {"state": "COMPLETED", "model_id": "m1"}]
     client = RecordingClient(answers)
     url = "file:///models/ml-commons.zip"
-    assert ml_commons.ensure_model(client, folder, name="mros-shop", mode="url", url=url, poll=0.001) == "m1"
+    assert ml_commons.ensure_model(client, folder, name="mros-shop", registration=Registration(mode="url", url=url),
+                                   poll=0.001) == "m1"
     (register,) = client.calls("POST", f"{ML}/models/_register")
     assert register["body"] == {
         "name": "mros-shop", "version": "1.0.0", "description": "mros test encoder",
@@ -306,10 +311,10 @@ def test_model_group_found_by_exact_name() -> None:
 
 
 def test_local_model_settings_body() -> None:
-    assert ml_commons.local_model_settings_body() == {"persistent": {
+    assert ml_commons_support.local_model_settings_body() == {"persistent": {
         "plugins.ml_commons.only_run_on_ml_node": False,
         "plugins.ml_commons.allow_registering_model_via_local_file": True}}
-    assert ml_commons.local_model_settings_body(via_url=True, native_memory_threshold=100) == {"persistent": {
+    assert ml_commons_support.local_model_settings_body(via_url=True, native_memory_threshold=100) == {"persistent": {
         "plugins.ml_commons.only_run_on_ml_node": False,
         "plugins.ml_commons.allow_registering_model_via_local_file": True,
         "plugins.ml_commons.allow_registering_model_via_url": True,
@@ -328,12 +333,12 @@ def test_has_engine_plugins_names_what_is_missing() -> None:
         def __init__(self, names: list[str]) -> None:
             self.cat = Cat(names)
 
-    ok, reason = ml_commons.has_engine_plugins(Client(["opensearch-knn"]))
+    ok, reason = ml_commons_support.has_engine_plugins(Client(["opensearch-knn"]))
     assert not ok
     assert reason == ("the cluster lacks ML Commons (opensearch-ml) and neural-search (opensearch-neural-search)")
-    ok, reason = ml_commons.has_engine_plugins(Client(["opensearch-knn", "opensearch-ml"]))
+    ok, reason = ml_commons_support.has_engine_plugins(Client(["opensearch-knn", "opensearch-ml"]))
     assert (ok, reason) == (False, "the cluster lacks neural-search (opensearch-neural-search)")
-    assert ml_commons.has_engine_plugins(Client(["opensearch-knn", "opensearch-ml", "opensearch-neural-search"])) == (
+    assert ml_commons_support.has_engine_plugins(Client(["opensearch-knn", "opensearch-ml", "opensearch-neural-search"])) == (
         True, "the cluster has ML Commons (opensearch-ml) and neural-search (opensearch-neural-search)")
 
 
@@ -361,7 +366,7 @@ def test_legacy_register_model_uses_register_meta(tmp_path: Path) -> None:
     zip_path.write_bytes(b"x" * 30)
     client = RecordingClient({("POST", f"{ML}/models/_register_meta"): {"model_id": "m1", "status": "CREATED"},
                               ("POST", f"{ML}/models/m1/upload_chunk/*"): {"status": "Uploaded"}})
-    assert ml_commons.register_model(client, zip_path, name="n", model_config=MODEL_CONFIG, chunk_bytes=16) == "m1"
+    assert ml_commons_support.register_model(client, zip_path, name="n", model_config=MODEL_CONFIG, chunk_bytes=16) == "m1"
     (meta,) = client.calls("POST", f"{ML}/models/_register_meta")
     assert meta["body"]["total_chunks"] == 2
     assert meta["body"]["model_content_hash_value"] == hashlib.sha256(b"x" * 30).hexdigest()
@@ -450,11 +455,11 @@ def test_dry_run_plans_the_orphan_deletion_and_sends_only_searches(package: tupl
     answers = fresh_cluster(sha, [{"state": "COMPLETED"}])
     answers[("POST", f"{ML}/models/_search")] = {"hits": {"hits": [group_hit("dead", "REGISTERING", sha, "grp1")]}}
     client = RecordingClient(answers)
-    plan: list[dict] = []
-    assert ml_commons.ensure_model(client, folder, name="mros-shop", model_group_id="grp1", dry_run=True,
+    plan = WritePlan(dry_run=True)
+    assert ml_commons.ensure_model(client, folder, name="mros-shop", model_group_id="grp1",
                                    plan=plan) == "<model_id>"
     assert {c["path"] for c in client.transport.calls} == {f"{ML}/models/_search"}
-    assert [(e["method"], e["path"]) for e in plan][:2] == [
+    assert [(e["method"], e["path"]) for e in plan.entries][:2] == [
         ("DELETE", f"{ML}/models/dead"), ("POST", f"{ML}/models/_register_meta")]
 
 

@@ -289,7 +289,42 @@ def test_ml_commons_does_not_repeat_a_registration_whose_answer_was_lost():
 
     transport = FailingTransport(reset())
     with pytest.raises(MrosError, match="whether it took effect is unknown") as info:
-        ml_commons.call(SimpleNamespace(transport=transport), "POST", "/_plugins/_ml/models/_register_meta", {},
-                        timeout=5)
+        ml_commons.call(SimpleNamespace(transport=transport), "POST", "/_plugins/_ml/models/_register_meta", {})
     assert transport.calls == 1
     assert "found by its content hash" in (info.value.hint or "")
+
+
+class PolicyTransport(FailingTransport):
+    """``client.transport`` of a client from ``connect()``: every request goes through ``policy`` (as
+    ``RetryingTransport`` does), and every attempt fails with ``failure``."""
+
+    def __init__(self, failure: BaseException, policy: RetryPolicy) -> None:
+        super().__init__(failure)
+        self.policy = policy
+
+    def perform_request(self, method: str, path: str, body: Any = None, headers: Any = None) -> Any:
+        return self.policy.call(lambda: FailingTransport.perform_request(self, method, path, body, headers),
+                                method, path)
+
+
+def test_under_the_policy_ml_commons_sends_a_lost_registration_once_and_says_so():
+    from types import SimpleNamespace
+
+    from mr_opensearch.deploy import ml_commons
+
+    transport = PolicyTransport(reset(), RetryPolicy(max_attempts=5, sleep=lambda _: None))
+    with pytest.raises(MrosError, match="whether it took effect is unknown"):
+        ml_commons.call(SimpleNamespace(transport=transport), "POST", "/_plugins/_ml/models/_register_meta", {})
+    assert transport.calls == 1
+
+
+def test_under_the_policy_ml_commons_adds_no_retries_of_its_own():
+    """The policy's attempts are the only ones; when it gives up, its RetriesExhausted reaches the caller."""
+    from types import SimpleNamespace
+
+    from mr_opensearch.deploy import ml_commons
+
+    transport = PolicyTransport(status_error(503), RetryPolicy(max_attempts=4, sleep=lambda _: None))
+    with pytest.raises(RetriesExhausted, match="after 4 attempts"):
+        ml_commons.call(SimpleNamespace(transport=transport), "POST", "/_plugins/_ml/models/_register_meta", {})
+    assert transport.calls == 4

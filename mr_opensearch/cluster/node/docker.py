@@ -48,19 +48,28 @@ def ensure_engine() -> None:
 
 
 def container_running(container_id: str) -> bool:
+    """Whether the container runs; False when it is gone, or when no Docker engine answers (then none runs)."""
     try:
-        container = _client().containers.get(container_id)
-    except Exception:
+        client = _client()
+    except MrosError:
+        return False
+    from docker.errors import NotFound
+
+    try:
+        container = client.containers.get(container_id)
+    except NotFound:
         return False
     return container.status == "running"
 
 
 def stop(container_id: str) -> None:
+    """Stop and remove the container; one that is gone already is fine. No Docker engine: MrosError."""
+    client = _client()
+    from docker.errors import NotFound
+
     try:
-        container = _client().containers.get(container_id)
-    except MrosError:
-        raise
-    except Exception:
+        container = client.containers.get(container_id)
+    except NotFound:
         return
     container.stop(timeout=30)
     container.remove(force=True)
