@@ -110,6 +110,10 @@ class DeployOptions:
     progress: bool = False
     catalog_path: str | None = None
     lock_wait: float = 0.0
+    max_shrink: float = 0.10
+    """The largest share of the live index's products a new catalog may leave out; above it the deploy
+    refuses (a truncated export would otherwise empty the shop's search), unless ``allow_shrink``."""
+    allow_shrink: bool = False
 
 
 @dataclass
@@ -293,14 +297,17 @@ def move_alias(client: Any, plan: WritePlan, alias: str, index: str, current: li
 
 
 def prune_candidates(client: Any, alias: str, keep: int, live: str) -> list[str]:
-    """The complete indices of ``alias`` beyond the ``keep`` newest once ``live`` is live (it counts)."""
+    """The complete indices of ``alias`` beyond the ``keep`` newest once ``live`` is live (it counts), and
+    every incomplete one but ``live`` (left by failed deploys; under the deploy's lock none is being filled)."""
     if keep < 1:
         raise MrosError("--keep must be at least 1 (the live index)", exit_code=2)
-    complete = [name for name, m in mros_indices(client, alias) if m.complete]
+    indices = mros_indices(client, alias)
+    complete = [name for name, m in indices if m.complete]
     if live not in complete:
         complete.append(live)
     others = [name for name in complete if name != live]
-    return others[: max(0, len(complete) - keep)]
+    incomplete = [name for name, m in indices if not m.complete and name != live]
+    return others[: max(0, len(complete) - keep)] + incomplete
 
 
 def prune(client: Any, plan: WritePlan, alias: str, keep: int, live: str) -> list[str]:
@@ -370,19 +377,28 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
         preflight.warnings.append(f"{model.run_dir or model.served_dir} has no boundaries.json: hits get no grade "
                                   "badges, `mros search --min-grade` refuses on this index, and hybrid search does "
                                   "not bound the dense leg")
+    if options.replicas and options.replicas >= preflight.data_nodes:
+        preflight.warnings.append(f"{options.replicas} replica(s) on a cluster of {preflight.data_nodes} data node(s): "
+                                  "a replica is never put on its primary's node, so they stay unassigned and the "
+                                  "cluster turns yellow (search works; pass --replicas "
+                                  f"{max(0, preflight.data_nodes - 1)} or add nodes)")
     for warning in preflight.warnings:
         log(f"warning: {warning}")
     log(f"embedding: {preflight.embedding} ({preflight.embedding_reason})")
     target = _target(model, catalog, options)
     if options.dry_run:
+        check_shrink(client, preflight.live_index, target, options)
         return _deploy_locked(client, model, target, options, preflight, None, started, log, encode)
     _existing_index(client, model, options, target.name)  # its refusals write nothing, not even the lock
+    checked_shrink = check_shrink(client, preflight.live_index, target, options)
     lock = AliasLock(client, alias, command="deploy", log=log).acquire(options.lock_wait)
     try:
         kill_points.reached("lock-taken")
         # the alias may have moved while this process waited for the lock: read the cluster again
         preflight = run_preflight(client, alias=alias, dimension=model.dimension, embedding=options.embedding,
                                   allow_dimension_change=options.allow_dimension_change)
+        if preflight.live_index != checked_shrink:
+            check_shrink(client, preflight.live_index, target, options)
         return _deploy_locked(client, model, target, options, preflight, lock, started, log, encode)
     finally:
         lock.release()
@@ -455,7 +471,7 @@ def _deploy_locked(client: Any, model: ServedModel, target: _Target, options: De
                           warnings=list(preflight.warnings))
     try:
         if existing is not None and existing.complete and client.count(index=target.name)["count"] == len(target.ids):
-            _reuse_complete(client, plan, result, existing, preflight, check_lock)
+            _reuse_complete(client, plan, result, existing, preflight, hybrid, check_lock, log)
         else:
             _build(client, model, target, options, preflight, plan, result, existing=existing, hybrid=hybrid,
                    log=log, encode=encode, check_lock=check_lock)
@@ -476,15 +492,42 @@ def _deploy_locked(client: Any, model: ServedModel, target: _Target, options: De
 
 
 def _reuse_complete(client: Any, plan: WritePlan, result: DeployResult, existing: Manifest, preflight: Preflight,
-                    check_lock: Callable[[], None]) -> None:
-    """The index is complete already (same run, same catalog): only the alias moves to it, if it is not there."""
-    if preflight.live_index == result.index:
-        result.action = "nothing to do"
-    else:
+                    hybrid: dict[str, Any], check_lock: Callable[[], None], log: Log) -> None:
+    """The index is complete already (same run, same catalog): nothing is indexed again. Changed hybrid
+    settings (a new tuning) update its manifest and, in engine mode, its search pipeline; an alias that
+    points elsewhere moves to it, and the index records the one it replaces (for ``mros rollback``)."""
+    updates: dict[str, Any] = {}
+    actions: list[str] = []
+    if existing.hybrid != hybrid:
+        updates["hybrid"] = hybrid
+        actions.append("hybrid settings updated")
+        log(f"deploy: {result.index} is complete; its hybrid settings change (no re-index): "
+            f"{json.dumps(existing.hybrid, sort_keys=True)} -> {json.dumps(hybrid, sort_keys=True)}")
+        if existing.search_pipeline:
+            _put_search_pipeline(client, plan, existing.search_pipeline, hybrid, result.index)
+    if preflight.live_index != result.index:
+        updates["previous_index"] = preflight.live_index
+        actions.append("alias moved to an existing complete index")
+    manifest = existing.model_copy(update=updates) if updates else existing
+    if updates:
+        result.stage = "update manifest"
+        meta_body = {"_meta": manifest.to_meta()}
+        check_lock()
+        plan.write("PUT", f"/{result.index}/_mapping", meta_body,
+                   lambda: client.indices.put_mapping(index=result.index, body=meta_body))
+    if preflight.live_index != result.index:
         _point_alias(client, plan, result, preflight, check_lock)
-        result.action = "alias moved to an existing complete index"
+    result.action = "; ".join(actions) or "nothing to do"
     result.model_id = existing.model_id
-    result.manifest = existing.to_meta()
+    result.manifest = manifest.to_meta()
+
+
+def _put_search_pipeline(client: Any, plan: WritePlan, name: str, hybrid: dict[str, Any], index: str) -> None:
+    from mr_opensearch.search.fusion import HybridSettings, search_pipeline_body
+
+    body = search_pipeline_body(HybridSettings(**hybrid), f"mros: hybrid search of {index}")
+    plan.write("PUT", f"/_search/pipeline/{name}", body,
+               lambda: client.transport.perform_request("PUT", f"/_search/pipeline/{name}", body=body))
 
 
 def _point_alias(client: Any, plan: WritePlan, result: DeployResult, preflight: Preflight,
@@ -493,6 +536,28 @@ def _point_alias(client: Any, plan: WritePlan, result: DeployResult, preflight: 
     result.stage = "move alias"
     check_lock()
     move_alias(client, plan, result.alias, result.index, preflight.alias_indices)
+
+
+def check_shrink(client: Any, live: str | None, target: _Target, options: DeployOptions) -> str | None:
+    """Refuse a catalog that leaves out more than ``options.max_shrink`` of the live index's products
+    (unless ``options.allow_shrink``); returns the live index checked. Reads only."""
+    if live is None or live == target.name or options.allow_shrink:
+        return live
+    present = ids_in_index(client, live)
+    dropped = len(present - set(target.ids))
+    if present and dropped > options.max_shrink * len(present):
+        raise MrosError(f"the catalog leaves out {dropped} of the {len(present)} products of the live index {live} "
+                        f"({dropped / len(present):.0%}, more than the {options.max_shrink:.0%} allowed); it holds "
+                        f"{len(target.ids)} products",
+                        "check the catalog file (a truncated export?); if those products really left the shop, "
+                        "deploy again with --allow-shrink")
+    return live
+
+
+def portable_model_dir(model_sha256: str) -> str:
+    """Where a manifest says the served copy is: under ``$MROS_HOME`` of whichever machine searches, not a
+    path of the deploying machine (:func:`~mr_opensearch.search.queries.resolve_model_dir` expands it)."""
+    return f"$MROS_HOME/models/{model_sha256}"
 
 
 def ids_in_index(client: Any, index: str) -> set[str]:
@@ -544,7 +609,8 @@ def _serving_side(client: Any, model: ServedModel, target: _Target, options: Dep
         plan.note("COPY", f"$MROS_HOME/models/{model.sha256}",
                   summary="the served ONNX model and tokenizer, for search and eval")
         return _Serving()
-    return _Serving(model_dir=str(store_served_copy(model)))
+    store_served_copy(model)
+    return _Serving(model_dir=portable_model_dir(model.sha256))
 
 
 def _engine_side(client: Any, model: ServedModel, options: DeployOptions, plan: WritePlan, name: str,
@@ -552,8 +618,6 @@ def _engine_side(client: Any, model: ServedModel, options: DeployOptions, plan: 
     """Engine mode: the model registered (or found by hash) and deployed, and its two pipelines."""
     from mr_opensearch.deploy import ml_commons
     from mr_opensearch.deploy.ingest_pipeline import ingest_pipeline_body
-    from mr_opensearch.search.fusion import HybridSettings, search_pipeline_body
-
     if model.zip_path is None:
         raise MrosError("engine mode needs the run's ML Commons package (RUN/onnx/ml-commons.zip)",
                         "re-export the run with `mros export --run RUN`, or deploy with --embedding client")
@@ -570,17 +634,17 @@ def _engine_side(client: Any, model: ServedModel, options: DeployOptions, plan: 
                                        target_field="embedding", description=f"mros: embeds {name}")
     plan.write("PUT", f"/_ingest/pipeline/{ingest}", ingest_body,
                lambda: client.ingest.put_pipeline(id=ingest, body=ingest_body))
-    search_body = search_pipeline_body(HybridSettings(**hybrid), f"mros: hybrid search of {name}")
-    plan.write("PUT", f"/_search/pipeline/{search}", search_body,
-               lambda: client.transport.perform_request("PUT", f"/_search/pipeline/{search}", body=search_body))
+    _put_search_pipeline(client, plan, search, hybrid, name)
     return _Serving(model_id=model_id, ingest_pipeline=ingest, search_pipeline=search)
 
 
 def _manifest(model: ServedModel, target: _Target, options: DeployOptions, preflight: Preflight, serving: _Serving,
               hybrid: dict[str, Any]) -> Manifest:
     """The index's manifest (its ``_meta``), not complete yet."""
+    previous = preflight.live_index if preflight.live_index != target.name else None
     return Manifest(index=target.name, alias=options.alias, run=str(model.run_dir) if model.run_dir else None,
-                    model_sha256=model.sha256, catalog_sha256=target.catalog_sha, catalog=options.catalog_path,
+                    model_sha256=model.sha256, onnx_sha256=model.onnx_sha256, previous_index=previous,
+                    catalog_sha256=target.catalog_sha, catalog=options.catalog_path,
                     embedding=preflight.embedding, model_id=serving.model_id,  # type: ignore[arg-type]
                     model_dir=serving.model_dir, dimension=model.dimension, space_type=model.space_type,
                     pooling_mode=model.pooling_mode, normalize_result=model.normalize_result,

@@ -77,6 +77,19 @@ def default_settings(manifest: Manifest) -> HybridSettings:
 # --------------------------------------------------------------------------------------- query embedding
 
 
+def served_copy_dir(manifest: Manifest) -> Path:
+    """The served copy a manifest names: ``$MROS_HOME/models/<sha>`` of this machine (older manifests hold
+    the deploying machine's absolute path; where that is gone, this machine's copy of the same model)."""
+    from mr_opensearch.core.paths import user_dir
+
+    named = str(manifest.model_dir)
+    if named.startswith("$MROS_HOME/"):
+        return user_dir() / named.removeprefix("$MROS_HOME/")
+    directory = Path(named)
+    here = user_dir() / "models" / manifest.model_sha256
+    return here if not directory.is_dir() and here.is_dir() else directory
+
+
 def resolve_model_dir(manifest: Manifest, model: Path | None = None, run: Path | None = None) -> Path:
     """Where the query encoder lives: ``--model DIR``, else ``RUN/onnx``, else the manifest's served copy."""
     if model is not None and run is not None:
@@ -86,7 +99,7 @@ def resolve_model_dir(manifest: Manifest, model: Path | None = None, run: Path |
     elif run is not None:
         directory, origin = Path(run) / "onnx", "--run"
     elif manifest.model_dir:
-        directory, origin = Path(manifest.model_dir), "the index manifest"
+        directory, origin = served_copy_dir(manifest), "the index manifest"
     else:
         raise MrosError(f"index {manifest.index} records no served model directory",
                         "pass --model DIR (the served ONNX + tokenizer) or --run RUN")
