@@ -554,12 +554,6 @@ def check_shrink(client: Any, live: str | None, target: _Target, options: Deploy
     return live
 
 
-def portable_model_dir(model_sha256: str) -> str:
-    """Where a manifest says the served copy is: under ``$MROS_HOME`` of whichever machine searches, not a
-    path of the deploying machine (:func:`~mr_opensearch.search.queries.resolve_model_dir` expands it)."""
-    return f"$MROS_HOME/models/{model_sha256}"
-
-
 def ids_in_index(client: Any, index: str) -> set[str]:
     """Every ``_id`` in ``index`` (a scroll without ``_source``; refresh first to see the latest writes)."""
     from opensearchpy import helpers
@@ -609,8 +603,7 @@ def _serving_side(client: Any, model: ServedModel, target: _Target, options: Dep
         plan.note("COPY", f"$MROS_HOME/models/{model.sha256}",
                   summary="the served ONNX model and tokenizer, for search and eval")
         return _Serving()
-    store_served_copy(model)
-    return _Serving(model_dir=portable_model_dir(model.sha256))
+    return _Serving(model_dir=str(store_served_copy(model)))
 
 
 def _engine_side(client: Any, model: ServedModel, options: DeployOptions, plan: WritePlan, name: str,

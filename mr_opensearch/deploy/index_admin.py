@@ -58,16 +58,16 @@ def rollback(client: Any, alias: str, *, to: str | None = None, dry_run: bool = 
 def previous_live(manifests: dict[str, Any], live: list[str], candidates: list[str], alias: str) -> str:
     """The index that was live before the live one, by the live manifest's ``previous_index``; for
     indices deployed before that was recorded, the newest complete index other than the live one."""
-    recorded = manifests[live[0]].previous_index if len(live) == 1 else None
-    if recorded is not None:
-        if recorded not in candidates:
-            raise MrosError(f"the index live before {live[0]}, {recorded}, is gone or incomplete",
-                            f"`mros status --alias {alias}` lists the indices; pick one with --to INDEX")
-        return recorded
     if not candidates:
         raise MrosError(f"alias {alias!r} has no earlier complete index to go back to",
                         f"`mros status --alias {alias}` lists its indices")
-    return candidates[-1]
+    recorded = manifests[live[0]].previous_index if len(live) == 1 else None
+    if recorded is None:
+        return candidates[-1]
+    if recorded not in candidates:
+        raise MrosError(f"the index live before {live[0]}, {recorded}, is gone or incomplete",
+                        f"`mros status --alias {alias}` lists the indices; pick one with --to INDEX")
+    return recorded
 
 
 def prune_incomplete(client: Any, alias: str, *, dry_run: bool = False,

@@ -78,14 +78,12 @@ def default_settings(manifest: Manifest) -> HybridSettings:
 
 
 def served_copy_dir(manifest: Manifest) -> Path:
-    """The served copy a manifest names: ``$MROS_HOME/models/<sha>`` of this machine (older manifests hold
-    the deploying machine's absolute path; where that is gone, this machine's copy of the same model)."""
+    """The served copy a manifest names, on this machine: the deploying machine's folder where it exists
+    here, else this machine's ``$MROS_HOME/models/<model sha>`` (a copy of the same model, made by a
+    deploy or search from this machine)."""
     from mr_opensearch.core.paths import user_dir
 
-    named = str(manifest.model_dir)
-    if named.startswith("$MROS_HOME/"):
-        return user_dir() / named.removeprefix("$MROS_HOME/")
-    directory = Path(named)
+    directory = Path(str(manifest.model_dir))
     here = user_dir() / "models" / manifest.model_sha256
     return here if not directory.is_dir() and here.is_dir() else directory
 

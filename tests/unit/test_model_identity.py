@@ -92,3 +92,14 @@ def test_a_stale_served_copy_is_replaced_by_the_verified_files(tmp_path, monkeyp
     assert json.loads((target / "ml-commons.json").read_text())["onnx_sha256"] == model.onnx_sha256
     served = manifest_of(tmp_path / "run", model_dir=str(target))
     assert QueryEmbedder(served).encode(["sink"]).shape == (1, 4)
+
+
+def test_a_served_copy_named_by_another_machine_is_found_under_this_machines_home(tmp_path, monkeypatch):
+    """A manifest holds the deploying machine's folder; where that does not exist here, this machine's
+    copy of the same model (``$MROS_HOME/models/<sha>``) embeds the queries."""
+    monkeypatch.setenv("MROS_HOME", str(tmp_path / "home"))
+    run = exported_run(tmp_path / "run")
+    target = store_served_copy(load_run(run))
+    elsewhere = manifest_of(run, model_dir="/srv/deploy-host/.mros/models/" + load_run(run).sha256)
+    assert QueryEmbedder(elsewhere).model_dir == target
+    assert QueryEmbedder(elsewhere).encode(["drill"]).shape == (1, 4)

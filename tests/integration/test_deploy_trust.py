@@ -1,0 +1,140 @@
+"""What a new user hit in deploy, search, eval and rollback (issue #30), on the real node: each test
+failed before its fix. Client mode, one alias of this module's own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cluster_snapshot import snapshot
+from typer.testing import CliRunner
+
+from mr_opensearch.cli import app
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ALIAS = "mros-test-trust"
+
+
+def invoke(home: Path, *args: str) -> Any:
+    return CliRunner().invoke(app, ["--no-progress", *args], env={"MROS_HOME": str(home)})
+
+
+def indexing_total(client: Any, index: str) -> int:
+    return client.indices.stats(index=index)["indices"][index]["primaries"]["indexing"]["index_total"]
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("trust-home")
+
+
+@pytest.fixture(scope="module")
+def first(opensearch_url, opensearch_client, serving_runs, home) -> dict[str, Any]:
+    for name in list(opensearch_client.indices.get(index=f"{ALIAS}-*")):
+        opensearch_client.indices.delete(index=name)
+    out = invoke(home, "deploy", "--run", str(serving_runs.runs[0]), "--catalog", str(serving_runs.catalog),
+                 "--alias", ALIAS, "--url", opensearch_url, "--embedding", "client", "--json")
+    assert out.exit_code == 0, out.output
+    return json.loads(out.stdout)
+
+
+def _catalog(path: Path, rows: list[tuple[str, str]]) -> Path:
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["product_uid", "product_title"])
+        writer.writerows(rows)
+    return path
+
+
+def _rows(catalog: Path) -> list[tuple[str, str]]:
+    import csv
+
+    with catalog.open(encoding="utf-8") as fh:
+        return [(r["product_uid"], r["product_title"]) for r in csv.DictReader(fh)]
+
+
+def test_the_manifest_records_the_model_file(first, opensearch_client, serving_runs, home):
+    from mr_opensearch.search.served_model import load_run
+
+    meta = opensearch_client.indices.get_mapping(index=first["index"])[first["index"]]["mappings"]["_meta"]
+    assert meta["onnx_sha256"] == load_run(serving_runs.runs[0]).onnx_sha256
+    assert meta["model_dir"] == str(home / "models" / meta["model_sha256"])
+
+
+def test_searching_with_another_model_of_the_same_dimension_is_refused(first, opensearch_url, serving_runs, home):
+    same = invoke(home, "search", "drill", "--alias", ALIAS, "--mode", "dense", "--url", opensearch_url,
+                  "--run", str(serving_runs.runs[0]))
+    assert same.exit_code == 0, same.output
+    other = invoke(home, "search", "drill", "--alias", ALIAS, "--mode", "dense", "--url", opensearch_url,
+                   "--run", str(serving_runs.runs[1]))
+    assert other.exit_code == 1 and f"is not the model index {first['index']} was built with" in other.output
+
+
+def test_a_catalog_that_drops_most_products_is_refused(first, opensearch_client, opensearch_url, serving_runs, home,
+                                                       tmp_path):
+    tiny = _catalog(tmp_path / "one.csv", _rows(serving_runs.catalog)[:1])
+    before = snapshot(opensearch_client, "*")
+    refused = invoke(home, "deploy", "--run", str(serving_runs.runs[0]), "--catalog", str(tiny), "--alias", ALIAS,
+                     "--url", opensearch_url, "--embedding", "client")
+    assert refused.exit_code == 1
+    assert f"leaves out 149 of the 150 products of the live index {first['index']}" in refused.output
+    assert "--allow-shrink" in refused.output
+    assert snapshot(opensearch_client, "*") == before
+    # a small change (5 of 150 products gone, 3%) is an ordinary deploy
+    fewer = _catalog(tmp_path / "fewer.csv", _rows(serving_runs.catalog)[5:])
+    dry = invoke(home, "deploy", "--run", str(serving_runs.runs[0]), "--catalog", str(fewer), "--alias", ALIAS,
+                 "--url", opensearch_url, "--embedding", "client", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+
+
+def test_an_id_the_cluster_would_refuse_is_refused_before_anything_is_written(first, opensearch_client,
+                                                                              opensearch_url, serving_runs, home,
+                                                                              tmp_path):
+    bad = _catalog(tmp_path / "long-id.csv", [*_rows(serving_runs.catalog)[:3], ("x" * 600, "a long-id drill")])
+    before = snapshot(opensearch_client, "*")
+    refused = invoke(home, "deploy", "--run", str(serving_runs.runs[1]), "--catalog", str(bad), "--alias",
+                     "mros-test-long-id", "--url", opensearch_url, "--embedding", "client")
+    assert refused.exit_code == 1 and "is 600 bytes long" in refused.output
+    assert snapshot(opensearch_client, "*") == before
+
+
+def test_new_hybrid_settings_go_live_without_reindexing(first, opensearch_client, opensearch_url, serving_runs, home):
+    index = first["index"]
+    before = indexing_total(opensearch_client, index)
+    tuned = home / "tuning" / f"{ALIAS}.json"
+    tuned.parent.mkdir(parents=True, exist_ok=True)
+    settings = {**first["manifest"]["hybrid"], "weights": [0.7, 0.3]}
+    tuned.write_text(json.dumps({"best": {"settings": settings}}))
+    try:
+        again = invoke(home, "deploy", "--run", str(serving_runs.runs[0]), "--catalog", str(serving_runs.catalog),
+                       "--alias", ALIAS, "--url", opensearch_url, "--embedding", "client", "--json")
+    finally:
+        tuned.unlink()
+    assert again.exit_code == 0, again.output
+    out = json.loads(again.stdout)
+    assert out["index"] == index and out["written"] == 0 and "hybrid settings updated" in out["action"]
+    meta = opensearch_client.indices.get_mapping(index=index)[index]["mappings"]["_meta"]
+    assert meta["hybrid"]["weights"] == [0.7, 0.3]
+    assert indexing_total(opensearch_client, index) == before
+    found = invoke(home, "search", "drill", "--alias", ALIAS, "--mode", "hybrid", "--url", opensearch_url, "--json")
+    assert json.loads(found.stdout)["settings"]["weights"] == [0.7, 0.3]
+
+
+def test_rollback_twice_goes_two_deploys_back(first, opensearch_client, opensearch_url, serving_runs, home, tmp_path):
+    fewer = _catalog(tmp_path / "fewer.csv", _rows(serving_runs.catalog)[3:])
+    second = invoke(home, "deploy", "--run", str(serving_runs.runs[1]), "--catalog", str(serving_runs.catalog),
+                    "--alias", ALIAS, "--url", opensearch_url, "--embedding", "client", "--json")
+    third = invoke(home, "deploy", "--run", str(serving_runs.runs[1]), "--catalog", str(fewer),
+                   "--alias", ALIAS, "--url", opensearch_url, "--embedding", "client", "--json")
+    assert second.exit_code == 0 and third.exit_code == 0, second.output + third.output
+    chain = [first["index"], json.loads(second.stdout)["index"], json.loads(third.stdout)["index"]]
+    assert len(set(chain)) == 3
+    back = [json.loads(invoke(home, "rollback", "--alias", ALIAS, "--url", opensearch_url, "--json").stdout)["to"]
+            for _ in range(2)]
+    assert back == [chain[1], chain[0]]
+    assert list(opensearch_client.indices.get_alias(name=ALIAS)) == [chain[0]]
