@@ -17,7 +17,8 @@ from mr_opensearch.cli import run as run_cli
 from mr_opensearch.cli import search as search_cli
 from mr_opensearch.cli import train as train_cli
 from mr_opensearch.cli._errors import JsonErrorsGroup
-from mr_opensearch.cli._output import hide_library_progress, show_progress, state
+from mr_opensearch.cli._options import DebugOpt, JsonOpt, NoProgressOpt, QuietOpt
+from mr_opensearch.cli._output import hide_library_progress, set_modes, show_progress
 
 app = typer.Typer(
     name="mros",
@@ -38,20 +39,16 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors, and the libraries' warnings, "
-                               "logs and progress bars (otherwise in the run's logs/mros.log)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the result's key values, one per line (see docs/cli.md), and errors."),
-    no_progress: bool = typer.Option(
-        False, "--no-progress", help="Hide progress bars (also MROS_NO_PROGRESS=1)."
-    ),
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    no_progress: NoProgressOpt = False,
+    debug: DebugOpt = False,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    state.debug = debug
-    state.quiet = quiet
-    if no_progress:
-        state.progress = False
+    # the output modes given before the command name; every command also takes them after its name
+    set_modes(as_json=as_json, quiet=quiet, no_progress=no_progress, debug=debug)
     if not show_progress():
         # bars drawn by libraries (transformers' weight loading, downloads), back on when the command ends
         ctx.call_on_close(hide_library_progress())

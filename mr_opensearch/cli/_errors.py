@@ -16,6 +16,7 @@ Parse errors happen before any command function runs, so :func:`handle_errors` n
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import logging
 import os
@@ -29,7 +30,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from mr_opensearch.cli._output import state
+from mr_opensearch.cli._options import OUTPUT_OPTIONS
+from mr_opensearch.cli._output import command_modes, state
 from mr_opensearch.core.errors import MrosError
 from mr_opensearch.core.optional_dependencies import missing_extra
 
@@ -136,32 +138,55 @@ def _quiet_libraries() -> Iterator[None]:
         logging.disable(previous)
 
 
+def _command_signature(func: Callable[..., Any]) -> tuple[inspect.Signature, set[str]]:
+    """``func``'s signature with the output-mode options it does not declare added; the names added."""
+    signature = inspect.signature(func, eval_str=True)
+    added = {name for name in OUTPUT_OPTIONS if name not in signature.parameters}
+    params = [*signature.parameters.values(),
+              *(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=False, annotation=alias)
+                for name, alias in OUTPUT_OPTIONS.items() if name in added)]
+    return signature.replace(parameters=params), added
+
+
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorator for command functions: expected errors exit 1 with a message, not a traceback
-    (``--json`` commands also print the error as JSON on stdout). While the command runs, ``sys.stdout``
-    is not the real stdout (see :func:`_quiet_libraries`); results go there through ``_output.result``."""
+    """The wrapper of every command function.
+
+    - Output modes: adds the options of :data:`~mr_opensearch.cli._options.OUTPUT_OPTIONS` that ``func`` does
+      not declare (so ``--json``, ``--quiet``, ``--no-progress`` and ``--debug`` also work after the command
+      name) and sets ``state`` from them, and from those ``func`` declares, while it runs.
+    - Errors: expected errors exit 1 (or their own exit code) with a message, not a traceback (under ``--json``
+      also as JSON on stdout).
+
+    While the command runs, ``sys.stdout`` is not the real stdout (see :func:`_quiet_libraries`); results go
+    there through ``_output.result``."""
+    signature, added = _command_signature(func)
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        modes = {name: bool(kwargs.get(name)) for name in OUTPUT_OPTIONS}
+        for name in added:
+            kwargs.pop(name, None)
         previous = state.stdout
         state.stdout = sys.stdout
-        as_json = bool(kwargs.get("as_json"))
         try:
-            with _quiet_libraries():
-                return func(*args, **kwargs)
-        except typer.Exit:
-            raise
-        except KeyboardInterrupt:
-            typer.secho("Interrupted.", fg=typer.colors.RED, err=True)
-            raise typer.Exit(130) from None
-        except Exception as exc:
-            if is_usage_error(exc):  # exit 2 in typer's format; JsonErrorsGroup prints the --json form
-                raise
-            code = report_error(exc)
-            if as_json:
-                typer.echo(error_json(exc, code), file=state.stdout or sys.stdout)
-            raise typer.Exit(code) from None
+            with command_modes(**modes):
+                try:
+                    with _quiet_libraries():
+                        return func(*args, **kwargs)
+                except typer.Exit:
+                    raise
+                except KeyboardInterrupt:
+                    typer.secho("Interrupted.", fg=typer.colors.RED, err=True)
+                    raise typer.Exit(130) from None
+                except Exception as exc:
+                    if is_usage_error(exc):  # exit 2 in typer's format; JsonErrorsGroup prints the --json form
+                        raise
+                    code = report_error(exc)
+                    if state.json:
+                        typer.echo(error_json(exc, code), file=state.stdout or sys.stdout)
+                    raise typer.Exit(code) from None
         finally:
             state.stdout = previous
 
+    wrapper.__signature__ = signature  # type: ignore[attr-defined]
     return wrapper

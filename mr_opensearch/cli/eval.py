@@ -7,9 +7,22 @@ from typing import Any
 
 import typer
 
-from mr_opensearch.cli import _cluster
 from mr_opensearch.cli._choices import SearchMode, comma_separated, metavar
+from mr_opensearch.cli._cluster import ClusterArgs
 from mr_opensearch.cli._errors import handle_errors
+from mr_opensearch.cli._options import (
+    DEFAULT_PORT,
+    DEFAULT_RETRY_BUDGET,
+    DEFAULT_TIMEOUT,
+    CaCertsOpt,
+    InsecureOpt,
+    PasswordPromptOpt,
+    PortOpt,
+    RetryBudgetOpt,
+    TimeoutOpt,
+    UrlOpt,
+    UserOpt,
+)
 from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
 from mr_opensearch.core.errors import MrosError
 
@@ -104,15 +117,14 @@ def eval_(
                                      "(default: $MROS_HOME/tuning/ALIAS.json)."),
     model: Path | None = typer.Option(None, "--model", help="Served model folder for query embedding (client mode)."),
     run: Path | None = typer.Option(None, "--run", help="Embed queries with RUN/onnx instead (client mode)."),
-    url: str | None = _cluster.URL,
-    user: str | None = _cluster.USER,
-    ca_certs: Path | None = _cluster.CA_CERTS,
-    insecure: bool = _cluster.INSECURE,
-    port: int = _cluster.PORT,
-    timeout: float = _cluster.TIMEOUT,
-    password_prompt: bool = _cluster.PASSWORD_PROMPT,
-    retry_budget: float = _cluster.RETRY_BUDGET,
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    url: UrlOpt = None,
+    user: UserOpt = None,
+    ca_certs: CaCertsOpt = None,
+    insecure: InsecureOpt = False,
+    port: PortOpt = DEFAULT_PORT,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
+    password_prompt: PasswordPromptOpt = False,
+    retry_budget: RetryBudgetOpt = DEFAULT_RETRY_BUDGET,
 ) -> None:
     """Measure bm25, dense and hybrid search on judged queries through the live index: graded nDCG@10,
     recall, precision above the learned boundaries, latency and QPS, side by side."""
@@ -124,8 +136,7 @@ def eval_(
     mode_list = [mode.value for mode in modes]  # type: ignore[attr-defined]  # the callback made a list
     client_counts = _ints(clients, "--clients")
     judged = read_judgments(judgments)
-    client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt,
-                                   retry_budget).connect()
+    client = ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt, retry_budget).connect()
     _, manifest = live_index(client, alias)
     embedder = None
     if manifest.embedding == "client" and (tune or any(m != "bm25" for m in mode_list)):
@@ -140,7 +151,7 @@ def eval_(
         tuned = do_tune(client, alias, judged, k=k, max_queries=max_queries, embedder=embedder,
                         progress=show_progress())
         saved = save_tuning(tuned, save or default_tuning_path(alias))
-    if as_json:
+    if state.json:
         emit_json({"eval": report, **({"tune": {**tuned, "saved": str(saved)}} if tuned else {})})
         return
     if state.quiet:

@@ -20,7 +20,6 @@ def register(app: typer.Typer) -> None:
 def evaluate(
     run: Path = typer.Option(..., "--run", "-r", help="Run directory written by `mros train`."),
     split: list[Split] = typer.Option([Split.test], "--split", "-s", help="Split(s) to evaluate (repeatable)."),
-    as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
 ) -> None:
     """Full-corpus nDCG@10, recall@100, judged re-ranking nDCG@10 and grade-separation AUCs, with plots."""
     from trainer.config import load_config
@@ -35,7 +34,7 @@ def evaluate(
     cfg = load_config(run / "config.yaml")
     data = load_data(cfg)
     metrics = evaluate_run(run, cfg, data, progress=show_progress(), log=info, splits=[s.value for s in split])
-    if as_json:
+    if state.json:
         emit_json(metrics)
     elif state.quiet:
         key_values(*((name, model, f"{row['ndcg@10']:.4f}") for name, models in metrics["splits"].items()

@@ -48,9 +48,12 @@ CONVENTIONS = """\
   command line holding `--json`, usage errors included, is also one JSON object on stdout,
   `{"error": ..., "hint": ..., "exit_code": ...}`, with the same non-zero exit code. `--json` wins over
   `--quiet`.
-- **`--quiet` / `-q`** (before the command: `mros -q report RUN`): stdout holds only the result's key
-  values, one per line, fields separated by tabs; no progress bars and no info lines (stderr stays empty
-  unless there is an error). The key values of each command:
+- **Output modes before or after the command name.** `--json`, `--quiet` / `-q`, `--no-progress` and
+  `--debug` are options of `mros` and of every command: `mros -q report RUN` and `mros report RUN -q` are
+  the same command line.
+- **`--quiet` / `-q`**: stdout holds only the result's key values, one per line, fields separated by tabs;
+  no progress bars and no info lines (stderr stays empty unless there is an error). The key values of each
+  command:
 
   | command | `--quiet` prints |
   |---|---|

@@ -6,6 +6,8 @@
   those click finds while parsing (unknown option, missing option, a value outside the choices);
 - ``--json`` on every command;
 - ``--quiet``: the result's key values on stdout, nothing on stderr on success;
+- the output modes (``--json``, ``--quiet``, ``--no-progress``, ``--debug``) before or after the command name,
+  with the same effect;
 - enumerated options are enums: the choices are in ``--help``, another value exits 2;
 - config overrides given as options are validated like the config file, with the file's message.
 """
@@ -297,6 +299,86 @@ def test_json_of_opensearch_down_and_logs(tmp_path: Path):
     logs = runner.invoke(app, ["opensearch", "logs", "--node-dir", str(node), "-n", "3", "--json"])
     assert logs.exit_code == 0
     assert _json(logs.stdout) == {"log_file": str(node / "logs" / "mros.log"), "lines": ["line 2", "line 3", "line 4"]}
+
+
+# --- output modes before or after the command name ------------------------------------------------------------
+
+
+def _placements(tmp_path: Path) -> dict[str, list[str]]:
+    """Commands that need no cluster, with arguments made once (the same paths and port either way)."""
+    node = _node_with_log(tmp_path)
+    return {"opensearch-logs": ["opensearch", "logs", "--node-dir", str(node), "-n", "2"],
+            "opensearch-down": ["opensearch", "down", "--port", str(_free_port()), "--node-dir", str(tmp_path / "x")],
+            "label-simulate-engagement": ["label", "simulate-engagement", "--labels",
+                                          str(_write(tmp_path / "labels.csv", LABELS)), "--out",
+                                          str(tmp_path / "log.csv"), "--force"]}
+
+
+@pytest.mark.parametrize("mode", ["--quiet", "-q", "--json", "--no-progress", "--debug"])
+@pytest.mark.parametrize("name", ["opensearch-logs", "opensearch-down", "label-simulate-engagement"])
+def test_an_output_mode_after_the_command_name_works_as_before_it(tmp_path: Path, name: str, mode: str):
+    """``mros report RUN -q`` was "No such option: -q" (and ``mros --json report RUN`` "No such option: --json"):
+    each output mode now works in both places, with the same output."""
+    from mr_opensearch.cli._output import state
+
+    args = _placements(tmp_path)[name]
+    plain = runner.invoke(app, args)
+    before = runner.invoke(app, [mode, *args])
+    after = runner.invoke(app, [*args, mode])
+    assert before.exit_code == after.exit_code == plain.exit_code == 0, (before.output, after.output)
+    assert (after.stdout, after.stderr) == (before.stdout, before.stderr)
+    if mode in ("--quiet", "-q"):
+        assert after.stderr == ""
+    if mode == "--json":
+        assert _json(after.stdout) == _json(before.stdout)
+    if mode == "--json" or (mode in ("--quiet", "-q") and name != "opensearch-logs"):  # (logs: the lines either way)
+        assert (after.stdout, after.stderr) != (plain.stdout, plain.stderr)  # the mode had its effect
+    assert (state.json, state.quiet, state.debug) == (False, False, False)  # after the command: nothing left over
+
+
+def test_a_search_takes_its_output_mode_after_the_query(tmp_path: Path):
+    """The command of the issue: ``mros search "drill" --alias x --quiet`` was "No such option: --quiet"; now it
+    gets as far as the cluster (none listens on the port here)."""
+    url = f"http://127.0.0.1:{_free_port()}"
+    after = runner.invoke(app, ["search", "drill", "--alias", "x", "--quiet", "--url", url, "--json"])
+    before = runner.invoke(app, ["--quiet", "--json", "search", "drill", "--alias", "x", "--url", url])
+    assert after.exit_code == before.exit_code == 1, after.output
+    assert "No such option" not in after.output
+    assert _json(after.stdout) == _json(before.stdout)
+    assert "cannot reach OpenSearch" in _json(after.stdout)["error"]
+
+
+@pytest.mark.parametrize(("args", "exit_code", "words"), [
+    (["report", "{failed}"], 1, "has no metrics.json"),
+    (["opensearch", "logs", "--node-dir", "{tmp}", "--follow"], 2, "--json and --follow cannot be combined"),
+    (["search"], 2, "Missing argument 'QUERY'"),
+    (["search", "drill", "--alias", "a", "--k", "0"], 2, "Invalid value for '--k'"),
+], ids=["error-while-running", "usage-error-while-running", "parse-error", "parse-error-out-of-range"])
+def test_errors_keep_their_json_form_with_json_before_or_after_the_command(tmp_path: Path, args: list[str],
+                                                                           exit_code: int, words: str):
+    failed = tmp_path / "failed"
+    failed.mkdir()
+    (failed / "config.yaml").write_text("data: {dir: data}\n")
+    args = [arg.format(failed=failed, tmp=tmp_path) for arg in args]
+    after = runner.invoke(app, [*args, "--json"])
+    before = runner.invoke(app, ["--json", *args])
+    assert after.exit_code == before.exit_code == exit_code, (after.output, before.output)
+    assert _json(after.stdout) == _json(before.stdout)
+    assert _json(after.stdout)["exit_code"] == exit_code and words.lower() in _json(after.stdout)["error"].lower()
+
+
+def test_debug_after_the_command_shows_the_traceback(tmp_path: Path):
+    after = runner.invoke(app, ["report", str(tmp_path), "--debug"])
+    before = runner.invoke(app, ["--debug", "report", str(tmp_path)])
+    assert after.exit_code == before.exit_code == 1
+    assert "Traceback" in after.stderr and "Traceback" in before.stderr
+    assert "Traceback" not in runner.invoke(app, ["report", str(tmp_path)]).stderr
+
+
+def test_every_command_lists_the_output_modes_in_its_help():
+    for path in LEAVES:
+        options = {opt for param in _command(path).params for opt in param.opts}
+        assert {"--json", "--quiet", "-q", "--no-progress", "--debug"} <= options, path
 
 
 # --- enumerations ----------------------------------------------------------------------------------------------
