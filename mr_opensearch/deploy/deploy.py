@@ -53,7 +53,7 @@ import numpy as np
 
 from mr_opensearch.cluster.retry_policy import RetriesExhausted
 from mr_opensearch.cluster.vector_index import catalog_fingerprint
-from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.errors import MrosError, UsageError
 from mr_opensearch.core.hashing import text_key
 from mr_opensearch.core.templates import render
 from mr_opensearch.deploy import kill_points
@@ -310,7 +310,7 @@ def move_alias(client: Any, requests: Requests, alias: str, index: str, current:
 def prune_candidates(client: Any, alias: str, keep: int, live: str) -> list[str]:
     """The complete indices of ``alias`` beyond the ``keep`` newest once ``live`` is live (it counts)."""
     if keep < 1:
-        raise MrosError("--keep must be at least 1 (the live index)", exit_code=2)
+        raise UsageError("{keep} must be at least 1 (the live index)", parameters="keep")
     complete = [name for name, m in mros_indices(client, alias) if m.complete]
     if live not in complete:
         complete.append(live)
@@ -345,9 +345,10 @@ def deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOptions
 def _stopped(exc: RetriesExhausted, result: DeployResult | None) -> MrosError:
     """The error for a deploy the cluster stopped answering: where it stopped and what is done."""
     hint = ("rerun the same deploy once the cluster answers again: it finds the index and finishes it (documents "
-            "are resent under the same ids, nothing is duplicated); --retry-budget SECONDS waits out longer outages")
+            "are resent under the same ids, nothing is duplicated); {retry_budget_s} SECONDS waits out longer outages")
     if result is None:
-        return MrosError(f"deploy stopped during the preflight checks: {exc.message}. Nothing was written", hint)
+        return MrosError(f"deploy stopped during the preflight checks: {exc.message}. Nothing was written", hint,
+                         parameters="retry_budget_s")
     stage = result.stage
     if result.action not in ("created", "resumed"):
         index = f"index {result.index} was not created" if stage in ("preflight", "create index") else \
@@ -365,7 +366,8 @@ def _stopped(exc: RetriesExhausted, result: DeployResult | None) -> MrosError:
     else:
         alias = f"the alias {result.alias} was not moved" + (
             f" (it still points at {result.previous_index})" if result.previous_index else "")
-    return MrosError(f"deploy stopped while {stage}: {exc.message}. Done: {index}; {alias}", hint)
+    return MrosError(f"deploy stopped while {stage}: {exc.message}. Done: {index}; {alias}", hint,
+                     parameters="retry_budget_s")
 
 
 def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOptions, log: Log,
@@ -448,7 +450,7 @@ def _existing_index(client: Any, model: ServedModel, options: DeployOptions, nam
         refuse_blocked(client, name, "the deploy would write to it", BLOCKS_ON_WRITE)
     if options.keep is not None:
         for doomed in prune_candidates(client, options.alias, options.keep, name):
-            refuse_blocked(client, doomed, "--keep would delete it", BLOCKS_ON_ALIAS_MOVE)
+            refuse_blocked(client, doomed, "{keep} would delete it", BLOCKS_ON_ALIAS_MOVE, parameters="keep")
     return existing
 
 
@@ -644,7 +646,8 @@ def _engine_side(client: Any, model: ServedModel, options: DeployOptions, reques
 
     if model.zip_path is None:
         raise MrosError("engine mode needs the run's ML Commons package (RUN/onnx/ml-commons.zip)",
-                        "re-export the run with `mros export --run RUN`, or deploy with --embedding client")
+                        "re-export the run with `mros export --run RUN`, or deploy with {embedding} client",
+                        parameters="embedding")
     group = None if options.dry_run else ml_commons.ensure_model_group(
         client, f"mros-{options.alias}", f"mros models served behind the alias {options.alias}")
     model_id = ml_commons.ensure_model(client, model.zip_path.parent, name=f"mros-{options.alias}",

@@ -8,6 +8,7 @@
 - ``--quiet``: the result's key values on stdout, nothing on stderr on success;
 - the output modes (``--json``, ``--quiet``, ``--no-progress``, ``--debug``) before or after the command name,
   with the same effect;
+- library errors name parameters, the CLI the options that set them;
 - enumerated options are enums: the choices are in ``--help``, another value exits 2;
 - config overrides given as options are validated like the config file, with the file's message.
 """
@@ -379,6 +380,62 @@ def test_every_command_lists_the_output_modes_in_its_help():
     for path in LEAVES:
         options = {opt for param in _command(path).params for opt in param.opts}
         assert {"--json", "--quiet", "-q", "--no-progress", "--debug"} <= options, path
+
+
+# --- library errors name parameters; the CLI names the options -------------------------------------------------
+
+
+def test_a_library_usage_error_names_its_parameter_and_the_cli_its_option():
+    from mr_opensearch.cli._errors import JsonErrorsGroup, handle_errors
+    from mr_opensearch.core.errors import MrosError, UsageError
+
+    with pytest.raises(ValueError):
+        UsageError("bad", parameters=())
+    error = UsageError("{min_grade} applies to the dense leg", "use {mode} dense, not {mode_of_x} {x}",
+                       parameters=("min_grade", "mode"))
+    assert isinstance(error, MrosError) and error.exit_code == 2 and error.parameters == ("min_grade", "mode")
+    assert error.message == "`min_grade` applies to the dense leg"
+    assert error.hint == "use `mode` dense, not {mode_of_x} {x}"  # only the listed parameters are placeholders
+
+    tool = typer.Typer(cls=JsonErrorsGroup)
+
+    @tool.callback()
+    def _root() -> None:
+        pass
+
+    @tool.command()
+    @handle_errors
+    def find(min_grade: str = typer.Option("exact", "--min-grade"), mode: str = typer.Option("bm25", "--mode")) -> None:
+        raise UsageError("{min_grade} applies to the dense leg", "use {mode} dense or {mode} hybrid",
+                         parameters=("min_grade", "mode"))
+
+    result = runner.invoke(tool, ["find", "--json"])
+    assert result.exit_code == 2
+    assert result.stderr == "Error: --min-grade applies to the dense leg\n  hint: use --mode dense or --mode hybrid\n"
+    assert _json(result.stdout) == {"error": "--min-grade applies to the dense leg",
+                                    "hint": "use --mode dense or --mode hybrid", "exit_code": 2}
+
+
+def test_library_checks_raise_usage_errors_naming_their_parameters():
+    from mr_opensearch.cli._errors import named_for_the_cli
+    from mr_opensearch.core.errors import UsageError
+    from mr_opensearch.deploy.deploy import prune_candidates
+    from mr_opensearch.search.live_eval import evaluate_live
+    from mr_opensearch.search.queries import search
+
+    cases = [(lambda: search(None, "shop", "q", mode="bm25", k=0), ("k",), "--k 0: must be at least 1"),
+             (lambda: search(None, "shop", "q", mode="bm25", min_grade="exact"), ("min_grade", "mode"),
+              "--min-grade applies to the dense leg"),
+             (lambda: evaluate_live(None, "shop", None, k=5), ("k",), "--k 5: must be at least 10"),
+             (lambda: evaluate_live(None, "shop", None, clients=(0,)), ("clients",), "client counts [0]"),
+             (lambda: prune_candidates(None, "shop", 0, "shop-1"), ("keep",), "--keep must be at least 1")]
+    for call, parameters, cli_words in cases:
+        with pytest.raises(UsageError) as caught:
+            call()
+        error = caught.value
+        assert error.exit_code == 2 and error.parameters == parameters
+        assert "--" not in error.message  # the library does not know the command line
+        assert cli_words in named_for_the_cli(error).message
 
 
 # --- enumerations ----------------------------------------------------------------------------------------------
