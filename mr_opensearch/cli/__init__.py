@@ -7,7 +7,6 @@ import typer
 from mr_opensearch import __version__
 from mr_opensearch.cli import deploy as deploy_cli
 from mr_opensearch.cli import eval as eval_cli
-from mr_opensearch.cli import evaluate as evaluate_cli
 from mr_opensearch.cli import export as export_cli
 from mr_opensearch.cli import indices as indices_cli
 from mr_opensearch.cli import label as label_cli
@@ -57,14 +56,14 @@ def _root(
 app.add_typer(opensearch_cli.app, name="opensearch")
 app.add_typer(label_cli.app, name="label")
 train_cli.register(app)
-evaluate_cli.register(app)
+eval_cli.register(app)
 export_cli.register(app)
 report_cli.register(app)
 run_cli.register(app)
 deploy_cli.register(app)
 indices_cli.register(app)
 search_cli.register(app)
-eval_cli.register(app)
+eval_cli.register_old_name(app)
 
 
 def main() -> None:

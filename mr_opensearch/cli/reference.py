@@ -58,13 +58,13 @@ CONVENTIONS = """\
   | command | `--quiet` prints |
   |---|---|
   | `train` | the run directory |
-  | `evaluate` | `split<TAB>model<TAB>nDCG@10`, one row per split and model |
+  | `eval --run` | `split<TAB>model<TAB>nDCG@10`, one row per split and model |
   | `export` | the ML Commons zip |
   | `report` | the report's index.html |
   | `run` | the report's index.html |
   | `deploy` | the index the alias points to (`--dry-run`: `METHOD<TAB>path`, one row per request) |
   | `search` | `product_id<TAB>score<TAB>grade`, one row per hit |
-  | `eval` | `mode<TAB>nDCG@10`, one row per mode; then the saved settings file with `--tune` |
+  | `eval --alias` | `mode<TAB>nDCG@10`, one row per mode; then the saved settings file with `--tune` |
   | `rollback` | the index the alias points to now |
   | `status` | the live indices of the alias |
   | `opensearch up`, `opensearch status` | `url<TAB>health` (nothing when the node is down: exit 1) |
@@ -76,6 +76,8 @@ CONVENTIONS = """\
   | `label simulate-engagement` | the engagement log (then the noisy labels and their true grades with `--noisy-out`) |
   | `label audit` | the corrected labels, then the audit report |
 
+- **Renamed commands** keep their old name for one release, with a `notice:` line on stderr (not under
+  `--quiet`): `mros evaluate` is `mros eval --run`.
 - **Choices.** Enumerated options (`--mode`, `--embedding`, `--split`, `--signal`, `--package`, ...) list their
   values in `--help` and refuse any other (exit 2); `eval --modes` takes a comma-separated subset.
 - **Overrides are validated like the config file.** An option that overrides a config field (`--base`,

@@ -1,4 +1,4 @@
-"""``mros eval``: the judged queries through the live index, every search mode side by side, and tuning.
+"""``mros eval --alias``: the judged queries through the live index, every search mode side by side, and tuning.
 
 For each mode (bm25, dense, hybrid) and each judged query, the index behind the alias answers with its
 top ``k`` (hybrid: both legs at ``pagination_depth``, fused, top ``k``), and we measure, with the offline

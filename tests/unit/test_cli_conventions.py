@@ -8,6 +8,8 @@
 - ``--quiet``: the result's key values on stdout, nothing on stderr on success;
 - the output modes (``--json``, ``--quiet``, ``--no-progress``, ``--debug``) before or after the command name,
   with the same effect;
+- ``mros eval``: a trained run (``--run``) or the live index (``--alias``), exactly one; ``mros evaluate`` is its
+  old name, with a notice;
 - library errors name parameters, the CLI the options that set them;
 - enumerated options are enums: the choices are in ``--help``, another value exits 2;
 - config overrides given as options are validated like the config file, with the file's message.
@@ -382,6 +384,51 @@ def test_every_command_lists_the_output_modes_in_its_help():
         assert {"--json", "--quiet", "-q", "--no-progress", "--debug"} <= options, path
 
 
+# --- `mros eval`: a trained run or the live index ---------------------------------------------------------------
+
+
+def _error_lines(stderr: str) -> tuple[list[str], list[str]]:
+    lines = stderr.splitlines()
+    return [line for line in lines if line.startswith("Error: ")], [line for line in lines if "hint: " in line]
+
+
+@pytest.mark.parametrize(("args", "words", "hint"), [
+    ([], "nothing to evaluate", "pass --run RUN to evaluate a trained run offline, or --alias NAME"),
+    (["--run", "r", "--alias", "a"], "--run and --alias are alternatives", "--model RUN/onnx"),
+    (["--run", "r", "--judgments", "j.csv", "--k", "50"], "--judgments, --k are options of the live evaluation",
+     "drop --judgments, --k"),
+    (["--run", "r", "--url", "http://127.0.0.1:9"], "--url is an option of the live evaluation (--alias)",
+     "--alias NAME"),
+    (["--alias", "a", "--split", "test"], "--split is an option of the offline evaluation (--run)",
+     "measured on --judgments"),
+    (["--alias", "a"], "--alias needs --judgments", "pass --judgments FILE"),
+], ids=["neither", "both", "run-with-live-options", "run-with-a-cluster-option", "alias-with-split",
+        "alias-without-judgments"])
+def test_eval_takes_exactly_one_of_run_and_alias(args: list[str], words: str, hint: str):
+    result = runner.invoke(app, ["eval", *args])
+    assert result.exit_code == 2, result.output
+    errors, hints = _error_lines(result.stderr)
+    assert len(errors) == 1 and len(hints) == 1, result.stderr
+    assert words in errors[0] and hint in hints[0]
+    assert result.stdout == ""
+    as_json = runner.invoke(app, ["eval", *args, "--json"])
+    assert as_json.exit_code == 2
+    assert _json(as_json.stdout) == {"error": errors[0].removeprefix("Error: "),
+                                     "hint": hints[0].split("hint: ", 1)[1], "exit_code": 2}
+
+
+def test_the_old_name_evaluate_works_with_a_notice(tmp_path: Path):
+    old = runner.invoke(app, ["evaluate", "--run", str(tmp_path)])
+    new = runner.invoke(app, ["eval", "--run", str(tmp_path)])
+    notice = "notice: `mros evaluate` is now `mros eval --run`; the old name goes in the next release"
+    assert old.exit_code == new.exit_code == 1
+    assert old.stderr == notice + "\n" + new.stderr and "not a run directory" in new.stderr
+    as_json = runner.invoke(app, ["evaluate", "--run", str(tmp_path), "--json"])
+    assert _json(as_json.stdout) == _json(runner.invoke(app, ["eval", "--run", str(tmp_path), "--json"]).stdout)
+    quiet = runner.invoke(app, ["evaluate", "--run", str(tmp_path), "-q"])
+    assert notice not in quiet.stderr  # --quiet: stderr holds only the error
+
+
 # --- library errors name parameters; the CLI names the options -------------------------------------------------
 
 
@@ -445,12 +492,12 @@ def test_library_checks_raise_usage_errors_naming_their_parameters():
     (["search", "drill", "--alias", "a", "--mode", "x"], "'bm25', 'dense', 'hybrid'"),
     (["search", "drill", "--alias", "a", "--min-grade", "x"], "'partial', 'exact'"),
     (["deploy", "--run", "r", "--catalog", "c", "--alias", "a", "--embedding", "x"], "'auto', 'engine', 'client'"),
-    (["evaluate", "--run", "r", "--split", "x"], "'train', 'validation', 'test'"),
+    (["eval", "--run", "r", "--split", "x"], "'train', 'validation', 'test'"),
     (["export", "--run", "r", "--package", "x"], "'int8', 'fp32'"),
     (["label", "simulate-engagement", "--labels", "l", "--out", "o", "--split", "x"], "'all', 'train', 'validation', 'test'"),
     (["label", "audit", "--labeler", "l", "--labels", "l", "--engagement", "e", "--catalog", "c", "--out", "o",
       "--signal", "x"], "'clicks', 'add_to_carts', 'orders'"),
-], ids=["search-mode", "search-min-grade", "deploy-embedding", "evaluate-split", "export-package",
+], ids=["search-mode", "search-min-grade", "deploy-embedding", "eval-split", "export-package",
         "simulate-split", "audit-signal"])
 def test_an_enumerated_option_refuses_other_values_while_parsing(args: list[str], choices: str):
     result = runner.invoke(app, args)
