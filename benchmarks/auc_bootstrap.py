@@ -13,7 +13,7 @@ often it was drawn, and computes for both models on the same draw:
 
 Reports each model's full-set value, the difference B - A, its 95% percentile interval and the share
 of replicates where B is above A. Scores and per-query nDCG come from the evaluation caches that
-`mros train` / `mros evaluate` write (RUN/eval/SPLIT/NAME.json); a cache written before per-query
+`mros train` / `mros eval --run` write (RUN/eval/SPLIT/NAME.json); a cache written before per-query
 nDCG was stored must be re-evaluated (the script says how).
 
     python benchmarks/auc_bootstrap.py --run RUN --a stage1 --b stage2 [--run-b OTHER_RUN] [--split test] \\

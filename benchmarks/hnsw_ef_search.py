@@ -1,6 +1,6 @@
 """Dense nDCG@10 of a deployed index against its HNSW search width, beside exact search.
 
-For each ``ef_search`` of ``--ef`` the test split's queries (embedded as ``mros eval`` embeds them) run
+For each ``ef_search`` of ``--ef`` the test split's queries (embedded as ``mros eval --alias`` embeds them) run
 as lucene ``knn`` queries with ``method_parameters.ef_search`` (k = 100, top 10 kept); the index's own
 setting is reported first. Compare with the serving benchmark's offline exact-search figure of the same
 int8 model (``benchmarks/serving_homedepot.py``: ``offline_exact_dense_ndcg@10``).

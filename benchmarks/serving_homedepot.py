@@ -3,7 +3,7 @@
 1. the run's grade boundaries, when it has none, are learned on the validation split's judged pairs
    (cosines of its packaged int8 model; ``trainer.boundaries.learn_boundaries``);
 2. ``mros deploy`` runs as a subprocess: wall time, docs/s and peak RSS (``ru_maxrss`` of children);
-3. ``mros eval``'s code on the test split: bm25 / dense / hybrid quality, latency p50/p95/p99, and a
+3. ``mros eval --alias``'s code on the test split: bm25 / dense / hybrid quality, latency p50/p95/p99, and a
    load of ``--load-seconds`` at each of ``--clients`` (default 1, 4, 16): QPS, p99 under load, errors;
 4. the hybrid settings are tuned on the validation split (``live_eval.tune``), and the plain min-max
    and boundary-aware variants chosen there are measured on the test split (fusion recomputed from

@@ -6,7 +6,6 @@ import typer
 
 from mr_opensearch.cli import deploy as deploy_cli
 from mr_opensearch.cli import eval as eval_cli
-from mr_opensearch.cli import evaluate as evaluate_cli
 from mr_opensearch.cli import export as export_cli
 from mr_opensearch.cli import indices as indices_cli
 from mr_opensearch.cli import label as label_cli
@@ -16,7 +15,8 @@ from mr_opensearch.cli import run as run_cli
 from mr_opensearch.cli import search as search_cli
 from mr_opensearch.cli import train as train_cli
 from mr_opensearch.cli._errors import JsonErrorsGroup
-from mr_opensearch.cli._output import hide_library_progress, show_progress, state
+from mr_opensearch.cli._options import DebugOpt, JsonOpt, NoProgressOpt, QuietOpt
+from mr_opensearch.cli._output import hide_library_progress, set_modes, show_progress
 from mr_opensearch.core.version import __version__
 
 app = typer.Typer(
@@ -38,20 +38,16 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors, and the libraries' warnings, "
-                               "logs and progress bars (otherwise in the run's logs/mros.log)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the result's key values, one per line (see docs/cli.md), and errors."),
-    no_progress: bool = typer.Option(
-        False, "--no-progress", help="Hide progress bars (also MROS_NO_PROGRESS=1)."
-    ),
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    no_progress: NoProgressOpt = False,
+    debug: DebugOpt = False,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    state.debug = debug
-    state.quiet = quiet
-    if no_progress:
-        state.progress = False
+    # the output modes given before the command name; every command also takes them after its name
+    set_modes(as_json=as_json, quiet=quiet, no_progress=no_progress, debug=debug)
     if not show_progress():
         # bars drawn by libraries (transformers' weight loading, downloads), back on when the command ends
         ctx.call_on_close(hide_library_progress())
@@ -60,14 +56,14 @@ def _root(
 app.add_typer(opensearch_cli.app, name="opensearch")
 app.add_typer(label_cli.app, name="label")
 train_cli.register(app)
-evaluate_cli.register(app)
+eval_cli.register(app)
 export_cli.register(app)
 report_cli.register(app)
 run_cli.register(app)
 deploy_cli.register(app)
 indices_cli.register(app)
 search_cli.register(app)
-eval_cli.register(app)
+eval_cli.register_old_name(app)
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ class SearchMode(enum.StrEnum):
 
 
 class Split(enum.StrEnum):
-    """``mros evaluate --split`` (:data:`trainer.splits.SPLITS`)."""
+    """``mros eval --run RUN --split`` (:data:`trainer.splits.SPLITS`)."""
 
     train = "train"
     validation = "validation"

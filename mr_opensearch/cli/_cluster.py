@@ -1,4 +1,5 @@
-"""The cluster options every serving command takes (``--url``, ``--user``, ``--ca-certs``, ``--insecure``).
+"""The connection of the commands that talk to a cluster, built from their cluster options (``--url``, ``--user``,
+``--ca-certs``, ``--insecure``, ...: :mod:`mr_opensearch.cli._options`).
 
 Where the cluster is, in order: ``--url``; ``$MROS_OPENSEARCH_URL``; the local node of
 ``mros opensearch up`` on ``--port`` (default 9200) when one is running. The password comes from
@@ -14,24 +15,15 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
+from mr_opensearch.cli._options import DEFAULT_PORT, DEFAULT_RETRY_BUDGET, DEFAULT_TIMEOUT
 from mr_opensearch.core.errors import MrosError
 
-URL = typer.Option(None, "--url", help="The cluster, e.g. https://host:9200 (default: $MROS_OPENSEARCH_URL, "
-                   "else the local node of `mros opensearch up`).")
-USER = typer.Option(None, "--user", help="Basic-auth user (password from $MROS_OPENSEARCH_PASSWORD).")
-CA_CERTS = typer.Option(None, "--ca-certs", help="CA bundle for a cluster with a private CA.")
-INSECURE = typer.Option(False, "--insecure", help="Do not verify the cluster's TLS certificate.")
-PORT = typer.Option(9200, "--port", help="Port of the local node when no URL is given.")
-TIMEOUT = typer.Option(30.0, "--timeout", help="Seconds to wait for one cluster request.")
-RETRY_BUDGET = typer.Option(120.0, "--retry-budget", min=0, help="Seconds one cluster request is retried for "
-                             "(429, 503, resets, timeouts, a restarting node) before mros gives up.")
-PASSWORD_PROMPT = typer.Option(False, "--password-prompt", help="Ask for the password instead of reading "
-                               "$MROS_OPENSEARCH_PASSWORD (from a pipe: its first line).")
-
+if TYPE_CHECKING:
+    from mr_opensearch.cluster.connection import ClusterConfig
 
 def read_password() -> str:
     """The password for ``--password-prompt``: asked on the terminal without echo, or, when standard input
@@ -48,14 +40,16 @@ def read_password() -> str:
 
 @dataclass
 class ClusterArgs:
+    """The values of a command's cluster options (in the order of its signature)."""
+
     url: str | None = None
     user: str | None = None
     ca_certs: Path | None = None
     insecure: bool = False
-    port: int = 9200
-    timeout: float = 30.0
+    port: int = DEFAULT_PORT
+    timeout: float = DEFAULT_TIMEOUT
     password_prompt: bool = False
-    retry_budget: float = 120.0
+    retry_budget: float = DEFAULT_RETRY_BUDGET
 
     def resolve_url(self) -> str:
         if self.url:
@@ -71,12 +65,19 @@ class ClusterArgs:
                             "`mros opensearch up`")
         return node.url
 
-    def connect(self) -> Any:
-        from mr_opensearch.cli._output import info
-        from mr_opensearch.cluster.connection import ClusterConfig, connect
+    def config(self) -> ClusterConfig:
+        """The connection config: the cluster's URL resolved, the password read (asked for with
+        ``--password-prompt``)."""
+        from mr_opensearch.cluster.connection import ClusterConfig
 
         password = read_password() if self.password_prompt else None
-        config = ClusterConfig(url=self.resolve_url(), user=self.user, password=password,
-                               verify_certs=not self.insecure, ca_certs=self.ca_certs, timeout=self.timeout,
-                               retry_budget_s=self.retry_budget)
-        return connect(config, on_retry=lambda line: info(f"retry: {line}"))
+        return ClusterConfig(url=self.resolve_url(), user=self.user, password=password,
+                             verify_certs=not self.insecure, ca_certs=self.ca_certs, timeout=self.timeout,
+                             retry_budget_s=self.retry_budget)
+
+    def connect(self) -> Any:
+        """A client of the cluster; each retry is announced on stderr (silenced by ``--quiet``)."""
+        from mr_opensearch.cli._output import info
+        from mr_opensearch.cluster.connection import connect
+
+        return connect(self.config(), on_retry=lambda line: info(f"retry: {line}"))

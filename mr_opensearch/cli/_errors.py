@@ -5,7 +5,8 @@ command line holds ``--json`` the same error is also printed on stdout as one JS
 ``{"error": ..., "hint": ..., "exit_code": ...}``, so scripts reading stdout always get JSON. Exit
 codes: the error's (1 by default); 2 for usage errors, both those click finds while parsing the
 command line (unknown option, missing option, a value not among an option's choices) and those a
-command raises while it runs (``typer.BadParameter``, a :class:`MrosError` with ``exit_code=2``).
+command raises while it runs (``typer.BadParameter``; a :class:`~mr_opensearch.core.errors.UsageError`, or
+another :class:`MrosError` with ``exit_code=2``, printed as ``Error: ...`` / ``hint: ...``).
 An optional dependency that is not installed is reported with the extra that provides it
 (:mod:`mr_opensearch.core.optional_dependencies`).
 
@@ -16,6 +17,7 @@ Parse errors happen before any command function runs, so :func:`handle_errors` n
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import logging
 import os
@@ -29,7 +31,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from mr_opensearch.cli._output import state
+from mr_opensearch.cli._options import OUTPUT_OPTIONS
+from mr_opensearch.cli._output import command_modes, state
 from mr_opensearch.core.errors import MrosError
 from mr_opensearch.core.optional_dependencies import missing_extra
 
@@ -58,10 +61,12 @@ def report_error(exc: BaseException) -> int:
 
 
 def is_usage_error(exc: BaseException) -> bool:
-    """Whether ``exc`` is a usage error (exit 2): click's ``UsageError`` or a subclass (``typer.BadParameter``,
-    no such option, missing parameter, ...). typer 0.29 ships its own copy of click whose ``UsageError`` is not
-    part of typer's public API, so the class is recognised by name, for that copy and for click's alike."""
-    return any(cls.__name__ == "UsageError" for cls in type(exc).__mro__)
+    """Whether ``exc`` is click's usage error (exit 2, printed by typer): click's ``UsageError`` or a subclass
+    (``typer.BadParameter``, no such option, missing parameter, ...). typer 0.29 ships its own copy of click
+    whose ``UsageError`` is not part of typer's public API, so the class is recognised by name, for that copy
+    and for click's alike. mros's own :class:`~mr_opensearch.core.errors.UsageError` (exit 2 too) is a
+    :class:`MrosError`, printed as one."""
+    return not isinstance(exc, MrosError) and any(cls.__name__ == "UsageError" for cls in type(exc).__mro__)
 
 
 def error_json(exc: BaseException, exit_code: int) -> str:
@@ -136,32 +141,89 @@ def _quiet_libraries() -> Iterator[None]:
         logging.disable(previous)
 
 
+# library parameter -> the command's parameter (its option) where the names differ
+CLI_PARAMETER_OF = {"text_fields": "text_field", "lock_wait": "wait", "retry_budget_s": "retry_budget"}
+
+
+def option_of(command: Any, parameter: str) -> str:
+    """The option that sets a library ``parameter`` (:class:`MrosError`'s ``parameters``): the command's own
+    (``--min-grade`` for ``min_grade``), else the usual spelling of mros options."""
+    name = CLI_PARAMETER_OF.get(parameter, parameter)
+    for param in getattr(command, "params", ()):
+        if param.name == name and param.opts:
+            return next((opt for opt in param.opts if opt.startswith("--")), param.opts[0])
+    return "--" + name.replace("_", "-")
+
+
+def named_for_the_cli(exc: MrosError, command: Any = None) -> MrosError:
+    """``exc`` with the parameters its message and hint name written as the options of ``command`` (a click
+    command; None: the usual spelling), as the CLI prints it."""
+    return exc.name_parameters(lambda parameter: option_of(command, parameter)) if exc.parameters else exc
+
+
+_CONTEXT = "_mros_context"
+
+
+def _command_signature(func: Callable[..., Any]) -> tuple[inspect.Signature, set[str], str | None]:
+    """``func``'s signature with the output-mode options it does not declare and a context parameter added;
+    the names added, and the name of the context parameter."""
+    signature = inspect.signature(func, eval_str=True)
+    params = list(signature.parameters.values())
+    context = next((p.name for p in params if isinstance(p.annotation, type) and issubclass(p.annotation, typer.Context)),
+                   None)
+    added = {name for name in OUTPUT_OPTIONS if name not in signature.parameters}
+    params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=False, annotation=alias)
+               for name, alias in OUTPUT_OPTIONS.items() if name in added]
+    if context is None:
+        context = _CONTEXT
+        added.add(context)
+        params.append(inspect.Parameter(context, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context))
+    return signature.replace(parameters=params), added, context
+
+
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorator for command functions: expected errors exit 1 with a message, not a traceback
-    (``--json`` commands also print the error as JSON on stdout). While the command runs, ``sys.stdout``
-    is not the real stdout (see :func:`_quiet_libraries`); results go there through ``_output.result``."""
+    """The wrapper of every command function.
+
+    - Output modes: adds the options of :data:`~mr_opensearch.cli._options.OUTPUT_OPTIONS` that ``func`` does
+      not declare (so ``--json``, ``--quiet``, ``--no-progress`` and ``--debug`` also work after the command
+      name) and sets ``state`` from them, and from those ``func`` declares, while it runs.
+    - Errors: expected errors exit 1 (or their own exit code) with a message, not a traceback (under ``--json``
+      also as JSON on stdout); the parameters an error names (:class:`MrosError`'s ``parameters``) are named
+      as the command's options (:func:`option_of`).
+
+    While the command runs, ``sys.stdout`` is not the real stdout (see :func:`_quiet_libraries`); results go
+    there through ``_output.result``."""
+    signature, added, context_name = _command_signature(func)
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = kwargs.get(context_name)
+        modes = {name: bool(kwargs.get(name)) for name in OUTPUT_OPTIONS}
+        for name in added:
+            kwargs.pop(name, None)
         previous = state.stdout
         state.stdout = sys.stdout
-        as_json = bool(kwargs.get("as_json"))
         try:
-            with _quiet_libraries():
-                return func(*args, **kwargs)
-        except typer.Exit:
-            raise
-        except KeyboardInterrupt:
-            typer.secho("Interrupted.", fg=typer.colors.RED, err=True)
-            raise typer.Exit(130) from None
-        except Exception as exc:
-            if is_usage_error(exc):  # exit 2 in typer's format; JsonErrorsGroup prints the --json form
-                raise
-            code = report_error(exc)
-            if as_json:
-                typer.echo(error_json(exc, code), file=state.stdout or sys.stdout)
-            raise typer.Exit(code) from None
+            with command_modes(**modes):
+                try:
+                    with _quiet_libraries():
+                        return func(*args, **kwargs)
+                except typer.Exit:
+                    raise
+                except KeyboardInterrupt:
+                    typer.secho("Interrupted.", fg=typer.colors.RED, err=True)
+                    raise typer.Exit(130) from None
+                except Exception as exc:
+                    if is_usage_error(exc):  # exit 2 in typer's format; JsonErrorsGroup prints the --json form
+                        raise
+                    if isinstance(exc, MrosError):
+                        named_for_the_cli(exc, ctx.command if ctx is not None else None)
+                    code = report_error(exc)
+                    if state.json:
+                        typer.echo(error_json(exc, code), file=state.stdout or sys.stdout)
+                    raise typer.Exit(code) from None
         finally:
             state.stdout = previous
 
+    wrapper.__signature__ = signature  # type: ignore[attr-defined]
     return wrapper

@@ -1,4 +1,5 @@
-"""Output modes shared by all commands: human (default), ``--json`` and ``--quiet``.
+"""Output modes shared by all commands: human (default), ``--json`` and ``--quiet`` (and ``--no-progress``,
+``--debug``); the options themselves are in :mod:`mr_opensearch.cli._options`.
 
 The rule of ``--quiet`` (the same for every command, see docs/cli.md): stdout holds only the result's key
 values, one per line, fields separated by tabs (:func:`key_values`): the path of what the command wrote,
@@ -7,10 +8,11 @@ and no library chatter on stderr; errors are still printed there. ``--json`` win
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -21,13 +23,46 @@ import typer
 class OutputState:
     debug: bool = False
     quiet: bool = False
+    json: bool = False
     progress: bool = True
     # Where results go. While a command runs, sys.stdout is pointed at stderr so that chatter from
     # libraries (training logs, warnings printed with print) never mixes with --json output.
     stdout: TextIO | None = None
 
 
-state = OutputState(progress=os.environ.get("MROS_NO_PROGRESS", "") in ("", "0"))
+def _progress_by_environment() -> bool:
+    return os.environ.get("MROS_NO_PROGRESS", "") in ("", "0")
+
+
+state = OutputState(progress=_progress_by_environment())
+
+
+def set_modes(*, as_json: bool, quiet: bool, no_progress: bool, debug: bool) -> None:
+    """The output modes given before the command name (the root ``mros`` group), for the whole command line."""
+    state.json = as_json
+    state.quiet = quiet
+    state.debug = debug
+    state.progress = _progress_by_environment() and not no_progress
+
+
+@contextlib.contextmanager
+def command_modes(*, as_json: bool, quiet: bool, no_progress: bool, debug: bool) -> Iterator[None]:
+    """The output modes given after the command name, added to those given before it while the command runs
+    (either place has the same effect); library progress bars are hidden when these modes hide progress."""
+    saved = (state.json, state.quiet, state.debug, state.progress)
+    shown = show_progress()
+    state.json = state.json or as_json
+    state.quiet = state.quiet or quiet
+    state.debug = state.debug or debug
+    if no_progress:
+        state.progress = False
+    put_back = hide_library_progress() if shown and not show_progress() else None
+    try:
+        yield
+    finally:
+        state.json, state.quiet, state.debug, state.progress = saved
+        if put_back is not None:
+            put_back()
 
 
 def result(text: str) -> None:

@@ -8,8 +8,21 @@ from pathlib import Path
 
 import typer
 
-from mr_opensearch.cli import _cluster
+from mr_opensearch.cli._cluster import ClusterArgs
 from mr_opensearch.cli._errors import handle_errors
+from mr_opensearch.cli._options import (
+    DEFAULT_PORT,
+    DEFAULT_RETRY_BUDGET,
+    DEFAULT_TIMEOUT,
+    CaCertsOpt,
+    InsecureOpt,
+    PasswordPromptOpt,
+    PortOpt,
+    RetryBudgetOpt,
+    TimeoutOpt,
+    UrlOpt,
+    UserOpt,
+)
 from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
 from mr_opensearch.core.errors import MrosError
 from mr_opensearch.deploy.text_analyzers import DEFAULT as DEFAULT_TEXT_ANALYZER
@@ -71,15 +84,14 @@ def deploy(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print every request the deploy would send; write nothing."),
     wait: float = typer.Option(0.0, "--wait", min=0, help="When another mros deploy or rollback of the alias holds its "
                                "lock, wait up to SECONDS for it instead of refusing at once."),
-    url: str | None = _cluster.URL,
-    user: str | None = _cluster.USER,
-    ca_certs: Path | None = _cluster.CA_CERTS,
-    insecure: bool = _cluster.INSECURE,
-    port: int = _cluster.PORT,
-    timeout: float = _cluster.TIMEOUT,
-    password_prompt: bool = _cluster.PASSWORD_PROMPT,
-    retry_budget: float = _cluster.RETRY_BUDGET,
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    url: UrlOpt = None,
+    user: UserOpt = None,
+    ca_certs: CaCertsOpt = None,
+    insecure: InsecureOpt = False,
+    port: PortOpt = DEFAULT_PORT,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
+    password_prompt: PasswordPromptOpt = False,
+    retry_budget: RetryBudgetOpt = DEFAULT_RETRY_BUDGET,
 ) -> None:
     """Deploy a trained run: a new index per (model, catalog), filled, checked and marked complete; then the
     alias moves in one atomic call. The same deploy twice writes nothing; a killed deploy, rerun, resumes
@@ -100,15 +112,14 @@ def deploy(
     if hybrid is not None or tuned.exists():
         hybrid_values = read_hybrid_file(tuned)
         info(f"hybrid settings from {tuned}")
-    client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt,
-                                   retry_budget).connect()
+    client = ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt, retry_budget).connect()
     options = DeployOptions(alias=alias, embedding=embedding.value, dry_run=dry_run, keep=keep, batch_size=batch_size,
                             replicas=replicas, text_fields=tuple(text_field), text_analyzer=text_analyzer,
                             hybrid=hybrid_values,
                             allow_dimension_change=allow_dimension_change, progress=show_progress(),
                             catalog_path=str(catalog), lock_wait=wait, encode_workers=encode_workers)
     outcome = run_deploy(client, model, products, options, log=info)
-    if as_json:
+    if state.json:
         emit_json(outcome.to_json())
         return
     if dry_run and state.quiet:

@@ -1,4 +1,13 @@
-"""``mros eval``: judged queries through the live index, bm25 / dense / hybrid side by side; ``--tune``."""
+"""``mros eval``: what a model is worth, measured two ways.
+
+- ``mros eval --run RUN``: offline, the graded evaluation of a trained run's model and its baselines on a
+  split (full-corpus nDCG@10, recall@100, judged re-ranking nDCG@10, grade-separation AUCs, plots);
+- ``mros eval --alias NAME --judgments FILE``: the live index, judged queries through bm25 / dense / hybrid
+  side by side (quality, latency, QPS under load); ``--tune`` chooses the hybrid settings of the next deploy.
+
+Exactly one of ``--run`` and ``--alias``; the options of one way are refused with the other. ``mros evaluate``,
+the old name of ``mros eval --run``, still works for one release, with a notice.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +16,41 @@ from typing import Any
 
 import typer
 
-from mr_opensearch.cli import _cluster
-from mr_opensearch.cli._choices import SearchMode, comma_separated, metavar
-from mr_opensearch.cli._errors import handle_errors
+from mr_opensearch.cli._choices import SearchMode, Split, comma_separated, metavar
+from mr_opensearch.cli._cluster import ClusterArgs
+from mr_opensearch.cli._errors import handle_errors, option_of
+from mr_opensearch.cli._options import (
+    DEFAULT_PORT,
+    DEFAULT_RETRY_BUDGET,
+    DEFAULT_TIMEOUT,
+    CaCertsOpt,
+    InsecureOpt,
+    PasswordPromptOpt,
+    PortOpt,
+    RetryBudgetOpt,
+    TimeoutOpt,
+    UrlOpt,
+    UserOpt,
+)
 from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
-from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.errors import MrosError, UsageError
+
+RUN_PANEL = "Trained run (--run)"
+LIVE_PANEL = "Live index (--alias)"
+# the options of each way, by parameter name (the cluster options belong to the live index)
+RUN_ONLY = ("split",)
+LIVE_ONLY = ("judgments", "modes", "k", "clients", "load_seconds", "max_queries", "tune", "save", "model", "url",
+             "user", "ca_certs", "insecure", "port", "timeout", "password_prompt", "retry_budget")
+RENAMED = "notice: `mros evaluate` is now `mros eval --run`; the old name goes in the next release"
 
 
 def register(app: typer.Typer) -> None:
     app.command(name="eval")(eval_)
+
+
+def register_old_name(app: typer.Typer) -> None:
+    """``mros evaluate``, kept for one release."""
+    app.command(name="evaluate")(evaluate)
 
 
 def _ints(text: str, what: str) -> list[int]:
@@ -88,34 +123,118 @@ def _print_tune(outcome: dict[str, Any], saved: Path | None) -> None:
 
 @handle_errors
 def eval_(
-    alias: str = typer.Option(..., "--alias", help="The alias of a deployed index (`mros deploy`)."),
-    judgments: Path = typer.Option(..., "--judgments", help="Judged queries (query, product, grade), e.g. a split."),
+    ctx: typer.Context,
+    run: Path | None = typer.Option(None, "--run", "-r", help="A trained run (the --out of `mros train` or `mros "
+                                    "run`): evaluate its model and baselines offline, on --split."),
+    alias: str | None = typer.Option(None, "--alias", help="The alias of a deployed index (`mros deploy`): "
+                                     "measure the live index on --judgments."),
+    split: list[Split] = typer.Option([Split.test], "--split", "-s", help="Split(s) to evaluate (repeatable).",
+                                      rich_help_panel=RUN_PANEL),
+    judgments: Path | None = typer.Option(None, "--judgments", help="Judged queries (query, product, grade), e.g. "
+                                          "a split (required with --alias).", rich_help_panel=LIVE_PANEL),
     modes: str = typer.Option("bm25,dense,hybrid", "--modes", callback=comma_separated(SearchMode, "--modes"),
-                              metavar=metavar(SearchMode), help="Comma-separated search modes to compare."),
-    k: int = typer.Option(100, "--k", min=10, max=10000, help="Hits per query (recall@k)."),
+                              metavar=metavar(SearchMode), help="Comma-separated search modes to compare.",
+                              rich_help_panel=LIVE_PANEL),
+    k: int = typer.Option(100, "--k", min=10, max=10000, help="Hits per query (recall@k).", rich_help_panel=LIVE_PANEL),
     clients: str = typer.Option("1,4", "--clients", help="Parallel clients for the load measurement (QPS, "
-                                "latency under load, errors), e.g. 1,4,16."),
+                                "latency under load, errors), e.g. 1,4,16.", rich_help_panel=LIVE_PANEL),
     load_seconds: float | None = typer.Option(None, "--load-seconds", min=1.0, max=3600.0, help="Run each load "
-                                              "for this long (default: one pass over the queries)."),
-    max_queries: int | None = typer.Option(None, "--max-queries", min=1, help="Use only the first N judged queries."),
+                                              "for this long (default: one pass over the queries).",
+                                              rich_help_panel=LIVE_PANEL),
+    max_queries: int | None = typer.Option(None, "--max-queries", min=1, help="Use only the first N judged queries.",
+                                           rich_help_panel=LIVE_PANEL),
     tune: bool = typer.Option(False, "--tune", help="Also choose the hybrid settings on these judgments "
-                              "(use a validation split) and save them for the next deploy."),
+                              "(use a validation split) and save them for the next deploy.",
+                              rich_help_panel=LIVE_PANEL),
     save: Path | None = typer.Option(None, "--save", help="Where --tune writes the settings "
-                                     "(default: $MROS_HOME/tuning/ALIAS.json)."),
-    model: Path | None = typer.Option(None, "--model", help="Served model folder for query embedding (client mode)."),
-    run: Path | None = typer.Option(None, "--run", help="Embed queries with RUN/onnx instead (client mode)."),
-    url: str | None = _cluster.URL,
-    user: str | None = _cluster.USER,
-    ca_certs: Path | None = _cluster.CA_CERTS,
-    insecure: bool = _cluster.INSECURE,
-    port: int = _cluster.PORT,
-    timeout: float = _cluster.TIMEOUT,
-    password_prompt: bool = _cluster.PASSWORD_PROMPT,
-    retry_budget: float = _cluster.RETRY_BUDGET,
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+                                     "(default: $MROS_HOME/tuning/ALIAS.json).", rich_help_panel=LIVE_PANEL),
+    model: Path | None = typer.Option(None, "--model", help="Served model folder for query embedding (client mode; "
+                                      "a run's is RUN/onnx).", rich_help_panel=LIVE_PANEL),
+    url: UrlOpt = None,
+    user: UserOpt = None,
+    ca_certs: CaCertsOpt = None,
+    insecure: InsecureOpt = False,
+    port: PortOpt = DEFAULT_PORT,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
+    password_prompt: PasswordPromptOpt = False,
+    retry_budget: RetryBudgetOpt = DEFAULT_RETRY_BUDGET,
 ) -> None:
-    """Measure bm25, dense and hybrid search on judged queries through the live index: graded nDCG@10,
-    recall, precision above the learned boundaries, latency and QPS, side by side."""
+    """Evaluate a trained run offline (--run RUN) or the live index behind an alias (--alias NAME).
+
+    --run RUN: full-corpus nDCG@10, recall@100, judged re-ranking nDCG@10 and grade-separation AUCs of the run's
+    model and baselines on --split, with plots. --alias NAME --judgments FILE: bm25, dense and hybrid search
+    through the live index side by side: graded nDCG@10, recall, precision above the learned boundaries,
+    latency and QPS."""
+    _check_way(ctx, run, alias, judgments)
+    if run is not None:
+        _evaluate_run(run, split)
+        return
+    assert alias is not None and judgments is not None
+    _evaluate_live(alias, judgments, modes, k, clients, load_seconds, max_queries, tune, save, model,
+                   ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt, retry_budget))
+
+
+def _given(ctx: typer.Context, names: tuple[str, ...]) -> list[str]:
+    """The options among ``names`` given on the command line, as written there (``ParameterSource`` of typer's
+    copy of click is not public: compared by name)."""
+    return [option_of(ctx.command, name) for name in names
+            if (source := ctx.get_parameter_source(name)) is not None and source.name == "COMMANDLINE"]
+
+
+def _check_way(ctx: typer.Context, run: Path | None, alias: str | None, judgments: Path | None) -> None:
+    """Exactly one of --run and --alias, and only the options of that one (usage errors, exit 2)."""
+    if run is not None and alias is not None:
+        raise UsageError("--run and --alias are alternatives: --run evaluates a trained run offline, --alias the "
+                         "live index behind an alias",
+                         "pass --run RUN alone, or --alias NAME with --judgments FILE (to embed the live queries "
+                         "with a run's model: --model RUN/onnx)", parameters=("run", "alias"))
+    if run is None and alias is None:
+        raise UsageError("nothing to evaluate: neither --run nor --alias given",
+                         "pass --run RUN to evaluate a trained run offline, or --alias NAME --judgments FILE to "
+                         "measure the live index behind an alias", parameters=("run", "alias"))
+    if run is not None and (extra := _given(ctx, LIVE_ONLY)):
+        raise UsageError(f"{', '.join(extra)} {'is an option' if len(extra) == 1 else 'are options'} of the live "
+                         "evaluation (--alias), not of --run",
+                         f"drop {', '.join(extra)}, or measure the live index with --alias NAME --judgments FILE",
+                         parameters=("run",))
+    if alias is not None and (extra := _given(ctx, RUN_ONLY)):
+        raise UsageError(f"{', '.join(extra)} {'is an option' if len(extra) == 1 else 'are options'} of the offline "
+                         "evaluation (--run), not of --alias",
+                         f"drop {', '.join(extra)}: the live index is measured on --judgments FILE (e.g. a split)",
+                         parameters=("alias",))
+    if alias is not None and judgments is None:
+        raise UsageError("--alias needs --judgments: the judged queries to measure the live index on",
+                         "pass --judgments FILE (query, product_uid, relevance), e.g. a validation or test split",
+                         parameters=("judgments",))
+
+
+def _evaluate_run(run: Path, split: list[Split]) -> None:
+    """Offline: the graded evaluation of a run's model and baselines on ``split``."""
+    from trainer.config import load_config
+    from trainer.evaluation.run_step import evaluate_run, metrics_markdown
+    from trainer.run_data import load_data
+
+    if not (run / "config.yaml").exists():
+        raise MrosError(f"{run} is not a run directory (no config.yaml)", "pass the --out directory of `mros train`")
+    if not (run / "model").is_dir():
+        raise MrosError(f"{run} holds no trained model ({run / 'model'} is missing): its `mros train` did not finish",
+                        "rerun `mros train --out RUN` (finished steps are skipped), then evaluate")
+    cfg = load_config(run / "config.yaml")
+    data = load_data(cfg)
+    metrics = evaluate_run(run, cfg, data, progress=show_progress(), log=info, splits=[s.value for s in split])
+    if state.json:
+        emit_json(metrics)
+    elif state.quiet:
+        key_values(*((name, model, f"{row['ndcg@10']:.4f}") for name, models in metrics["splits"].items()
+                     for model, row in models.items() if isinstance(row.get("ndcg@10"), int | float)))
+    else:
+        result(metrics_markdown(metrics["splits"]))
+
+
+def _evaluate_live(alias: str, judgments: Path, modes: Any, k: int, clients: str, load_seconds: float | None,
+                   max_queries: int | None, tune: bool, save: Path | None, model: Path | None,
+                   cluster: ClusterArgs) -> None:
+    """The live index: judged queries through bm25 / dense / hybrid, and --tune."""
     from mr_opensearch.search.judgments import read_judgments
     from mr_opensearch.search.live_eval import default_tuning_path, evaluate_live, save_tuning
     from mr_opensearch.search.live_eval import tune as do_tune
@@ -124,14 +243,13 @@ def eval_(
     mode_list = [mode.value for mode in modes]  # type: ignore[attr-defined]  # the callback made a list
     client_counts = _ints(clients, "--clients")
     judged = read_judgments(judgments)
-    client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt,
-                                   retry_budget).connect()
+    client = cluster.connect()
     _, manifest = live_index(client, alias)
     embedder = None
     if manifest.embedding == "client" and (tune or any(m != "bm25" for m in mode_list)):
-        embedder = QueryEmbedder(manifest, model=model, run=run)
-    elif manifest.embedding == "engine" and (model is not None or run is not None):
-        info("the index embeds queries inside the engine (neural): --model/--run are not used")
+        embedder = QueryEmbedder(manifest, model=model)
+    elif manifest.embedding == "engine" and model is not None:
+        info("the index embeds queries inside the engine (neural): --model is not used")
     report = evaluate_live(client, alias, judged, modes=mode_list, k=k, clients=client_counts,
                            max_queries=max_queries, embedder=embedder, progress=show_progress(),
                            load_seconds=load_seconds)
@@ -140,7 +258,7 @@ def eval_(
         tuned = do_tune(client, alias, judged, k=k, max_queries=max_queries, embedder=embedder,
                         progress=show_progress())
         saved = save_tuning(tuned, save or default_tuning_path(alias))
-    if as_json:
+    if state.json:
         emit_json({"eval": report, **({"tune": {**tuned, "saved": str(saved)}} if tuned else {})})
         return
     if state.quiet:
@@ -151,3 +269,15 @@ def eval_(
     _print_eval(report)
     if tuned is not None:
         _print_tune(tuned, saved)
+
+
+@handle_errors
+def evaluate(
+    run: Path = typer.Option(..., "--run", "-r", help="Run directory written by `mros train`."),
+    split: list[Split] = typer.Option([Split.test], "--split", "-s", help="Split(s) to evaluate (repeatable)."),
+) -> None:
+    """Deprecated: the old name of `mros eval --run RUN`, removed in the next release.
+
+    Full-corpus nDCG@10, recall@100, judged re-ranking nDCG@10 and grade-separation AUCs, with plots."""
+    info(RENAMED)
+    _evaluate_run(run, split)

@@ -27,7 +27,6 @@ def export(
     opset: int = typer.Option(17, "--opset", min=11, max=19, help="ONNX opset (ML Commons' runtime needs <= 19)."),
     max_length: int | None = typer.Option(None, "--max-length", help="Tokenizer truncation (default: the model's)."),
     no_fuse: bool = typer.Option(False, "--no-fuse", help="Quantize the plain ONNX graph (no ONNX Runtime kernel fusion)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the export summary as JSON."),
 ) -> None:
     """Export token-embedding ONNX (IR <= 9, opset <= 19), quantize to int8, check parity, package for ML Commons."""
     from mr_opensearch.core.safe_write import check_output_dir
@@ -51,7 +50,7 @@ def export(
         exported = export_for_ml_commons(model_dir, out_dir, quantize=not no_quantize, package=package.value,
                                          opset=opset, max_length=max_length, fuse=not no_fuse)
     summary = exported.to_json()
-    if as_json:
+    if state.json:
         emit_json(summary)
     elif state.quiet:
         key_values(exported.zip_path)

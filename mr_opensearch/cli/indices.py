@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
-from mr_opensearch.cli import _cluster
+from mr_opensearch.cli._cluster import ClusterArgs
 from mr_opensearch.cli._errors import handle_errors
+from mr_opensearch.cli._options import (
+    DEFAULT_PORT,
+    DEFAULT_RETRY_BUDGET,
+    DEFAULT_TIMEOUT,
+    CaCertsOpt,
+    InsecureOpt,
+    PasswordPromptOpt,
+    PortOpt,
+    RetryBudgetOpt,
+    TimeoutOpt,
+    UrlOpt,
+    UserOpt,
+)
 from mr_opensearch.cli._output import emit_json, info, key_values, result, state
 
 
@@ -21,23 +32,21 @@ def rollback(
     alias: str = typer.Option(..., "--alias", help="The alias to move back."),
     to: str | None = typer.Option(None, "--to", help="A specific earlier index (default: the newest complete one)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the alias change; send nothing."),
-    url: str | None = _cluster.URL,
-    user: str | None = _cluster.USER,
-    ca_certs: Path | None = _cluster.CA_CERTS,
-    insecure: bool = _cluster.INSECURE,
-    port: int = _cluster.PORT,
-    timeout: float = _cluster.TIMEOUT,
-    password_prompt: bool = _cluster.PASSWORD_PROMPT,
-    retry_budget: float = _cluster.RETRY_BUDGET,
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    url: UrlOpt = None,
+    user: UserOpt = None,
+    ca_certs: CaCertsOpt = None,
+    insecure: InsecureOpt = False,
+    port: PortOpt = DEFAULT_PORT,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
+    password_prompt: PasswordPromptOpt = False,
+    retry_budget: RetryBudgetOpt = DEFAULT_RETRY_BUDGET,
 ) -> None:
     """Move the alias back to the previous complete index (nothing is deleted)."""
     from mr_opensearch.deploy.index_admin import rollback as do_rollback
 
-    client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt,
-                                  retry_budget).connect()
+    client = ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt, retry_budget).connect()
     outcome = do_rollback(client, alias, to=to, dry_run=dry_run, log=info)
-    if as_json:
+    if state.json:
         emit_json(outcome)
     elif state.quiet:
         key_values(outcome["to"])
@@ -49,23 +58,21 @@ def rollback(
 @handle_errors
 def status(
     alias: str = typer.Option(..., "--alias", help="The alias to describe."),
-    url: str | None = _cluster.URL,
-    user: str | None = _cluster.USER,
-    ca_certs: Path | None = _cluster.CA_CERTS,
-    insecure: bool = _cluster.INSECURE,
-    port: int = _cluster.PORT,
-    timeout: float = _cluster.TIMEOUT,
-    password_prompt: bool = _cluster.PASSWORD_PROMPT,
-    retry_budget: float = _cluster.RETRY_BUDGET,
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    url: UrlOpt = None,
+    user: UserOpt = None,
+    ca_certs: CaCertsOpt = None,
+    insecure: InsecureOpt = False,
+    port: PortOpt = DEFAULT_PORT,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
+    password_prompt: PasswordPromptOpt = False,
+    retry_budget: RetryBudgetOpt = DEFAULT_RETRY_BUDGET,
 ) -> None:
     """The alias's indices made by mros: which is live, complete, how many documents, which model."""
     from mr_opensearch.deploy.index_admin import status as get_status
 
-    client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt,
-                                   retry_budget).connect()
+    client = ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt, retry_budget).connect()
     report = get_status(client, alias)
-    if as_json:
+    if state.json:
         emit_json(report)
         return
     if state.quiet:

@@ -62,7 +62,6 @@ def train(
     features_encoder: str | None = typer.Option(None, "--features-encoder",
                                                 help="Bi-encoder for the cosine feature (default: the base model)."),
     skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Count and skip malformed rows."),
-    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
     """Fine-tune a 3-class labeler; writes the model, metrics.json and confusion_matrix.png to --out."""
     from trainer.data import skipping_rows_with
@@ -80,7 +79,7 @@ def train(
     with skipping_rows_with("pass --skip-bad-rows to count and skip bad rows"), \
             library_output_to(run_log_path(out), state.debug):
         metrics = train_labeler(cfg, out, progress=show_progress(), log=console_log(info))
-    if as_json:
+    if state.json:
         emit_json(metrics)
     elif state.quiet:
         key_values(out)
@@ -100,7 +99,6 @@ def evaluate(
     batch_size: int = typer.Option(128, "--batch-size", min=1),
     force: bool = FORCE,
     trust_pickle: bool = TRUST_PICKLE,
-    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
     """Score a labeler against graded pairs: accuracy, within-1, macro-F1, per-class P/R, confusion."""
     from trainer.data import load_catalog
@@ -120,7 +118,7 @@ def evaluate(
     if out is not None:
         write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         plot_confusion_matrix(metrics["confusion_matrix"], out / "confusion_matrix.png")
-    if as_json:
+    if state.json:
         emit_json(metrics)
     elif state.quiet:
         key_values(*((key, f"{metrics[key]:.4f}") for key in ("accuracy", "within1_accuracy", "macro_f1")
@@ -142,7 +140,6 @@ def apply(
     tta: bool = typer.Option(False, "--tta", help="Average over test-time augmentations (3x slower)."),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads."),
     trust_pickle: bool = TRUST_PICKLE,
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Label (query, product) pairs with grades 0/1/2 and calibrated class probabilities."""
     from trainer.data import load_catalog
@@ -162,7 +159,7 @@ def apply(
     model = Labeler.load(labeler, allow_pickle=trust_pickle)
     augmentations = tuple(AUGMENTATIONS) if tta else ("identity",)
     summary = apply_labeler(model, todo, cat, out, batch_size, show_progress(), augmentations, log=info, force=force)
-    if as_json:
+    if state.json:
         emit_json(summary)
     elif state.quiet:
         key_values(out)
@@ -187,7 +184,6 @@ def simulate_engagement_cmd(
     ranker_strength: float = typer.Option(1.0, "--ranker-strength", help="How strongly the engine ranks by grade."),
     seed: int = typer.Option(0, "--seed"),
     force: bool = FORCE,
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Generate an engagement log from true grades with a position-based click model."""
     from trainer.config import SplitConfig
@@ -226,7 +222,7 @@ def simulate_engagement_cmd(
         write_frame(noisy[["query", "product_uid", "grade"]], noisy_out)
         summary["truth"] = str(truth_out)
         summary.update({"noisy_labels": str(noisy_out), "noise_rate": noise, "noisy_pairs": int(noisy["noisy"].sum())})
-    if as_json:
+    if state.json:
         emit_json(summary)
     elif state.quiet:
         key_values(out, *((noisy_out, truth_out) if noisy_out is not None else ()))
@@ -252,7 +248,6 @@ def audit(
     truth: Path | None = typer.Option(None, "--truth", help="Known true grades: report how much noise was recovered."),
     force: bool = FORCE,
     trust_pickle: bool = TRUST_PICKLE,
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Flag labels that engagement contradicts (binomial tests), re-judge them, write corrected labels."""
     from trainer.data import load_catalog
@@ -277,7 +272,7 @@ def audit(
         rep["recovery"] = recovery_report(corrected, load_labels(truth, cat))
     write_frame(corrected, out)
     write_text(report, json.dumps(rep, indent=2) + "\n")
-    if as_json:
+    if state.json:
         emit_json(rep)
     elif state.quiet:
         key_values(out, report)
@@ -296,7 +291,6 @@ def convert_stack(
     labeler: Path = typer.Option(..., "--labeler", "-l", help="Labeler directory saved by an older mros (stack.pkl)."),
     trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Required: you trust this directory's pickle "
                                       "(unpickling can run any code)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Rewrite a trusted labeler's pickled stack (stack.pkl) as stack.skops, checked to predict the same."""
     from trainer.labeler.stacking import LEGACY_PICKLE_FILE, convert_legacy_stack
@@ -306,7 +300,7 @@ def convert_stack(
                         "pass --trust-pickle if you trust where this labeler came from; otherwise re-train it "
                         "(`mros label train`)")
     path = convert_legacy_stack(labeler)
-    if as_json:
+    if state.json:
         emit_json({"labeler": str(labeler), "from": str(labeler / LEGACY_PICKLE_FILE), "to": str(path)})
     elif state.quiet:
         key_values(path)

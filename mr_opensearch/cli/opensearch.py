@@ -67,7 +67,6 @@ def up(
         False, "--docker", help="Run the official image through testcontainers instead."
     ),
     node_dir: Path | None = NODE_DIR,
-    as_json: bool = typer.Option(False, "--json", help="Print the node's status as JSON."),
 ) -> None:
     """Assemble (once) and start a single-node OpenSearch on 127.0.0.1, then wait until it is healthy (green, or yellow with every primary active on one node)."""
     if docker:
@@ -85,7 +84,7 @@ def up(
             report=info,
         )
     report = lifecycle.status(port=port, directory=node_dir if not docker else None)
-    if as_json:
+    if state.json:
         emit_json(report)
         return
     if state.quiet:
@@ -102,11 +101,10 @@ def status(
     port: int = PORT,
     node_dir: Path | None = NODE_DIR,
     url: str | None = typer.Option(None, "--url", help="Describe this cluster instead of the mros node."),
-    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Report url, version, health, installed plugins, pid and heap of the node (exit 1 when it is down)."""
     report = lifecycle.status(port=port, directory=node_dir, url=url)
-    if as_json:
+    if state.json:
         emit_json(report)
     elif state.quiet:
         if report["running"]:
@@ -134,11 +132,10 @@ def down(
     port: int = PORT,
     node_dir: Path | None = NODE_DIR,
     timeout: float = typer.Option(60.0, "--timeout", min=0, help="Seconds to wait before killing the JVM."),
-    as_json: bool = typer.Option(False, "--json", help="Print what was stopped as JSON."),
 ) -> None:
     """Stop the node `mros opensearch up` started on this port (and only that one); none running is not an error."""
     stopped = lifecycle.down(port=port, directory=node_dir, timeout=timeout)
-    if as_json:
+    if state.json:
         emit_json({"stopped": stopped is not None, "port": port, "url": stopped.url if stopped else None,
                    "pid": stopped.pid if stopped else None, "container_id": stopped.container_id if stopped else None})
     elif stopped is None:
@@ -156,16 +153,15 @@ def logs(
     node_dir: Path | None = NODE_DIR,
     lines: int = typer.Option(50, "-n", "--lines", min=1, help="How many of the last lines to show."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines (Ctrl-C to stop)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the log file and its last lines as JSON "
-                                 "(not with --follow)."),
 ) -> None:
-    """Show the end of the node's log (the lines themselves are the result, also under --quiet)."""
-    if as_json and follow:
+    """Show the end of the node's log (the lines themselves are the result, also under --quiet; --json prints the
+    log file and its last lines, not with --follow)."""
+    if state.json and follow:
         raise MrosError("--json and --follow cannot be combined: --json prints one object, --follow never ends",
                         "drop --follow, or drop --json to follow the log as text", exit_code=2)
     path = lifecycle.log_file(port=port, directory=node_dir)
     last = process.last_lines(path, lines)
-    if as_json:
+    if state.json:
         emit_json({"log_file": str(path), "lines": list(last)})
         return
     key_values(*last)

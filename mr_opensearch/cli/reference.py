@@ -48,20 +48,23 @@ CONVENTIONS = """\
   command line holding `--json`, usage errors included, is also one JSON object on stdout,
   `{"error": ..., "hint": ..., "exit_code": ...}`, with the same non-zero exit code. `--json` wins over
   `--quiet`.
-- **`--quiet` / `-q`** (before the command: `mros -q report RUN`): stdout holds only the result's key
-  values, one per line, fields separated by tabs; no progress bars and no info lines (stderr stays empty
-  unless there is an error). The key values of each command:
+- **Output modes before or after the command name.** `--json`, `--quiet` / `-q`, `--no-progress` and
+  `--debug` are options of `mros` and of every command: `mros -q report RUN` and `mros report RUN -q` are
+  the same command line.
+- **`--quiet` / `-q`**: stdout holds only the result's key values, one per line, fields separated by tabs;
+  no progress bars and no info lines (stderr stays empty unless there is an error). The key values of each
+  command:
 
   | command | `--quiet` prints |
   |---|---|
   | `train` | the run directory |
-  | `evaluate` | `split<TAB>model<TAB>nDCG@10`, one row per split and model |
+  | `eval --run` | `split<TAB>model<TAB>nDCG@10`, one row per split and model |
   | `export` | the ML Commons zip |
   | `report` | the report's index.html |
   | `run` | the report's index.html |
   | `deploy` | the index the alias points to (`--dry-run`: `METHOD<TAB>path`, one row per request) |
   | `search` | `product_id<TAB>score<TAB>grade`, one row per hit |
-  | `eval` | `mode<TAB>nDCG@10`, one row per mode; then the saved settings file with `--tune` |
+  | `eval --alias` | `mode<TAB>nDCG@10`, one row per mode; then the saved settings file with `--tune` |
   | `rollback` | the index the alias points to now |
   | `status` | the live indices of the alias |
   | `opensearch up`, `opensearch status` | `url<TAB>health` (nothing when the node is down: exit 1) |
@@ -73,6 +76,8 @@ CONVENTIONS = """\
   | `label simulate-engagement` | the engagement log (then the noisy labels and their true grades with `--noisy-out`) |
   | `label audit` | the corrected labels, then the audit report |
 
+- **Renamed commands** keep their old name for one release, with a `notice:` line on stderr (not under
+  `--quiet`): `mros evaluate` is `mros eval --run`.
 - **Choices.** Enumerated options (`--mode`, `--embedding`, `--split`, `--signal`, `--package`, ...) list their
   values in `--help` and refuse any other (exit 2); `eval --modes` takes a comma-separated subset.
 - **Overrides are validated like the config file.** An option that overrides a config field (`--base`,

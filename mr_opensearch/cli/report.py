@@ -20,7 +20,6 @@ def report(
     out: Path | None = typer.Option(None, "--out", "-o", help="Report folder (default RUN/report)."),
     labeler: Path | None = typer.Option(None, "--labeler", help="Labeler directory (default RUN/labeler)."),
     ablation: Path | None = typer.Option(None, "--ablation", help="Ablation rows (default RUN/ablation.json), e.g. from benchmarks/stage2_ablation.py."),
-    as_json: bool = typer.Option(False, "--json", help="Print the written paths as JSON."),
 ) -> None:
     """Write RUN/report/index.html (metrics against BM25, the base model and MNRL, score histograms with the
     learned boundaries, the labeler's confusion matrix, the ablation, in-engine latency) and its figures as PNG."""
@@ -28,7 +27,7 @@ def report(
 
     page = build_report(run, out, labeler, ablation)
     figures = sorted(str(p) for p in (page.parent / "figures").glob("*.png"))
-    if as_json:
+    if state.json:
         emit_json({"html": str(page), "figures": figures})
     elif state.quiet:
         key_values(page)

@@ -9,6 +9,7 @@ import typer
 from mr_opensearch.cli._data import DATA_HELP
 from mr_opensearch.cli._errors import handle_errors
 from mr_opensearch.cli._library_log import console_log, library_output_to, run_log_path
+from mr_opensearch.cli._options import CLUSTER_PANEL, CaCertsOpt, InsecureOpt, UserOpt
 from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
 from mr_opensearch.core.paths import data_dir
 
@@ -23,13 +24,13 @@ def run(
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML or TOML file with train/labeler/opensearch/deploy/engine sections."),
     quick: bool = typer.Option(False, "--quick", help="The quick profile: a seeded sample and few steps (minutes on 2 cores)."),
     data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
-    url: str | None = typer.Option(None, "--url", help="An existing cluster (e.g. https://host:9200); default: a local node."),
-    user: str | None = typer.Option(None, "--user", help="Basic-auth user (password from MROS_OPENSEARCH_PASSWORD)."),
-    ca_certs: Path | None = typer.Option(None, "--ca-certs", help="CA bundle for a cluster with a private CA."),
-    insecure: bool = typer.Option(False, "--insecure", help="Do not verify the cluster's TLS certificate."),
+    url: str | None = typer.Option(None, "--url", help="An existing cluster (e.g. https://host:9200); default: a "
+                                   "local node.", rich_help_panel=CLUSTER_PANEL),
+    user: UserOpt = None,
+    ca_certs: CaCertsOpt = None,
+    insecure: InsecureOpt = False,
     base: str | None = typer.Option(None, "--base", help="Base encoder: Hugging Face id or local path."),
     no_labeler: bool = typer.Option(False, "--no-labeler", help="Skip the labeler (Stage 2 mines contradictions only)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
 ) -> None:
     """Run the main job end to end and write RUN/report/index.html. Steps whose outputs exist for the same
     inputs are skipped, so rerunning after a crash continues where it stopped."""
@@ -50,7 +51,7 @@ def run(
     with skipping_rows_with("set `on_error: skip` in the train.data (and labeler.data) section of --config "
                             "to count and skip bad rows"), library_output_to(run_log_path(out), state.debug):
         summary = run_job(cfg, out, url=url, progress=show_progress(), log=console_log(info))
-    if as_json:
+    if state.json:
         emit_json(summary)
     elif state.quiet:
         key_values(summary["report"])

@@ -7,9 +7,22 @@ from pathlib import Path
 
 import typer
 
-from mr_opensearch.cli import _cluster
 from mr_opensearch.cli._choices import SearchMode
+from mr_opensearch.cli._cluster import ClusterArgs
 from mr_opensearch.cli._errors import handle_errors
+from mr_opensearch.cli._options import (
+    DEFAULT_PORT,
+    DEFAULT_RETRY_BUDGET,
+    DEFAULT_TIMEOUT,
+    CaCertsOpt,
+    InsecureOpt,
+    PasswordPromptOpt,
+    PortOpt,
+    RetryBudgetOpt,
+    TimeoutOpt,
+    UrlOpt,
+    UserOpt,
+)
 from mr_opensearch.cli._output import emit_json, info, key_values, result, state
 
 
@@ -37,22 +50,20 @@ def search(
     model: Path | None = typer.Option(None, "--model", help="Served model folder for query embedding (client mode; "
                                       "default: the one recorded at deploy)."),
     run: Path | None = typer.Option(None, "--run", help="Embed queries with RUN/onnx instead (client mode)."),
-    url: str | None = _cluster.URL,
-    user: str | None = _cluster.USER,
-    ca_certs: Path | None = _cluster.CA_CERTS,
-    insecure: bool = _cluster.INSECURE,
-    port: int = _cluster.PORT,
-    timeout: float = _cluster.TIMEOUT,
-    password_prompt: bool = _cluster.PASSWORD_PROMPT,
-    retry_budget: float = _cluster.RETRY_BUDGET,
-    as_json: bool = typer.Option(False, "--json", help="Print hits, timings and the requests sent as JSON."),
+    url: UrlOpt = None,
+    user: UserOpt = None,
+    ca_certs: CaCertsOpt = None,
+    insecure: InsecureOpt = False,
+    port: PortOpt = DEFAULT_PORT,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
+    password_prompt: PasswordPromptOpt = False,
+    retry_budget: RetryBudgetOpt = DEFAULT_RETRY_BUDGET,
 ) -> None:
     """Search a deployed index: hits with product id, title, score and a grade badge from the learned boundaries."""
     from mr_opensearch.search.queries import QueryEmbedder, live_index
     from mr_opensearch.search.queries import search as do_search
 
-    client = _cluster.ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt,
-                                   retry_budget).connect()
+    client = ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt, retry_budget).connect()
     embedder = None
     if mode is not SearchMode.bm25:
         _, manifest = live_index(client, alias)
@@ -62,7 +73,7 @@ def search(
             info("the index embeds queries inside the engine (neural): --model/--run are not used")
     outcome = do_search(client, alias, query, mode=mode.value, k=k,  # type: ignore[arg-type]
                         min_grade=min_grade.value if min_grade else None, embedder=embedder)  # type: ignore[arg-type]
-    if as_json:
+    if state.json:
         emit_json(outcome.to_json())
         return
     if state.quiet:

@@ -24,7 +24,6 @@ def train(
     base: str | None = typer.Option(None, "--base", help="Base encoder: Hugging Face id or local path (overrides the config)."),
     skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Count and skip malformed rows instead of stopping."),
     no_resume: bool = typer.Option(False, "--no-resume", help="Ignore existing checkpoints and step markers' resume."),
-    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
     """Train Stage 1 (and Stage 2 when the config enables it), evaluate against BM25, the base model and the
     MNRL recipe, learn grade boundaries, and export for ML Commons."""
@@ -42,7 +41,7 @@ def train(
     with skipping_rows_with("pass --skip-bad-rows to count and skip bad rows"), \
             library_output_to(run_log_path(out), state.debug):
         metrics = train_run(cfg, out, progress=show_progress(), resume=not no_resume, log=console_log(info))
-    if as_json:
+    if state.json:
         emit_json(metrics)
     elif state.quiet:
         key_values(out)

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field
 
-from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.errors import MrosError, UsageError
 from mr_opensearch.core.strict import StrictModel
 
 
@@ -72,9 +72,9 @@ def refuse_url_credentials(url: str) -> None:
     """Raise (exit 2) when ``url`` carries credentials (``https://user:password@host``): they would end up in
     shell history, config files and logs. The message shows the URL redacted."""
     if "@" in _split_scheme(url)[1]:
-        raise MrosError(f"the cluster URL {redact_url(url)} has credentials in it; mros does not take them from a URL",
-                        "remove them from the URL; give the user with --user (opensearch.user) and the password in "
-                        "MROS_OPENSEARCH_PASSWORD or with --password-prompt", exit_code=2)
+        raise UsageError(f"the cluster URL {redact_url(url)} has credentials in it; mros does not take them from a URL",
+                         "remove them from the URL; give the user with --user (opensearch.user) and the password in "
+                         "MROS_OPENSEARCH_PASSWORD or with --password-prompt", parameters="url")
 
 
 def _http_twin(target: str) -> str:
@@ -132,15 +132,15 @@ def check_url(url: str) -> str:
     target = url.strip().rstrip("/")
     parts = urlsplit(target)
     if parts.scheme.lower() not in ("http", "https") or not target.lower().startswith(parts.scheme.lower() + "://"):
-        raise MrosError(f"cluster URL {url!r} has no http:// or https:// scheme", hint, exit_code=2)
+        raise UsageError(f"cluster URL {url!r} has no http:// or https:// scheme", hint, parameters="url")
     try:
         port = parts.port
     except ValueError as exc:
-        raise MrosError(f"cluster URL {url!r} has an invalid port ({exc})", hint, exit_code=2) from None
+        raise UsageError(f"cluster URL {url!r} has an invalid port ({exc})", hint, parameters="url") from None
     if not parts.hostname:
-        raise MrosError(f"cluster URL {url!r} has no host", hint, exit_code=2)
+        raise UsageError(f"cluster URL {url!r} has no host", hint, parameters="url")
     if port == 0:
-        raise MrosError(f"cluster URL {url!r} has an invalid port (0)", hint, exit_code=2)
+        raise UsageError(f"cluster URL {url!r} has an invalid port (0)", hint, parameters="url")
     return target
 
 

@@ -53,7 +53,7 @@ from tenacity import (
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
-from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.errors import MrosError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -188,8 +188,8 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if self.budget_s < 0 or self.max_attempts < 1:
-            raise MrosError(f"retry budget {self.budget_s} s / {self.max_attempts} attempts: the budget must be "
-                            "0 or more seconds and at least 1 attempt", exit_code=2)
+            raise UsageError(f"retry budget {self.budget_s} s / {self.max_attempts} attempts: the budget must be "
+                             "0 or more seconds and at least 1 attempt", parameters=("budget_s", "max_attempts"))
 
     @classmethod
     def none(cls) -> RetryPolicy:
@@ -295,7 +295,7 @@ class RetriesExhausted(MrosError):
             f"the cluster did not accept {method} {path.split('?', 1)[0]}: {describe(last)} after {tries} in "
             f"{seconds:.1f} s; gave up because {reason}",
             "check the cluster (`mros opensearch status` for a local node, its logs, its load) and rerun; "
-            "--retry-budget SECONDS allows a longer outage")
+            "{retry_budget_s} SECONDS allows a longer outage", parameters="retry_budget_s")
 
 
 class RetryAfterConnection:

@@ -1,4 +1,4 @@
-"""Graded ranking metrics in pure numpy, shared by offline evaluation (``trainer``) and ``mros eval``.
+"""Graded ranking metrics in pure numpy, shared by offline evaluation (``trainer``) and ``mros eval --alias``.
 
 * nDCG@k with gain :math:`2^{g} - 1` (exact = 3, partial = 1, irrelevant and unjudged = 0) and
   discount :math:`1 / \\log_2(r + 1)`; the ideal ranking uses every judged product of the query.

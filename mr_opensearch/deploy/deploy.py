@@ -59,7 +59,7 @@ import numpy as np
 
 from mr_opensearch.cluster.retry_policy import RetriesExhausted
 from mr_opensearch.cluster.vector_index import catalog_fingerprint
-from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.errors import MrosError, UsageError
 from mr_opensearch.core.hashing import text_key
 from mr_opensearch.core.templates import render
 from mr_opensearch.deploy import kill_points
@@ -300,7 +300,7 @@ def prune_candidates(client: Any, alias: str, keep: int, live: str) -> list[str]
     """The complete indices of ``alias`` beyond the ``keep`` newest once ``live`` is live (it counts), and
     every incomplete one but ``live`` (left by failed deploys; under the deploy's lock none is being filled)."""
     if keep < 1:
-        raise MrosError("--keep must be at least 1 (the live index)", exit_code=2)
+        raise UsageError("{keep} must be at least 1 (the live index)", parameters="keep")
     indices = mros_indices(client, alias)
     complete = [name for name, m in indices if m.complete]
     if live not in complete:
@@ -332,11 +332,11 @@ def deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOptions
         return _deploy(client, model, catalog, options, log, encode)
     except RetriesExhausted as exc:  # before the deploy's result existed: during the preflight checks
         raise MrosError(f"deploy stopped during the preflight checks: {exc.message}. Nothing was written",
-                        STOPPED_HINT) from exc
+                        STOPPED_HINT, parameters="retry_budget_s") from exc
 
 
 STOPPED_HINT = ("rerun the same deploy once the cluster answers again: it finds the index and finishes it (documents "
-                "are resent under the same ids, nothing is duplicated); --retry-budget SECONDS waits out longer outages")
+                "are resent under the same ids, nothing is duplicated); {retry_budget_s} SECONDS waits out longer outages")
 
 
 def _stopped(exc: RetriesExhausted, result: DeployResult) -> MrosError:
@@ -358,7 +358,8 @@ def _stopped(exc: RetriesExhausted, result: DeployResult) -> MrosError:
     else:
         alias = f"the alias {result.alias} was not moved" + (
             f" (it still points at {result.previous_index})" if result.previous_index else "")
-    return MrosError(f"deploy stopped while {stage}: {exc.message}. Done: {index}; {alias}", STOPPED_HINT)
+    return MrosError(f"deploy stopped while {stage}: {exc.message}. Done: {index}; {alias}", STOPPED_HINT,
+                     parameters="retry_budget_s")
 
 
 def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOptions, log: Log,
@@ -450,7 +451,7 @@ def _existing_index(client: Any, model: ServedModel, options: DeployOptions, nam
         refuse_blocked(client, name, "the deploy would write to it", BLOCKS_ON_WRITE)
     if options.keep is not None:
         for doomed in prune_candidates(client, options.alias, options.keep, name):
-            refuse_blocked(client, doomed, "--keep would delete it", BLOCKS_ON_ALIAS_MOVE)
+            refuse_blocked(client, doomed, "{keep} would delete it", BLOCKS_ON_ALIAS_MOVE, parameters="keep")
     return existing
 
 
@@ -613,7 +614,8 @@ def _engine_side(client: Any, model: ServedModel, options: DeployOptions, plan: 
     from mr_opensearch.deploy.ingest_pipeline import ingest_pipeline_body
     if model.zip_path is None:
         raise MrosError("engine mode needs the run's ML Commons package (RUN/onnx/ml-commons.zip)",
-                        "re-export the run with `mros export --run RUN`, or deploy with --embedding client")
+                        "re-export the run with `mros export --run RUN`, or deploy with {embedding} client",
+                        parameters="embedding")
     # a real deploy names the alias's model group first, so ensure_model can delete this group's dead
     # uploads (sent, not planned); a dry run plans the group in ensure_model, when a model is to be registered
     group = None if plan.dry_run else ml_commons.ensure_model_group(

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mr_opensearch.cluster.disk_watermark import nodes_over_flood_stage
-from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.errors import MrosError, UsageError
 from mr_opensearch.deploy.ml_commons import ENGINE_PLUGINS
 from mr_opensearch.search.manifest import Manifest, read_index_manifest
 
@@ -43,15 +44,16 @@ def check_index_name(name: str, what: str = "alias") -> str:
     if len(name.encode()) > 200:
         problems.append("it is longer than 200 bytes (mros appends a hash suffix)")
     if problems:
-        raise MrosError(f"invalid {what} name {name!r}: {'; '.join(problems)}",
-                        "use lower-case letters, digits, '-' and '.' (e.g. products)", exit_code=2)
+        raise UsageError(f"invalid {what} name {name!r}: {'; '.join(problems)}",
+                         "use lower-case letters, digits, '-' and '.' (e.g. products)", parameters=what)
     return name
 
 
 def parse_version(text: str) -> tuple[int, int, int]:
     match = re.match(r"(\d+)\.(\d+)\.(\d+)", text or "")
     if not match:
-        raise MrosError(f"cannot read the cluster version {text!r}", "point --url at an OpenSearch cluster")
+        raise MrosError(f"cannot read the cluster version {text!r}", "point {url} at an OpenSearch cluster",
+                        parameters="url")
     major, minor, patch = (int(g) for g in match.groups())
     return major, minor, patch
 
@@ -67,7 +69,7 @@ def require_version(info: dict[str, Any]) -> str:
     distribution = info.get("version", {}).get("distribution")
     if distribution != "opensearch":  # every OpenSearch release names itself; Elasticsearch does not
         raise MrosError(f"the cluster is not OpenSearch (it reports version {version or '?'}, distribution "
-                        f"{distribution or 'none'})", "point --url at an OpenSearch 3.x cluster")
+                        f"{distribution or 'none'})", "point {url} at an OpenSearch 3.x cluster", parameters="url")
     if parse_version(version) < MIN_VERSION:
         raise MrosError(f"the cluster runs OpenSearch {version}; mros needs 3.0+ (hybrid lower_bounds)",
                         "upgrade the cluster, or deploy to a 3.x cluster")
@@ -87,8 +89,10 @@ def index_blocks(client: Any, index: str, names: tuple[str, ...] = BLOCKS_ON_WRI
     return [name for name in names if str(settings.get(name, "false")).lower() == "true"]
 
 
-def refuse_blocked(client: Any, index: str, why: str, names: tuple[str, ...] = BLOCKS_ON_WRITE) -> None:
-    """Refuse when ``index`` carries any block in ``names``; ``why`` says what the deploy must do there."""
+def refuse_blocked(client: Any, index: str, why: str, names: tuple[str, ...] = BLOCKS_ON_WRITE, *,
+                   parameters: str | Sequence[str] = ()) -> None:
+    """Refuse when ``index`` carries any block in ``names``; ``why`` says what the deploy must do there (naming
+    ``parameters`` as :class:`MrosError` does)."""
     blocks = index_blocks(client, index, names)
     if not blocks:
         return
@@ -97,7 +101,7 @@ def refuse_blocked(client: Any, index: str, why: str, names: tuple[str, ...] = B
     clear = json.dumps({blocks[0]: None})
     raise MrosError(f"index {index} is blocked: {', '.join(blocks)} is set{cause}; {why}",
                     f"free disk space first if the disk filled up; then clear the block (`PUT /{index}/_settings "
-                    f"{clear}`) and rerun")
+                    f"{clear}`) and rerun", parameters=parameters)
 
 
 @dataclass
@@ -156,8 +160,9 @@ def run_preflight(client: Any, *, alias: str, dimension: int | None, embedding: 
                                 f"{json.dumps({scope: {key: None}})}`) and rerun")
     missing = [p for p in ENGINE_PLUGINS if p not in plugins]
     if embedding == "engine" and missing:
-        raise MrosError(f"--embedding engine needs {', '.join(missing)}, which the cluster lacks",
-                        "install ML Commons and neural-search, or deploy with --embedding client")
+        raise MrosError(f"{{embedding}} engine needs {', '.join(missing)}, which the cluster lacks",
+                        "install ML Commons and neural-search, or deploy with {embedding} client",
+                        parameters="embedding")
     if embedding == "client":
         chosen, reason = "client", "asked for with --embedding client"
     elif embedding == "engine":
@@ -168,20 +173,22 @@ def run_preflight(client: Any, *, alias: str, dimension: int | None, embedding: 
         else:
             chosen, reason = "engine", "the cluster has ML Commons and neural-search: the model embeds inside it"
     else:
-        raise MrosError(f"unknown embedding mode {embedding!r}", "use auto, engine or client", exit_code=2)
+        raise UsageError(f"unknown embedding mode {embedding!r}", "use auto, engine or client", parameters="embedding")
     result = Preflight(version=version, plugins=plugins, health=str(health.get("status")),
                        data_nodes=int(health.get("number_of_data_nodes", 1)), embedding=chosen,  # type: ignore[arg-type]
                        embedding_reason=reason)
     if client.indices.exists(index=alias) and not client.indices.exists_alias(name=alias):
-        raise MrosError(f"{alias!r} is an index, not an alias", "choose another --alias, or move that index away")
+        raise MrosError(f"{alias!r} is an index, not an alias", "choose another {alias}, or move that index away",
+                        parameters="alias")
     targets = alias_targets(client, alias)
     result.alias_indices = targets
     for index in targets:
         manifest = read_index_manifest(client, index)
         if manifest is None:
             raise MrosError(f"alias {alias!r} points at {index}, an index mros did not create",
-                            f"mros never moves an alias it does not own: choose another --alias, or remove "
-                            f"{alias!r} from {index} yourself (`POST _aliases` remove) if you mean to replace it")
+                            f"mros never moves an alias it does not own: choose another {{alias}}, or remove "
+                            f"{alias!r} from {index} yourself (`POST _aliases` remove) if you mean to replace it",
+                            parameters="alias")
         result.live_index, result.live_manifest = index, manifest
         refuse_blocked(client, index, f"the alias {alias!r} cannot be moved off it", BLOCKS_ON_ALIAS_MOVE)
     if len(targets) > 1:
@@ -192,7 +199,8 @@ def run_preflight(client: Any, *, alias: str, dimension: int | None, embedding: 
         message = (f"the model makes {dimension}-d vectors, the live index {result.live_index} holds "
                    f"{live.dimension}-d ones")
         if not allow_dimension_change:
-            raise MrosError(message, "deploy under a new --alias, or pass --allow-dimension-change (clients "
-                            "that embed queries with the old model will break)")
+            raise MrosError(message, "deploy under a new {alias}, or pass {allow_dimension_change} (clients "
+                            "that embed queries with the old model will break)",
+                            parameters=("alias", "allow_dimension_change"))
         result.warnings.append(message)
     return result

@@ -13,7 +13,7 @@ name, so changing it deploys a new index, and the same deploy twice still writes
 
 from __future__ import annotations
 
-from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.errors import UsageError
 
 DEFAULT = "english"
 # OpenSearch's built-in analyzers (analysis-common): the generic ones and the language analyzers
@@ -28,8 +28,9 @@ BUILT_IN = GENERIC + LANGUAGES
 def check_text_analyzer(name: str) -> str:
     """``name`` when it is one of OpenSearch's built-in analyzers; a usage error (exit 2) otherwise."""
     if name not in BUILT_IN:
-        raise MrosError(f"unknown text analyzer {name!r}",
-                        f"choose one of OpenSearch's built-in analyzers: {', '.join(BUILT_IN)}", exit_code=2)
+        raise UsageError(f"unknown text analyzer {name!r}",
+                         f"choose one of OpenSearch's built-in analyzers: {', '.join(BUILT_IN)}",
+                         parameters="text_analyzer")
     return name
 
 

@@ -1,4 +1,4 @@
-"""Graded judgments for ``mros eval``, read with the standard library (no pandas on the serving path).
+"""Graded judgments for ``mros eval --alias``, read with the standard library (no pandas on the serving path).
 
 A CSV, TSV or JSON-lines file (:mod:`mr_opensearch.core.table_file`). Columns: ``query``, the product id (``product_uid`` or ``product_id``) and either ``relevance`` (raw
 rater means on a 1–3 scale, cut at ``partial`` >= 2.0 and ``exact`` >= 2.67, as in training) or

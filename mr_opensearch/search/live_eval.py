@@ -1,4 +1,4 @@
-"""``mros eval``: the judged queries through the live index, every search mode side by side, and tuning.
+"""``mros eval --alias``: the judged queries through the live index, every search mode side by side, and tuning.
 
 For each mode (bm25, dense, hybrid) and each judged query, the index behind the alias answers with its
 top ``k`` (hybrid: both legs at ``pagination_depth``, fused, top ``k``), and we measure, with the offline
@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from mr_opensearch.cluster.connection import MAX_PARALLEL_REQUESTS
-from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.errors import MrosError, UsageError
 from mr_opensearch.core.metrics import mean_or_none, ndcg_at_k, recall_at_k
 from mr_opensearch.core.safe_write import write_text
 from mr_opensearch.search.fusion import HybridSettings, fuse
@@ -164,8 +164,8 @@ def _bar(total: int, desc: str, progress: bool) -> Any:
 def _check_clients(clients: Sequence[int]) -> list[int]:
     counts = sorted({int(c) for c in clients})
     if not counts or counts[0] < 1 or counts[-1] > MAX_PARALLEL_REQUESTS:
-        raise MrosError(f"client counts {list(clients)}: each must be between 1 and {MAX_PARALLEL_REQUESTS}",
-                        f"the client's connection pool holds {MAX_PARALLEL_REQUESTS} connections", exit_code=2)
+        raise UsageError(f"client counts {list(clients)}: each must be between 1 and {MAX_PARALLEL_REQUESTS}",
+                         f"the client's connection pool holds {MAX_PARALLEL_REQUESTS} connections", parameters="clients")
     return counts
 
 
@@ -180,9 +180,10 @@ def evaluate_live(client: Any, alias: str, judgments: Any, *, modes: Sequence[st
     on; judgments that match nothing are always refused)."""
     unknown = [m for m in modes if m not in MODES]
     if unknown or not modes:
-        raise MrosError(f"unknown modes {unknown or list(modes)}", f"use a subset of {','.join(MODES)}", exit_code=2)
+        raise UsageError(f"unknown modes {unknown or list(modes)}", f"use a subset of {','.join(MODES)}",
+                         parameters="modes")
     if k < 10:
-        raise MrosError(f"--k {k}: must be at least 10 (nDCG@10 needs the top 10)", exit_code=2)
+        raise UsageError(f"{{k}} {k}: must be at least 10 (nDCG@10 needs the top 10)", parameters="k")
     counts = _check_clients(clients)
     index, manifest = live_index(client, alias)
     queries, graded = _queries(judgments, max_queries)

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.errors import MrosError, UsageError
 from mr_opensearch.core.safe_write import write_text
 from mr_opensearch.core.version import __version__
 
@@ -83,7 +83,7 @@ class Boundaries(BaseModel):
     def min_score(self, min_grade: str) -> float:
         """The radial ``min_score`` that keeps hits of ``min_grade`` or better."""
         if min_grade not in ("partial", "exact"):
-            raise MrosError(f"unknown grade {min_grade!r}", "use partial or exact", exit_code=2)
+            raise UsageError(f"unknown grade {min_grade!r}", "use partial or exact", parameters="min_grade")
         return self.engine_score[min_grade]
 
 

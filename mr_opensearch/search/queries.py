@@ -5,7 +5,7 @@ how to query it:
 
 * **bm25**: ``multi_match`` (``best_fields``) over ``manifest.text_fields``;
 * **dense**: client mode embeds the query with the served ONNX model (``manifest.model_dir``, or
-  ``--model DIR`` / ``--run RUN``) and sends ``knn``; engine mode sends ``neural`` with
+  ``model`` / ``run``, the CLI's ``--model DIR`` / ``--run RUN``) and sends ``knn``; engine mode sends ``neural`` with
   ``manifest.model_id``. ``min_grade`` makes it radial: ``min_score`` = the grade's boundary in engine
   score (lucene ``cosinesimil``: ``(1 + cos) / 2``), sent instead of ``k`` (k-NN takes exactly one);
 * **hybrid**: the BM25 leg and the dense leg, each retrieving ``pagination_depth`` documents, min-max
@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.errors import MrosError, UsageError
 from mr_opensearch.search.fusion import HybridSettings, fuse, fuse_explained
 from mr_opensearch.search.manifest import Manifest, read_index_manifest
 
@@ -89,21 +89,23 @@ def served_copy_dir(manifest: Manifest) -> Path:
 
 
 def resolve_model_dir(manifest: Manifest, model: Path | None = None, run: Path | None = None) -> Path:
-    """Where the query encoder lives: ``--model DIR``, else ``RUN/onnx``, else the manifest's served copy."""
+    """Where the query encoder lives: ``model`` (a served model folder), else ``run``'s ``RUN/onnx``, else the
+    manifest's served copy."""
     if model is not None and run is not None:
-        raise MrosError("--model and --run both given", "pass only one of them", exit_code=2)
+        raise UsageError("{model} and {run} both given", "pass only one of them", parameters=("model", "run"))
     if model is not None:
-        directory, origin = Path(model), "--model"
+        directory, origin = Path(model), "{model}"
     elif run is not None:
-        directory, origin = Path(run) / "onnx", "--run"
+        directory, origin = Path(run) / "onnx", "{run}"
     elif manifest.model_dir:
         directory, origin = served_copy_dir(manifest), "the index manifest"
     else:
         raise MrosError(f"index {manifest.index} records no served model directory",
-                        "pass --model DIR (the served ONNX + tokenizer) or --run RUN")
+                        "pass {model} DIR (the served ONNX + tokenizer) or {run} RUN", parameters=("model", "run"))
     if not directory.is_dir():
         raise MrosError(f"the served model {directory} (from {origin}) is gone",
-                        "pass --model DIR or --run RUN, or redeploy with `mros deploy --run RUN`")
+                        "pass {model} DIR or {run} RUN, or redeploy with `mros deploy --run RUN`",
+                        parameters=("model", "run"))
     return directory
 
 
@@ -140,7 +142,8 @@ class QueryEmbedder:
         vectors = np.asarray(self.encoder.encode(list(queries), batch_size=batch_size), dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[1] != self.dimension:
             raise MrosError(f"the model in {self.model_dir} gives {vectors.shape[-1]}-d vectors, the index holds "
-                            f"{self.dimension}-d", "use the model the index was deployed with (--model / --run)")
+                            f"{self.dimension}-d", "use the model the index was deployed with ({model} / {run})",
+                            parameters=("model", "run"))
         return vectors
 
 
@@ -281,8 +284,8 @@ def radial_min_score(manifest: Manifest, min_grade: str | None) -> float | None:
     if min_grade is None:
         return None
     if manifest.boundaries is None:
-        raise MrosError(f"index {manifest.index} has no grade boundaries, so --min-grade has nothing to cut at",
-                        "deploy a run with boundaries.json (`mros train` writes it)")
+        raise MrosError(f"index {manifest.index} has no grade boundaries, so {{min_grade}} has nothing to cut at",
+                        "deploy a run with boundaries.json (`mros train` writes it)", parameters=("min_grade",))
     return manifest.boundaries.min_score(min_grade)
 
 
@@ -311,10 +314,10 @@ def run_query(client: Any, index: str, manifest: Manifest, query: str, *, mode: 
     ``min_score`` makes the dense leg radial (dense and hybrid); it is an engine score.
     """
     if mode not in MODES:
-        raise MrosError(f"unknown search mode {mode!r}", f"use one of {', '.join(MODES)}", exit_code=2)
+        raise UsageError(f"unknown search mode {mode!r}", f"use one of {', '.join(MODES)}", parameters="mode")
     if mode == "bm25" and min_score is not None:
-        raise MrosError("--min-grade applies to the dense leg; BM25 scores have no grade boundaries",
-                        "use --mode dense or --mode hybrid", exit_code=2)
+        raise UsageError("{min_score} applies to the dense leg; BM25 scores have no grade boundaries",
+                         "use {mode} dense or {mode} hybrid", parameters=("min_score", "mode"))
     engine = manifest.embedding == "engine"
     if mode != "bm25" and not engine and vector is None:
         raise ValueError("client-mode dense and hybrid search need the query vector")
@@ -382,10 +385,10 @@ def search(client: Any, alias: str, query: str, *, mode: Mode, k: int = 10, min_
            embedder: QueryEmbedder | None = None, settings: HybridSettings | None = None) -> SearchResult:
     """Search the index behind ``alias`` (see the module docstring for what each mode sends)."""
     if k < 1:
-        raise MrosError(f"--k {k}: must be at least 1", exit_code=2)
+        raise UsageError(f"{{k}} {k}: must be at least 1", parameters="k")
     if mode == "bm25" and min_grade is not None:
-        raise MrosError("--min-grade applies to the dense leg; BM25 scores have no grade boundaries",
-                        "use --mode dense or --mode hybrid", exit_code=2)
+        raise UsageError("{min_grade} applies to the dense leg; BM25 scores have no grade boundaries",
+                         "use {mode} dense or {mode} hybrid", parameters=("min_grade", "mode"))
     index, manifest = live_index(client, alias)
     min_score = radial_min_score(manifest, min_grade)
     vector = None

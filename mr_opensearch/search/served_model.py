@@ -17,7 +17,7 @@ refused before the cluster is touched.
 
 Client mode copies ``model.onnx``, ``tokenizer.json``, ``ml-commons.json`` and ``boundaries.json``
 into ``$MROS_HOME/models/<sha>/`` (written to a temporary folder, then renamed), so ``mros search``
-and ``mros eval`` embed queries with exactly the deployed model without the run directory.
+and ``mros eval --alias`` embed queries with exactly the deployed model without the run directory.
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ def test_a_cache_without_per_query_ndcg_gives_a_clear_error(tmp_path):
     with pytest.raises(MrosError) as caught:
         read_evaluation_cache(tmp_path, "test", "stage1", fields=("scores_by_grade", "ndcg_by_query"))
     assert "ndcg_by_query" in caught.value.message and str(cache) in caught.value.message
-    assert "mros evaluate" in caught.value.hint and "only models whose cache lacks it" in caught.value.hint
+    assert "mros eval --run" in caught.value.hint and "only models whose cache lacks it" in caught.value.hint
     assert read_evaluation_cache(tmp_path, "test", "stage1")["scores_by_grade"] == {"exact": [0.5]}
     with pytest.raises(MrosError, match="not found"):
         read_evaluation_cache(tmp_path, "test", "stage2")

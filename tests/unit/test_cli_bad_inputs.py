@@ -1,4 +1,4 @@
-"""Bad input to `train`, `label`, `evaluate`, `export`, `report` and `run`, tried as a new user would.
+"""Bad input to `train`, `label`, `eval --run`, `export`, `report` and `run`, tried as a new user would.
 
 Each row runs the real CLI (``typer.testing.CliRunner`` on ``mr_opensearch.cli.app``) in a small
 workspace and checks: the exit code (1; 2 for usage errors), the words of the message and of the
@@ -215,8 +215,8 @@ ROWS: dict[str, Row] = {
     "report-of-a-failed-train": Row(
         lambda ws: ["report", str(ws.failed_train_run())], 1,
         ["has no metrics.json", "did not finish"], ["rerun `mros train --out RUN`"], absent=["failed-run/report"]),
-    "evaluate-of-a-failed-train": Row(
-        lambda ws: ["evaluate", "--run", str(ws.failed_train_run())], 1,
+    "eval-run-of-a-failed-train": Row(
+        lambda ws: ["eval", "--run", str(ws.failed_train_run())], 1,
         ["holds no trained model", "did not finish"], ["rerun `mros train --out RUN`"]),
     "export-of-a-failed-train": Row(
         lambda ws: ["export", "--run", str(ws.failed_train_run())], 1,
@@ -248,8 +248,8 @@ ROWS: dict[str, Row] = {
         lambda ws: _train(ws, ws.data_dir(products=PRODUCTS + "4," + "x" * 10_001 + "\n")), 1,
         ["products.csv:5", "product '4' has a 10001-character product_title (limit 10000"],
         ["pass --skip-bad-rows"], absent=["run/model"]),
-    "evaluate-unknown-split": Row(
-        lambda ws: ["evaluate", "--run", str(ws.finished_run()), "--split", "dev"], 2,
+    "eval-run-unknown-split": Row(
+        lambda ws: ["eval", "--run", str(ws.finished_run()), "--split", "dev"], 2,
         ["Invalid value for '--split'", "'dev' is not one of 'train', 'validation', 'test'"]),
     # --- `mros opensearch`: refused before a JVM is started ---
     "opensearch-up-port-out-of-range": Row(

@@ -6,6 +6,11 @@
   those click finds while parsing (unknown option, missing option, a value outside the choices);
 - ``--json`` on every command;
 - ``--quiet``: the result's key values on stdout, nothing on stderr on success;
+- the output modes (``--json``, ``--quiet``, ``--no-progress``, ``--debug``) before or after the command name,
+  with the same effect;
+- ``mros eval``: a trained run (``--run``) or the live index (``--alias``), exactly one; ``mros evaluate`` is its
+  old name, with a notice;
+- library errors name parameters, the CLI the options that set them;
 - enumerated options are enums: the choices are in ``--help``, another value exits 2;
 - config overrides given as options are validated like the config file, with the file's message.
 """
@@ -299,6 +304,187 @@ def test_json_of_opensearch_down_and_logs(tmp_path: Path):
     assert _json(logs.stdout) == {"log_file": str(node / "logs" / "mros.log"), "lines": ["line 2", "line 3", "line 4"]}
 
 
+# --- output modes before or after the command name ------------------------------------------------------------
+
+
+def _placements(tmp_path: Path) -> dict[str, list[str]]:
+    """Commands that need no cluster, with arguments made once (the same paths and port either way)."""
+    node = _node_with_log(tmp_path)
+    return {"opensearch-logs": ["opensearch", "logs", "--node-dir", str(node), "-n", "2"],
+            "opensearch-down": ["opensearch", "down", "--port", str(_free_port()), "--node-dir", str(tmp_path / "x")],
+            "label-simulate-engagement": ["label", "simulate-engagement", "--labels",
+                                          str(_write(tmp_path / "labels.csv", LABELS)), "--out",
+                                          str(tmp_path / "log.csv"), "--force"]}
+
+
+@pytest.mark.parametrize("mode", ["--quiet", "-q", "--json", "--no-progress", "--debug"])
+@pytest.mark.parametrize("name", ["opensearch-logs", "opensearch-down", "label-simulate-engagement"])
+def test_an_output_mode_after_the_command_name_works_as_before_it(tmp_path: Path, name: str, mode: str):
+    """``mros report RUN -q`` was "No such option: -q" (and ``mros --json report RUN`` "No such option: --json"):
+    each output mode now works in both places, with the same output."""
+    from mr_opensearch.cli._output import state
+
+    args = _placements(tmp_path)[name]
+    plain = runner.invoke(app, args)
+    before = runner.invoke(app, [mode, *args])
+    after = runner.invoke(app, [*args, mode])
+    assert before.exit_code == after.exit_code == plain.exit_code == 0, (before.output, after.output)
+    assert (after.stdout, after.stderr) == (before.stdout, before.stderr)
+    if mode in ("--quiet", "-q"):
+        assert after.stderr == ""
+    if mode == "--json":
+        assert _json(after.stdout) == _json(before.stdout)
+    if mode == "--json" or (mode in ("--quiet", "-q") and name != "opensearch-logs"):  # (logs: the lines either way)
+        assert (after.stdout, after.stderr) != (plain.stdout, plain.stderr)  # the mode had its effect
+    assert (state.json, state.quiet, state.debug) == (False, False, False)  # after the command: nothing left over
+
+
+def test_a_search_takes_its_output_mode_after_the_query(tmp_path: Path):
+    """The command of the issue: ``mros search "drill" --alias x --quiet`` was "No such option: --quiet"; now it
+    gets as far as the cluster (none listens on the port here)."""
+    url = f"http://127.0.0.1:{_free_port()}"
+    after = runner.invoke(app, ["search", "drill", "--alias", "x", "--quiet", "--url", url, "--json"])
+    before = runner.invoke(app, ["--quiet", "--json", "search", "drill", "--alias", "x", "--url", url])
+    assert after.exit_code == before.exit_code == 1, after.output
+    assert "No such option" not in after.output
+    assert _json(after.stdout) == _json(before.stdout)
+    assert "cannot reach OpenSearch" in _json(after.stdout)["error"]
+
+
+@pytest.mark.parametrize(("args", "exit_code", "words"), [
+    (["report", "{failed}"], 1, "has no metrics.json"),
+    (["opensearch", "logs", "--node-dir", "{tmp}", "--follow"], 2, "--json and --follow cannot be combined"),
+    (["search"], 2, "Missing argument 'QUERY'"),
+    (["search", "drill", "--alias", "a", "--k", "0"], 2, "Invalid value for '--k'"),
+], ids=["error-while-running", "usage-error-while-running", "parse-error", "parse-error-out-of-range"])
+def test_errors_keep_their_json_form_with_json_before_or_after_the_command(tmp_path: Path, args: list[str],
+                                                                           exit_code: int, words: str):
+    failed = tmp_path / "failed"
+    failed.mkdir()
+    (failed / "config.yaml").write_text("data: {dir: data}\n")
+    args = [arg.format(failed=failed, tmp=tmp_path) for arg in args]
+    after = runner.invoke(app, [*args, "--json"])
+    before = runner.invoke(app, ["--json", *args])
+    assert after.exit_code == before.exit_code == exit_code, (after.output, before.output)
+    assert _json(after.stdout) == _json(before.stdout)
+    assert _json(after.stdout)["exit_code"] == exit_code and words.lower() in _json(after.stdout)["error"].lower()
+
+
+def test_debug_after_the_command_shows_the_traceback(tmp_path: Path):
+    after = runner.invoke(app, ["report", str(tmp_path), "--debug"])
+    before = runner.invoke(app, ["--debug", "report", str(tmp_path)])
+    assert after.exit_code == before.exit_code == 1
+    assert "Traceback" in after.stderr and "Traceback" in before.stderr
+    assert "Traceback" not in runner.invoke(app, ["report", str(tmp_path)]).stderr
+
+
+def test_every_command_lists_the_output_modes_in_its_help():
+    for path in LEAVES:
+        options = {opt for param in _command(path).params for opt in param.opts}
+        assert {"--json", "--quiet", "-q", "--no-progress", "--debug"} <= options, path
+
+
+# --- `mros eval`: a trained run or the live index ---------------------------------------------------------------
+
+
+def _error_lines(stderr: str) -> tuple[list[str], list[str]]:
+    lines = stderr.splitlines()
+    return [line for line in lines if line.startswith("Error: ")], [line for line in lines if "hint: " in line]
+
+
+@pytest.mark.parametrize(("args", "words", "hint"), [
+    ([], "nothing to evaluate", "pass --run RUN to evaluate a trained run offline, or --alias NAME"),
+    (["--run", "r", "--alias", "a"], "--run and --alias are alternatives", "--model RUN/onnx"),
+    (["--run", "r", "--judgments", "j.csv", "--k", "50"], "--judgments, --k are options of the live evaluation",
+     "drop --judgments, --k"),
+    (["--run", "r", "--url", "http://127.0.0.1:9"], "--url is an option of the live evaluation (--alias)",
+     "--alias NAME"),
+    (["--alias", "a", "--split", "test"], "--split is an option of the offline evaluation (--run)",
+     "measured on --judgments"),
+    (["--alias", "a"], "--alias needs --judgments", "pass --judgments FILE"),
+], ids=["neither", "both", "run-with-live-options", "run-with-a-cluster-option", "alias-with-split",
+        "alias-without-judgments"])
+def test_eval_takes_exactly_one_of_run_and_alias(args: list[str], words: str, hint: str):
+    result = runner.invoke(app, ["eval", *args])
+    assert result.exit_code == 2, result.output
+    errors, hints = _error_lines(result.stderr)
+    assert len(errors) == 1 and len(hints) == 1, result.stderr
+    assert words in errors[0] and hint in hints[0]
+    assert result.stdout == ""
+    as_json = runner.invoke(app, ["eval", *args, "--json"])
+    assert as_json.exit_code == 2
+    assert _json(as_json.stdout) == {"error": errors[0].removeprefix("Error: "),
+                                     "hint": hints[0].split("hint: ", 1)[1], "exit_code": 2}
+
+
+def test_the_old_name_evaluate_works_with_a_notice(tmp_path: Path):
+    old = runner.invoke(app, ["evaluate", "--run", str(tmp_path)])
+    new = runner.invoke(app, ["eval", "--run", str(tmp_path)])
+    notice = "notice: `mros evaluate` is now `mros eval --run`; the old name goes in the next release"
+    assert old.exit_code == new.exit_code == 1
+    assert old.stderr == notice + "\n" + new.stderr and "not a run directory" in new.stderr
+    as_json = runner.invoke(app, ["evaluate", "--run", str(tmp_path), "--json"])
+    assert _json(as_json.stdout) == _json(runner.invoke(app, ["eval", "--run", str(tmp_path), "--json"]).stdout)
+    quiet = runner.invoke(app, ["evaluate", "--run", str(tmp_path), "-q"])
+    assert notice not in quiet.stderr  # --quiet: stderr holds only the error
+
+
+# --- library errors name parameters; the CLI names the options -------------------------------------------------
+
+
+def test_a_library_usage_error_names_its_parameter_and_the_cli_its_option():
+    from mr_opensearch.cli._errors import JsonErrorsGroup, handle_errors
+    from mr_opensearch.core.errors import MrosError, UsageError
+
+    with pytest.raises(ValueError):
+        UsageError("bad", parameters=())
+    error = UsageError("{min_grade} applies to the dense leg", "use {mode} dense, not {mode_of_x} {x}",
+                       parameters=("min_grade", "mode"))
+    assert isinstance(error, MrosError) and error.exit_code == 2 and error.parameters == ("min_grade", "mode")
+    assert error.message == "`min_grade` applies to the dense leg"
+    assert error.hint == "use `mode` dense, not {mode_of_x} {x}"  # only the listed parameters are placeholders
+
+    tool = typer.Typer(cls=JsonErrorsGroup)
+
+    @tool.callback()
+    def _root() -> None:
+        pass
+
+    @tool.command()
+    @handle_errors
+    def find(min_grade: str = typer.Option("exact", "--min-grade"), mode: str = typer.Option("bm25", "--mode")) -> None:
+        raise UsageError("{min_grade} applies to the dense leg", "use {mode} dense or {mode} hybrid",
+                         parameters=("min_grade", "mode"))
+
+    result = runner.invoke(tool, ["find", "--json"])
+    assert result.exit_code == 2
+    assert result.stderr == "Error: --min-grade applies to the dense leg\n  hint: use --mode dense or --mode hybrid\n"
+    assert _json(result.stdout) == {"error": "--min-grade applies to the dense leg",
+                                    "hint": "use --mode dense or --mode hybrid", "exit_code": 2}
+
+
+def test_library_checks_raise_usage_errors_naming_their_parameters():
+    from mr_opensearch.cli._errors import named_for_the_cli
+    from mr_opensearch.core.errors import UsageError
+    from mr_opensearch.deploy.deploy import prune_candidates
+    from mr_opensearch.search.live_eval import evaluate_live
+    from mr_opensearch.search.queries import search
+
+    cases = [(lambda: search(None, "shop", "q", mode="bm25", k=0), ("k",), "--k 0: must be at least 1"),
+             (lambda: search(None, "shop", "q", mode="bm25", min_grade="exact"), ("min_grade", "mode"),
+              "--min-grade applies to the dense leg"),
+             (lambda: evaluate_live(None, "shop", None, k=5), ("k",), "--k 5: must be at least 10"),
+             (lambda: evaluate_live(None, "shop", None, clients=(0,)), ("clients",), "client counts [0]"),
+             (lambda: prune_candidates(None, "shop", 0, "shop-1"), ("keep",), "--keep must be at least 1")]
+    for call, parameters, cli_words in cases:
+        with pytest.raises(UsageError) as caught:
+            call()
+        error = caught.value
+        assert error.exit_code == 2 and error.parameters == parameters
+        assert "--" not in error.message  # the library does not know the command line
+        assert cli_words in named_for_the_cli(error).message
+
+
 # --- enumerations ----------------------------------------------------------------------------------------------
 
 
@@ -306,12 +492,12 @@ def test_json_of_opensearch_down_and_logs(tmp_path: Path):
     (["search", "drill", "--alias", "a", "--mode", "x"], "'bm25', 'dense', 'hybrid'"),
     (["search", "drill", "--alias", "a", "--min-grade", "x"], "'partial', 'exact'"),
     (["deploy", "--run", "r", "--catalog", "c", "--alias", "a", "--embedding", "x"], "'auto', 'engine', 'client'"),
-    (["evaluate", "--run", "r", "--split", "x"], "'train', 'validation', 'test'"),
+    (["eval", "--run", "r", "--split", "x"], "'train', 'validation', 'test'"),
     (["export", "--run", "r", "--package", "x"], "'int8', 'fp32'"),
     (["label", "simulate-engagement", "--labels", "l", "--out", "o", "--split", "x"], "'all', 'train', 'validation', 'test'"),
     (["label", "audit", "--labeler", "l", "--labels", "l", "--engagement", "e", "--catalog", "c", "--out", "o",
       "--signal", "x"], "'clicks', 'add_to_carts', 'orders'"),
-], ids=["search-mode", "search-min-grade", "deploy-embedding", "evaluate-split", "export-package",
+], ids=["search-mode", "search-min-grade", "deploy-embedding", "eval-split", "export-package",
         "simulate-split", "audit-signal"])
 def test_an_enumerated_option_refuses_other_values_while_parsing(args: list[str], choices: str):
     result = runner.invoke(app, args)

@@ -38,13 +38,13 @@ def test_export_needs_a_model(tmp_path):
     assert result.exit_code == 1 and "does not exist" in result.output
 
 
-def test_evaluate_needs_a_run(tmp_path):
-    result = runner.invoke(app, ["evaluate", "--run", str(tmp_path)])
+def test_eval_run_needs_a_run(tmp_path):
+    result = runner.invoke(app, ["eval", "--run", str(tmp_path)])
     assert result.exit_code == 1 and "not a run directory" in result.output
 
 
 def test_debug_shows_traceback(tmp_path):
-    result = runner.invoke(app, ["--debug", "evaluate", "--run", str(tmp_path)])
+    result = runner.invoke(app, ["--debug", "eval", "--run", str(tmp_path)])
     assert result.exit_code == 1 and "Traceback" in result.output
 
 

@@ -271,8 +271,10 @@ def test_engine_dry_run_sends_no_write_and_plans_every_one(engine_run: Path) -> 
 
 
 def test_engine_mode_without_the_plugins_is_refused_before_any_write(engine_run: Path) -> None:
+    from mr_opensearch.cli._errors import named_for_the_cli
     from mr_opensearch.core.errors import MrosError
 
     with pytest.raises(MrosError, match="needs opensearch-ml") as info:
         engine_deploy(engine_run, plugins=["opensearch-knn"], embedding="engine")
-    assert "--embedding client" in str(info.value.hint)
+    assert "`embedding` client" in str(info.value.hint)  # the library names its parameter, the CLI its option
+    assert "--embedding client" in str(named_for_the_cli(info.value).hint)

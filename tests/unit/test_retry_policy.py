@@ -23,6 +23,7 @@ from opensearchpy.exceptions import (
 )
 from urllib3.exceptions import NewConnectionError, ProtocolError, ReadTimeoutError
 
+from mr_opensearch.cli._errors import named_for_the_cli
 from mr_opensearch.cluster.connection import ClusterConfig, connect
 from mr_opensearch.cluster.retry_policy import (
     RetriesExhausted,
@@ -186,7 +187,8 @@ def test_gives_up_after_max_attempts_with_a_clear_message():
     assert isinstance(err, MrosError) and err.exit_code == 1
     assert err.attempts == 3 and isinstance(err.last, TransportError)
     assert "POST /_bulk: 503 injected after 3 attempts" in err.message
-    assert "3 attempts made" in err.message and "--retry-budget" in (err.hint or "")
+    assert "3 attempts made" in err.message and "`retry_budget_s`" in (err.hint or "")
+    assert "--retry-budget" in (named_for_the_cli(err).hint or "")  # as the CLI prints it
 
 
 def test_gives_up_when_the_time_budget_is_spent():

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mr_opensearch.cli._errors import named_for_the_cli
 from mr_opensearch.core.errors import MrosError
 from mr_opensearch.search.fusion import HybridSettings
 from mr_opensearch.search.manifest import Boundaries, Manifest
@@ -262,7 +263,8 @@ def test_search_converts_min_grade_to_the_boundary_engine_score():
 def test_query_embedder_says_clearly_when_the_served_model_is_gone(tmp_path: Path):
     with pytest.raises(MrosError, match="is gone") as caught:
         QueryEmbedder(manifest(model_dir=str(tmp_path / "missing")))
-    assert "--model DIR or --run RUN" in (caught.value.hint or "")
+    assert "`model` DIR or `run` RUN" in (caught.value.hint or "")  # the library names its parameters,
+    assert "--model DIR or --run RUN" in (named_for_the_cli(caught.value).hint or "")  # the CLI its options
     with pytest.raises(MrosError, match="records no served model"):
         QueryEmbedder(manifest(model_dir=None))
     (tmp_path / "run" / "onnx").mkdir(parents=True)

@@ -136,12 +136,12 @@ def test_train_writes_the_run_directory_contract(data_and_base):
     assert quiet.stdout.splitlines() == [str(run)]
 
 
-def test_evaluate_and_export_commands(data_and_base):
+def test_eval_run_and_export_commands(data_and_base):
     root = data_and_base[3]
     run = root / "run"
     if not (run / "model").exists():
         pytest.skip("needs the run of the previous test")
-    result = CliRunner().invoke(app, ["--no-progress", "evaluate", "--run", str(run), "--split", "validation", "--json"])
+    result = CliRunner().invoke(app, ["--no-progress", "eval", "--run", str(run), "--split", "validation", "--json"])
     assert result.exit_code == 0, result.output
     evaluated = json.loads(result.stdout)  # the whole of stdout is the JSON document
     assert "training the MNRL" not in result.output  # the evaluation loads the baseline, never trains it
@@ -149,7 +149,7 @@ def test_evaluate_and_export_commands(data_and_base):
     assert set(evaluated["splits"]["validation"]) == {"stage1", "stage1-int8-onnx", "base", "bm25", "mnrl"}
     cached = json.loads((run / "eval" / "validation" / "stage1.json").read_text())["metrics"]
     assert evaluated["splits"]["validation"]["stage1"]["ndcg@10"] == cached["ndcg@10"]
-    quiet = CliRunner().invoke(app, ["-q", "evaluate", "--run", str(run), "--split", "validation"])
+    quiet = CliRunner().invoke(app, ["-q", "eval", "--run", str(run), "--split", "validation"])
     assert quiet.exit_code == 0 and quiet.stderr == "", quiet.output
     rows = [line.split("\t") for line in quiet.stdout.splitlines()]  # split, model, nDCG@10 to 4 places
     assert sorted(rows) == sorted(["validation", model, f"{m['ndcg@10']:.4f}"]

@@ -1,6 +1,6 @@
 """Graded ranking metrics for offline evaluation: re-exported from :mod:`mr_opensearch.core.metrics`.
 
-The code lives in the serving package (pure numpy) so ``mros eval`` measures the live index with
+The code lives in the serving package (pure numpy) so ``mros eval --alias`` measures the live index with
 exactly the metric code offline evaluation uses; see that module for the formulas.
 """
 

@@ -1,4 +1,4 @@
-"""The evaluation step of a run (and ``mros evaluate``): the graded evaluation of a run's model and its baselines on a split.
+"""The evaluation step of a run (and ``mros eval --run``): the graded evaluation of a run's model and its baselines on a split.
 
 Models compared (each cached under ``RUN/eval/<split>/<name>.json``):
 
@@ -160,7 +160,7 @@ def read_evaluation_cache(run_dir: Path, split: str, name: str,
     clear error when it is missing, unreadable or lacks one of ``fields`` (a cache written by an older
     version, e.g. without ``ndcg_by_query``: the next evaluation scores the model again)."""
     path = evaluation_cache_path(run_dir, split, name)
-    evaluate = f"`mros evaluate --run {run_dir} --split {split}`"
+    evaluate = f"`mros eval --run {run_dir} --split {split}`"
     if not path.exists():
         raise MrosError(f"{path} not found: model {name!r} has not been evaluated on the {split} split of {run_dir}",
                         f"evaluate it with {evaluate} (or `mros train`); check the model name and --split")
