@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from mr_opensearch.cluster.connection import ClusterConfig, connect
-from mr_opensearch.search.searcher import Searcher, SearchInputError
+from mr_opensearch.search.queries import SearchInputError
+from mr_opensearch.search.searcher import Searcher
 
 __all__ = ["SearchInputError", "Searcher", "connect_cluster"]
 

@@ -13,6 +13,7 @@ from mr_opensearch.cli import opensearch as opensearch_cli
 from mr_opensearch.cli import report as report_cli
 from mr_opensearch.cli import run as run_cli
 from mr_opensearch.cli import search as search_cli
+from mr_opensearch.cli import serve as serve_cli
 from mr_opensearch.cli import train as train_cli
 from mr_opensearch.cli._errors import JsonErrorsGroup
 from mr_opensearch.cli._options import DebugOpt, JsonOpt, NoProgressOpt, QuietOpt
@@ -63,6 +64,7 @@ run_cli.register(app)
 deploy_cli.register(app)
 indices_cli.register(app)
 search_cli.register(app)
+serve_cli.register(app)
 eval_cli.register_old_name(app)
 
 

@@ -181,6 +181,14 @@ def _command_signature(func: Callable[..., Any]) -> tuple[inspect.Signature, set
     return signature.replace(parameters=params), added, context
 
 
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush does not fail on a closed pipe again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(devnull, sys.__stdout__.fileno())
+    os.close(devnull)
+
+
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """The wrapper of every command function.
 
@@ -213,6 +221,9 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
                 except KeyboardInterrupt:
                     typer.secho("Interrupted.", fg=typer.colors.RED, err=True)
                     raise typer.Exit(130) from None
+                except BrokenPipeError:  # `mros status | head`: the reader left; nothing more to say to it
+                    _stdout_to_devnull()
+                    raise typer.Exit(0) from None
                 except Exception as exc:
                     if is_usage_error(exc):  # exit 2 in typer's format; JsonErrorsGroup prints the --json form
                         raise

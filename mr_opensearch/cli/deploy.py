@@ -82,6 +82,11 @@ def deploy(
                                               "core, at most 8)."),
     allow_dimension_change: bool = typer.Option(False, "--allow-dimension-change", help="Deploy a model whose dimension differs from the live index."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print every request the deploy would send; write nothing."),
+    allow_shrink: bool = typer.Option(False, "--allow-shrink", help="Deploy a catalog that leaves out more than "
+                                      "--max-shrink of the live index's products (otherwise refused: a truncated "
+                                      "export would empty the shop's search)."),
+    max_shrink: float = typer.Option(0.10, "--max-shrink", min=0.0, max=1.0, help="The largest share of the live "
+                                     "index's products a new catalog may leave out without --allow-shrink."),
     wait: float = typer.Option(0.0, "--wait", min=0, help="When another mros deploy or rollback of the alias holds its "
                                "lock, wait up to SECONDS for it instead of refusing at once."),
     url: UrlOpt = None,
@@ -117,7 +122,8 @@ def deploy(
                             replicas=replicas, text_fields=tuple(text_field), text_analyzer=text_analyzer,
                             hybrid=hybrid_values,
                             allow_dimension_change=allow_dimension_change, progress=show_progress(),
-                            catalog_path=str(catalog), lock_wait=wait, encode_workers=encode_workers)
+                            catalog_path=str(catalog), lock_wait=wait, encode_workers=encode_workers,
+                            allow_shrink=allow_shrink, max_shrink=max_shrink)
     outcome = run_deploy(client, model, products, options, log=info)
     if state.json:
         emit_json(outcome.to_json())

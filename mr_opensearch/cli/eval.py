@@ -11,6 +11,7 @@ the old name of ``mros eval --run``, still works for one release, with a notice.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +35,14 @@ from mr_opensearch.cli._options import (
 )
 from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
 from mr_opensearch.core.errors import MrosError, UsageError
+from mr_opensearch.core.safe_write import check_output_file, same_file
 
 RUN_PANEL = "Trained run (--run)"
 LIVE_PANEL = "Live index (--alias)"
 # the options of each way, by parameter name (the cluster options belong to the live index)
 RUN_ONLY = ("split",)
-LIVE_ONLY = ("judgments", "modes", "k", "clients", "load_seconds", "max_queries", "tune", "save", "model", "url",
+LIVE_ONLY = ("judgments", "modes", "k", "clients", "load_seconds", "max_queries", "tune", "save", "force",
+             "min_coverage", "allow_low_coverage", "model", "url",
              "user", "ca_certs", "insecure", "port", "timeout", "password_prompt", "retry_budget")
 RENAMED = "notice: `mros evaluate` is now `mros eval --run`; the old name goes in the next release"
 
@@ -117,8 +120,14 @@ def _print_tune(outcome: dict[str, Any], saved: Path | None) -> None:
     result(line("plain min-max", outcome["comparison"]["plain_min_max"]))
     result(line("boundary-aware", outcome["comparison"]["boundary_aware"]))
     result(line("best", outcome["best"]))
-    if saved is not None:
+    if saved is None:
+        return
+    from mr_opensearch.search.live_eval import default_tuning_path
+
+    if same_file(saved, default_tuning_path(outcome["alias"])):
         result(f"saved to {saved} (the next `mros deploy --alias {outcome['alias']}` uses it)")
+    else:
+        result(f"saved to {saved}; a deploy uses it with `mros deploy --alias {outcome['alias']} --hybrid {saved} ...`")
 
 
 @handle_errors
@@ -148,6 +157,14 @@ def eval_(
                               rich_help_panel=LIVE_PANEL),
     save: Path | None = typer.Option(None, "--save", help="Where --tune writes the settings "
                                      "(default: $MROS_HOME/tuning/ALIAS.json).", rich_help_panel=LIVE_PANEL),
+    force: bool = typer.Option(False, "--force", help="Let --save replace an existing file.",
+                               rich_help_panel=LIVE_PANEL),
+    min_coverage: float = typer.Option(0.5, "--min-coverage", min=0.0, max=1.0, help="Refuse when fewer than this "
+                                       "share of the judged products are in the index (they would score 0 in every "
+                                       "mode).", rich_help_panel=LIVE_PANEL),
+    allow_low_coverage: bool = typer.Option(False, "--allow-low-coverage", help="Below --min-coverage, warn and "
+                                            "measure anyway (judgments that match nothing are always refused).",
+                                            rich_help_panel=LIVE_PANEL),
     model: Path | None = typer.Option(None, "--model", help="Served model folder for query embedding (client mode; "
                                       "a run's is RUN/onnx).", rich_help_panel=LIVE_PANEL),
     url: UrlOpt = None,
@@ -170,8 +187,11 @@ def eval_(
         _evaluate_run(run, split)
         return
     assert alias is not None and judgments is not None
+    if save is not None:
+        check_output_file(save, inputs=[judgments], force=force, option="--save")
     _evaluate_live(alias, judgments, modes, k, clients, load_seconds, max_queries, tune, save, model,
-                   ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt, retry_budget))
+                   ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt, retry_budget),
+                   Coverage(min_coverage, allow_low_coverage))
 
 
 def _given(ctx: typer.Context, names: tuple[str, ...]) -> list[str]:
@@ -231,9 +251,17 @@ def _evaluate_run(run: Path, split: list[Split]) -> None:
         result(metrics_markdown(metrics["splits"]))
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """How much of the judgments must be in the index (``--min-coverage``), and whether less only warns."""
+
+    minimum: float
+    warn_only: bool
+
+
 def _evaluate_live(alias: str, judgments: Path, modes: Any, k: int, clients: str, load_seconds: float | None,
                    max_queries: int | None, tune: bool, save: Path | None, model: Path | None,
-                   cluster: ClusterArgs) -> None:
+                   cluster: ClusterArgs, coverage: Coverage) -> None:
     """The live index: judged queries through bm25 / dense / hybrid, and --tune."""
     from mr_opensearch.search.judgments import read_judgments
     from mr_opensearch.search.live_eval import default_tuning_path, evaluate_live, save_tuning
@@ -250,13 +278,14 @@ def _evaluate_live(alias: str, judgments: Path, modes: Any, k: int, clients: str
         embedder = QueryEmbedder(manifest, model=model)
     elif manifest.embedding == "engine" and model is not None:
         info("the index embeds queries inside the engine (neural): --model is not used")
+    warn = info if coverage.warn_only else None
     report = evaluate_live(client, alias, judged, modes=mode_list, k=k, clients=client_counts,
                            max_queries=max_queries, embedder=embedder, progress=show_progress(),
-                           load_seconds=load_seconds)
+                           load_seconds=load_seconds, min_coverage=coverage.minimum, warn=warn)
     tuned, saved = None, None
     if tune:
         tuned = do_tune(client, alias, judged, k=k, max_queries=max_queries, embedder=embedder,
-                        progress=show_progress())
+                        progress=show_progress(), min_coverage=coverage.minimum, warn=warn)
         saved = save_tuning(tuned, save or default_tuning_path(alias))
     if state.json:
         emit_json({"eval": report, **({"tune": {**tuned, "saved": str(saved)}} if tuned else {})})

@@ -1,4 +1,5 @@
-"""``mros rollback`` and ``mros status``: an alias's indices, and moving it back (:mod:`mr_opensearch.deploy.index_admin`)."""
+"""``mros rollback``, ``mros status`` and ``mros prune``: an alias's indices, moving it back, and removing
+what failed deploys left (:mod:`mr_opensearch.deploy.index_admin`)."""
 
 from __future__ import annotations
 
@@ -25,12 +26,14 @@ from mr_opensearch.cli._output import emit_json, info, key_values, result, state
 def register(app: typer.Typer) -> None:
     app.command(name="rollback")(rollback)
     app.command(name="status")(status)
+    app.command(name="prune")(prune)
 
 
 @handle_errors
 def rollback(
     alias: str = typer.Option(..., "--alias", help="The alias to move back."),
-    to: str | None = typer.Option(None, "--to", help="A specific earlier index (default: the newest complete one)."),
+    to: str | None = typer.Option(None, "--to", help="A specific earlier index (default: the one that was live "
+                                  "before the live one, as the live index's manifest records)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the alias change; send nothing."),
     url: UrlOpt = None,
     user: UserOpt = None,
@@ -41,7 +44,8 @@ def rollback(
     password_prompt: PasswordPromptOpt = False,
     retry_budget: RetryBudgetOpt = DEFAULT_RETRY_BUDGET,
 ) -> None:
-    """Move the alias back to the previous complete index (nothing is deleted)."""
+    """Move the alias back to the index that was live before the live one (twice: two deploys back);
+    nothing is deleted."""
     from mr_opensearch.deploy.index_admin import rollback as do_rollback
 
     client = ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt, retry_budget).connect()
@@ -67,7 +71,8 @@ def status(
     password_prompt: PasswordPromptOpt = False,
     retry_budget: RetryBudgetOpt = DEFAULT_RETRY_BUDGET,
 ) -> None:
-    """The alias's indices made by mros: which is live, complete, how many documents, which model."""
+    """The alias's indices made by mros: which is live, complete, how many documents, which model, and the
+    incomplete ones failed deploys left (`mros prune` removes them)."""
     from mr_opensearch.deploy.index_admin import status as get_status
 
     client = ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt, retry_budget).connect()
@@ -85,10 +90,45 @@ def status(
         mark = "*" if row["live"] else " "
         state_text = "complete" if row["complete"] else "INCOMPLETE"
         result(f" {mark} {row['index']:<48} {state_text:<10} {row['documents']:>8}/{row['expected_documents']} docs  "
-               f"{row['embedding']:<6} {row['health']:<6} {row['completed_at'] or row['created_at']}")
+               f"{row['embedding']:<6} model {row['model_sha256'][:12]}  {row['health']:<6} "
+               f"{row['completed_at'] or row['created_at']}")
     for name in report["foreign_live_indices"]:
         result(f"   {name}: live but not made by mros")
+    if report["incomplete"]:
+        result(f"  {len(report['incomplete'])} incomplete index(es) left by failed deploys: rerun the deploy to finish "
+               f"one, or remove them with `mros prune --alias {alias}`")
     if report.get("lock"):
         from mr_opensearch.deploy.alias_lock import describe
 
         result(f"  locked: {describe(report['lock'])}")
+
+
+@handle_errors
+def prune(
+    alias: str = typer.Option(..., "--alias", help="The alias whose incomplete indices to remove."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be deleted; send nothing."),
+    url: UrlOpt = None,
+    user: UserOpt = None,
+    ca_certs: CaCertsOpt = None,
+    insecure: InsecureOpt = False,
+    port: PortOpt = DEFAULT_PORT,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
+    password_prompt: PasswordPromptOpt = False,
+    retry_budget: RetryBudgetOpt = DEFAULT_RETRY_BUDGET,
+) -> None:
+    """Delete the incomplete indices failed or killed deploys left for the alias (no alias points at them;
+    the alias lock is held, so none is being filled). Complete indices stay: `mros deploy --keep N` prunes those."""
+    from mr_opensearch.deploy.index_admin import prune_incomplete
+
+    client = ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt, retry_budget).connect()
+    outcome = prune_incomplete(client, alias, dry_run=dry_run, log=info)
+    if state.json:
+        emit_json(outcome)
+    elif state.quiet:
+        key_values(*outcome["deleted"])
+    elif not outcome["deleted"]:
+        result(f"alias {alias}: no incomplete indices")
+    else:
+        verb = "would delete" if dry_run else "deleted"
+        for name in outcome["deleted"]:
+            result(f"{verb} {name}")

@@ -50,6 +50,8 @@ def search(
     model: Path | None = typer.Option(None, "--model", help="Served model folder for query embedding (client mode; "
                                       "default: the one recorded at deploy)."),
     run: Path | None = typer.Option(None, "--run", help="Embed queries with RUN/onnx instead (client mode)."),
+    show_requests: bool = typer.Option(False, "--show-requests", help="With --json: also the requests sent (a "
+                                       "dense query carries its whole vector)."),
     url: UrlOpt = None,
     user: UserOpt = None,
     ca_certs: CaCertsOpt = None,
@@ -60,7 +62,7 @@ def search(
     retry_budget: RetryBudgetOpt = DEFAULT_RETRY_BUDGET,
 ) -> None:
     """Search a deployed index: hits with product id, title, score and a grade badge from the learned boundaries."""
-    from mr_opensearch.search.queries import QueryEmbedder, live_index
+    from mr_opensearch.search.queries import BADGE_PLACEHOLDER, QueryEmbedder, live_index
     from mr_opensearch.search.queries import search as do_search
 
     client = ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt, retry_budget).connect()
@@ -74,10 +76,10 @@ def search(
     outcome = do_search(client, alias, query, mode=mode.value, k=k,  # type: ignore[arg-type]
                         min_grade=min_grade.value if min_grade else None, embedder=embedder)  # type: ignore[arg-type]
     if state.json:
-        emit_json(outcome.to_json())
+        emit_json(outcome.to_json(requests=show_requests))
         return
     if state.quiet:
-        key_values(*((hit.product_id, f"{hit.score:.4f}", hit.grade) for hit in outcome.hits))
+        key_values(*((hit.product_id, f"{hit.score:.4f}", hit.grade or BADGE_PLACEHOLDER) for hit in outcome.hits))
         return
     radial = f", radial min_score {outcome.radial_min_score:.4f}" if outcome.radial_min_score is not None else ""
     embed = f", embedding {outcome.embed_ms:.1f} ms" if outcome.embed_ms is not None else ""
@@ -93,7 +95,7 @@ def search(
     result(header)
     for hit in outcome.hits:
         title = (hit.title or "")[:title_width]
-        line = f"{hit.rank:>3}  {hit.product_id:<16} {title:<{title_width}} {hit.score:>8.4f} {hit.grade:<10}"
+        line = f"{hit.rank:>3}  {hit.product_id:<16} {title:<{title_width}} {hit.score:>8.4f} {hit.grade or BADGE_PLACEHOLDER:<10}"
         if hybrid:
             line += f" {_score(hit.bm25_score):>9} {_score(hit.dense_score):>7}"
         result(line)

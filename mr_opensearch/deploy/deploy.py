@@ -134,6 +134,7 @@ class DeployResult:
     plan: list[dict[str, Any]] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+    dry_run: bool = False
     stage: str = "preflight"
     """The step under way (for the message when the cluster stops answering): preflight, create index,
     index documents, refresh, count, settings, mark complete, move alias, prune, done."""
@@ -341,6 +342,22 @@ STOPPED_HINT = ("rerun the same deploy once the cluster answers again: it finds 
 
 def _stopped(exc: RetriesExhausted, result: DeployResult) -> MrosError:
     """The error for a deploy the cluster stopped answering at ``result.stage``: where it stopped and what is done."""
+    return MrosError(f"deploy stopped while {result.stage}: {exc.message}. Done: {_done_so_far(result)}",
+                     STOPPED_HINT, parameters="retry_budget_s")
+
+
+class DeployInterrupted(MrosError):
+    """Ctrl-C (SIGINT) during a deploy: what state it leaves, and that a rerun finishes it (exit 130)."""
+
+    def __init__(self, result: DeployResult) -> None:
+        super().__init__(f"deploy interrupted while {result.stage}. Done: {_done_so_far(result)}",
+                         "rerun the same command to finish it: it finds the index and sends only the documents "
+                         "still missing (nothing is duplicated); the alias lock was released", exit_code=130)
+
+
+def _done_so_far(result: DeployResult) -> str:
+    """What a deploy stopped at ``result.stage`` has done: the index (created, filled, marked complete?)
+    and the alias (moved?); an answer lost in flight is said to be unknown."""
     stage = result.stage
     if result.action not in ("created", "resumed"):
         index = f"index {result.index} was not created" if stage in ("preflight", "create index") else \
@@ -358,8 +375,7 @@ def _stopped(exc: RetriesExhausted, result: DeployResult) -> MrosError:
     else:
         alias = f"the alias {result.alias} was not moved" + (
             f" (it still points at {result.previous_index})" if result.previous_index else "")
-    return MrosError(f"deploy stopped while {stage}: {exc.message}. Done: {index}; {alias}", STOPPED_HINT,
-                     parameters="retry_budget_s")
+    return f"{index}; {alias}"
 
 
 def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOptions, log: Log,
@@ -469,7 +485,7 @@ def _deploy_locked(client: Any, model: ServedModel, target: _Target, options: De
     result = DeployResult(index=target.name, alias=options.alias, embedding=preflight.embedding,
                           embedding_reason=preflight.embedding_reason, action="", documents=len(target.ids),
                           written=0, seconds=0.0, previous_index=preflight.live_index,
-                          warnings=list(preflight.warnings))
+                          warnings=list(preflight.warnings), dry_run=options.dry_run)
     try:
         if existing is not None and existing.complete and client.count(index=target.name)["count"] == len(target.ids):
             _reuse_complete(client, plan, result, existing, preflight, hybrid, check_lock, log)
@@ -484,8 +500,13 @@ def _deploy_locked(client: Any, model: ServedModel, target: _Target, options: De
             result.pruned = prune(client, plan, options.alias, options.keep, target.name)
     except RetriesExhausted as exc:
         raise _stopped(exc, result) from exc
+    except KeyboardInterrupt:
+        raise DeployInterrupted(result) from None
     result.stage = "done"
     result.plan = plan.entries
+    if options.dry_run:
+        result.action = f"would be {result.action}" if result.action in ("created", "resumed") else \
+            f"would do: {result.action}"
     result.seconds = time.time() - started
     if model.run_dir is not None and result.manifest is not None and not options.dry_run:
         Manifest.model_validate(result.manifest).write(model.run_dir / "deploy" / f"{target.name}.json")
@@ -551,7 +572,7 @@ def check_shrink(client: Any, live: str | None, target: _Target, options: Deploy
                         f"({dropped / len(present):.0%}, more than the {options.max_shrink:.0%} allowed); it holds "
                         f"{len(target.ids)} products",
                         "check the catalog file (a truncated export?); if those products really left the shop, "
-                        "deploy again with --allow-shrink")
+                        "deploy again with {allow_shrink}", parameters="allow_shrink")
     return live
 
 

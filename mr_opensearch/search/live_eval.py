@@ -133,7 +133,8 @@ def check_coverage(coverage: dict[str, Any], index: str, min_coverage: float, wa
         if warn is None:
             raise MrosError(f"the judgments cover too little of the index: {what}, below the {min_coverage:.0%} "
                             "minimum; products that are not in the index score 0 in every mode",
-                            "use judgments of the deployed catalog, or accept the low coverage explicitly")
+                            "use judgments of the deployed catalog, or measure anyway with {allow_low_coverage}",
+                            parameters="allow_low_coverage")
         warn(f"warning: {what}; products that are not in the index score 0 in every mode")
 
 

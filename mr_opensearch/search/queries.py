@@ -40,7 +40,9 @@ MinGrade = Literal["partial", "exact"]
 MODES: tuple[str, ...] = ("bm25", "dense", "hybrid")
 SOURCE_FIELDS = ["product_id", "title"]
 VECTOR_FIELD = "embedding"
-NO_BADGE = "—"
+NO_BADGE = None
+"""A hit's ``grade`` when it has no badge (BM25 hits, an index without boundaries); "—" in human output."""
+BADGE_PLACEHOLDER = "—"
 
 
 # --------------------------------------------------------------------------------------------- the index
@@ -72,6 +74,44 @@ def live_index(client: Any, alias: str) -> tuple[str, Manifest]:
 def default_settings(manifest: Manifest) -> HybridSettings:
     """The hybrid settings the index was deployed with."""
     return HybridSettings(**manifest.hybrid)
+
+
+MAX_QUERY_CHARS = 1000
+"""Longer queries are refused: the model reads at most 128 tokens of a query, and BM25 over a page of text
+is not a shopper's query."""
+DEFAULT_MAX_WINDOW = 10_000
+"""OpenSearch's default ``index.max_result_window``."""
+
+
+class SearchInputError(UsageError):
+    """A search request that cannot be answered as asked (unknown mode, k out of range, an empty or
+    oversized query): the caller's mistake, exit code 2 / HTTP 400. ``parameter`` names the input."""
+
+    def __init__(self, parameter: str, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint, parameters=parameter)
+        self.parameter = parameter
+
+
+def check_request(query: str, mode: str, k: int, min_grade: str | None, window: int) -> str:
+    """The query, stripped, when the request can be answered; :class:`SearchInputError` otherwise."""
+    if mode not in MODES:
+        raise SearchInputError("mode", f"unknown search mode {mode!r}", f"use one of {', '.join(MODES)}")
+    if not isinstance(k, int) or k < 1 or k > window:
+        raise SearchInputError("k", f"k {k}: must be between 1 and {window} (the index's max_result_window)",
+                               "ask for fewer hits")
+    if min_grade is not None and min_grade not in ("partial", "exact"):
+        raise SearchInputError("min_grade", f"unknown grade {min_grade!r}", "use partial or exact")
+    if mode == "bm25" and min_grade is not None:
+        raise SearchInputError("min_grade", "min_grade applies to the dense leg; BM25 scores have no grade boundaries",
+                               "use mode dense or hybrid")
+    text = query.strip() if isinstance(query, str) else ""
+    if not text:
+        raise SearchInputError("q", "the query is empty", "send a non-empty query")
+    if len(text) > MAX_QUERY_CHARS:
+        raise SearchInputError("q", f"the query has {len(text)} characters (at most {MAX_QUERY_CHARS})",
+                               "send a shorter query")
+    return text
+
 
 
 # --------------------------------------------------------------------------------------- query embedding
@@ -215,7 +255,7 @@ class Hit:
     product_id: str
     title: str | None
     score: float
-    grade: str
+    grade: str | None
     bm25_score: float | None = None
     dense_score: float | None = None
     bm25_normalized: float | None = None
@@ -246,8 +286,13 @@ class SearchResult:
     def ids(self) -> list[str]:
         return [h.product_id for h in self.hits]
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_json(self, requests: bool = False) -> dict[str, Any]:
+        """The result as JSON (a hit without a grade badge has ``grade`` null); the requests sent (a dense
+        query carries its whole vector) only with ``requests``."""
+        out = asdict(self)
+        if not requests:
+            out.pop("requests")
+        return out
 
 
 def _pid(hit: dict[str, Any]) -> str:
@@ -274,7 +319,7 @@ def fused_from_raw(bm25_response: dict[str, Any], knn_response: dict[str, Any],
     return fuse([leg_hits(bm25_response), leg_hits(knn_response)], settings)
 
 
-def _badge(manifest: Manifest, dense_score: float | None) -> str:
+def _badge(manifest: Manifest, dense_score: float | None) -> str | None:
     if dense_score is None or manifest.boundaries is None:
         return NO_BADGE
     return manifest.boundaries.grade_of_score(dense_score)
@@ -348,6 +393,8 @@ def run_query(client: Any, index: str, manifest: Manifest, query: str, *, mode: 
     else:
         if used is None:
             used = default_settings(manifest)
+        if k > used.pagination_depth:  # each leg must return at least k hits for the fusion to rank k
+            used = HybridSettings(**{**used.model_dump(), "pagination_depth": k})
         if engine:
             body = hybrid_body_engine(query, manifest, used, k, dense_min_score=min_score)
             params = {"search_pipeline": manifest.search_pipeline} if manifest.search_pipeline else None
@@ -389,6 +436,7 @@ def search(client: Any, alias: str, query: str, *, mode: Mode, k: int = 10, min_
     if mode == "bm25" and min_grade is not None:
         raise UsageError("{min_grade} applies to the dense leg; BM25 scores have no grade boundaries",
                          "use {mode} dense or {mode} hybrid", parameters=("min_grade", "mode"))
+    query = check_request(query, mode, k, min_grade, DEFAULT_MAX_WINDOW)
     index, manifest = live_index(client, alias)
     min_score = radial_min_score(manifest, min_grade)
     vector = None

@@ -35,19 +35,14 @@ from mr_opensearch.core.errors import MrosError
 from mr_opensearch.search.fusion import HybridSettings
 from mr_opensearch.search.manifest import Manifest
 from mr_opensearch.search.queries import (
-    MODES,
+    DEFAULT_MAX_WINDOW,
     QueryEmbedder,
     SearchResult,
+    check_request,
     live_index,
     radial_min_score,
     run_query,
 )
-
-MAX_QUERY_CHARS = 1000
-"""Longer queries are refused: the model reads at most 128 tokens of a query, and BM25 over a page of text
-is not a shopper's query."""
-DEFAULT_MAX_WINDOW = 10_000
-"""OpenSearch's default ``index.max_result_window``."""
 
 
 @dataclass(frozen=True)
@@ -63,36 +58,6 @@ class LiveIndex:
     def model_key(self) -> str:
         """Which model embeds for this index: the ONNX file's hash when recorded, else the package hash."""
         return self.manifest.onnx_sha256 or self.manifest.model_sha256
-
-
-class SearchInputError(MrosError):
-    """A search request that cannot be answered as asked (unknown mode, k out of range, empty or
-    oversized query): the caller's mistake, exit code 2 / HTTP 400. ``parameter`` names the input."""
-
-    def __init__(self, parameter: str, message: str, hint: str | None = None) -> None:
-        super().__init__(message, hint, exit_code=2)
-        self.parameter = parameter
-
-
-def check_request(query: str, mode: str, k: int, min_grade: str | None, window: int) -> str:
-    """The query, stripped, when the request can be answered; :class:`SearchInputError` otherwise."""
-    if mode not in MODES:
-        raise SearchInputError("mode", f"unknown search mode {mode!r}", f"use one of {', '.join(MODES)}")
-    if not isinstance(k, int) or k < 1 or k > window:
-        raise SearchInputError("k", f"k {k}: must be between 1 and {window} (the index's max_result_window)",
-                               "ask for fewer hits")
-    if min_grade is not None and min_grade not in ("partial", "exact"):
-        raise SearchInputError("min_grade", f"unknown grade {min_grade!r}", "use partial or exact")
-    if mode == "bm25" and min_grade is not None:
-        raise SearchInputError("min_grade", "min_grade applies to the dense leg; BM25 scores have no grade boundaries",
-                               "use mode dense or hybrid")
-    text = query.strip() if isinstance(query, str) else ""
-    if not text:
-        raise SearchInputError("q", "the query is empty", "send a non-empty query")
-    if len(text) > MAX_QUERY_CHARS:
-        raise SearchInputError("q", f"the query has {len(text)} characters (at most {MAX_QUERY_CHARS})",
-                               "send a shorter query")
-    return text
 
 
 class Searcher:

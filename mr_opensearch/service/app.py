@@ -25,7 +25,6 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any
 
 from starlette.applications import Starlette
@@ -36,8 +35,8 @@ from starlette.routing import Route
 
 from mr_opensearch.core.errors import MrosError
 from mr_opensearch.core.metrics import ndcg_at_k
-from mr_opensearch.search.queries import MODES, NO_BADGE, SearchResult
-from mr_opensearch.search.searcher import Searcher, SearchInputError
+from mr_opensearch.search.queries import MODES, SearchInputError, SearchResult
+from mr_opensearch.search.searcher import Searcher
 from mr_opensearch.service.page import page_html
 from mr_opensearch.service.telemetry import Telemetry
 
@@ -103,23 +102,20 @@ def _int_param(params: dict[str, str], name: str, default: int) -> int:
         raise SearchInputError(name, f"{name} {value!r} is not a whole number", f"send e.g. {name}={default}") from None
 
 
-def hit_json(hit: Any, judged: dict[str, int] | None) -> dict[str, Any]:
-    row = asdict(hit)
-    if row["grade"] == NO_BADGE:
-        row["grade"] = None
-    if judged is not None:
-        row["judged"] = judged.get(hit.product_id)
-    return row
-
-
 def result_json(result: SearchResult, judgments: dict[str, dict[str, int]] | None) -> dict[str, Any]:
+    """The JSON of one answer (:meth:`SearchResult.to_json`'s hits: no badge is null), with each hit's judged
+    grade and the query's nDCG@10 when the service has judgments."""
     judged = judgments.get(result.query) if judgments is not None else None
+    hits = result.to_json()["hits"]
+    if judgments is not None:
+        for hit in hits:
+            hit["judged"] = (judged or {}).get(hit["product_id"])
     body: dict[str, Any] = {
         "query": result.query, "mode": result.mode, "k": result.k, "alias": result.alias, "index": result.index,
         "embedding": result.embedding, "model_sha256": result.extra.get("model_sha256"),
         "onnx_sha256": result.extra.get("onnx_sha256"), "took_ms": result.took_ms, "search_ms": result.wall_ms,
         "embed_ms": result.embed_ms, "hybrid_settings": result.settings,
-        "hits": [hit_json(h, judged if judgments is not None else None) for h in result.hits],
+        "hits": hits,
     }
     if judgments is not None:
         body["judged_query"] = judged is not None

@@ -1,12 +1,13 @@
 """Running the service: the socket bound first (a port in use is a clear error, not a traceback), then
 uvicorn on it until SIGINT or SIGTERM, which stop accepting connections and let the requests in flight
-finish (up to ``graceful_seconds``) before the process exits 0.
+finish (up to ``graceful_seconds``) before the command returns and the process exits 0.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
+import signal
 import socket
 from typing import Any
 
@@ -44,4 +45,15 @@ def serve(app: Any, sock: socket.socket, *, graceful_seconds: float = GRACEFUL_S
                             timeout_graceful_shutdown=graceful_seconds, server_header=False)
     server = uvicorn.Server(config)
     logging.getLogger("mros.serve").info("serving on %s", sock.getsockname())
-    server.run(sockets=[sock])
+    # uvicorn handles SIGINT/SIGTERM itself (graceful stop), then raises the signal again for the handler that
+    # was there before it started: with this one, a requested stop ends the command normally (exit 0)
+    previous = {sig: signal.signal(sig, _stop_requested) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stop_requested(signum: int, frame: Any) -> None:
+    """The stop signal once uvicorn has finished its graceful shutdown: nothing left to do."""

@@ -44,11 +44,11 @@ def test_search_returns_hits_with_badges_in_every_mode(opensearch_url: str, depl
     for hit in out["hits"]:
         assert hit["product_id"] and hit["title"]
         if mode == "bm25":
-            assert hit["grade"] == "—"
+            assert hit["grade"] is None
         elif mode == "dense":
             assert hit["grade"] in GRADE_RANK
         else:
-            assert hit["grade"] in GRADE_RANK if hit["dense_score"] is not None else hit["grade"] == "—"
+            assert hit["grade"] in GRADE_RANK if hit["dense_score"] is not None else hit["grade"] is None
 
 
 @pytest.mark.parametrize("grade", ["partial", "exact"])
@@ -62,7 +62,7 @@ def test_min_grade_sends_the_converted_boundary_and_every_badge_reaches_it(opens
     _, manifest = live_index(client, alias)
     assert manifest.boundaries is not None and manifest.boundaries.min_score(grade) == pytest.approx(expected)
     out = json.loads(_invoke(opensearch_url, "search", _a_query(judgments), "--alias", alias, "--mode", "dense",
-                             "--min-grade", grade, "--k", "50", "--json").stdout)
+                             "--min-grade", grade, "--k", "50", "--json", "--show-requests").stdout)
     sent = out["requests"][0]["body"]["query"]["knn"]["embedding"]
     assert "k" not in sent and sent["min_score"] == pytest.approx(expected)
     for hit in out["hits"]:

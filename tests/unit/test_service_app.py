@@ -11,8 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from mr_opensearch.core.errors import MrosError
-from mr_opensearch.search.queries import NO_BADGE, Hit, SearchResult
-from mr_opensearch.search.searcher import MAX_QUERY_CHARS, check_request
+from mr_opensearch.search.queries import MAX_QUERY_CHARS, NO_BADGE, Hit, SearchResult, check_request
 from mr_opensearch.service.app import create_app
 
 
