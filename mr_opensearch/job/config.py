@@ -43,7 +43,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "stage2": {"enabled": True, "max_steps": 30, "queries_per_batch": 16, "save_steps": 1000,
                        "mining": {"k": 20, "max_unjudged": 3}},
         },
-        "labeler": {"data": {"max_train_pairs": 1500, "max_eval_pairs": 600}, "max_minutes": 2.0},
+        "labeler": {"data": {"max_train_pairs": 1500, "max_eval_pairs": 600}, "max_steps": 40},
         "engine": {"max_queries": 200},
     },
 }

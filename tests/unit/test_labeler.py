@@ -172,6 +172,25 @@ def test_time_budget_stops_training(tiny_setup, tmp_path):
     assert (tmp_path / "labeler" / "metrics.json").exists()
 
 
+@pytest.mark.slow
+def test_step_budget_fixes_the_schedule(tiny_setup, tmp_path):
+    """A step budget trains exactly that many steps, whatever the machine's speed, and its LR schedule
+    decays over them."""
+    _root, data, model = tiny_setup
+    cfg = LabelerConfig(backbone=str(model), epochs=5, batch_size=8, max_seq_length=48, max_steps=3, stacking=False)
+    cfg.data.dir = data
+    metrics = train_labeler(cfg, tmp_path / "labeler", progress=False, log=lambda m: None)
+    assert metrics["train_steps"] == metrics["planned_steps"] == 3
+    assert not metrics["stopped_by_time_budget"]
+
+
+def test_quick_profile_gives_the_labeler_a_step_budget_not_a_time_budget():
+    from mr_opensearch.job.config import load_run_config
+
+    labeler = load_run_config(None, "quick").labeler
+    assert labeler.max_steps == 40 and labeler.max_minutes is None
+
+
 def test_length_bucketed_batches_cover_every_pair_once():
     from trainer.labeler.train import length_bucketed_batches
 

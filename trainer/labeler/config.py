@@ -53,6 +53,9 @@ class LabelerConfig(StrictModel):
         "combiner on the validation split (see trainer/labeler/stacking.py)")
     features_encoder: str | None = Field(
         None, description="bi-encoder for the cosine feature (None: the base embedding model)")
+    max_steps: int | None = Field(
+        None, ge=1, description="step budget: the LR schedule spans at most this many steps, so the same config "
+        "trains the same model on any machine (a time budget depends on the machine's load)")
     max_minutes: float | None = Field(
         None, gt=0, description="time budget: the LR schedule is shortened to fit it (speed measured at steps 10, 50 "
         "and 200) and training stops when it is spent")

@@ -206,7 +206,8 @@ def replan_for_budget(step: int, elapsed: float, max_minutes: float, plan: dict,
 
 def run_training_loop(labeler: Labeler, train_pairs: list[tuple[str, str]], train_labels: np.ndarray,
                       config: LabelerConfig, progress: bool, log: Callable[[str], None]) -> TrainingLoopResult:
-    """Train for ``epochs`` over length-bucketed batches. With ``max_minutes`` the schedule is re-planned
+    """Train for ``epochs`` over length-bucketed batches, or ``max_steps`` when fewer (the step budget:
+    the schedule spans exactly those steps). With ``max_minutes`` the schedule is re-planned
     after 10, 50 and 200 steps so the LR decays to 0 when the time runs out, and training stops at the
     budget.
 
@@ -218,7 +219,8 @@ def run_training_loop(labeler: Labeler, train_pairs: list[tuple[str, str]], trai
     from trainer.console import console_bar
 
     steps_per_epoch = math.ceil(len(train_pairs) / config.batch_size)
-    planned_steps = total_steps = max(1, math.ceil(steps_per_epoch * config.epochs))
+    planned_steps = total_steps = min(max(1, math.ceil(steps_per_epoch * config.epochs)),
+                                      config.max_steps or math.inf)
     plan = {"total": total_steps}
     optimizer, scheduler = build_optimizer(labeler.model, config, plan)
     labeler.model.train()
