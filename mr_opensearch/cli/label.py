@@ -56,6 +56,8 @@ def train(
     max_seq_length: int | None = typer.Option(None, "--max-seq-length", help="Token window."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Training batch size."),
     max_minutes: float | None = typer.Option(None, "--max-minutes", help="Stop training after this many minutes."),
+    max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Train at most this many steps (the "
+                                         "same model on any machine, unlike --max-minutes)."),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads."),
     stacking: bool | None = typer.Option(None, "--stacking/--no-stacking",
                                          help="Stack pair features on the model's logits (default: on)."),
@@ -72,7 +74,7 @@ def train(
     cfg = load_labeler_config(config)
     cfg = apply_overrides(cfg, {
         "data.dir": data_dir(data, cfg.data.dir), "backbone": backbone, "epochs": epochs,
-        "max_seq_length": max_seq_length, "batch_size": batch_size, "max_minutes": max_minutes, "threads": threads,
+        "max_seq_length": max_seq_length, "batch_size": batch_size, "max_minutes": max_minutes, "max_steps": max_steps, "threads": threads,
         "stacking": stacking, "features_encoder": features_encoder, "data.max_train_pairs": max_train_pairs,
         "data.max_eval_pairs": max_eval_pairs, "data.on_error": "skip" if skip_bad_rows else None,
     }, what="labeler config")
