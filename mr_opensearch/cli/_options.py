@@ -58,8 +58,15 @@ InsecureOpt = Annotated[bool, typer.Option(
     "--insecure", help="Do not verify the cluster's TLS certificate.", rich_help_panel=CLUSTER_PANEL)]
 PortOpt = Annotated[int, typer.Option(
     "--port", help="Port of the local node when no URL is given.", rich_help_panel=CLUSTER_PANEL)]
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise typer.BadParameter(f"{value:g} is not a number of seconds above 0")
+    return value
+
+
 TimeoutOpt = Annotated[float, typer.Option(
-    "--timeout", help="Seconds to wait for one cluster request.", rich_help_panel=CLUSTER_PANEL)]
+    "--timeout", callback=_positive, help="Seconds to wait for one cluster request (above 0).",
+    rich_help_panel=CLUSTER_PANEL)]
 RetryBudgetOpt = Annotated[float, typer.Option(
     "--retry-budget", min=0, help="Seconds one cluster request is retried for (429, 503, resets, timeouts, a "
     "restarting node) before mros gives up.", rich_help_panel=CLUSTER_PANEL)]

@@ -24,7 +24,7 @@ from mr_opensearch.cli._options import (
     UserOpt,
 )
 from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
-from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.errors import MrosError, UsageError
 from mr_opensearch.deploy.text_analyzers import DEFAULT as DEFAULT_TEXT_ANALYZER
 from mr_opensearch.deploy.text_analyzers import check_text_analyzer
 
@@ -51,6 +51,18 @@ def read_hybrid_file(path: Path) -> dict:
         settings = settings["settings"]
     if not isinstance(settings, dict):
         raise MrosError(f"{path}: no hybrid settings object in it", "write it with `mros eval --tune --save FILE`")
+    from pydantic import ValidationError
+
+    from mr_opensearch.search.fusion import HybridSettings
+
+    try:
+        HybridSettings(**settings)
+    except (ValidationError, TypeError, ValueError) as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()) \
+            if isinstance(exc, ValidationError) else str(exc)
+        raise UsageError(f"{{hybrid}} {path}: invalid hybrid settings: {problems}",
+                         "write the file with `mros eval --alias ALIAS --judgments FILE --tune --save FILE`, or fix "
+                         "the listed settings", parameters="hybrid") from None
     return settings
 
 

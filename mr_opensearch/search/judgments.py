@@ -86,5 +86,5 @@ def read_judgments(path: Path | str, mapping: GradeMapping | None = None, *, spl
         out.graded[query][pid] = grade
     if not out.queries:
         raise MrosError(f"{path}: no judged queries{'' if split == 'all' else f' in the {split} split'}",
-                        "pass a judgments file with rows, or another --split")
+                        "pass a judgments file with rows" + ("" if split == "all" else ", or judgments of other queries"))
     return out
