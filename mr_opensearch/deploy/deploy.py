@@ -76,7 +76,7 @@ from mr_opensearch.deploy.text_analyzers import DEFAULT as DEFAULT_TEXT_ANALYZER
 from mr_opensearch.deploy.text_analyzers import check_text_analyzer, text_field_mapping
 from mr_opensearch.deploy.write_plan import WritePlan
 from mr_opensearch.search.manifest import Manifest, read_index_manifest
-from mr_opensearch.search.served_model import ServedModel, open_encoder, store_served_copy
+from mr_opensearch.search.served_model import ServedModel, check_package, open_encoder, store_served_copy
 
 Log = Callable[[str], None]
 
@@ -388,6 +388,7 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
         workers = encode_workers(options)
         encoder = open_encoder(model, threads=options.encode_threads or (1 if workers > 1 else None), spinning=False)
         encode = lambda batch: encoder.encode(batch, options.encode_batch_size)  # noqa: E731
+    check_package(model)  # the files agree: the index is named after the model that embeds it
     preflight = run_preflight(client, alias=alias, dimension=model.dimension, embedding=options.embedding,
                               allow_dimension_change=options.allow_dimension_change)
     if model.boundaries is None:

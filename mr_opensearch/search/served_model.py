@@ -149,16 +149,15 @@ def load_run(run_dir: Path) -> ServedModel:
     zip_path = onnx_dir / "ml-commons.zip"
     boundaries_path = run_dir / "boundaries.json"
     boundaries = read_boundaries_file(boundaries_path) if boundaries_path.exists() else None
-    model = ServedModel(run_dir=run_dir, onnx=onnx, tokenizer=tokenizer, meta=meta,
-                        zip_path=zip_path if zip_path.exists() else None, boundaries=boundaries)
-    check_package(model)
-    return model
+    return ServedModel(run_dir=run_dir, onnx=onnx, tokenizer=tokenizer, meta=meta,
+                       zip_path=zip_path if zip_path.exists() else None, boundaries=boundaries)
 
 
 def check_package(model: ServedModel) -> None:
     """The files of an exported run agree with each other: ``ml-commons.json``'s hash is the zip's, and
     the zip's ``model.onnx`` is the file client mode embeds with. A run whose ``model.onnx`` was replaced
-    after export would otherwise be indexed under the old model's hash."""
+    after export would otherwise be indexed under the old model's hash. The deploy checks it once the
+    model has been seen to run (:func:`open_encoder`), so a corrupt file is named as such first."""
     if model.zip_path is None:
         return
     hint = f"re-export the run so its files agree again: `mros export --run {model.run_dir}`"

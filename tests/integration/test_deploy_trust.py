@@ -138,3 +138,18 @@ def test_rollback_twice_goes_two_deploys_back(first, opensearch_client, opensear
             for _ in range(2)]
     assert back == [chain[1], chain[0]]
     assert list(opensearch_client.indices.get_alias(name=ALIAS)) == [chain[0]]
+
+
+def test_a_run_whose_model_was_replaced_after_export_is_not_deployed(opensearch_client, opensearch_url, serving_runs,
+                                                                     home, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(serving_runs.runs[0], run)
+    shutil.copyfile(serving_runs.runs[1] / "onnx" / "int8" / "model.onnx", run / "onnx" / "int8" / "model.onnx")
+    before = snapshot(opensearch_client, "*")
+    refused = invoke(home, "deploy", "--run", str(run), "--catalog", str(serving_runs.catalog), "--alias",
+                     "mros-test-replaced", "--url", opensearch_url, "--embedding", "client")
+    assert refused.exit_code == 1 and "the model was replaced after export" in refused.output
+    assert f"mros export --run {run}" in refused.output
+    assert snapshot(opensearch_client, "*") == before

@@ -15,7 +15,7 @@ from tiny_onnx import lookup_graph, word_tokenizer
 from mr_opensearch.core.errors import MrosError
 from mr_opensearch.search.manifest import Manifest
 from mr_opensearch.search.queries import QueryEmbedder
-from mr_opensearch.search.served_model import load_run, store_served_copy
+from mr_opensearch.search.served_model import check_package, load_run, store_served_copy
 
 WORDS = ["[UNK]", "cordless", "drill", "sink", "mros", "model", "check"]
 
@@ -51,7 +51,7 @@ def test_a_run_whose_model_was_replaced_after_export_is_refused(tmp_path):
     other = exported_run(tmp_path / "other", seed=1)
     (run / "onnx" / "int8" / "model.onnx").write_bytes((other / "onnx" / "int8" / "model.onnx").read_bytes())
     with pytest.raises(MrosError, match=r"is not the model\.onnx of .*ml-commons\.zip.*replaced after export") as err:
-        load_run(run)
+        check_package(load_run(run))
     assert "mros export --run" in err.value.hint
 
 
@@ -60,7 +60,7 @@ def test_a_package_changed_after_export_is_refused(tmp_path):
     with zipfile.ZipFile(run / "onnx" / "ml-commons.zip", "a") as package:
         package.writestr("extra.txt", "changed")
     with pytest.raises(MrosError, match=r"ml-commons\.json records .*the package changed after export"):
-        load_run(run)
+        check_package(load_run(run))
 
 
 def test_query_embedding_with_another_model_of_the_same_dimension_is_refused(tmp_path):
