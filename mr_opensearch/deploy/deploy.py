@@ -230,16 +230,13 @@ def json_vectors(vectors: np.ndarray) -> list[list[float]]:
 
 def _bulk(client: Any, actions: Iterator[dict], *, chunk_size: int, total: int, progress: bool, desc: str,
           result: DeployResult | None = None) -> int:
-    """Index ``actions``; ``result.written`` counts acknowledged documents as they come."""
+    """Index ``actions``; ``result.written`` counts acknowledged documents as they come.
+
+    The progress bar starts with the first acknowledged bulk request, so its rate and ETA leave out the
+    encoder's warm-up (the first batches of a fresh ONNX session run several times slower)."""
     from opensearchpy import helpers
 
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        from mr_opensearch.core.console import console_stream
-
-        bar = tqdm(total=total, desc=desc, unit="doc", file=console_stream())
+    bar = _WarmBar(total, desc) if progress else None
     failed, first_error, written = 0, None, 0
     half = max(1, total // 2)
     try:
@@ -264,6 +261,30 @@ def _bulk(client: Any, actions: Iterator[dict], *, chunk_size: int, total: int, 
                         "fix the cause and rerun: the index stays incomplete, no alias points at it, and a "
                         "rerun sends the documents again (same ids, no duplicates)")
     return written
+
+
+class _WarmBar:
+    """A document bar whose clock starts at the first acknowledged bulk request (until then one line says
+    the encoder warms up), so the first ETA is not that of the warm-up."""
+
+    def __init__(self, total: int, desc: str) -> None:
+        from mr_opensearch.core.console import console_stream
+
+        self.total, self.desc, self.stream = total, desc, console_stream()
+        self.bar: Any = None
+        print(f"{desc}: warming up (the first batches are embedded and sent)", file=self.stream, flush=True)
+
+    def update(self, n: int) -> None:
+        if self.bar is None:  # the first bulk request was answered: the clock starts now
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.total, initial=n, desc=self.desc, unit="doc", file=self.stream)
+        else:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _replicas(options: DeployOptions, preflight: Preflight) -> int:

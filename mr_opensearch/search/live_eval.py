@@ -152,14 +152,31 @@ def _embed(manifest: Manifest, queries: list[str], embedder: QueryEmbedder | Non
         "ms_per_query": seconds * 1000.0 / len(queries), "queries_per_second": len(queries) / max(seconds, 1e-9)}
 
 
-def _bar(total: int, desc: str, progress: bool) -> Any:
+def _bar(total: int, desc: str, progress: bool, unit: str = "query") -> Any:
     if not progress:
         return None
     from tqdm.auto import tqdm
 
     from mr_opensearch.core.console import console_stream
 
-    return tqdm(total=total, desc=desc, unit="query", file=console_stream())
+    return tqdm(total=total, desc=desc, unit=unit, file=console_stream())
+
+
+def _wait_with_clock(futures: list[Any], seconds: float, desc: str) -> None:
+    """A bar of the seconds a timed load runs, while its threads work."""
+    from concurrent.futures import wait
+
+    from tqdm.auto import tqdm
+
+    from mr_opensearch.core.console import console_stream
+
+    with tqdm(total=round(seconds), desc=desc, unit="s", file=console_stream()) as bar:
+        start = time.perf_counter()
+        while wait(futures, timeout=1.0).not_done:
+            bar.n = min(round(seconds), int(time.perf_counter() - start))
+            bar.refresh()
+        bar.n = round(seconds)
+        bar.refresh()
 
 
 def _check_clients(clients: Sequence[int]) -> list[int]:
@@ -220,19 +237,28 @@ def evaluate_live(client: Any, alias: str, judgments: Any, *, modes: Sequence[st
             "quality": quality(ranked, graded, k),
             "latency_ms": {**percentiles(latencies), "server_took_p50": float(np.percentile(took, 50))},
         }
-        block["load"] = {str(c): load(one, queries, c, load_seconds) for c in counts}
+        block["load"] = {str(c): load(one, queries, c, load_seconds, progress, f"eval {mode}: load, {c} client(s)")
+                         for c in counts}
         block["qps"] = {c: row["qps"] for c, row in block["load"].items()}
         if mode == "dense" and manifest.boundaries is not None:
             block["boundaries"] = {}
             for grade_name, grade in (("partial", 1), ("exact", 2)):
                 cut = manifest.boundaries.min_score(grade_name)
-                above = {q: one(q, min_score=cut).ids() for q in queries}
+                bar = _bar(len(queries), f"eval dense: at the {grade_name} boundary", progress)
+                above = {}
+                for q in queries:
+                    above[q] = one(q, min_score=cut).ids()
+                    if bar is not None:
+                        bar.update(1)
+                if bar is not None:
+                    bar.close()
                 block["boundaries"][grade_name] = {"min_score": cut, **precision_above(above, graded, grade)}
         out["modes"][mode] = block
     return out
 
 
-def load(one: Callable[[str], Any], queries: list[str], threads: int, seconds: float | None = None) -> dict[str, Any]:
+def load(one: Callable[[str], Any], queries: list[str], threads: int, seconds: float | None = None,
+         progress: bool = False, desc: str = "load") -> dict[str, Any]:
     """``threads`` threads sharing one client send ``queries`` in turn: one pass over them, or, with
     ``seconds``, round after round until that much time has passed (each thread finishes the request it
     is in). Returns queries per second, the wall latency of each request under that load, and the
@@ -243,6 +269,7 @@ def load(one: Callable[[str], Any], queries: list[str], threads: int, seconds: f
     latencies: list[float] = []
     errors: list[str] = []
     deadline = None if seconds is None else time.perf_counter() + seconds
+    bar = _bar(len(queries), desc, progress) if seconds is None else None
 
     def worker() -> None:
         while True:
@@ -262,11 +289,18 @@ def load(one: Callable[[str], Any], queries: list[str], threads: int, seconds: f
             elapsed = (time.perf_counter() - start) * 1000.0
             with lock:
                 latencies.append(elapsed)
+                if bar is not None:
+                    bar.update(1)
 
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        for future in [pool.submit(worker) for _ in range(threads)]:
+        futures = [pool.submit(worker) for _ in range(threads)]
+        if seconds is not None and progress:
+            _wait_with_clock(futures, seconds, desc)
+        for future in futures:
             future.result()
+    if bar is not None:
+        bar.close()
     wall = max(time.perf_counter() - start, 1e-9)
     return {"clients": threads, "seconds": wall, "requests": len(latencies) + len(errors), "errors": len(errors),
             "first_error": errors[0] if errors else None, "qps": len(latencies) / wall,
@@ -325,8 +359,11 @@ def tune(client: Any, alias: str, judgments: Any, *, k: int = 100, max_queries: 
     recall_key = f"recall@{k}_partial+"
 
     variants: list[dict[str, Any]] = []
+    grid = _bar(len(DENSE_WEIGHTS) * len(bound_modes), "tune: grid search", progress, unit="setting")
     for weight in DENSE_WEIGHTS:
         for mode in bound_modes:
+            if grid is not None:
+                grid.update(1)
             plain = base.model_copy(update={"weights": (round(1.0 - weight, 1), weight), "lower_bound_mode": mode,
                                             "dense_lower_bound": partial if mode != "none" else None,
                                             "min_score": None})
@@ -340,6 +377,9 @@ def tune(client: Any, alias: str, judgments: Any, *, k: int = 100, max_queries: 
                 cut_settings = HybridSettings(**{**plain.model_dump(), "min_score": cut})
                 metrics, _ = _variant_quality(legs, graded, cut_settings, k)
                 variants.append({"settings": cut_settings.model_dump(mode="json"), **metrics})
+
+    if grid is not None:
+        grid.close()
 
     def key(row: dict[str, Any]) -> tuple[float, float, float]:
         cut = row["settings"]["min_score"]
