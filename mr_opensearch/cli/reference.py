@@ -94,8 +94,12 @@ def generate() -> str:
 
     parts = ["# mros CLI reference", "", "Generated from `--help` by `python -m mr_opensearch.cli.reference > docs/cli.md`;",
              "a test fails when it is out of date.", "", CONVENTIONS, "## mros", "", "```", render_help(()), "```", ""]
+    from mr_opensearch.cli._json_fields import markdown
+
     for path in command_paths(app):
         parts += [f"## mros {' '.join(path)}", "", "```", render_help(path), "```", ""]
+        if table := markdown(" ".join(path)):
+            parts += [table]
     return "\n".join(parts)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from cluster_snapshot import snapshot
+from json_fields import check_documented
 from typer.testing import CliRunner
 
 from mr_opensearch.cli import app
@@ -38,7 +39,9 @@ def first(opensearch_url, opensearch_client, serving_runs, home) -> dict[str, An
     out = invoke(home, "deploy", "--run", str(serving_runs.runs[0]), "--catalog", str(serving_runs.catalog),
                  "--alias", ALIAS, "--url", opensearch_url, "--embedding", "client", "--json")
     assert out.exit_code == 0, out.output
-    return json.loads(out.stdout)
+    payload = json.loads(out.stdout)
+    check_documented("deploy", payload)
+    return payload
 
 
 def _catalog(path: Path, rows: list[tuple[str, str]]) -> Path:
@@ -123,6 +126,7 @@ def test_new_hybrid_settings_go_live_without_reindexing(first, opensearch_client
     assert indexing_total(opensearch_client, index) == before
     found = invoke(home, "search", "drill", "--alias", ALIAS, "--mode", "hybrid", "--url", opensearch_url, "--json")
     assert json.loads(found.stdout)["settings"]["weights"] == [0.7, 0.3]
+    check_documented("search", json.loads(found.stdout), optional=("requests",))
 
 
 def test_rollback_twice_goes_two_deploys_back(first, opensearch_client, opensearch_url, serving_runs, home, tmp_path):
@@ -134,9 +138,10 @@ def test_rollback_twice_goes_two_deploys_back(first, opensearch_client, opensear
     assert second.exit_code == 0 and third.exit_code == 0, second.output + third.output
     chain = [first["index"], json.loads(second.stdout)["index"], json.loads(third.stdout)["index"]]
     assert len(set(chain)) == 3
-    back = [json.loads(invoke(home, "rollback", "--alias", ALIAS, "--url", opensearch_url, "--json").stdout)["to"]
-            for _ in range(2)]
-    assert back == [chain[1], chain[0]]
+    rollbacks = [json.loads(invoke(home, "rollback", "--alias", ALIAS, "--url", opensearch_url, "--json").stdout)
+                 for _ in range(2)]
+    assert [r["to"] for r in rollbacks] == [chain[1], chain[0]]
+    check_documented("rollback", rollbacks[0])
     assert list(opensearch_client.indices.get_alias(name=ALIAS)) == [chain[0]]
 
 
@@ -153,3 +158,46 @@ def test_a_run_whose_model_was_replaced_after_export_is_not_deployed(opensearch_
     assert refused.exit_code == 1 and "the model was replaced after export" in refused.output
     assert f"mros export --run {run}" in refused.output
     assert snapshot(opensearch_client, "*") == before
+
+
+def test_status_lists_the_incomplete_index_a_killed_deploy_left_and_prune_removes_it(first, opensearch_client,
+                                                                                     opensearch_url, serving_runs,
+                                                                                     home, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    alias = "mros-test-prune"
+    for name in list(opensearch_client.indices.get(index=f"{alias}-*")):
+        opensearch_client.indices.delete(index=name)
+    base = ["--no-progress", "deploy", "--catalog", str(serving_runs.catalog), "--alias", alias, "--url",
+            opensearch_url, "--embedding", "client"]
+    assert invoke(home, *base, "--run", str(serving_runs.runs[0])).exit_code == 0
+    killed = subprocess.run([sys.executable, "-m", "mr_opensearch", *base, "--run", str(serving_runs.runs[1])],
+                            env={**os.environ, "MROS_HOME": str(home), "MROS_FAULT_KILL_AT": "bulk-middle"},
+                            capture_output=True, text=True, timeout=600)
+    assert killed.returncode != 0
+    status = json.loads(invoke(home, "status", "--alias", alias, "--url", opensearch_url, "--json").stdout)
+    check_documented("status", status)
+    assert len(status["incomplete"]) == 1 and status["incomplete"][0] not in status["live"]
+    human = invoke(home, "status", "--alias", alias, "--url", opensearch_url)
+    assert "INCOMPLETE" in human.output and f"mros prune --alias {alias}" in human.output
+    assert "model " in human.output
+    dry = json.loads(invoke(home, "prune", "--alias", alias, "--url", opensearch_url, "--dry-run", "--json").stdout)
+    check_documented("prune", dry)
+    assert dry["deleted"] == status["incomplete"] and opensearch_client.indices.exists(index=dry["deleted"][0])
+    pruned = json.loads(invoke(home, "prune", "--alias", alias, "--url", opensearch_url, "--json").stdout)
+    assert pruned["deleted"] == status["incomplete"] and not opensearch_client.indices.exists(index=pruned["deleted"][0])
+    assert json.loads(invoke(home, "status", "--alias", alias, "--url", opensearch_url, "--json").stdout)["incomplete"] == []
+    assert list(opensearch_client.indices.get_alias(name=alias)) == status["live"]
+
+
+def test_replicas_a_single_node_cannot_assign_are_warned_about(first, opensearch_url, serving_runs, home, tmp_path):
+    catalog = _catalog(tmp_path / "other.csv", _rows(serving_runs.catalog)[2:])  # a new index, not one made before
+    dry = invoke(home, "deploy", "--run", str(serving_runs.runs[1]), "--catalog", str(catalog),
+                 "--alias", ALIAS, "--url", opensearch_url, "--embedding", "client", "--replicas", "1", "--dry-run",
+                 "--json")
+    assert dry.exit_code == 0, dry.output
+    out = json.loads(dry.stdout)
+    assert out["dry_run"] is True and out["action"] == "would be created"
+    assert any("the cluster turns yellow" in w for w in out["warnings"])
