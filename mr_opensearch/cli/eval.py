@@ -42,7 +42,7 @@ LIVE_PANEL = "Live index (--alias)"
 # the options of each way, by parameter name (the cluster options belong to the live index)
 RUN_ONLY = ("split",)
 LIVE_ONLY = ("judgments", "modes", "k", "clients", "load_seconds", "max_queries", "tune", "save", "force",
-             "min_coverage", "allow_low_coverage", "model", "url",
+             "min_coverage", "allow_low_coverage", "html", "model", "url",
              "user", "ca_certs", "insecure", "port", "timeout", "password_prompt", "retry_budget")
 RENAMED = "notice: `mros evaluate` is now `mros eval --run`; the old name goes in the next release"
 
@@ -75,7 +75,8 @@ def _print_eval(report: dict[str, Any]) -> None:
     result(f"{report['queries']} judged queries through {report['alias']} -> {report['index']} "
            f"({report['embedding']} embedding), top {k}")
     rows: list[tuple[str, list[str]]] = []
-    for key in ("ndcg@10", f"recall@{k}_partial+", f"recall@{k}_exact"):
+    for key in ("ndcg@10", f"recall@{k}_partial+", f"recall@{k}_exact", "exact_precision@10", "irrelevant_rate@10",
+                "no_exact@10"):
         rows.append((key, [_fmt(report["modes"][m]["quality"][key]) for m in modes]))
     for key in ("p50", "p95", "p99", "mean", "server_took_p50"):
         rows.append((f"latency {key} ms", [_fmt(report["modes"][m]["latency_ms"][key], 1) for m in modes]))
@@ -157,7 +158,10 @@ def eval_(
                               rich_help_panel=LIVE_PANEL),
     save: Path | None = typer.Option(None, "--save", help="Where --tune writes the settings "
                                      "(default: $MROS_HOME/tuning/ALIAS.json).", rich_help_panel=LIVE_PANEL),
-    force: bool = typer.Option(False, "--force", help="Let --save replace an existing file.",
+    html: Path | None = typer.Option(None, "--html", help="Also write the report as an HTML page: the metrics "
+                                     "side by side and each grade's score distribution per mode.",
+                                     rich_help_panel=LIVE_PANEL),
+    force: bool = typer.Option(False, "--force", help="Let --save and --html replace an existing file.",
                                rich_help_panel=LIVE_PANEL),
     min_coverage: float = typer.Option(0.5, "--min-coverage", min=0.0, max=1.0, help="Refuse when fewer than this "
                                        "share of the judged products are in the index (they would score 0 in every "
@@ -189,7 +193,9 @@ def eval_(
     assert alias is not None and judgments is not None
     if save is not None:
         check_output_file(save, inputs=[judgments], force=force, option="--save")
-    _evaluate_live(alias, judgments, modes, k, clients, load_seconds, max_queries, tune, save, model,
+    if html is not None:
+        check_output_file(html, inputs=[judgments, save], force=force, option="--html")
+    _evaluate_live(alias, judgments, modes, k, clients, load_seconds, max_queries, tune, save, html, model,
                    ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt, retry_budget),
                    Coverage(min_coverage, allow_low_coverage))
 
@@ -260,7 +266,7 @@ class Coverage:
 
 
 def _evaluate_live(alias: str, judgments: Path, modes: Any, k: int, clients: str, load_seconds: float | None,
-                   max_queries: int | None, tune: bool, save: Path | None, model: Path | None,
+                   max_queries: int | None, tune: bool, save: Path | None, html: Path | None, model: Path | None,
                    cluster: ClusterArgs, coverage: Coverage) -> None:
     """The live index: judged queries through bm25 / dense / hybrid, and --tune."""
     from mr_opensearch.search.judgments import read_judgments
@@ -282,6 +288,12 @@ def _evaluate_live(alias: str, judgments: Path, modes: Any, k: int, clients: str
     report = evaluate_live(client, alias, judged, modes=mode_list, k=k, clients=client_counts,
                            max_queries=max_queries, embedder=embedder, progress=show_progress(),
                            load_seconds=load_seconds, min_coverage=coverage.minimum, warn=warn)
+    if html is not None:
+        from mr_opensearch.core.safe_write import write_text
+        from mr_opensearch.search.eval_page import eval_page
+
+        write_text(html, eval_page(report))
+        info(f"report page: {html}")
     tuned, saved = None, None
     if tune:
         tuned = do_tune(client, alias, judged, k=k, max_queries=max_queries, embedder=embedder,

@@ -67,15 +67,51 @@ def percentiles(values: Sequence[float]) -> dict[str, float]:
 
 
 def quality(ranked: dict[str, list[str]], graded: dict[str, dict[str, int]], k: int) -> dict[str, float | None]:
-    """nDCG@10 and recall@k (partial+, exact) of ranked product ids per query."""
-    ndcg, rec_partial, rec_exact = [], [], []
+    """nDCG@10 and recall@k (partial+, exact) of ranked product ids per query, and the grade metrics of the
+    top 10:
+
+    * ``exact_precision@10``: the share of the top 10 judged exact (unjudged hits count as not exact);
+    * ``irrelevant_rate@10``: the share of the top 10 judged irrelevant (what a shopper sees that a rater
+      called wrong; unjudged hits are not counted as irrelevant);
+    * ``no_exact@10``: of the queries with an exact judgment, the share whose top 10 holds no exact product.
+    """
+    ndcg, rec_partial, rec_exact, exact_precision, irrelevant_rate, no_exact = [], [], [], [], [], []
     for query, ids in ranked.items():
         grades = graded.get(query, {})
         ndcg.append(ndcg_at_k([int(grades.get(p, 0)) for p in ids], list(grades.values()), 10))
         rec_partial.append(recall_at_k(ids, {p for p, g in grades.items() if g >= 1}, k))
         rec_exact.append(recall_at_k(ids, {p for p, g in grades.items() if g >= 2}, k))
+        top = ids[:10]
+        exact_precision.append(sum(1 for p in top if grades.get(p) == 2) / 10)
+        irrelevant_rate.append(sum(1 for p in top if grades.get(p) == 0) / 10)
+        if any(g == 2 for g in grades.values()):
+            no_exact.append(float(not any(grades.get(p) == 2 for p in top)))
     return {"ndcg@10": mean_or_none(ndcg), f"recall@{k}_partial+": mean_or_none(rec_partial),
-            f"recall@{k}_exact": mean_or_none(rec_exact)}
+            f"recall@{k}_exact": mean_or_none(rec_exact), "exact_precision@10": mean_or_none(exact_precision),
+            "irrelevant_rate@10": mean_or_none(irrelevant_rate), "no_exact@10": mean_or_none(no_exact)}
+
+
+GRADE_LABELS = ("irrelevant", "partial", "exact")
+
+
+def score_distribution(scored: dict[str, list[tuple[str, float]]], graded: dict[str, dict[str, int]],
+                       bins: int = 20) -> dict[str, Any]:
+    """Histograms of the scores of judged hits, one per grade, over shared bin edges: how well a mode's
+    scores separate the grades (``{edges, counts: {grade: [...]}, hits: {grade: n}}``)."""
+    by_grade: dict[str, list[float]] = {name: [] for name in GRADE_LABELS}
+    for query, hits in scored.items():
+        grades = graded.get(query, {})
+        for pid, score in hits:
+            if pid in grades:
+                by_grade[GRADE_LABELS[int(grades[pid])]].append(float(score))
+    values = [s for scores in by_grade.values() for s in scores]
+    if not values:
+        return {"edges": [], "counts": {name: [] for name in GRADE_LABELS}, "hits": {name: 0 for name in GRADE_LABELS}}
+    low, high = min(values), max(values)
+    edges = np.linspace(low, high if high > low else low + 1e-6, bins + 1)
+    return {"edges": [float(e) for e in edges],
+            "counts": {name: np.histogram(scores, bins=edges)[0].tolist() for name, scores in by_grade.items()},
+            "hits": {name: len(scores) for name, scores in by_grade.items()}}
 
 
 def precision_above(hits: dict[str, list[str]], graded: dict[str, dict[str, int]], grade: int) -> dict[str, Any]:
@@ -223,10 +259,12 @@ def evaluate_live(client: Any, alias: str, judgments: Any, *, modes: Sequence[st
             one(query)
         bar = _bar(len(queries), f"eval {mode}", progress)
         ranked: dict[str, list[str]] = {}
+        scored: dict[str, list[tuple[str, float]]] = {}
         latencies, took = [], []
         for query in queries:
             answer = one(query)
             ranked[query] = answer.ids()
+            scored[query] = [(h.product_id, h.score) for h in answer.hits]
             latencies.append(answer.wall_ms)
             took.append(answer.took_ms)
             if bar is not None:
@@ -235,6 +273,7 @@ def evaluate_live(client: Any, alias: str, judgments: Any, *, modes: Sequence[st
             bar.close()
         block: dict[str, Any] = {
             "quality": quality(ranked, graded, k),
+            "score_distribution": score_distribution(scored, graded),
             "latency_ms": {**percentiles(latencies), "server_took_p50": float(np.percentile(took, 50))},
         }
         block["load"] = {str(c): load(one, queries, c, load_seconds, progress, f"eval {mode}: load, {c} client(s)")

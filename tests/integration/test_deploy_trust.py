@@ -201,3 +201,25 @@ def test_replicas_a_single_node_cannot_assign_are_warned_about(first, opensearch
     out = json.loads(dry.stdout)
     assert out["dry_run"] is True and out["action"] == "would be created"
     assert any("the cluster turns yellow" in w for w in out["warnings"])
+
+
+def test_eval_reports_grade_metrics_and_a_page_and_refuses_judgments_of_another_catalog(first, opensearch_url,
+                                                                                       serving_runs, home, tmp_path):
+    page = tmp_path / "eval.html"
+    out = invoke(home, "eval", "--alias", ALIAS, "--judgments", str(serving_runs.judgments), "--modes", "bm25,dense",
+                 "--clients", "1", "--url", opensearch_url, "--html", str(page), "--json")
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.stdout)["eval"]
+    assert report["coverage"]["product_coverage"] > 0.9
+    for mode in ("bm25", "dense"):
+        quality = report["modes"][mode]["quality"]
+        assert 0 <= quality["exact_precision@10"] <= 1 and 0 <= quality["irrelevant_rate@10"] <= 1
+        assert 0 <= quality["no_exact@10"] <= 1
+        assert sum(report["modes"][mode]["score_distribution"]["hits"].values()) > 0
+    text = page.read_text()
+    assert text.count("<svg") == 2 and "exact precision@10" in text
+    other = tmp_path / "other.csv"
+    other.write_text("query,product_uid,relevance\ndrill,nope-1,3\nsaw,nope-2,2\n", encoding="utf-8")
+    refused = invoke(home, "eval", "--alias", ALIAS, "--judgments", str(other), "--tune", "--url", opensearch_url)
+    assert refused.exit_code == 1 and "the judgments match nothing in the index" in refused.output
+    assert not (home / "tuning" / f"{ALIAS}.json").exists()

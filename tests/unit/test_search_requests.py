@@ -340,3 +340,27 @@ def test_evaluate_live_and_tune_over_a_scripted_cluster(tmp_path: Path):
     assert tuned["comparison"]["plain_min_max"]["settings"]["lower_bound_mode"] == "none"
     path = save_tuning(tuned, tmp_path / "tuning" / "shop.json")
     assert json.loads(path.read_text())["best"]["settings"] == tuned["best"]["settings"]
+
+
+def test_grade_metrics_of_the_top_10():
+    from mr_opensearch.search.live_eval import quality
+
+    graded = {"q1": {"a": 2, "b": 0, "c": 1}, "q2": {"x": 2}, "q3": {"y": 1}}
+    ranked = {"q1": ["a", "b", "c", "u"], "q2": ["u", "v"], "q3": ["y"]}
+    out = quality(ranked, graded, 10)
+    assert out["exact_precision@10"] == pytest.approx((1 / 10 + 0 + 0) / 3)
+    assert out["irrelevant_rate@10"] == pytest.approx((1 / 10) / 3)
+    assert out["no_exact@10"] == pytest.approx(0.5)  # q1 has its exact product in the top 10, q2 not; q3 has none judged
+
+
+def test_score_distribution_by_grade_shares_its_bins():
+    from mr_opensearch.search.eval_page import histogram_svg
+    from mr_opensearch.search.live_eval import score_distribution
+
+    graded = {"q": {"a": 2, "b": 1, "c": 0}}
+    dist = score_distribution({"q": [("a", 0.9), ("b", 0.5), ("c", 0.1), ("u", 0.4)]}, graded, bins=4)
+    assert dist["edges"] == pytest.approx([0.1, 0.3, 0.5, 0.7, 0.9])
+    assert dist["counts"] == {"irrelevant": [1, 0, 0, 0], "partial": [0, 0, 1, 0], "exact": [0, 0, 0, 1]}
+    assert dist["hits"] == {"irrelevant": 1, "partial": 1, "exact": 1}
+    svg = histogram_svg(dist)
+    assert svg.count("<polyline") == 3 and "exact (1)" in svg
