@@ -25,6 +25,8 @@ JSON_FIELDS: dict[str, dict[str, str]] = {
         "plan": "the requests sent (or, with --dry-run, that would be): {method, path, body?, summary?}",
         "manifest": "the index's manifest (its mapping `_meta`)",
         "warnings": "warnings of the preflight (replicas a cluster cannot assign, no boundaries, ...)",
+        "gate": "--gate: {judgments, mode, queries, coverage, max_drop, new, live, ndcg_drop, passed, at}; null "
+                "without --gate",
     },
     "search": {
         "alias": "the alias searched", "index": "the index that answered", "mode": "bm25, dense or hybrid",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from mr_opensearch.cli._choices import SearchMode
 from mr_opensearch.cli._cluster import ClusterArgs
 from mr_opensearch.cli._errors import handle_errors
 from mr_opensearch.cli._options import (
@@ -94,6 +95,13 @@ def deploy(
                                               "core, at most 8)."),
     allow_dimension_change: bool = typer.Option(False, "--allow-dimension-change", help="Deploy a model whose dimension differs from the live index."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print every request the deploy would send; write nothing."),
+    gate: Path | None = typer.Option(None, "--gate", help="Release gate: judged queries (query, product, grade) on "
+                                     "which the new index is measured against the live one before the alias "
+                                     "moves; a worse one does not go live."),
+    max_drop: float = typer.Option(0.01, "--max-drop", min=0.0, max=1.0, help="--gate: the largest nDCG@10 drop "
+                                   "against the live index that still goes live."),
+    gate_mode: SearchMode = typer.Option(SearchMode.hybrid, "--gate-mode", help="--gate: the search mode measured "
+                                         "(the one the alias serves)."),
     allow_shrink: bool = typer.Option(False, "--allow-shrink", help="Deploy a catalog that leaves out more than "
                                       "--max-shrink of the live index's products (otherwise refused: a truncated "
                                       "export would empty the shop's search)."),
@@ -124,6 +132,14 @@ def deploy(
     check_text_analyzer(text_analyzer)
     model = load_run(run)
     products = read_catalog(catalog, text_fields=tuple(text_field))
+    gate_options = None
+    if gate is not None:
+        from mr_opensearch.deploy.release_gate import GateOptions
+        from mr_opensearch.search.judgments import read_judgments
+
+        judged = read_judgments(gate)
+        gate_options = GateOptions(queries=list(dict.fromkeys(judged.queries)), graded=judged.graded,
+                                   source=str(gate), max_drop=max_drop, mode=gate_mode.value)
     hybrid_values = None
     tuned = hybrid or (user_dir() / "tuning" / f"{alias}.json")
     if hybrid is not None or tuned.exists():
@@ -135,7 +151,7 @@ def deploy(
                             hybrid=hybrid_values,
                             allow_dimension_change=allow_dimension_change, progress=show_progress(),
                             catalog_path=str(catalog), lock_wait=wait, encode_workers=encode_workers,
-                            allow_shrink=allow_shrink, max_shrink=max_shrink)
+                            allow_shrink=allow_shrink, max_shrink=max_shrink, gate=gate_options)
     outcome = run_deploy(client, model, products, options, log=info)
     if state.json:
         emit_json(outcome.to_json())
@@ -158,5 +174,9 @@ def deploy(
            + (f" (previous: {outcome.previous_index})" if outcome.previous_index and outcome.previous_index != outcome.index else ""))
     if outcome.model_id:
         result(f"  model id {outcome.model_id}")
+    if outcome.gate is not None:
+        from mr_opensearch.deploy.release_gate import describe
+
+        result(f"  {describe(outcome.gate)}")
     for name in outcome.pruned:
         result(f"  pruned {name}")

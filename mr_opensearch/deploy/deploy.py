@@ -72,6 +72,8 @@ from mr_opensearch.deploy.preflight import (
     refuse_blocked,
     run_preflight,
 )
+from mr_opensearch.deploy.release_gate import GateOptions, GateRefused, check_gate_judgments, run_gate
+from mr_opensearch.deploy.release_gate import describe as describe_gate
 from mr_opensearch.deploy.text_analyzers import DEFAULT as DEFAULT_TEXT_ANALYZER
 from mr_opensearch.deploy.text_analyzers import check_text_analyzer, text_field_mapping
 from mr_opensearch.deploy.write_plan import WritePlan
@@ -110,6 +112,8 @@ class DeployOptions:
     progress: bool = False
     catalog_path: str | None = None
     lock_wait: float = 0.0
+    gate: GateOptions | None = None
+    """``--gate``: measure the new index against the live one before the alias moves (:mod:`release_gate`)."""
     max_shrink: float = 0.10
     """The largest share of the live index's products a new catalog may leave out; above it the deploy
     refuses (a truncated export would otherwise empty the shop's search), unless ``allow_shrink``."""
@@ -134,6 +138,7 @@ class DeployResult:
     plan: list[dict[str, Any]] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+    gate: dict[str, Any] | None = None
     dry_run: bool = False
     stage: str = "preflight"
     """The step under way (for the message when the cluster stops answering): preflight, create index,
@@ -425,6 +430,8 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
         log(f"warning: {warning}")
     log(f"embedding: {preflight.embedding} ({preflight.embedding_reason})")
     target = _target(model, catalog, options)
+    if options.gate is not None:
+        check_gate_judgments(options.gate, target.ids)  # before anything is written
     if options.dry_run:
         check_shrink(client, preflight.live_index, target, options)
         return _deploy_locked(client, model, target, options, preflight, None, started, log, encode)
@@ -510,10 +517,11 @@ def _deploy_locked(client: Any, model: ServedModel, target: _Target, options: De
                           warnings=list(preflight.warnings), dry_run=options.dry_run)
     try:
         if existing is not None and existing.complete and client.count(index=target.name)["count"] == len(target.ids):
-            _reuse_complete(client, plan, result, existing, preflight, hybrid, check_lock, log)
+            _reuse_complete(client, plan, result, existing, preflight, hybrid, check_lock, log, options.gate)
         else:
             _build(client, model, target, options, preflight, plan, result, existing=existing, hybrid=hybrid,
                    log=log, encode=encode, check_lock=check_lock)
+            _release_gate(client, plan, result, preflight, options.gate, check_lock, log)
             _point_alias(client, plan, result, preflight, check_lock)
         if not options.dry_run and result.action != "nothing to do":
             kill_points.reached("alias-moved")
@@ -536,7 +544,8 @@ def _deploy_locked(client: Any, model: ServedModel, target: _Target, options: De
 
 
 def _reuse_complete(client: Any, plan: WritePlan, result: DeployResult, existing: Manifest, preflight: Preflight,
-                    hybrid: dict[str, Any], check_lock: Callable[[], None], log: Log) -> None:
+                    hybrid: dict[str, Any], check_lock: Callable[[], None], log: Log,
+                    gate: GateOptions | None) -> None:
     """The index is complete already (same run, same catalog): nothing is indexed again. Changed hybrid
     settings (a new tuning) update its manifest and, in engine mode, its search pipeline; an alias that
     points elsewhere moves to it, and the index records the one it replaces (for ``mros rollback``)."""
@@ -559,11 +568,38 @@ def _reuse_complete(client: Any, plan: WritePlan, result: DeployResult, existing
         check_lock()
         plan.write("PUT", f"/{result.index}/_mapping", meta_body,
                    lambda: client.indices.put_mapping(index=result.index, body=meta_body))
-    if preflight.live_index != result.index:
-        _point_alias(client, plan, result, preflight, check_lock)
-    result.action = "; ".join(actions) or "nothing to do"
     result.model_id = existing.model_id
     result.manifest = manifest.to_meta()
+    if preflight.live_index != result.index:
+        _release_gate(client, plan, result, preflight, gate, check_lock, log)
+        _point_alias(client, plan, result, preflight, check_lock)
+    result.action = "; ".join(actions) or "nothing to do"
+
+
+def _release_gate(client: Any, plan: WritePlan, result: DeployResult, preflight: Preflight, gate: GateOptions | None,
+                  check_lock: Callable[[], None], log: Log) -> None:
+    """``--gate``: the complete new index measured against the live one before the alias moves; the record
+    goes into the new index's manifest either way, and a refusal stops the deploy with the alias unmoved."""
+    if gate is None:
+        return
+    if plan.dry_run:
+        plan.note("GATE", f"/{result.index}", summary=f"the release gate measures {result.index} against the live "
+                  f"index on {len(gate.queries)} judged queries ({gate.mode}) before the alias moves")
+        return
+    result.stage = "release gate"
+    live = preflight.live_index if preflight.live_index not in (None, result.index) else None
+    live_manifest = read_index_manifest(client, live) if live is not None else None
+    record = run_gate(client, (result.index, Manifest.model_validate(result.manifest)),
+                      (live, live_manifest) if live is not None and live_manifest is not None else None, gate)
+    log(describe_gate(record))
+    manifest = Manifest.model_validate({**(result.manifest or {}), "gate": record})
+    meta_body = {"_meta": manifest.to_meta()}
+    check_lock()
+    plan.write("PUT", f"/{result.index}/_mapping", meta_body,
+               lambda: client.indices.put_mapping(index=result.index, body=meta_body))
+    result.manifest, result.gate = manifest.to_meta(), record
+    if not record["passed"]:
+        raise GateRefused(record, str(live))
 
 
 def _put_search_pipeline(client: Any, plan: WritePlan, name: str, hybrid: dict[str, Any], index: str) -> None:

@@ -105,6 +105,8 @@ class Manifest(BaseModel):
     is checked against it. Indices deployed before it was recorded have None."""
     catalog_sha256: str
     catalog: str | None = None
+    gate: dict[str, Any] | None = None
+    """The release gate's record when the index was deployed with ``--gate`` (both indices' metrics, the verdict)."""
     previous_index: str | None = None
     """The index the alias pointed at when a deploy moved it here: ``mros rollback`` goes back to it."""
     embedding: Literal["client", "engine"]
