@@ -130,7 +130,7 @@ def _pick(path: Path, header: list[str], given: str | None, choices: Sequence[st
         if name in header:
             return name
     raise _fail(path, 1, f"no {what} column (looked for {', '.join(options)}; found {', '.join(header) or 'none'})",
-                f"rename the {what} column to one of {', '.join(options)}")
+                f"rename it to one of {', '.join(options)}")
 
 
 def _check_id(path: Path, line: int, pid: str) -> None:

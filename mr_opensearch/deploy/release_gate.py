@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.errors import MrosError, UsageError
 from mr_opensearch.search.live_eval import judged_coverage, quality
 from mr_opensearch.search.manifest import Manifest
 from mr_opensearch.search.queries import MODES, QueryEmbedder, run_query
@@ -48,14 +48,15 @@ def check_gate_judgments(options: GateOptions, catalog_ids: list[str]) -> None:
     """Refuse, before a deploy writes anything, gate judgments that match no product of the catalog."""
     judged = {pid for grades in options.graded.values() for pid in grades}
     if not judged & set(catalog_ids):
-        raise MrosError(f"the --gate judgments ({options.source}) match no product of the catalog: {len(judged)} "
-                        "judged products, none of its ids", "gate with judgments of this catalog (same product ids)")
+        raise MrosError(f"the {{gate}} judgments ({options.source}) match no product of the catalog: {len(judged)} "
+                        "judged products, none of its ids", "gate with judgments of this catalog (same product ids)",
+                        parameters="gate")
 
 
 def measure(client: Any, index: str, manifest: Manifest, options: GateOptions) -> dict[str, Any]:
     """The gate's metrics of ``index`` on the judged queries (the index's own model embeds them)."""
     if options.mode not in MODES:
-        raise MrosError(f"unknown gate mode {options.mode!r}", f"use one of {', '.join(MODES)}", exit_code=2)
+        raise UsageError(f"unknown gate mode {options.mode!r}", f"use one of {', '.join(MODES)}", parameters="gate_mode")
     embedder = QueryEmbedder(manifest) if options.mode != "bm25" and manifest.embedding == "client" else None
     vectors = dict(zip(options.queries, embedder.encode(options.queries), strict=True)) if embedder else {}
     ranked = {q: run_query(client, index, manifest, q, mode=options.mode, k=GATE_K, vector=vectors.get(q)).ids()
@@ -68,9 +69,9 @@ def run_gate(client: Any, new: tuple[str, Manifest], live: tuple[str, Manifest] 
     """The gate's record: both indices measured, the drop and whether the new one passes."""
     coverage = judged_coverage(client, new[0], options.queries, options.graded)
     if coverage["found_products"] == 0:
-        raise MrosError(f"the --gate judgments ({options.source}) match no product of the new index {new[0]}: "
+        raise MrosError(f"the {{gate}} judgments ({options.source}) match no product of the new index {new[0]}: "
                         f"{coverage['judged_products']} judged products, none in the catalog",
-                        "gate with judgments of this catalog (same product ids)")
+                        "gate with judgments of this catalog (same product ids)", parameters="gate")
     measured_new = measure(client, *new, options)
     measured_live = measure(client, *live, options) if live is not None else None
     drop = (measured_live["ndcg@10"] - measured_new["ndcg@10"]) if measured_live is not None else None

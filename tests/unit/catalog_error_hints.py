@@ -6,8 +6,8 @@ from __future__ import annotations
 HINTS = {
     "the file is empty": "the file needs a header and at least one row",
     "no products in the catalog": "add one row per product",
-    "no id column": "name the column with --id-column or rename it",
-    "no title column": "name the column with --title-column or rename it",
+    "no id column": "rename it to one of product_uid, product_id, id",
+    "no title column": "rename it to one of product_title, title",
     "duplicate product id": "keep one row per product",
     "has an empty product_title": "fix the file and rerun",
     "empty product_uid": "fix the file and rerun",
