@@ -56,7 +56,7 @@ def read_judgments(path: Path | str, mapping: GradeMapping | None = None, *, spl
     mapping = mapping or GradeMapping()
     path = Path(path)
     if not path.exists():
-        raise MrosError(f"judgments file {path} not found", "pass an existing --judgments CSV (query, product_uid, relevance)")
+        raise MrosError(f"judgments file {path} not found", "pass an existing judgments file (CSV, TSV or JSON lines: query, product_uid, relevance or grade)")
     header, rows = table_rows(path, decode_utf8(path))
     id_col = next((c for c in ("product_uid", "product_id") if c in header), None)
     grade_col = next((c for c in ("grade", "relevance") if c in header), None)

@@ -431,6 +431,48 @@ def dimension_change(ctx: Ctx) -> list[str]:
     return ctx.deploy(run=ctx.fixture("narrow_run"), alias=LIVE_ALIAS)
 
 
+
+
+def replaced_model(ctx: Ctx) -> list[str]:
+    """A run whose int8 model.onnx is another run's, its ml-commons.json and zip untouched."""
+    run = ctx.run_copy()
+    shutil.copyfile(ctx.fixture("runs")[1] / "onnx" / "int8" / "model.onnx", run / "onnx" / "int8" / "model.onnx")
+    return ctx.deploy(run=run)
+
+
+def changed_package(ctx: Ctx) -> list[str]:
+    import zipfile
+
+    run = ctx.run_copy()
+    with zipfile.ZipFile(run / "onnx" / "ml-commons.zip", "a") as package:
+        package.writestr("notes.txt", "edited after export")
+    return ctx.deploy(run=run)
+
+
+def shrinking_catalog(ctx: Ctx) -> list[str]:
+    ctx.fixture("live")
+    return ctx.deploy(alias=LIVE_ALIAS, catalog=ctx.write_catalog(HEADER + _first_row(ctx) + "\n", "one.csv"))
+
+
+def _first_row(ctx: Ctx) -> str:
+    return ctx.catalog.read_text(encoding="utf-8").splitlines()[1]
+
+
+def judged_elsewhere(ctx: Ctx) -> Path:
+    return ctx.write("elsewhere.csv", "query,product_uid,relevance\ndrill,nope-1,3\nsaw,nope-2,2\n")
+
+
+def live_command(*args: str) -> Callable[[Ctx], list[str]]:
+    """A serving command against the live alias (``{judgments}``: the serving judgments, ``{elsewhere}``:
+    judgments of products the catalog does not hold, ``{other_run}``: the second serving run)."""
+    def build(ctx: Ctx) -> list[str]:
+        ctx.fixture("live")
+        values = {"judgments": str(ctx.fixture("serving_runs").judgments), "elsewhere": str(judged_elsewhere(ctx)),
+                  "other_run": str(ctx.fixture("runs")[1])}
+        return [a.format(**values) for a in args] + ["--url", ctx.url]
+
+    return build
+
 HEADER = "product_uid,product_title\n"
 FIX = "fix the file and rerun"
 
@@ -450,6 +492,11 @@ ROWS = [
         ("rename it",)),
     Row("catalog-missing-title-column", with_catalog("product_uid,name\n1,drill\n"),
         ("{catalog}:1: no title column (looked for product_title, title; found product_uid, name)",), ("rename it",)),
+    Row("catalog-id-over-512-bytes", with_catalog(HEADER + "1,drill\n" + "x" * 600 + ",saw\n"),
+        ("{catalog}:3: product id", "is 600 bytes long (OpenSearch's limit for a document id is 512 bytes)"),
+        ("shorten the ids",)),
+    Row("catalog-id-with-a-control-character", with_catalog(HEADER + "1,drill\nsaw\x07blade,saw\n"),
+        ("{catalog}:3: product id 'saw\\x07blade' holds control characters (U+0007)",), ("remove them",)),
     Row("catalog-duplicate-id", with_catalog(HEADER + "7,drill\n8,saw\n7,sink\n"),
         ("{catalog}:4: duplicate product id '7' (first on line 2)",), ("one row per product",)),
     Row("catalog-empty-title", with_catalog(HEADER + "1,drill\n2,   \n"),
@@ -506,6 +553,10 @@ ROWS = [
         ("model.onnx is not a valid ONNX model",), ("mros export --run {run}",)),
     Row("run-tokenizer-corrupted", with_run(lambda r: (r / "onnx" / "int8" / "tokenizer.json").write_text(
         '{"version": "1.0", "model": 3}')), ("tokenizer.json is not a tokenizers file",), ("mros export --run {run}",)),
+    Row("run-model-replaced-after-export", replaced_model,
+        ("model.onnx is not the model.onnx of", "the model was replaced after export"), ("mros export --run {run}",)),
+    Row("run-package-changed-after-export", changed_package,
+        ("ml-commons.json records", "the package changed after export"), ("mros export --run {run}",)),
     Row("run-boundaries-not-json", with_run(lambda r: (r / "boundaries.json").write_text("partial=0.2")),
         ("boundaries.json: not valid JSON",), ("retrain with `mros train`",)),
     Row("run-boundaries-out-of-order", with_run(lambda r: (r / "boundaries.json").write_text(
@@ -535,6 +586,23 @@ ROWS = [
         ("Invalid value for '--embedding'",), exit=2, usage=True),
     Row("option-hybrid-file-not-json", lambda ctx: ctx.deploy("--hybrid", str(ctx.write("h.json", "{oops"))),
         ("h.json: not valid JSON",), ("mros eval --tune --save FILE",)),
+    Row("option-hybrid-file-invalid-settings", lambda ctx: ctx.deploy("--hybrid", str(ctx.write(
+        "h.json", json.dumps({"best": {"settings": {"weights": [0.5], "bogus": 1}}})))),
+        ("--hybrid", "h.json: invalid hybrid settings: weights.1: Field required; bogus: Extra inputs are not permitted"),
+        ("fix the listed settings",), exit=2),
+    Row("option-timeout-zero", lambda ctx: ctx.deploy("--timeout", "0"),
+        ("Invalid value for '--timeout': 0 is not a number of seconds above 0",), exit=2, usage=True),
+    Row("option-max-shrink-above-one", lambda ctx: ctx.deploy("--max-shrink", "1.5"),
+        ("Invalid value for '--max-shrink'",), exit=2, usage=True),
+    Row("option-gate-file-missing", lambda ctx: ctx.deploy("--gate", str(ctx.tmp / "missing.csv")),
+        ("judgments file", "missing.csv not found"), ("pass an existing judgments file",)),
+    Row("option-gate-judgments-match-no-product", lambda ctx: ctx.deploy("--gate", str(judged_elsewhere(ctx))),
+        ("the --gate judgments", "match no product of the catalog"), ("judgments of this catalog",)),
+    Row("option-search-empty-query", live_command("search", "   ", "--alias", LIVE_ALIAS),
+        ("the query is empty",), ("send a non-empty query",), exit=2),
+    Row("option-eval-save-over-its-judgments",
+        live_command("eval", "--alias", LIVE_ALIAS, "--judgments", "{judgments}", "--tune", "--save", "{judgments}"),
+        ("is also an input of this command",), ("write the output to a new file",)),
     Row("option-engine-mode-without-plugins", lambda ctx: engine_mode_on_a_node_without_plugins(ctx),
         ("--embedding engine needs", "opensearch-ml"), ("deploy with --embedding client",)),
     # -- the cluster -------------------------------------------------------------------------------------
@@ -545,6 +613,15 @@ ROWS = [
         ("choose another --alias",), setup=plain_index_named_like_the_alias),
     Row("cluster-dimension-differs-from-live-index", dimension_change,
         ("the model makes 16-d vectors, the live index", "holds 32-d ones"), ("--allow-dimension-change",)),
+    Row("cluster-catalog-leaves-out-most-of-the-live-index", shrinking_catalog,
+        ("the catalog leaves out 149 of the 150 products of the live index", "more than the 10% allowed"),
+        ("a truncated export?", "--allow-shrink")),
+    Row("cluster-search-with-another-model", live_command("search", "drill", "--alias", LIVE_ALIAS, "--mode", "dense",
+                                                          "--run", "{other_run}"),
+        ("is not the model index", "was built with"), ("leave out --model/--run",)),
+    Row("cluster-eval-judgments-match-nothing", live_command("eval", "--alias", LIVE_ALIAS, "--judgments",
+                                                             "{elsewhere}", "--modes", "bm25"),
+        ("the judgments match nothing in the index: 0 of 2 judged products",), ("judgments of the catalog",)),
     Row("cluster-red", lambda ctx: ctx.deploy(), ("cluster health is red",), ("_cluster/allocation/explain",),
         setup=red_cluster),
     Row("cluster-read-only", lambda ctx: ctx.deploy(), ("the cluster is read-only (cluster.blocks.read_only is set)",),
