@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from catalog_files import catalog_rows, write_catalog
 from cluster_snapshot import snapshot
 from json_fields import check_documented
 from typer.testing import CliRunner
@@ -44,21 +45,8 @@ def first(opensearch_url, opensearch_client, serving_runs, home) -> dict[str, An
     return payload
 
 
-def _catalog(path: Path, rows: list[tuple[str, str]]) -> Path:
-    import csv
-
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["product_uid", "product_title"])
-        writer.writerows(rows)
-    return path
 
 
-def _rows(catalog: Path) -> list[tuple[str, str]]:
-    import csv
-
-    with catalog.open(encoding="utf-8") as fh:
-        return [(r["product_uid"], r["product_title"]) for r in csv.DictReader(fh)]
 
 
 def test_the_manifest_records_the_model_file(first, opensearch_client, serving_runs, home):
@@ -80,7 +68,7 @@ def test_searching_with_another_model_of_the_same_dimension_is_refused(first, op
 
 def test_a_catalog_that_drops_most_products_is_refused(first, opensearch_client, opensearch_url, serving_runs, home,
                                                        tmp_path):
-    tiny = _catalog(tmp_path / "one.csv", _rows(serving_runs.catalog)[:1])
+    tiny = write_catalog(tmp_path / "one.csv", catalog_rows(serving_runs.catalog)[:1])
     before = snapshot(opensearch_client, "*")
     refused = invoke(home, "deploy", "--run", str(serving_runs.runs[0]), "--catalog", str(tiny), "--alias", ALIAS,
                      "--url", opensearch_url, "--embedding", "client")
@@ -89,7 +77,7 @@ def test_a_catalog_that_drops_most_products_is_refused(first, opensearch_client,
     assert "--allow-shrink" in refused.output
     assert snapshot(opensearch_client, "*") == before
     # a small change (5 of 150 products gone, 3%) is an ordinary deploy
-    fewer = _catalog(tmp_path / "fewer.csv", _rows(serving_runs.catalog)[5:])
+    fewer = write_catalog(tmp_path / "fewer.csv", catalog_rows(serving_runs.catalog)[5:])
     dry = invoke(home, "deploy", "--run", str(serving_runs.runs[0]), "--catalog", str(fewer), "--alias", ALIAS,
                  "--url", opensearch_url, "--embedding", "client", "--dry-run")
     assert dry.exit_code == 0, dry.output
@@ -98,7 +86,7 @@ def test_a_catalog_that_drops_most_products_is_refused(first, opensearch_client,
 def test_an_id_the_cluster_would_refuse_is_refused_before_anything_is_written(first, opensearch_client,
                                                                               opensearch_url, serving_runs, home,
                                                                               tmp_path):
-    bad = _catalog(tmp_path / "long-id.csv", [*_rows(serving_runs.catalog)[:3], ("x" * 600, "a long-id drill")])
+    bad = write_catalog(tmp_path / "long-id.csv", [*catalog_rows(serving_runs.catalog)[:3], ("x" * 600, "a long-id drill")])
     before = snapshot(opensearch_client, "*")
     refused = invoke(home, "deploy", "--run", str(serving_runs.runs[1]), "--catalog", str(bad), "--alias",
                      "mros-test-long-id", "--url", opensearch_url, "--embedding", "client")
@@ -130,7 +118,7 @@ def test_new_hybrid_settings_go_live_without_reindexing(first, opensearch_client
 
 
 def test_rollback_twice_goes_two_deploys_back(first, opensearch_client, opensearch_url, serving_runs, home, tmp_path):
-    fewer = _catalog(tmp_path / "fewer.csv", _rows(serving_runs.catalog)[3:])
+    fewer = write_catalog(tmp_path / "fewer.csv", catalog_rows(serving_runs.catalog)[3:])
     second = invoke(home, "deploy", "--run", str(serving_runs.runs[1]), "--catalog", str(serving_runs.catalog),
                     "--alias", ALIAS, "--url", opensearch_url, "--embedding", "client", "--json")
     third = invoke(home, "deploy", "--run", str(serving_runs.runs[1]), "--catalog", str(fewer),
@@ -193,7 +181,7 @@ def test_status_lists_the_incomplete_index_a_killed_deploy_left_and_prune_remove
 
 
 def test_replicas_a_single_node_cannot_assign_are_warned_about(first, opensearch_url, serving_runs, home, tmp_path):
-    catalog = _catalog(tmp_path / "other.csv", _rows(serving_runs.catalog)[2:])  # a new index, not one made before
+    catalog = write_catalog(tmp_path / "other.csv", catalog_rows(serving_runs.catalog)[2:])  # a new index, not one made before
     dry = invoke(home, "deploy", "--run", str(serving_runs.runs[1]), "--catalog", str(catalog),
                  "--alias", ALIAS, "--url", opensearch_url, "--embedding", "client", "--replicas", "1", "--dry-run",
                  "--json")

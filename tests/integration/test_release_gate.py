@@ -4,13 +4,13 @@ are in the manifest."""
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 from pathlib import Path
 from typing import Any
 
 import pytest
+from catalog_files import catalog_rows, write_catalog
 from json_fields import check_documented
 from typer.testing import CliRunner
 
@@ -25,17 +25,8 @@ def invoke(home: Path, *args: str) -> Any:
     return CliRunner().invoke(app, ["--no-progress", *args], env={"MROS_HOME": str(home)})
 
 
-def _rows(catalog: Path) -> list[tuple[str, str]]:
-    with catalog.open(encoding="utf-8") as fh:
-        return [(r["product_uid"], r["product_title"]) for r in csv.DictReader(fh)]
 
 
-def _write(path: Path, rows: list[tuple[str, str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["product_uid", "product_title"])
-        writer.writerows(rows)
-    return path
 
 
 def test_the_gate_refuses_a_worse_index_and_lets_an_equal_one_go_live(opensearch_url, opensearch_client, serving_runs,
@@ -49,10 +40,10 @@ def test_the_gate_refuses_a_worse_index_and_lets_an_equal_one_go_live(opensearch
     assert first.exit_code == 0, first.output
     live = json.loads(first.stdout)["index"]
 
-    rows = _rows(serving_runs.catalog)
+    rows = catalog_rows(serving_runs.catalog)
     titles = [title for _, title in rows]
     random.Random(7).shuffle(titles)
-    shuffled = _write(tmp_path / "shuffled.csv", [(pid, title) for (pid, _), title in zip(rows, titles, strict=True)])
+    shuffled = write_catalog(tmp_path / "shuffled.csv", [(pid, title) for (pid, _), title in zip(rows, titles, strict=True)])
     refused = invoke(home, *base, "--catalog", str(shuffled), "--gate", str(serving_runs.judgments))
     assert refused.exit_code == 1, refused.output
     assert "release gate (hybrid" in refused.output and ": refused" in refused.output
@@ -64,7 +55,7 @@ def test_the_gate_refuses_a_worse_index_and_lets_an_equal_one_go_live(opensearch
     assert meta["complete"] is True and meta["gate"]["passed"] is False
     assert meta["gate"]["new"]["ndcg@10"] < meta["gate"]["live"]["ndcg@10"] - 0.01
 
-    reordered = _write(tmp_path / "reordered.csv", list(reversed(rows)))  # the same products: an equal index
+    reordered = write_catalog(tmp_path / "reordered.csv", list(reversed(rows)))  # the same products: an equal index
     passed = invoke(home, *base, "--catalog", str(reordered), "--gate", str(serving_runs.judgments), "--json")
     assert passed.exit_code == 0, passed.output
     out = json.loads(passed.stdout)
