@@ -220,16 +220,21 @@ def combine_arithmetic_mean(normalized: Sequence[Mapping[str, float]],
         raise ValueError(f"number of weights [{len(weights)}] must match "
                          f"number of sub-queries [{len(normalized)}]")
     w32 = [np.float32(w) for w in weights] if weights else [np.float32(1.0)] * len(normalized)
-    combined: dict[str, float] = {}
-    for doc in dict.fromkeys(d for leg in normalized for d in leg):
-        total, sum_w = np.float32(0.0), np.float32(0.0)
-        for leg, w in zip(normalized, w32, strict=True):
-            n = np.float32(leg.get(doc, 0.0))
-            if n >= 0.0:
-                total = np.float32(total + np.float32(n * w))
-                sum_w = np.float32(sum_w + w)
-        combined[doc] = 0.0 if sum_w == 0.0 else _out(np.float32(total / sum_w))
-    return combined
+    docs = list(dict.fromkeys(d for leg in normalized for d in leg))
+    position = {doc: i for i, doc in enumerate(docs)}
+    # float32 arrays, leg by leg: the same IEEE float32 operations, in the same order, as the engine's loop
+    total = np.zeros(len(docs), dtype=np.float32)
+    sum_w = np.zeros(len(docs), dtype=np.float32)
+    for leg, w in zip(normalized, w32, strict=True):
+        n = np.zeros(len(docs), dtype=np.float32)
+        if leg:
+            n[[position[doc] for doc in leg]] = np.asarray(list(leg.values()), dtype=np.float32)
+        counted = n >= 0.0
+        total = np.where(counted, total + n * w, total).astype(np.float32)
+        sum_w = np.where(counted, sum_w + w, sum_w).astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = (total / sum_w).astype(np.float32)
+    return {doc: 0.0 if sum_w[i] == 0.0 else _out(mean[i]) for i, doc in enumerate(docs)}
 
 
 def fuse(legs: Sequence[Sequence[tuple[str, float]]], settings: HybridSettings) -> list[tuple[str, float]]:

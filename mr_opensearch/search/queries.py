@@ -22,10 +22,11 @@ mode, where neural-search returns only the combined score); BM25 scores have no 
 
 from __future__ import annotations
 
+import copy
 import functools
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -289,9 +290,11 @@ class SearchResult:
     def to_json(self, requests: bool = False) -> dict[str, Any]:
         """The result as JSON (a hit without a grade badge has ``grade`` null); the requests sent (a dense
         query carries its whole vector) only with ``requests``."""
-        out = asdict(self)
-        if not requests:
-            out.pop("requests")
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("hits", "requests", "extra")}
+        out["hits"] = [dict(vars(hit)) for hit in self.hits]
+        out["extra"] = dict(self.extra)
+        if requests:
+            out["requests"] = copy.deepcopy(self.requests)
         return out
 
 

@@ -222,3 +222,36 @@ def test_search_pipeline_body_has_one_bound_per_sub_query():
 
 def test_module_example_runs():
     assert doctest.testmod(fusion).failed == 0
+
+
+def _combine_one_doc_at_a_time(normalized, weights):
+    """The engine's loop, document by document in float32 scalars (the reference the array version follows)."""
+    import numpy as np
+
+    w32 = [np.float32(w) for w in weights]
+    out = {}
+    for doc in dict.fromkeys(d for leg in normalized for d in leg):
+        total, sum_w = np.float32(0.0), np.float32(0.0)
+        for leg, w in zip(normalized, w32, strict=True):
+            n = np.float32(leg.get(doc, 0.0))
+            if n >= 0.0:
+                total = np.float32(total + np.float32(n * w))
+                sum_w = np.float32(sum_w + w)
+        out[doc] = 0.0 if sum_w == 0.0 else float(str(np.float32(total / sum_w)))
+    return out
+
+
+def test_the_array_combination_equals_the_engines_loop_to_the_bit():
+    import numpy as np
+
+    from mr_opensearch.search.fusion import combine_arithmetic_mean
+
+    rng = np.random.default_rng(11)
+    for trial in range(200):
+        docs = [f"d{i}" for i in range(int(rng.integers(1, 60)))]
+        legs = []
+        for _ in range(2):
+            chosen = rng.choice(docs, size=int(rng.integers(0, len(docs) + 1)), replace=False)
+            legs.append({d: float(str(np.float32(v))) for d, v in zip(chosen, rng.random(len(chosen)), strict=True)})
+        weights = (0.3, 0.7) if trial % 2 else (0.55, 0.45)
+        assert combine_arithmetic_mean(legs, weights) == _combine_one_doc_at_a_time(legs, weights)
