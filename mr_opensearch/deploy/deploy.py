@@ -11,12 +11,19 @@ Order of work (each step only after the one before succeeded):
 2. the index name is ``<alias>-<model sha[:10]>-<catalog sha[:8]>``: the same run and catalog always
    map to the same index, so a second deploy of them finds it complete and writes nothing;
 3. engine mode: the model is found by its content hash or registered (ML Commons does not
-   deduplicate), deployed, and wired into a ``text_embedding`` ingest pipeline and a hybrid search
-   pipeline; client mode: the served model is copied to ``$MROS_HOME/models/<sha>``;
+   deduplicate; on OpenSearch 3.1+ with ``additional_config.space_type``), deployed, and self-checked
+   (:mod:`mr_opensearch.deploy.engine_check`: its predicted vectors of catalog texts must match the ONNX
+   model's, or the deploy stops before anything is written for the index); then the vector layout
+   (:func:`_vector_layout`): on 3.1+ ``embedding_text`` is neural-search's ``semantic`` field naming the
+   model (``mappings/product-index-semantic.json``, no ingest pipeline), before 3.1 a ``knn_vector``
+   filled by a ``text_embedding`` ingest pipeline; a hybrid search pipeline either way; client mode:
+   the served model is copied to ``$MROS_HOME/models/<sha>``;
 4. the index is created with ``_meta.complete = false`` and filled: documents use the product id as
    ``_id`` (a resent batch overwrites, never duplicates); in client mode batches are embedded by
    encoder worker threads (one per core, :func:`encode_workers`) while the previous ones are bulk-indexed
-   (``helpers.streaming_bulk``);
+   (``helpers.streaming_bulk``); in engine mode the stored vectors of the first bulk request's documents
+   are read back and checked before the second is sent (a mismatch deletes the incomplete index and
+   stops the deploy);
 5. refresh, count check, ``_meta.complete = true``; only then the alias moves, in one ``_aliases``
    call; the previous index stays for ``mros rollback``; ``--keep N`` prunes older complete ones.
 
@@ -62,7 +69,7 @@ from mr_opensearch.cluster.vector_index import catalog_fingerprint
 from mr_opensearch.core.errors import MrosError, UsageError
 from mr_opensearch.core.hashing import text_key
 from mr_opensearch.core.templates import render
-from mr_opensearch.deploy import kill_points
+from mr_opensearch.deploy import engine_check, kill_points
 from mr_opensearch.deploy.alias_lock import AliasLock
 from mr_opensearch.deploy.preflight import (
     BLOCKS_ON_ALIAS_MOVE,
@@ -77,7 +84,7 @@ from mr_opensearch.deploy.release_gate import describe as describe_gate
 from mr_opensearch.deploy.text_analyzers import DEFAULT as DEFAULT_TEXT_ANALYZER
 from mr_opensearch.deploy.text_analyzers import check_text_analyzer, text_field_mapping
 from mr_opensearch.deploy.write_plan import WritePlan
-from mr_opensearch.search.manifest import Manifest, read_index_manifest
+from mr_opensearch.search.manifest import SEMANTIC_FIELD, Manifest, VectorLayout, read_index_manifest
 from mr_opensearch.search.served_model import ServedModel, check_package, open_encoder, store_served_copy
 
 Log = Callable[[str], None]
@@ -141,8 +148,8 @@ class DeployResult:
     gate: dict[str, Any] | None = None
     dry_run: bool = False
     stage: str = "preflight"
-    """The step under way (for the message when the cluster stops answering): preflight, create index,
-    index documents, refresh, count, settings, mark complete, move alias, prune, done."""
+    """The step under way (for the message when the cluster stops answering): preflight, engine self-check,
+    create index, index documents, refresh, count, settings, mark complete, move alias, prune, done."""
 
     @property
     def docs_per_second(self) -> float:
@@ -234,8 +241,10 @@ def json_vectors(vectors: np.ndarray) -> list[list[float]]:
 
 
 def _bulk(client: Any, actions: Iterator[dict], *, chunk_size: int, total: int, progress: bool, desc: str,
-          result: DeployResult | None = None) -> int:
-    """Index ``actions``; ``result.written`` counts acknowledged documents as they come.
+          result: DeployResult | None = None, after_first: Callable[[list[str]], None] | None = None) -> int:
+    """Index ``actions``; ``result.written`` counts acknowledged documents as they come. ``after_first(ids)``
+    runs once the first bulk request's items are all answered (``ids``: the documents it acknowledged),
+    before the second request is sent.
 
     The progress bar starts with the first acknowledged bulk request, so its rate and ETA leave out the
     encoder's warm-up (the first batches of a fresh ONNX session run several times slower)."""
@@ -244,6 +253,7 @@ def _bulk(client: Any, actions: Iterator[dict], *, chunk_size: int, total: int, 
     bar = _WarmBar(total, desc) if progress else None
     failed, first_error, written = 0, None, 0
     half = max(1, total // 2)
+    first_request, first_ids = min(chunk_size, total), []
     try:
         for ok, item in helpers.streaming_bulk(client, actions, chunk_size=chunk_size, raise_on_error=False,
                                                max_retries=5, initial_backoff=1, max_backoff=30):
@@ -258,6 +268,11 @@ def _bulk(client: Any, actions: Iterator[dict], *, chunk_size: int, total: int, 
                 first_error = first_error or item
             if bar is not None:
                 bar.update(1)
+            if after_first is not None and written + failed <= first_request:
+                if ok:
+                    first_ids.append(str(next(iter(item.values())).get("_id")))
+                if written + failed == first_request:
+                    after_first(first_ids)
     finally:
         if bar is not None:
             bar.close()
@@ -386,7 +401,8 @@ def _done_so_far(result: DeployResult) -> str:
     and the alias (moved?); an answer lost in flight is said to be unknown."""
     stage = result.stage
     if result.action not in ("created", "resumed"):
-        index = f"index {result.index} was not created" if stage in ("preflight", "create index") else \
+        index = f"index {result.index} was not created" if stage in ("preflight", "engine self-check",
+                                                                     "create index") else \
             f"index {result.index} is complete"
     else:
         index = (f"index {result.index} {'was created' if result.action == 'created' else 'exists'} and got "
@@ -435,7 +451,7 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
     if options.dry_run:
         check_shrink(client, preflight.live_index, target, options)
         return _deploy_locked(client, model, target, options, preflight, None, started, log, encode)
-    _existing_index(client, model, options, target.name)  # its refusals write nothing, not even the lock
+    _existing_index(client, model, options, target.name, preflight.embedding)  # its refusals write nothing
     checked_shrink = check_shrink(client, preflight.live_index, target, options)
     lock = AliasLock(client, alias, command="deploy", log=log).acquire(options.lock_wait)
     try:
@@ -480,11 +496,13 @@ def _target(model: ServedModel, catalog: Any, options: DeployOptions) -> _Target
                    extra=extra, text_fields=text_fields, embedding_fields=embedding_fields, catalog_sha=catalog_sha)
 
 
-def _existing_index(client: Any, model: ServedModel, options: DeployOptions, name: str) -> Manifest | None:
+def _existing_index(client: Any, model: ServedModel, options: DeployOptions, name: str,
+                    embedding: str) -> Manifest | None:
     """The manifest of the deploy's index when it exists, read only. Refuses an index of that name mros did
-    not make or of another dimension, and a block on it (a resume writes to it) or on an index ``--keep``
-    would delete. Run before the alias lock is taken, so such a refusal writes nothing at all, and again
-    under it."""
+    not make or of another dimension, an incomplete one begun in the other ``embedding`` mode (its mapping
+    and pipelines are that mode's: a ``semantic`` field takes no vectors, an ingest pipeline would overwrite
+    mros's), and a block on it (a resume writes to it) or on an index ``--keep`` would delete. Run before the
+    alias lock is taken, so such a refusal writes nothing at all, and again under it."""
     exists = client.indices.exists(index=name)
     existing = read_index_manifest(client, name) if exists else None
     if exists and existing is None:
@@ -492,6 +510,11 @@ def _existing_index(client: Any, model: ServedModel, options: DeployOptions, nam
     if existing is not None and existing.dimension != model.dimension:
         raise MrosError(f"index {name} holds {existing.dimension}-d vectors, the model makes {model.dimension}-d",
                         f"delete it (`DELETE /{name}`) and rerun")
+    if existing is not None and not existing.complete and existing.embedding != embedding:
+        raise MrosError(f"index {name} is incomplete, begun by a deploy in {existing.embedding} mode; this deploy "
+                        f"embeds in {embedding} mode and cannot finish it",
+                        f"delete it (`DELETE /{name}`; no alias points at it) and rerun, or rerun with {{embedding}} "
+                        f"{existing.embedding}", parameters="embedding")
     if existing is not None:
         refuse_blocked(client, name, "the deploy would write to it", BLOCKS_ON_WRITE)
     if options.keep is not None:
@@ -508,7 +531,7 @@ def _deploy_locked(client: Any, model: ServedModel, target: _Target, options: De
     The result is made before the first write and each step sets its ``stage``; when the cluster stops
     answering, :func:`_stopped` tells from it where the deploy stopped and what is done."""
     check_lock = lock.ensure_held if lock is not None else (lambda: None)
-    existing = _existing_index(client, model, options, target.name)
+    existing = _existing_index(client, model, options, target.name, preflight.embedding)
     hybrid = hybrid_settings(model, options.hybrid, preflight)
     plan = WritePlan(options.dry_run)
     result = DeployResult(index=target.name, alias=options.alias, embedding=preflight.embedding,
@@ -651,6 +674,7 @@ class _Serving:
     ingest_pipeline: str | None = None
     search_pipeline: str | None = None
     model_dir: str | None = None
+    vector_layout: VectorLayout = "knn_vector"
 
 
 def _build(client: Any, model: ServedModel, target: _Target, options: DeployOptions, preflight: Preflight,
@@ -658,7 +682,8 @@ def _build(client: Any, model: ServedModel, target: _Target, options: DeployOpti
            encode: Callable[[list[str]], np.ndarray], check_lock: Callable[[], None]) -> None:
     """The index of ``target`` made complete: created with its mapping (or, when ``existing``, resumed),
     filled, and marked complete. The alias is not touched."""
-    serving = _serving_side(client, model, target, options, preflight, plan, hybrid, log)
+    serving = _serving_side(client, model, target, options, preflight, plan, result, hybrid, log, existing=existing,
+                            encode=encode)
     manifest = _manifest(model, target, options, preflight, serving, hybrid)
     if existing is None:
         _create(client, plan, result, _mapping(model, target, options, preflight, serving, manifest), manifest)
@@ -668,17 +693,25 @@ def _build(client: Any, model: ServedModel, target: _Target, options: DeployOpti
     docs = list(_documents(target))
     if existing is not None:
         result.stage = "resume"
+        every = docs
         docs = _missing_documents(client, plan, target.name, docs, result, log)
-    _bulk_load(client, model, target.name, docs, options, preflight, plan, result, encode)
+        if preflight.embedding == "engine" and not plan.dry_run:  # the vectors already in, checked before more
+            sent = {d["product_id"] for d in docs}
+            _check_stored(client, model, plan, result, [d for d in every if d["product_id"] not in sent],
+                          manifest.vector_path, encode, log)
+    _bulk_load(client, model, target.name, docs, options, preflight, plan, result, encode, manifest.vector_path,
+               log)
     _mark_complete(client, plan, result, len(target.ids), manifest, check_lock)
 
 
 def _serving_side(client: Any, model: ServedModel, target: _Target, options: DeployOptions, preflight: Preflight,
-                  plan: WritePlan, hybrid: dict[str, Any], log: Log) -> _Serving:
+                  plan: WritePlan, result: DeployResult, hybrid: dict[str, Any], log: Log, *,
+                  existing: Manifest | None, encode: Callable[[list[str]], np.ndarray]) -> _Serving:
     """Engine mode: the ML Commons wiring (:func:`_engine_side`); client mode: the served model copied to
     ``$MROS_HOME/models/<sha>`` (only planned in a dry run)."""
     if preflight.embedding == "engine":
-        return _engine_side(client, model, options, plan, target.name, hybrid, log)
+        return _engine_side(client, model, options, preflight, plan, result, target, hybrid, log, existing=existing,
+                            encode=encode)
     if plan.dry_run:
         plan.note("COPY", f"$MROS_HOME/models/{model.sha256}",
                   summary="the served ONNX model and tokenizer, for search and eval")
@@ -686,11 +719,16 @@ def _serving_side(client: Any, model: ServedModel, target: _Target, options: Dep
     return _Serving(model_dir=str(store_served_copy(model)))
 
 
-def _engine_side(client: Any, model: ServedModel, options: DeployOptions, plan: WritePlan, name: str,
-                 hybrid: dict[str, Any], log: Log) -> _Serving:
-    """Engine mode: the model registered (or found by hash) and deployed, and its two pipelines."""
+def _engine_side(client: Any, model: ServedModel, options: DeployOptions, preflight: Preflight, plan: WritePlan,
+                 result: DeployResult, target: _Target, hybrid: dict[str, Any], log: Log, *,
+                 existing: Manifest | None, encode: Callable[[list[str]], np.ndarray]) -> _Serving:
+    """Engine mode: the model registered (or found by hash; on 3.1+ with ``additional_config.space_type``) and
+    deployed, the predict self-check (:func:`engine_check.check_predict`, before anything is written for the
+    index), the vector layout (:func:`_vector_layout`), and the pipelines: a ``text_embedding`` ingest
+    pipeline for the ``knn_vector`` layout only, the hybrid search pipeline always."""
     from mr_opensearch.deploy import ml_commons
     from mr_opensearch.deploy.ingest_pipeline import ingest_pipeline_body
+    name = target.name
     if model.zip_path is None:
         raise MrosError("engine mode needs the run's ML Commons package (RUN/onnx/ml-commons.zip)",
                         "re-export the run with `mros export --run RUN`, or deploy with {embedding} client",
@@ -699,17 +737,58 @@ def _engine_side(client: Any, model: ServedModel, options: DeployOptions, plan: 
     # uploads (sent, not planned); a dry run plans the group in ensure_model, when a model is to be registered
     group = None if plan.dry_run else ml_commons.ensure_model_group(
         client, f"mros-{options.alias}", f"mros models served behind the alias {options.alias}")
+    space_type = model.space_type if preflight.supports_semantic_field else None
     model_id = ml_commons.ensure_model(client, model.zip_path.parent, name=f"mros-{options.alias}",
-                                       model_group_id=group, plan=plan)
+                                       model_group_id=group, plan=plan, space_type=space_type)
     log(f"engine: model {model_id or '(to be registered)'} deployed in ML Commons")
-    ingest = f"{name}-ingest"
+    result.stage = "engine self-check"
+    worst = engine_check.check_predict(client, model, model_id, target.texts, encode, plan)
+    if worst is not None:
+        log(f"engine: self-check passed: ML Commons embeds the probe texts as the ONNX model does "
+            f"(least cosine {worst:.5f})")
+    layout = _vector_layout(client, model, model_id, preflight, plan, result, existing, log)
     search = f"{name}-hybrid"
-    ingest_body = ingest_pipeline_body(model_id or "<model id>", source_field="embedding_text",
-                                       target_field="embedding", description=f"mros: embeds {name}")
-    plan.write("PUT", f"/_ingest/pipeline/{ingest}", ingest_body,
-               lambda: client.ingest.put_pipeline(id=ingest, body=ingest_body))
+    ingest = None
+    if layout == "knn_vector":
+        ingest = f"{name}-ingest"
+        ingest_body = ingest_pipeline_body(model_id or "<model id>", source_field="embedding_text",
+                                           target_field="embedding", description=f"mros: embeds {name}")
+        plan.write("PUT", f"/_ingest/pipeline/{ingest}", ingest_body,
+                   lambda: client.ingest.put_pipeline(id=ingest, body=ingest_body))
     _put_search_pipeline(client, plan, search, hybrid, name)
-    return _Serving(model_id=model_id, ingest_pipeline=ingest, search_pipeline=search)
+    return _Serving(model_id=model_id, ingest_pipeline=ingest, search_pipeline=search, vector_layout=layout)
+
+
+def _vector_layout(client: Any, model: ServedModel, model_id: str, preflight: Preflight, plan: WritePlan,
+                   result: DeployResult, existing: Manifest | None, log: Log) -> VectorLayout:
+    """Where an engine-mode index keeps its vectors (:class:`~mr_opensearch.search.manifest.Manifest`
+    ``vector_layout``): an index being resumed keeps its own; on OpenSearch 3.1+ a ``semantic`` field, when
+    the model carries ``additional_config.space_type`` (registered so by this deploy, or found by its hash
+    with it: a model registered before lacks it, and the index then falls back to ``knn_vector`` with a
+    warning); before 3.1 ``knn_vector``."""
+    from mr_opensearch.deploy import ml_commons
+
+    if existing is not None:
+        return existing.vector_layout
+    if not preflight.supports_semantic_field:
+        return "knn_vector"
+    registered = model.space_type if plan.dry_run and model_id == "<model_id>" else \
+        ml_commons.registered_space_type(client, model_id)
+    if registered != model.space_type:
+        warning = (f"model {model_id} was registered without model_config.additional_config.space_type "
+                   f"{model.space_type} (found {registered or 'none'}), which a semantic field needs: the index "
+                   "keeps its vectors in a knn_vector field filled by an ingest pipeline, and queries name the "
+                   "model id")
+        result.warnings.append(warning)
+        log(f"warning: {warning}")
+        return "knn_vector"
+    if not preflight.supports_dense_embedding_config:
+        warning = (f"OpenSearch {preflight.version} has no dense_embedding_config for semantic fields (3.2+): the "
+                   "index's vectors get k-NN's default method and engine, not lucene HNSW with hnsw_m and "
+                   "ef_construction")
+        result.warnings.append(warning)
+        log(f"warning: {warning}")
+    return "semantic"
 
 
 def _manifest(model: ServedModel, target: _Target, options: DeployOptions, preflight: Preflight, serving: _Serving,
@@ -725,18 +804,28 @@ def _manifest(model: ServedModel, target: _Target, options: DeployOptions, prefl
                     text_fields=target.text_fields, text_analyzer=options.text_analyzer,
                     embedding_fields=target.embedding_fields, ingest_pipeline=serving.ingest_pipeline,
                     search_pipeline=serving.search_pipeline, boundaries=model.boundaries, hybrid=hybrid,
-                    documents=len(target.ids))
+                    documents=len(target.ids), vector_layout=serving.vector_layout)
 
 
 def _mapping(model: ServedModel, target: _Target, options: DeployOptions, preflight: Preflight, serving: _Serving,
              manifest: Manifest) -> dict[str, Any]:
-    """The body that creates the index: ``mappings/product-index`` rendered, plus the extra text fields."""
-    body = render("mappings", "product-index", dimension=model.dimension, ef_search=options.ef_search,
-                  shards=options.shards, replicas=_replicas(options, preflight), refresh_interval="-1",
-                  ingest_pipeline=serving.ingest_pipeline or "_none",
-                  search_pipeline=serving.search_pipeline or "_none", space_type=model.space_type,
-                  hnsw_m=options.hnsw_m, ef_construction=options.ef_construction,
-                  text_analyzer=options.text_analyzer, manifest=manifest.to_meta())
+    """The body that creates the index: ``mappings/product-index`` rendered (``product-index-semantic`` for the
+    ``semantic`` layout, without ``dense_embedding_config`` before OpenSearch 3.2), plus the extra text fields."""
+    if serving.vector_layout == "semantic":
+        body = render("mappings", "product-index-semantic", model_id=serving.model_id or "<model id>",
+                      ef_search=options.ef_search, shards=options.shards, replicas=_replicas(options, preflight),
+                      refresh_interval="-1", search_pipeline=serving.search_pipeline or "_none",
+                      hnsw_m=options.hnsw_m, ef_construction=options.ef_construction,
+                      text_analyzer=options.text_analyzer, manifest=manifest.to_meta())
+        if not preflight.supports_dense_embedding_config:  # 3.1 knows no such parameter
+            del body["mappings"]["properties"][SEMANTIC_FIELD]["dense_embedding_config"]
+    else:
+        body = render("mappings", "product-index", dimension=model.dimension, ef_search=options.ef_search,
+                      shards=options.shards, replicas=_replicas(options, preflight), refresh_interval="-1",
+                      ingest_pipeline=serving.ingest_pipeline or "_none",
+                      search_pipeline=serving.search_pipeline or "_none", space_type=model.space_type,
+                      hnsw_m=options.hnsw_m, ef_construction=options.ef_construction,
+                      text_analyzer=options.text_analyzer, manifest=manifest.to_meta())
     for field_name in target.extra:
         body["mappings"]["properties"][field_name] = text_field_mapping(options.text_analyzer)
     return body
@@ -794,21 +883,33 @@ def _missing_documents(client: Any, plan: WritePlan, name: str, docs: list[dict]
 
 def _bulk_load(client: Any, model: ServedModel, name: str, docs: list[dict], options: DeployOptions,
                preflight: Preflight, plan: WritePlan, result: DeployResult,
-               encode: Callable[[list[str]], np.ndarray]) -> None:
-    """``docs`` bulk-indexed into ``name``: as they are in engine mode (the ingest pipeline embeds them),
-    with the vectors of ``encode`` in client mode; one summary entry in a dry run."""
+               encode: Callable[[list[str]], np.ndarray], vector_path: str = "embedding", log: Log = print) -> None:
+    """``docs`` bulk-indexed into ``name``: as they are in engine mode (the ingest pipeline or the semantic
+    field embeds them; the stored vectors of the first bulk request's documents, at ``vector_path``, are
+    checked against ``encode`` before the second is sent: :func:`_check_stored`), with the vectors of
+    ``encode`` in client mode; one summary entry in a dry run."""
     engine = preflight.embedding == "engine"
     result.stage = "index documents"
     if plan.dry_run:
         batches = (len(docs) + options.batch_size - 1) // options.batch_size
         plan.note("POST", "/_bulk", summary=f"{len(docs)} documents in {batches} bulk requests of up to "
                                             f"{options.batch_size}" + ("" if engine else ", vectors embedded by mros"))
+        if engine:
+            engine_check.plan_stored_check(plan, name, vector_path)
     elif not docs:
         pass  # resumed: every document was already in
     elif engine:
         actions = ({"_index": name, "_id": d["product_id"], "_source": d} for d in docs)
+        by_id = {d["product_id"]: d for d in docs}
+
+        def first_request(ids: list[str]) -> None:
+            _check_stored(client, model, plan, result, [by_id[i] for i in ids if i in by_id], vector_path, encode,
+                          log)
+            result.stage = "index documents"
+
         result.written = _bulk(client, actions, chunk_size=options.batch_size, total=len(docs),
-                               progress=options.progress, desc=f"indexing {name}", result=result)
+                               progress=options.progress, desc=f"indexing {name}", result=result,
+                               after_first=first_request)
     else:
         timer = {"encode": 0.0}
 
@@ -826,6 +927,26 @@ def _bulk_load(client: Any, model: ServedModel, name: str, docs: list[dict], opt
         result.encode_seconds = timer["encode"]
     if not plan.dry_run:
         kill_points.reached("bulk-done")
+
+
+def _check_stored(client: Any, model: ServedModel, plan: WritePlan, result: DeployResult, docs: list[dict],
+                  vector_path: str, encode: Callable[[list[str]], np.ndarray], log: Log) -> None:
+    """The engine self-check of documents in the index (:func:`engine_check.check_stored_vectors`). On a
+    mismatch the index is deleted before the error is raised: it is incomplete, no alias points at it, and
+    its vectors are wrong, so neither a rerun nor ``--embedding client`` may resume it."""
+    result.stage = "engine self-check"
+    try:
+        worst = engine_check.check_stored_vectors(client, model, result.index, docs, vector_path, encode)
+    except engine_check.EngineMismatch as exc:
+        result.stage = "discard index"
+        name = result.index
+        plan.write("DELETE", f"/{name}", None, lambda: client.indices.delete(index=name, ignore_unavailable=True),
+                   summary="the engine self-check failed: the incomplete index's vectors disagree with the model")
+        raise exc.followed_by(f"The index {name} was deleted (no alias pointed at it; the alias did not "
+                              "move)") from None
+    if worst is not None:
+        log(f"engine: self-check passed: the stored vectors of {min(len(docs), engine_check.STORED_PROBES)} "
+            f"documents agree with the ONNX model (least cosine {worst:.5f})")
 
 
 def _mark_complete(client: Any, plan: WritePlan, result: DeployResult, documents: int, manifest: Manifest,

@@ -1,5 +1,9 @@
 """The ``text_embedding`` ingest pipeline of engine mode: neural-search embeds each document on ingest.
 
+Only the ``knn_vector`` layout uses it (OpenSearch before 3.1, or a model registered without a space
+type); on 3.1+ the index maps ``embedding_text`` as a ``semantic`` field and neural-search's system
+processor embeds it without a pipeline (:mod:`mr_opensearch.deploy.deploy`, ``_vector_layout``).
+
 Rendered from ``pipelines/text-embedding-ingest.json`` (placeholders ``{{description}}``,
 ``{{model_id}}``, ``{{field_map}}``) and set as the index's ``index.default_pipeline``::
 

@@ -14,8 +14,9 @@ the last answer.
 :func:`ensure_model` is the deploy's entry point: :func:`find_model`, then :func:`register_package`
 when no usable model has the package's hash, then :func:`ensure_deployed`. Writes go through a
 :class:`~mr_opensearch.deploy.write_plan.WritePlan`, which records them (``--dry-run`` only records).
-What only the tests use (the legacy ``register_model``, predict, undeploy, delete, the local-model
-cluster settings) is in ``tests/tools/ml_commons_support.py``.
+:func:`predict_vectors` is the deploy's engine self-check (:mod:`mr_opensearch.deploy.engine_check`). What
+only the tests use (the legacy ``register_model``, undeploy, delete, the local-model cluster settings) is
+in ``tests/tools/ml_commons_support.py``.
 
 API (ML Commons 3.5; checked against the ml-commons source, see below)::
 
@@ -30,8 +31,19 @@ API (ML Commons 3.5; checked against the ml-commons source, see below)::
     POST /_plugins/_ml/models/_register            {..., url}  (Option B)               -> {task_id}
     POST /_plugins/_ml/models/<id>/_deploy                                              -> {task_id}
     GET  /_plugins/_ml/tasks/<task_id>             -> {state: CREATED|RUNNING|COMPLETED|FAILED|..., model_id, error}
-    GET  /_plugins/_ml/models/<id>                 -> {model_state, ...}
+    GET  /_plugins/_ml/models/<id>                 -> {model_state, model_config, ...}
     DELETE /_plugins/_ml/models/<id>               (a REGISTERING model of the caller's own group)
+    POST /_plugins/_ml/_predict/text_embedding/<id>  {text_docs, return_number: true,
+                                                    target_response: ["sentence_embedding"]}
+                                                    -> {inference_results: [{output: [{name, data_type,
+                                                        shape: [dim], data: [...]}]}]}, one per text
+
+On OpenSearch 3.1+ the registration's ``model_config`` also carries ``additional_config.space_type``
+(``cosinesimil`` for a model that normalises its vectors, else ``innerproduct``): neural-search's
+``semantic`` field reads the space type of the knn_vector it creates from there and refuses a local
+model without it; ``additional_config`` does not exist in ML Commons 3.0, so 3.0 bodies leave it out
+(``../shared/reference/opensearch-3.x-live-service.md`` §1.4 and §6). :func:`registered_space_type`
+reads it back from a model found by its hash (one registered before mros sent it has none).
 
 What was verified in ml-commons' source (the code corpus, ``opensearch-project/ml-commons``) and what
 follows from it:
@@ -68,6 +80,7 @@ follows from it:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -297,8 +310,13 @@ def register_meta_body(
     total_chunks: int,
     model_group_id: str | None,
     name: str | None = None,
+    space_type: str | None = None,
 ) -> dict[str, Any]:
-    """The ``_register_meta`` body: the API's keys only, from the run's ``ml-commons.json``."""
+    """The ``_register_meta`` body: the API's keys only, from the run's ``ml-commons.json``; with
+    ``space_type`` (OpenSearch 3.1+), ``model_config.additional_config.space_type`` is set to it."""
+    config = _model_config(register_body)
+    if space_type is not None:
+        config["additional_config"] = {**(config.get("additional_config") or {}), "space_type": space_type}
     body: dict[str, Any] = {
         "name": name or register_body.get("name"),
         "version": str(register_body.get("version") or "1.0.0"),
@@ -307,7 +325,7 @@ def register_meta_body(
         "model_content_hash_value": sha256,
         "model_content_size_in_bytes": int(size),
         "total_chunks": int(total_chunks),
-        "model_config": _model_config(register_body),
+        "model_config": config,
     }
     if register_body.get("description"):
         body["description"] = str(register_body["description"])
@@ -343,6 +361,7 @@ def register_model_chunked(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     on_chunk: Callable[[int, int], None] | None = None,
     name: str | None = None,
+    space_type: str | None = None,
 ) -> str:
     """Option A: ``_register_meta`` then ``upload_chunk/0 .. total_chunks-1``; returns the model id.
 
@@ -351,7 +370,7 @@ def register_model_chunked(
     size = zip_path.stat().st_size
     total = _total_chunks(size, chunk_bytes)
     body = register_meta_body(register_body, sha256=_checked_hash(zip_path, register_body), size=size,
-                              total_chunks=total, model_group_id=model_group_id, name=name)
+                              total_chunks=total, model_group_id=model_group_id, name=name, space_type=space_type)
     answer = call(client, "POST", f"{ML}/models/_register_meta", body)
     model_id = (answer or {}).get("model_id")
     if not model_id:
@@ -369,7 +388,8 @@ def register_model_chunked(
 
 
 def register_url_body(
-    url: str, *, register_body: dict[str, Any], model_group_id: str | None, name: str | None = None
+    url: str, *, register_body: dict[str, Any], model_group_id: str | None, name: str | None = None,
+    space_type: str | None = None,
 ) -> dict[str, Any]:
     """The ``_register`` body of Option B: the same metadata plus ``url``; the hash is mandatory there."""
     sha = register_body.get("model_content_hash_value")
@@ -378,7 +398,7 @@ def register_url_body(
                         "ML Commons refuses a URL registration without the zip's SHA-256")
     size = int(register_body.get("model_content_size_in_bytes") or 0)
     body = register_meta_body(register_body, sha256=str(sha), size=size, total_chunks=1,
-                              model_group_id=model_group_id, name=name)
+                              model_group_id=model_group_id, name=name, space_type=space_type)
     body.pop("total_chunks")  # the node splits the downloaded zip itself
     if not size:
         body.pop("model_content_size_in_bytes")
@@ -395,12 +415,14 @@ def register_model_url(
     timeout: float = 600.0,
     name: str | None = None,
     poll: float = 1.0,
+    space_type: str | None = None,
 ) -> str:
     """Option B: ``POST /_plugins/_ml/models/_register`` with ``url``; the task is polled to its model id.
 
     Needs ``allow_registering_model_via_url`` and a URL matching ``trusted_url_regex`` (``file://`` is
     allowed by default); the node itself downloads the zip."""
-    body = register_url_body(url, register_body=register_body, model_group_id=model_group_id, name=name)
+    body = register_url_body(url, register_body=register_body, model_group_id=model_group_id, name=name,
+                             space_type=space_type)
     answer = call(client, "POST", f"{ML}/models/_register", body)
     model_id = (answer or {}).get("model_id")
     if not model_id and (answer or {}).get("task_id"):
@@ -440,13 +462,15 @@ class Registration:
     """How :func:`register_package` registers: ``mode="chunks"`` uploads the zip in chunks of
     ``chunk_bytes`` (``on_chunk(n, total)`` after each); ``mode="url"`` lets the node fetch ``url``
     (default ``file://`` + the zip's absolute path, which only works when the node shares this
-    filesystem) and polls the registration task for ``timeout`` seconds."""
+    filesystem) and polls the registration task for ``timeout`` seconds. ``space_type``, when set (OpenSearch
+    3.1+), goes into ``model_config.additional_config`` (see the module docstring)."""
 
     mode: Literal["chunks", "url"] = "chunks"
     url: str | None = None
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
     timeout: float = 600.0
     on_chunk: Callable[[int, int], None] | None = None
+    space_type: str | None = None
 
 
 def register_package(client: Any, package: Package, plan: WritePlan, *, name: str, model_group_id: str | None,
@@ -459,7 +483,8 @@ def register_package(client: Any, package: Package, plan: WritePlan, *, name: st
     if how.mode == "chunks":
         total = _total_chunks(package.size, how.chunk_bytes)
         meta = register_meta_body(package.register_body, sha256=package.sha256, size=package.size,
-                                  total_chunks=total, model_group_id=model_group_id, name=name)
+                                  total_chunks=total, model_group_id=model_group_id, name=name,
+                                  space_type=how.space_type)
         plan.note("POST", f"{ML}/models/_register_meta", meta)
         last = package.size - (total - 1) * how.chunk_bytes
         plan.note("POST", f"{ML}/models/<model_id>/upload_chunk/<0..{total - 1}>",
@@ -469,18 +494,19 @@ def register_package(client: Any, package: Package, plan: WritePlan, *, name: st
             return "<model_id>"
         return register_model_chunked(client, package.zip_path, register_body=package.register_body, name=name,
                                       model_group_id=model_group_id, chunk_bytes=how.chunk_bytes,
-                                      on_chunk=how.on_chunk)
+                                      on_chunk=how.on_chunk, space_type=how.space_type)
     if how.mode == "url":
         source = how.url or package.zip_path.resolve().as_uri()
         known = {**package.register_body, "model_content_hash_value": package.sha256,
                  "model_content_size_in_bytes": package.size}
-        body = register_url_body(source, register_body=known, model_group_id=model_group_id, name=name)
+        body = register_url_body(source, register_body=known, model_group_id=model_group_id, name=name,
+                                 space_type=how.space_type)
         plan.note("POST", f"{ML}/models/_register", body,
                   summary=f"then GET {ML}/tasks/<task_id> until COMPLETED (at most {how.timeout:.0f}s)")
         if plan.dry_run:
             return "<model_id>"
         return register_model_url(client, source, register_body=known, model_group_id=model_group_id, name=name,
-                                  timeout=how.timeout, poll=poll)
+                                  timeout=how.timeout, poll=poll, space_type=how.space_type)
     raise MrosError(f"unknown registration mode {how.mode!r}", "use chunks or url")
 
 
@@ -493,6 +519,44 @@ def get_task(client: Any, task_id: str) -> dict[str, Any]:
 
 def get_model(client: Any, model_id: str) -> dict[str, Any]:
     return call(client, "GET", f"{ML}/models/{model_id}")
+
+
+def registered_space_type(client: Any, model_id: str) -> str | None:
+    """``model_config.additional_config.space_type`` of a registered model, or None when it has none (a
+    model registered before OpenSearch 3.1, or without it): a ``semantic`` field cannot use such a model."""
+    config = (get_model(client, model_id) or {}).get("model_config") or {}
+    space_type = (config.get("additional_config") or {}).get("space_type")
+    return str(space_type) if space_type else None
+
+
+# --- predict ----------------------------------------------------------------------------------------
+
+
+def predict_path(model_id: str) -> str:
+    return f"{ML}/_predict/text_embedding/{model_id}"
+
+
+def predict_body(texts: list[str]) -> dict[str, Any]:
+    """The documented text-embedding predict body: the texts, numbers back, the sentence embedding only."""
+    return {"text_docs": list(texts), "return_number": True, "target_response": ["sentence_embedding"]}
+
+
+def predict_vectors(client: Any, model_id: str, texts: list[str]) -> list[list[float]]:
+    """The model's sentence embedding of each of ``texts`` (``POST /_plugins/_ml/_predict/text_embedding/<id>``;
+    one ``inference_results`` entry per text, its ``sentence_embedding`` tensor's ``data``)."""
+    answer = call(client, "POST", predict_path(model_id), predict_body(texts)) or {}
+    results = answer.get("inference_results") or []
+    if len(results) != len(texts):
+        raise MrosError(f"ML Commons predicted {len(results)} results for {len(texts)} texts with model {model_id}: "
+                        f"{json.dumps(answer)[:300]}")
+    vectors = []
+    for result in results:
+        outputs = result.get("output") or []
+        tensor = next((o for o in outputs if o.get("name") == "sentence_embedding"), outputs[0] if outputs else {})
+        if not tensor.get("data"):
+            raise MrosError(f"ML Commons returned no sentence_embedding for model {model_id}: {json.dumps(result)[:300]}")
+        vectors.append([float(x) for x in tensor["data"]])
+    return vectors
 
 
 def wait_for_task(client: Any, task_id: str, *, timeout: float = 300.0, poll: float = 1.0) -> dict[str, Any]:
@@ -552,6 +616,7 @@ def ensure_model(
     registration: Registration = Registration(),
     deploy_timeout: float = 600.0,
     poll: float = 1.0,
+    space_type: str | None = None,
 ) -> str:
     """The deployed ML Commons model for the package in ``package_dir``; returns its model id.
 
@@ -565,6 +630,8 @@ def ensure_model(
 
     Writes go through ``plan`` (none: sent, recorded nowhere). In a dry run (``plan.dry_run``) only
     searches and GETs are sent and, when the model would be registered, ``"<model_id>"`` is returned.
+    ``space_type`` (OpenSearch 3.1+) is registered as ``model_config.additional_config.space_type`` (it
+    overrides ``registration.space_type``); a model found by its hash is reused as it is.
     """
     plan = plan if plan is not None else WritePlan()
     package = read_package(package_dir)
@@ -572,6 +639,8 @@ def ensure_model(
     if found is not None:
         model_id, state = found["model_id"], str(found["model_state"])
     else:
+        if space_type is not None:
+            registration = dataclasses.replace(registration, space_type=space_type)
         model_id = register_package(client, package, plan, name=name, model_group_id=model_group_id,
                                     how=registration, poll=poll)
         state = "REGISTERED"

@@ -9,7 +9,10 @@
   ``read_only_allow_delete``, ``metadata``); a write block alone (``index.blocks.write``) is fine:
   the deploy writes to a new index and an alias change is a metadata write;
 * the model's dimension matches the live index behind the alias (unless a change is allowed);
-* the engine embedding mode has ML Commons and neural-search; ``auto`` picks it only then.
+* the engine embedding mode has ML Commons and neural-search; ``auto`` picks it only then. The
+  cluster's version also says how engine mode lays the vectors out: 3.1+ has neural-search's
+  ``semantic`` field (:attr:`Preflight.supports_semantic_field`; ``dense_embedding_config`` from 3.2),
+  3.0 a ``knn_vector`` filled by an ingest pipeline.
 """
 
 from __future__ import annotations
@@ -59,6 +62,12 @@ def parse_version(text: str) -> tuple[int, int, int]:
 
 
 MIN_VERSION = (3, 0, 0)
+SEMANTIC_FIELD_VERSION = (3, 1, 0)
+"""neural-search's ``semantic`` field works from 3.1 (3.0 has only its mapper, behind a feature flag), and
+ML Commons' ``model_config.additional_config`` (the space type the field needs) exists from 3.1."""
+DENSE_EMBEDDING_CONFIG_VERSION = (3, 2, 0)
+"""A ``semantic`` field takes ``dense_embedding_config`` (knn_vector options but dimension, data type and
+space type) from 3.2; on 3.1 its knn_vector gets k-NN's default method and engine."""
 
 
 def require_version(info: dict[str, Any]) -> str:
@@ -122,6 +131,16 @@ class Preflight:
     @property
     def supports_hybrid_min_score(self) -> bool:
         return parse_version(self.version) >= (3, 5, 0)
+
+    @property
+    def supports_semantic_field(self) -> bool:
+        """neural-search's ``semantic`` field (ingest and query) and ML Commons' ``additional_config``: 3.1+."""
+        return parse_version(self.version) >= SEMANTIC_FIELD_VERSION
+
+    @property
+    def supports_dense_embedding_config(self) -> bool:
+        """A ``semantic`` field's ``dense_embedding_config`` (the knn_vector's method, engine included): 3.2+."""
+        return parse_version(self.version) >= DENSE_EMBEDDING_CONFIG_VERSION
 
 
 def alias_targets(client: Any, alias: str) -> list[str]:

@@ -2,9 +2,10 @@
 one on the same judgments *before* the alias moves, and a worse one does not go live.
 
 Both indices answer every judged query in the mode the alias serves (``mode``, hybrid by default), each
-with its own model (client mode: the served copy its manifest names; engine mode: its ``model_id``), and
-are scored with the live evaluation's metrics (:func:`mr_opensearch.search.live_eval.quality`): graded
-nDCG@10, exact-precision@10, irrelevant-rate@10 and the share of queries with no exact hit in the top 10.
+with its own model (client mode: the served copy its manifest names; engine mode: its ``model_id``, or the
+model its ``semantic`` field's mapping names), and are scored with the live evaluation's metrics
+(:func:`mr_opensearch.search.live_eval.quality`): graded nDCG@10, exact-precision@10, irrelevant-rate@10
+and the share of queries with no exact hit in the top 10.
 The gate passes when the new index's nDCG@10 is at most ``max_drop`` below the live one's. Both results are
 recorded in the new index's manifest (``gate``), whatever the outcome; a refused index stays, complete,
 for inspection, and the alias stays where it was.

@@ -46,11 +46,11 @@ from mr_opensearch.search.queries import (
     QueryEmbedder,
     bm25_body,
     default_settings,
+    engine_dense_body,
     knn_body,
     leg_hits,
     live_index,
     msearch_lines,
-    neural_body,
     run_query,
 )
 
@@ -356,7 +356,7 @@ def fetch_legs(client: Any, index: str, manifest: Manifest, queries: list[str], 
     bar = _bar(len(queries), "tune: fetching legs", progress)
     for query in queries:
         if manifest.embedding == "engine":
-            dense = neural_body(query, str(manifest.model_id), depth, depth)
+            dense = engine_dense_body(manifest, query, depth, depth)
         else:
             dense = knn_body(vectors[query], depth, depth)
         answer = client.msearch(body=msearch_lines(index, [bm25_body(query, manifest.text_fields, depth), dense]))

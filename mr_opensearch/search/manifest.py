@@ -11,7 +11,15 @@ Fields:
 * ``boundaries``: the learned grade boundaries as cosines and as the engine's score (lucene
   ``cosinesimil`` scores a hit ``(1 + cos) / 2``), used for radial search, badges and the hybrid
   dense leg's lower bound;
-* ``hybrid``: the :class:`mr_opensearch.search.fusion.HybridSettings` the index serves with.
+* ``hybrid``: the :class:`mr_opensearch.search.fusion.HybridSettings` the index serves with;
+* ``vector_layout``: where the index keeps its vectors. ``knn_vector`` (client mode, and engine mode
+  before OpenSearch 3.1): the ``embedding`` field, filled by mros or by a ``text_embedding`` ingest
+  pipeline, queried with ``neural`` naming ``model_id``. ``semantic`` (engine mode on 3.1+):
+  ``embedding_text`` is a neural-search ``semantic`` field whose mapping names the model; its vectors
+  are at ``embedding_text_semantic_info.embedding`` (a system processor embeds, no pipeline), and a
+  ``neural`` query on it names no model, so neural-search embeds the query with each index's own model
+  (an alias moved between indices of different models stays consistent). Manifests written before the
+  field existed are ``knn_vector``.
 """
 
 from __future__ import annotations
@@ -30,6 +38,13 @@ from mr_opensearch.core.version import __version__
 
 CREATED_BY = "mros"
 GRADES = ("irrelevant", "partial", "exact")
+VectorLayout = Literal["knn_vector", "semantic"]
+KNN_VECTOR_FIELD = "embedding"
+"""The ``knn_vector`` field of the ``knn_vector`` layout."""
+SEMANTIC_FIELD = "embedding_text"
+"""The ``semantic`` field of the ``semantic`` layout: the text the model embeds."""
+SEMANTIC_VECTOR_PATH = f"{SEMANTIC_FIELD}_semantic_info.embedding"
+"""Where neural-search keeps a ``semantic`` field's vector (default ``semantic_info_field_name``, no chunking)."""
 
 
 def cosine_to_score(cosine: float, space_type: str = "cosinesimil") -> float:
@@ -119,6 +134,8 @@ class Manifest(BaseModel):
     text_fields: list[str] = Field(default_factory=lambda: ["title"])
     text_analyzer: str = "standard"  # indices deployed before the field existed were analysed with standard
     embedding_fields: list[str] = Field(default_factory=lambda: ["title"])
+    vector_layout: VectorLayout = "knn_vector"
+    """``knn_vector`` or ``semantic`` (see the module docstring); older manifests are ``knn_vector``."""
     ingest_pipeline: str | None = None
     search_pipeline: str | None = None
     boundaries: Boundaries | None = None
@@ -126,6 +143,16 @@ class Manifest(BaseModel):
     documents: int
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     completed_at: str | None = None
+
+    @property
+    def neural_field(self) -> str:
+        """The field a ``neural`` query names: the semantic field, or the ``knn_vector`` field."""
+        return SEMANTIC_FIELD if self.vector_layout == "semantic" else KNN_VECTOR_FIELD
+
+    @property
+    def vector_path(self) -> str:
+        """Where a document's vector is in its ``_source``."""
+        return SEMANTIC_VECTOR_PATH if self.vector_layout == "semantic" else KNN_VECTOR_FIELD
 
     def to_meta(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

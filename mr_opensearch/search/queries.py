@@ -5,9 +5,13 @@ how to query it:
 
 * **bm25**: ``multi_match`` (``best_fields``) over ``manifest.text_fields``;
 * **dense**: client mode embeds the query with the served ONNX model (``manifest.model_dir``, or
-  ``model`` / ``run``, the CLI's ``--model DIR`` / ``--run RUN``) and sends ``knn``; engine mode sends ``neural`` with
-  ``manifest.model_id``. ``min_grade`` makes it radial: ``min_score`` = the grade's boundary in engine
-  score (lucene ``cosinesimil``: ``(1 + cos) / 2``), sent instead of ``k`` (k-NN takes exactly one);
+  ``model`` / ``run``, the CLI's ``--model DIR`` / ``--run RUN``) and sends ``knn``; engine mode sends ``neural``
+  (:func:`engine_dense_query`): on an index of the ``semantic`` layout (OpenSearch 3.1+) on the semantic
+  field ``embedding_text`` *without* a ``model_id``, so neural-search embeds the query with the model its
+  mapping names, index by index (an alias moved onto an index of another model stays consistent); on a
+  ``knn_vector`` index on ``embedding`` with ``manifest.model_id``. ``min_grade`` makes it radial:
+  ``min_score`` = the grade's boundary in engine score (lucene ``cosinesimil``: ``(1 + cos) / 2``), sent
+  instead of ``k`` (k-NN takes exactly one);
 * **hybrid**: the BM25 leg and the dense leg, each retrieving ``pagination_depth`` documents, min-max
   normalised with the dense leg's lower bound and combined by a weighted arithmetic mean
   (:func:`mr_opensearch.search.fusion.fuse`, the neural-search 3.5 formulas). Engine mode sends one ``hybrid``
@@ -212,27 +216,50 @@ def knn_body(vector: Sequence[float] | np.ndarray, k: int, size: int, min_score:
     return {"size": int(size), "_source": list(SOURCE_FIELDS), "query": knn_query(vector, k, min_score)}
 
 
-def neural_query(query: str, model_id: str, k: int, min_score: float | None = None) -> dict[str, Any]:
-    return {"neural": {VECTOR_FIELD: {"query_text": query, "model_id": model_id, **_radial_or_k(k, min_score)}}}
+def neural_query(query: str, model_id: str | None, k: int, min_score: float | None = None,
+                 field: str = VECTOR_FIELD) -> dict[str, Any]:
+    """A ``neural`` clause on ``field``; without ``model_id`` (a ``semantic`` field) neural-search takes the
+    model from the index mapping (query ``model_id`` > mapping ``search_model_id`` > mapping ``model_id``)."""
+    clause: dict[str, Any] = {"query_text": query}
+    if model_id is not None:
+        clause["model_id"] = model_id
+    return {"neural": {field: {**clause, **_radial_or_k(k, min_score)}}}
 
 
-def neural_body(query: str, model_id: str, k: int, size: int, min_score: float | None = None) -> dict[str, Any]:
-    return {"size": int(size), "_source": list(SOURCE_FIELDS), "query": neural_query(query, model_id, k, min_score)}
+def neural_body(query: str, model_id: str | None, k: int, size: int, min_score: float | None = None,
+                field: str = VECTOR_FIELD) -> dict[str, Any]:
+    return {"size": int(size), "_source": list(SOURCE_FIELDS),
+            "query": neural_query(query, model_id, k, min_score, field)}
+
+
+def engine_dense_query(manifest: Manifest, query: str, k: int, min_score: float | None = None) -> dict[str, Any]:
+    """The engine-mode dense clause of ``manifest``'s index: ``neural`` on the semantic field with no model id
+    (``semantic`` layout), or on ``embedding`` with the manifest's ``model_id`` (``knn_vector`` layout)."""
+    if manifest.vector_layout == "semantic":
+        return neural_query(query, None, k, min_score, manifest.neural_field)
+    if not manifest.model_id:
+        raise MrosError(f"index {manifest.index} is in engine mode but records no model id",
+                        "redeploy with `mros deploy --embedding engine`")
+    return neural_query(query, manifest.model_id, k, min_score, manifest.neural_field)
+
+
+def engine_dense_body(manifest: Manifest, query: str, k: int, size: int,
+                      min_score: float | None = None) -> dict[str, Any]:
+    return {"size": int(size), "_source": list(SOURCE_FIELDS),
+            "query": engine_dense_query(manifest, query, k, min_score)}
 
 
 def hybrid_body_engine(query: str, manifest: Manifest, settings: HybridSettings, size: int,
                        dense_min_score: float | None = None) -> dict[str, Any]:
-    """One ``hybrid`` query for the index's search pipeline (send with ``search_pipeline``)."""
-    if not manifest.model_id:
-        raise MrosError(f"index {manifest.index} is in engine mode but records no model id",
-                        "redeploy with `mros deploy --embedding engine`")
+    """One ``hybrid`` query for the index's search pipeline (send with ``search_pipeline``); its dense leg is
+    :func:`engine_dense_query` (no model id on a ``semantic`` index)."""
     depth = int(settings.pagination_depth)
     body: dict[str, Any] = {
         "size": int(size),
         "_source": list(SOURCE_FIELDS),
         "query": {"hybrid": {"pagination_depth": depth,
                              "queries": [bm25_query(query, manifest.text_fields),
-                                         neural_query(query, manifest.model_id, depth, dense_min_score)]}},
+                                         engine_dense_query(manifest, query, depth, dense_min_score)]}},
     }
     if settings.min_score is not None:
         body["min_score"] = float(settings.min_score)
@@ -369,7 +396,7 @@ def run_query(client: Any, index: str, manifest: Manifest, query: str, *, mode: 
     engine = manifest.embedding == "engine"
     if mode != "bm25" and not engine and vector is None:
         raise ValueError("client-mode dense and hybrid search need the query vector")
-    if mode != "bm25" and engine and not manifest.model_id:
+    if mode != "bm25" and engine and manifest.vector_layout == "knn_vector" and not manifest.model_id:
         raise MrosError(f"index {index} is in engine mode but records no model id",
                         "redeploy with `mros deploy --embedding engine`")
     requests: list[dict[str, Any]] = []
@@ -384,7 +411,7 @@ def run_query(client: Any, index: str, manifest: Manifest, query: str, *, mode: 
         took = float(response.get("took", 0))
     elif mode == "dense":
         if engine:
-            body = neural_body(query, str(manifest.model_id), k, k, min_score)
+            body = engine_dense_body(manifest, query, k, k, min_score)
         else:
             body = knn_body(vector, k, k, min_score)  # type: ignore[arg-type]
         response = _check(_search_once(client, index, body, None, requests), "dense")

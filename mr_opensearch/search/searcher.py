@@ -13,7 +13,9 @@ serve``) holds for its whole life.
 which index the alias points at (cached for ``resolve_every`` seconds, so a busy application does not
 ask the cluster on every request), embeds the query with *that* index's model (client mode: the
 encoder for the manifest's model, cached per model hash and checked against it; engine mode: the
-manifest's ``model_id``), and sends the search to that index by name, not to the alias. A deploy that
+manifest's ``model_id``, or, on an index of the ``semantic`` layout, no model id at all: neural-search
+embeds with the model that index's mapping names), and sends the search to that index by name, not to
+the alias. A deploy that
 moves the alias therefore cannot split one request between two models: a request resolved just before
 the move is answered by the old index, with the old model, and the next resolution sees the new one.
 When the resolved index is gone (deleted after a move), the alias is resolved again and the search is

@@ -1,6 +1,8 @@
 """Engine mode on a cluster with ML Commons and neural-search: the run's package registered once and
 deployed (``ensure_model`` twice gives one model for the hash), a ``text_embedding`` ingest pipeline,
-and documents indexed through it carry the vectors the same model computes locally.
+and documents indexed through it carry the vectors the same model computes locally; a whole engine
+deploy of two runs behind one alias (3.1+: a ``semantic`` field, queries without a model id, each index
+answering with its own model; 3.0: ``knn_vector`` and the model id), its self-check passed.
 
 Skipped, with the reason, where the node lacks the plugins (the local node here: Maven does not serve
 them); ``MROS_REQUIRE_PLUGINS=1`` turns the skip into a failure.
@@ -82,3 +84,61 @@ def test_ingest_pipeline_fills_the_vectors(opensearch_client: Any, engine_model:
     finally:
         client.indices.delete(index=INDEX, ignore=[404])
         client.ingest.delete_pipeline(id=PIPELINE, ignore=[404])
+
+
+ALIAS = "mros-test-engine-semantic"
+
+
+def test_engine_deploy_of_two_models_behind_one_alias(opensearch_client: Any, require_plugins: Callable[..., None],
+                                                      serving_runs: Any, tmp_path: Any) -> None:
+    """Two engine deploys (two models) to one alias: each passes the self-check, the layout follows the
+    cluster's version, and after the alias moves the same query body is answered with the new model."""
+    require_plugins("opensearch-ml", "opensearch-neural-search", "opensearch-knn")
+    from mr_opensearch.core.catalog import read_catalog
+    from mr_opensearch.deploy.deploy import DeployOptions, deploy
+    from mr_opensearch.deploy.preflight import parse_version
+    from mr_opensearch.search.queries import search
+    from mr_opensearch.search.served_model import load_run, open_encoder
+
+    client = opensearch_client
+    ml_commons_support.ensure_local_model_settings(client)
+    semantic = parse_version(client.info()["version"]["number"]) >= (3, 1, 0)
+    catalog = read_catalog(serving_runs.catalog)
+    for name in list(client.indices.get(index=f"{ALIAS}-*")):
+        client.indices.delete(index=name)
+    outcomes, models = [], []
+    try:
+        for run in serving_runs.runs:
+            outcome = deploy(client, load_run(run), catalog, DeployOptions(alias=ALIAS, embedding="engine"),
+                             log=lambda _: None)
+            outcomes.append(outcome)
+            models.append(outcome.model_id)
+            manifest = outcome.manifest or {}
+            assert manifest["vector_layout"] == ("semantic" if semantic else "knn_vector")
+            properties = client.indices.get_mapping(index=outcome.index)[outcome.index]["mappings"]["properties"]
+            if semantic:
+                assert properties["embedding_text"]["type"] == "semantic"
+                assert properties["embedding_text"]["model_id"] == outcome.model_id
+                assert "embedding_text_semantic_info" in properties
+            else:
+                assert properties["embedding"]["type"] == "knn_vector"
+        query = catalog.titles[0]
+        result = search(client, ALIAS, query, mode="dense", k=5)
+        assert result.index == outcomes[1].index
+        clause = next(iter(result.requests[0]["body"]["query"]["neural"].values()))
+        assert ("model_id" in clause) == (not semantic)
+        encoder = open_encoder(load_run(serving_runs.runs[1]))
+        q = encoder.encode([query])[0]
+        titles = dict(zip(catalog.ids, catalog.titles, strict=True))
+        for hit in result.hits:  # scored by the second model, the one of the index the alias names
+            v = encoder.encode([titles[hit.product_id]])[0]
+            assert hit.score == pytest.approx((1 + float(q @ v)) / 2, abs=2e-3)
+    finally:
+        for name in list(client.indices.get(index=f"{ALIAS}-*")):
+            client.indices.delete(index=name)
+        for outcome in outcomes:  # a pipeline naming a model keeps ML Commons from deleting it (409)
+            client.ingest.delete_pipeline(id=f"{outcome.index}-ingest", ignore=[404])
+            client.transport.perform_request("DELETE", f"/_search/pipeline/{outcome.index}-hybrid", params={"ignore": 404})
+        for model_id in models:
+            if model_id:
+                ml_commons_support.delete_model(client, model_id)

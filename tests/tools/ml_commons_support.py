@@ -21,6 +21,7 @@ from mr_opensearch.deploy.ml_commons import (
     best_usable,
     call,
     models_with_hash,
+    predict_vectors,
     register_model_chunked,
 )
 
@@ -104,23 +105,9 @@ def register_model(
 
 
 def embed(client: Any, model_id: str, texts: Sequence[str]) -> list[list[float]]:
-    """Sentence embeddings from a deployed text-embedding model, one vector per text."""
-    answer = call(
-        client,
-        "POST",
-        f"{ML}/_predict/text_embedding/{model_id}",
-        {"text_docs": list(texts), "return_number": True, "target_response": ["sentence_embedding"]},
-    )
-    vectors: list[list[float]] = []
-    for result in answer.get("inference_results", []):
-        outputs = {out.get("name"): out for out in result.get("output", [])}
-        out = outputs.get("sentence_embedding") or next(iter(outputs.values()), None)
-        if out is None:
-            raise MrosError(f"ML Commons predict answer has no output: {result}")
-        vectors.append([float(x) for x in out["data"]])
-    if len(vectors) != len(texts):
-        raise MrosError(f"ML Commons returned {len(vectors)} embeddings for {len(texts)} texts")
-    return vectors
+    """Sentence embeddings from a deployed text-embedding model, one vector per text (the deploy's own
+    predict request, :func:`mr_opensearch.deploy.ml_commons.predict_vectors`)."""
+    return predict_vectors(client, model_id, list(texts))
 
 
 def undeploy_model(client: Any, model_id: str) -> None:
