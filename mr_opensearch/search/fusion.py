@@ -76,7 +76,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -178,34 +178,35 @@ class HybridSettings(BaseModel):
 def normalize_min_max(scores: Sequence[float], bound: LowerBound | None) -> list[float]:
     """min_max-normalise one sub-query's raw scores (all the documents it returned), as the engine does.
 
-    ``bound=None`` is a disabled bound (no ``lower_bounds`` given), which behaves like ``ignore``.
+    ``bound=None`` is a disabled bound (no ``lower_bounds`` given), which behaves like ``ignore``. Computed
+    on float32 arrays with the engine's operations and its order of cases (tested against the engine's
+    per-document loop to the bit).
     """
     if len(scores) == 0:
         return []
-    values = [np.float32(s) for s in scores]
-    lo, hi = min(values), max(values)
+    values = np.asarray(scores, dtype=np.float32)
+    lo, hi = values.min(), values.max()
     mode = bound.mode if bound is not None else "ignore"
     limit = np.float32(bound.min_score) if bound is not None else np.float32(0.0)
-    out: list[float] = []
-    for s in values:
-        if _same(hi, lo) and _same(hi, s):
-            out.append(_out(SINGLE_RESULT_SCORE))
-            continue
-        if mode == "apply":
-            eff_min = limit if (hi > limit and s > limit) else lo
-        elif mode == "clip":
-            eff_min = lo if hi < limit else limit
-        else:
-            eff_min = lo
-        if mode == "clip" and s < eff_min:
-            out.append(_out(MIN_SCORE))
-            continue
-        if _same(hi, eff_min):
-            out.append(_out(SINGLE_RESULT_SCORE))
-            continue
-        n = np.float32(np.float32(s - eff_min) / np.float32(hi - eff_min))
-        out.append(_out(MIN_SCORE if n == 0.0 else n))
-    return out
+    if mode == "apply":
+        eff_min = np.where((hi > limit) & (values > limit), limit, lo).astype(np.float32)
+    else:
+        eff_min = np.full(values.shape, lo if mode != "clip" or hi < limit else limit, dtype=np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n = ((values - eff_min).astype(np.float32) / (hi - eff_min).astype(np.float32)).astype(np.float32)
+    # the engine's cases, the last applied here being its first
+    n = np.where(n == 0.0, MIN_SCORE, n)
+    n = np.where(_same_array(hi, eff_min), SINGLE_RESULT_SCORE, n)
+    if mode == "clip":
+        n = np.where(values < eff_min, MIN_SCORE, n)
+    n = np.where(_same_array(hi, lo) & _same_array(hi, values), SINGLE_RESULT_SCORE, n)
+    return [_out(x) for x in n.astype(np.float32)]
+
+
+def _same_array(a: Any, b: Any) -> np.ndarray:
+    """:func:`_same` element by element."""
+    a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+    return ((a == b) & (np.signbit(a) == np.signbit(b))) | (np.isnan(a) & np.isnan(b))
 
 
 def combine_arithmetic_mean(normalized: Sequence[Mapping[str, float]],

@@ -156,9 +156,12 @@ def resolve_model_dir(manifest: Manifest, model: Path | None = None, run: Path |
 
 @functools.lru_cache(maxsize=4)
 def _load_encoder(directory: str) -> Any:
-    from mr_opensearch.core.onnx_encoder import load_served_encoder
+    """The query encoder of a served model: one onnxruntime thread that sleeps when idle. A query is a few
+    tokens (splitting it over threads gains nothing), and spinning idle threads would take the CPU from the
+    cluster node and the other requests on a small machine."""
+    from mr_opensearch.core.onnx_encoder import OnnxEncoder
 
-    return load_served_encoder(Path(directory))
+    return OnnxEncoder.from_package(Path(directory), threads=1, spinning=False)
 
 
 class QueryEmbedder:

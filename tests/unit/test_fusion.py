@@ -255,3 +255,57 @@ def test_the_array_combination_equals_the_engines_loop_to_the_bit():
             legs.append({d: float(str(np.float32(v))) for d, v in zip(chosen, rng.random(len(chosen)), strict=True)})
         weights = (0.3, 0.7) if trial % 2 else (0.55, 0.45)
         assert combine_arithmetic_mean(legs, weights) == _combine_one_doc_at_a_time(legs, weights)
+
+
+def _normalize_one_score_at_a_time(scores, bound):
+    """The engine's per-score loop in float32 scalars (the reference the array version follows)."""
+    import numpy as np
+
+    from mr_opensearch.search.fusion import MIN_SCORE, SINGLE_RESULT_SCORE, _out, _same
+
+    if len(scores) == 0:
+        return []
+    values = [np.float32(s) for s in scores]
+    lo, hi = min(values), max(values)
+    mode = bound.mode if bound is not None else "ignore"
+    limit = np.float32(bound.min_score) if bound is not None else np.float32(0.0)
+    out: list[float] = []
+    for s in values:
+        if _same(hi, lo) and _same(hi, s):
+            out.append(_out(SINGLE_RESULT_SCORE))
+            continue
+        if mode == "apply":
+            eff_min = limit if (hi > limit and s > limit) else lo
+        elif mode == "clip":
+            eff_min = lo if hi < limit else limit
+        else:
+            eff_min = lo
+        if mode == "clip" and s < eff_min:
+            out.append(_out(MIN_SCORE))
+            continue
+        if _same(hi, eff_min):
+            out.append(_out(SINGLE_RESULT_SCORE))
+            continue
+        n = np.float32(np.float32(s - eff_min) / np.float32(hi - eff_min))
+        out.append(_out(MIN_SCORE if n == 0.0 else n))
+    return out
+
+
+def test_the_array_normalization_equals_the_engines_loop_to_the_bit():
+    import numpy as np
+
+    from mr_opensearch.search.fusion import LowerBound, normalize_min_max
+
+    rng = np.random.default_rng(5)
+    bounds = [None, LowerBound(mode="ignore"), LowerBound(mode="apply", min_score=0.6),
+              LowerBound(mode="clip", min_score=0.6), LowerBound(mode="apply", min_score=0.99),
+              LowerBound(mode="clip", min_score=0.1)]
+    for trial in range(300):
+        size = int(rng.integers(1, 40))
+        scores = (rng.random(size) * 0.5 + 0.5).tolist()
+        if trial % 7 == 0:
+            scores = [scores[0]] * size  # every score equal
+        if trial % 11 == 0:
+            scores[0] = 0.6  # a score on the bound
+        for bound in bounds:
+            assert normalize_min_max(scores, bound) == _normalize_one_score_at_a_time(scores, bound), (scores, bound)
