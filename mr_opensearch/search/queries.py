@@ -471,11 +471,23 @@ def search(client: Any, alias: str, query: str, *, mode: Mode, k: int = 10, min_
                          "use {mode} dense or {mode} hybrid", parameters=("min_grade", "mode"))
     query = check_request(query, mode, k, min_grade, DEFAULT_MAX_WINDOW)
     index, manifest = live_index(client, alias)
+    return search_index(client, alias, index, manifest, query, mode=mode, k=k, min_grade=min_grade,
+                        embedder=embedder or (QueryEmbedder(manifest) if mode != "bm25" and manifest.embedding == "client"
+                                              else None),
+                        settings=settings)
+
+
+def search_index(client: Any, alias: str, index: str, manifest: Manifest, query: str, *, mode: str, k: int,
+                 min_grade: str | None, embedder: QueryEmbedder | None,
+                 settings: HybridSettings | None = None) -> SearchResult:
+    """One search of a resolved ``index`` (``manifest``'s), the query embedded by ``embedder`` (client mode,
+    dense and hybrid) and timed apart; the result names ``alias`` and, in ``extra``, ``min_grade``."""
     min_score = radial_min_score(manifest, min_grade)
     vector = None
     embed_ms = None
     if mode != "bm25" and manifest.embedding == "client":
-        embedder = embedder or QueryEmbedder(manifest)
+        if embedder is None:
+            raise ValueError("client-mode dense and hybrid search need the query embedder")
         start = time.perf_counter()
         vector = embedder.encode([query])[0]
         embed_ms = (time.perf_counter() - start) * 1000.0

@@ -42,8 +42,7 @@ from mr_opensearch.search.queries import (
     SearchResult,
     check_request,
     live_index,
-    radial_min_score,
-    run_query,
+    search_index,
 )
 
 
@@ -142,27 +141,18 @@ class Searcher:
         from opensearchpy.exceptions import NotFoundError
 
         manifest = live.manifest
-        min_score = radial_min_score(manifest, min_grade)
-        vector, embed_ms = None, None
-        if mode != "bm25" and manifest.embedding == "client":
-            start = time.perf_counter()
-            vector = self.embedder(live).encode([query])[0]
-            embed_ms = (time.perf_counter() - start) * 1000.0
+        embedder = self.embedder(live) if mode != "bm25" and manifest.embedding == "client" else None
         try:
-            result = run_query(self.client, live.index, manifest, query, mode=mode, k=k, vector=vector,
-                               min_score=min_score, settings=settings)
+            result = search_index(self.client, self.alias, live.index, manifest, query, mode=mode, k=k,
+                                  min_grade=min_grade, embedder=embedder, settings=settings)
         except NotFoundError as exc:
             raise _IndexGone(live.index) from exc
         except MrosError as exc:
             if "index_not_found_exception" in exc.message or "no such index" in exc.message:
                 raise _IndexGone(live.index) from exc
             raise
-        result.alias = self.alias
-        result.embed_ms = embed_ms
         result.extra.update({"model_sha256": manifest.model_sha256, "onnx_sha256": manifest.onnx_sha256,
                              "model_id": manifest.model_id})
-        if min_grade is not None:
-            result.extra["min_grade"] = min_grade
         return result
 
 
