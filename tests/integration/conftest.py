@@ -194,6 +194,23 @@ def serving_runs(tmp_path_factory: pytest.TempPathFactory) -> ServingRuns:
     return ServingRuns(data=data, catalog=data / "products.csv", judgments=data / "judgments.csv", runs=runs)
 
 
+@pytest.fixture(scope="module")
+def own_serving_runs(serving_runs: ServingRuns, tmp_path_factory: pytest.TempPathFactory) -> ServingRuns:
+    """The serving runs copied (``onnx/`` and ``boundaries.json``) for a module that deploys them: a deploy
+    writes ``RUN/deploy/``, and the session's runs are shared with modules that check that folder."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("own-runs")
+    copies = []
+    for run in serving_runs.runs:
+        copy = root / run.name
+        shutil.copytree(run / "onnx", copy / "onnx")
+        shutil.copyfile(run / "boundaries.json", copy / "boundaries.json")
+        copies.append(copy)
+    return ServingRuns(data=serving_runs.data, catalog=serving_runs.catalog, judgments=serving_runs.judgments,
+                       runs=copies)
+
+
 @pytest.fixture(scope="session")
 def deployed_alias(opensearch_url: str, opensearch_client: Any, serving_runs: ServingRuns,
                    tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, str, Path, Path]:

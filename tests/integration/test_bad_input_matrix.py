@@ -191,17 +191,9 @@ def _delete_alias_indices(client: Any, alias: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def runs(serving_runs: Any, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """Copies of the two serving runs (onnx/ and boundaries.json): a deploy writes RUN/deploy/, and the
-    session's runs are shared with other modules that check that folder."""
-    root = tmp_path_factory.mktemp("badinput-runs")
-    copies = []
-    for run in serving_runs.runs:
-        copy = root / run.name
-        shutil.copytree(run / "onnx", copy / "onnx")
-        shutil.copyfile(run / "boundaries.json", copy / "boundaries.json")
-        copies.append(copy)
-    return copies
+def runs(own_serving_runs: Any) -> list[Path]:
+    """Copies of the two serving runs (a deploy writes RUN/deploy/; see ``own_serving_runs``)."""
+    return own_serving_runs.runs
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,13 @@ from mr_opensearch.cli import app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
+
+@pytest.fixture(scope="module")
+def serving_runs(own_serving_runs):
+    """This module deploys the runs: copies, so the session's runs stay as other modules expect them."""
+    return own_serving_runs
+
+
 ALIAS = "mros-test-trust"
 
 

@@ -29,6 +29,13 @@ from mr_opensearch.search.manifest import Manifest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
+
+@pytest.fixture(scope="module")
+def serving_runs(own_serving_runs):
+    """This module deploys the runs: copies, so the session's runs stay as other modules expect them."""
+    return own_serving_runs
+
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
