@@ -95,6 +95,8 @@ def deploy(
                                               "core, at most 8)."),
     allow_dimension_change: bool = typer.Option(False, "--allow-dimension-change", help="Deploy a model whose dimension differs from the live index."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print every request the deploy would send; write nothing."),
+    full: bool = typer.Option(False, "--full", help="Embed every product even when the live index serves the "
+                              "same model (default: copy the unchanged products with their vectors, embed the rest)."),
     gate: Path | None = typer.Option(None, "--gate", help="Release gate: judged queries (query, product, grade) on "
                                      "which the new index is measured against the live one before the alias "
                                      "moves; a worse one does not go live."),
@@ -151,7 +153,7 @@ def deploy(
                             hybrid=hybrid_values,
                             allow_dimension_change=allow_dimension_change, progress=show_progress(),
                             catalog_path=str(catalog), lock_wait=wait, encode_workers=encode_workers,
-                            allow_shrink=allow_shrink, max_shrink=max_shrink, gate=gate_options)
+                            allow_shrink=allow_shrink, max_shrink=max_shrink, gate=gate_options, full=full)
     outcome = run_deploy(client, model, products, options, log=info)
     if state.json:
         emit_json(outcome.to_json())
@@ -170,6 +172,10 @@ def deploy(
     result(f"{outcome.action}: {outcome.index} ({outcome.documents} documents, {outcome.embedding} embedding)")
     if outcome.written:
         result(f"  wrote {outcome.written} documents in {outcome.seconds:.1f} s ({outcome.docs_per_second:.0f} docs/s)")
+    if outcome.incremental_from:
+        phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in outcome.phase_seconds.items())
+        result(f"  incremental from {outcome.incremental_from}: embedded {outcome.embedded}, copied {outcome.copied}, "
+               f"vector reused {outcome.reused_vectors}, removed {outcome.removed} ({phases})")
     result(f"  alias {outcome.alias} -> {outcome.index}"
            + (f" (previous: {outcome.previous_index})" if outcome.previous_index and outcome.previous_index != outcome.index else ""))
     if outcome.model_id:

@@ -71,6 +71,13 @@ from mr_opensearch.core.hashing import text_key
 from mr_opensearch.core.templates import render
 from mr_opensearch.deploy import engine_check, kill_points
 from mr_opensearch.deploy.alias_lock import AliasLock
+from mr_opensearch.deploy.incremental import (
+    PhaseClock,
+    copy_documents,
+    live_vectors,
+    reuse_source,
+    split_documents,
+)
 from mr_opensearch.deploy.preflight import (
     BLOCKS_ON_ALIAS_MOVE,
     BLOCKS_ON_WRITE,
@@ -119,6 +126,8 @@ class DeployOptions:
     progress: bool = False
     catalog_path: str | None = None
     lock_wait: float = 0.0
+    full: bool = False
+    """Embed every product even when the live index serves the same model (no incremental copy)."""
     gate: GateOptions | None = None
     """``--gate``: measure the new index against the live one before the alias moves (:mod:`release_gate`)."""
     max_shrink: float = 0.10
@@ -146,6 +155,17 @@ class DeployResult:
     manifest: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     gate: dict[str, Any] | None = None
+    embedded: int = 0
+    """Documents embedded by mros in this deploy (client mode)."""
+    copied: int = 0
+    """Documents copied with their vectors from the live index (an incremental deploy)."""
+    reused_vectors: int = 0
+    """Documents sent with the live index's vector of the same text (another field changed)."""
+    removed: int = 0
+    """Products of the live index the new catalog no longer has."""
+    incremental_from: str | None = None
+    """The live index whose vectors an incremental deploy reused (None: a full deploy)."""
+    phase_seconds: dict[str, float] = field(default_factory=dict)
     dry_run: bool = False
     stage: str = "preflight"
     """The step under way (for the message when the cluster stops answering): preflight, engine self-check,
@@ -699,9 +719,50 @@ def _build(client: Any, model: ServedModel, target: _Target, options: DeployOpti
             sent = {d["product_id"] for d in docs}
             _check_stored(client, model, plan, result, [d for d in every if d["product_id"] not in sent],
                           manifest.vector_path, encode, log)
-    _bulk_load(client, model, target.name, docs, options, preflight, plan, result, encode, manifest.vector_path,
-               log)
+    clock = PhaseClock()
+    source = reuse_source(client, manifest, preflight.live_index, full=options.full, log=log) if docs else None
+    if source is not None:
+        docs = _reuse_live(client, plan, result, source[0], docs, target, options, clock, log)
+    with clock.measure("embed and index"):
+        _bulk_load(client, model, target.name, docs, options, preflight, plan, result, encode,
+                   manifest.vector_path, log)
+    if preflight.embedding == "client":
+        result.embedded = len(docs)
+    result.written += result.copied + result.reused_vectors
+    result.phase_seconds = clock.seconds
     _mark_complete(client, plan, result, len(target.ids), manifest, check_lock)
+
+
+def _reuse_live(client: Any, plan: WritePlan, result: DeployResult, live: str, docs: list[dict], target: _Target,
+                options: DeployOptions, clock: PhaseClock, log: Log) -> list[dict]:
+    """An incremental deploy (:mod:`incremental`): the unchanged documents copied from ``live`` by the
+    cluster, those whose embedded text is unchanged sent with the live vector; returns the documents left
+    to embed."""
+    result.stage = "compare with the live index"
+    result.incremental_from = live
+    with clock.measure("compare"):
+        split = split_documents(client, live, docs, target.ids)
+    result.removed = split.removed
+    log(f"deploy: incremental from {live}: {len(split.copy)} unchanged (copied with their vectors), "
+        f"{len(split.same_text)} with the same text (vector reused), {len(split.embed)} new or edited (embedded), "
+        f"{split.removed} removed")
+    result.stage = "copy unchanged documents"
+    with clock.measure("copy"):
+        result.copied = copy_documents(client, plan, live, target.name, split.copy) if split.copy else 0
+        if not plan.dry_run:
+            kill_points.reached("copied")
+        if split.same_text:
+            vectors = live_vectors(client, live, [d["product_id"] for d in split.same_text])
+            reusable = [d for d in split.same_text if d["product_id"] in vectors]
+            actions = ({"_index": target.name, "_id": d["product_id"], "_source": {**d, "embedding": vectors[d["product_id"]]}}
+                       for d in reusable)
+            if plan.dry_run:
+                plan.note("POST", "/_bulk", summary=f"{len(reusable)} documents with the live vector of their text")
+            else:
+                result.reused_vectors = _bulk(client, actions, chunk_size=options.batch_size, total=len(reusable),
+                                              progress=False, desc="reused vectors")
+            split.embed += [d for d in split.same_text if d["product_id"] not in vectors]
+    return split.embed
 
 
 def _serving_side(client: Any, model: ServedModel, target: _Target, options: DeployOptions, preflight: Preflight,

@@ -7,6 +7,8 @@ variable is unset, :func:`reached` is one dictionary lookup. Phases, in the orde
 client and engine mode (``mr_opensearch.deploy.deploy``)
     ``lock-taken``       the alias lock is held, nothing else written yet
     ``index-created``    the new index exists with ``_meta.complete = false``, no documents
+    ``copied``           an incremental deploy copied the unchanged documents from the live index; nothing
+                         embedded yet (``mr_opensearch.deploy.incremental``)
     ``bulk-middle``      about half of the documents still to send are acknowledged
     ``bulk-done``        every document is acknowledged; no refresh, count check or completion mark yet
     ``marked-complete``  ``_meta.complete = true`` is set; the alias has not moved
@@ -36,7 +38,7 @@ ENV = "MROS_FAULT_KILL_AT"
 PAUSE_ENV = "MROS_FAULT_PAUSE_AT"
 RESUME_FILE_ENV = "MROS_FAULT_RESUME_FILE"
 PAUSE_LIMIT_S = 300.0
-PHASES = ("lock-taken", "index-created", "bulk-middle", "bulk-done", "marked-complete", "alias-moved",
+PHASES = ("lock-taken", "index-created", "copied", "bulk-middle", "bulk-done", "marked-complete", "alias-moved",
           "chunk-upload", "model-deploying")
 
 
