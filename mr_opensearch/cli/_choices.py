@@ -18,6 +18,13 @@ class SearchMode(enum.StrEnum):
     hybrid = "hybrid"
 
 
+class CopyMethod(enum.StrEnum):
+    """``mros deploy --copy`` (:data:`mr_opensearch.deploy.incremental.COPY_METHODS`)."""
+
+    read = "read"
+    reindex = "reindex"
+
+
 class Split(enum.StrEnum):
     """``mros eval --run RUN --split`` (:data:`trainer.splits.SPLITS`)."""
 

@@ -27,12 +27,12 @@ JSON_FIELDS: dict[str, dict[str, str]] = {
         "warnings": "warnings of the preflight (replicas a cluster cannot assign, no boundaries, ...)",
         "gate": "--gate: {judgments, mode, queries, coverage, max_drop, new, live, ndcg_drop, passed, at}; null "
                 "without --gate",
-        "embedded": "documents embedded by mros in this deploy (client mode)",
-        "copied": "documents copied with their vectors from the live index (incremental deploy)",
-        "reused_vectors": "documents sent with the live vector of their unchanged text (another field changed)",
-        "removed": "products of the live index the new catalog no longer has",
+        "embedded": "documents embedded in this deploy (by mros in client mode, by the ingest pipeline in engine "
+                    "mode)",
+        "copied": "documents written with the live index's vector of their unchanged embedding_text (incremental)",
+        "removed": "products of the live index the new catalog no longer has (incremental)",
         "incremental_from": "the live index an incremental deploy reused vectors from; null: a full deploy",
-        "phase_seconds": "wall seconds per phase: compare, copy, embed and index",
+        "phase_seconds": "wall seconds per phase: copy (incremental), embed and index, refresh and complete",
     },
     "search": {
         "alias": "the alias searched", "index": "the index that answered", "mode": "bm25, dense or hybrid",

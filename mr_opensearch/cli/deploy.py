@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from mr_opensearch.cli._choices import SearchMode
+from mr_opensearch.cli._choices import CopyMethod, SearchMode
 from mr_opensearch.cli._cluster import ClusterArgs
 from mr_opensearch.cli._errors import handle_errors
 from mr_opensearch.cli._options import (
@@ -96,7 +96,12 @@ def deploy(
     allow_dimension_change: bool = typer.Option(False, "--allow-dimension-change", help="Deploy a model whose dimension differs from the live index."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print every request the deploy would send; write nothing."),
     full: bool = typer.Option(False, "--full", help="Embed every product even when the live index serves the "
-                              "same model (default: copy the unchanged products with their vectors, embed the rest)."),
+                              "same model (default: an incremental deploy, which gives the new products and those "
+                              "whose embedding_text changed to the encoder and keeps the live vectors of the rest)."),
+    copy: CopyMethod = typer.Option(CopyMethod.read, "--copy", help="Incremental deploy: how the unchanged "
+                                    "products' vectors reach the new index: read (mros reads them from the live "
+                                    "index and writes them) or reindex (the cluster's _reindex; breaks the live "
+                                    "index's vector reads on OpenSearch 3.5.0, see docs/live-catalog.md)."),
     gate: Path | None = typer.Option(None, "--gate", help="Release gate: judged queries (query, product, grade) on "
                                      "which the new index is measured against the live one before the alias "
                                      "moves; a worse one does not go live."),
@@ -153,7 +158,8 @@ def deploy(
                             hybrid=hybrid_values,
                             allow_dimension_change=allow_dimension_change, progress=show_progress(),
                             catalog_path=str(catalog), lock_wait=wait, encode_workers=encode_workers,
-                            allow_shrink=allow_shrink, max_shrink=max_shrink, gate=gate_options, full=full)
+                            allow_shrink=allow_shrink, max_shrink=max_shrink, gate=gate_options, full=full,
+                            copy=copy.value)
     outcome = run_deploy(client, model, products, options, log=info)
     if state.json:
         emit_json(outcome.to_json())
@@ -173,9 +179,10 @@ def deploy(
     if outcome.written:
         result(f"  wrote {outcome.written} documents in {outcome.seconds:.1f} s ({outcome.docs_per_second:.0f} docs/s)")
     if outcome.incremental_from:
-        phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in outcome.phase_seconds.items())
         result(f"  incremental from {outcome.incremental_from}: embedded {outcome.embedded}, copied {outcome.copied}, "
-               f"vector reused {outcome.reused_vectors}, removed {outcome.removed} ({phases})")
+               f"removed {outcome.removed}")
+    if outcome.phase_seconds:
+        result("  phases: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in outcome.phase_seconds.items()))
     result(f"  alias {outcome.alias} -> {outcome.index}"
            + (f" (previous: {outcome.previous_index})" if outcome.previous_index and outcome.previous_index != outcome.index else ""))
     if outcome.model_id:

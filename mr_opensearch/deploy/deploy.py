@@ -35,9 +35,9 @@ acknowledged, marked complete or not, alias moved or not); a rerun finishes it.
 
 Crash safety: a deploy killed at any point (``SIGKILL`` included) converges when rerun. The alias only
 ever points at complete indices, and no other index is written before the move. A rerun that finds the
-index incomplete *resumes* it: refresh, read the ``_id`` s already in it (a scroll without ``_source``),
-and embed and send only the missing documents (the index is per (model, catalog) content, so a document
-present is right). The lock of a killed deploy is taken over (its process is gone, or its heartbeat
+index incomplete *resumes* it: refresh, read the ``_id`` s already in it (a point-in-time read without
+``_source``, :mod:`mr_opensearch.cluster.index_reader`), and embed and send only the missing documents (the
+index is per (model, catalog) content, so a document present is right). The lock of a killed deploy is taken over (its process is gone, or its heartbeat
 expired). The named points where tests kill a deploy are in :mod:`mr_opensearch.deploy.kill_points`.
 
 Every write goes through one :class:`~mr_opensearch.deploy.write_plan.WritePlan`, ML Commons' included:
@@ -64,6 +64,7 @@ from typing import Any
 
 import numpy as np
 
+from mr_opensearch.cluster.index_reader import ids_in_index
 from mr_opensearch.cluster.retry_policy import RetriesExhausted
 from mr_opensearch.cluster.vector_index import catalog_fingerprint
 from mr_opensearch.core.errors import MrosError, UsageError
@@ -72,11 +73,12 @@ from mr_opensearch.core.templates import render
 from mr_opensearch.deploy import engine_check, kill_points
 from mr_opensearch.deploy.alias_lock import AliasLock
 from mr_opensearch.deploy.incremental import (
+    CopyMethod,
+    LiveCopy,
     PhaseClock,
-    copy_documents,
-    live_vectors,
+    reindex_documents,
     reuse_source,
-    split_documents,
+    unchanged_ids,
 )
 from mr_opensearch.deploy.preflight import (
     BLOCKS_ON_ALIAS_MOVE,
@@ -128,6 +130,9 @@ class DeployOptions:
     lock_wait: float = 0.0
     full: bool = False
     """Embed every product even when the live index serves the same model (no incremental copy)."""
+    copy: CopyMethod = "read"
+    """How an incremental deploy copies the live vectors (:mod:`incremental`): ``read`` them and bulk-write
+    them, or let the cluster ``reindex`` the unchanged documents."""
     gate: GateOptions | None = None
     """``--gate``: measure the new index against the live one before the alias moves (:mod:`release_gate`)."""
     max_shrink: float = 0.10
@@ -156,11 +161,9 @@ class DeployResult:
     warnings: list[str] = field(default_factory=list)
     gate: dict[str, Any] | None = None
     embedded: int = 0
-    """Documents embedded by mros in this deploy (client mode)."""
+    """Documents embedded in this deploy (by mros in client mode, by the ingest pipeline in engine mode)."""
     copied: int = 0
-    """Documents copied with their vectors from the live index (an incremental deploy)."""
-    reused_vectors: int = 0
-    """Documents sent with the live index's vector of the same text (another field changed)."""
+    """Documents written with the live index's vector of their unchanged text (an incremental deploy)."""
     removed: int = 0
     """Products of the live index the new catalog no longer has."""
     incremental_from: str | None = None
@@ -261,7 +264,8 @@ def json_vectors(vectors: np.ndarray) -> list[list[float]]:
 
 
 def _bulk(client: Any, actions: Iterator[dict], *, chunk_size: int, total: int, progress: bool, desc: str,
-          result: DeployResult | None = None, after_first: Callable[[list[str]], None] | None = None) -> int:
+          result: DeployResult | None = None, after_first: Callable[[list[str]], None] | None = None,
+          middle_point: str = "bulk-middle") -> int:
     """Index ``actions``; ``result.written`` counts acknowledged documents as they come. ``after_first(ids)``
     runs once the first bulk request's items are all answered (``ids``: the documents it acknowledged),
     before the second request is sent.
@@ -282,7 +286,7 @@ def _bulk(client: Any, actions: Iterator[dict], *, chunk_size: int, total: int, 
                 if result is not None:
                     result.written = written
                 if written == half:
-                    kill_points.reached("bulk-middle")
+                    kill_points.reached(middle_point)
             else:
                 failed += 1
                 first_error = first_error or item
@@ -677,14 +681,6 @@ def check_shrink(client: Any, live: str | None, target: _Target, options: Deploy
     return live
 
 
-def ids_in_index(client: Any, index: str) -> set[str]:
-    """Every ``_id`` in ``index`` (a scroll without ``_source``; refresh first to see the latest writes)."""
-    from opensearchpy import helpers
-
-    query = {"_source": False, "query": {"match_all": {}}}
-    return {hit["_id"] for hit in helpers.scan(client, index=index, query=query, size=5000, scroll="2m")}
-
-
 @dataclass
 class _Serving:
     """Where the index's vectors come from: ML Commons and its two pipelines (engine mode), or the served
@@ -720,49 +716,44 @@ def _build(client: Any, model: ServedModel, target: _Target, options: DeployOpti
             _check_stored(client, model, plan, result, [d for d in every if d["product_id"] not in sent],
                           manifest.vector_path, encode, log)
     clock = PhaseClock()
-    source = reuse_source(client, manifest, preflight.live_index, full=options.full, log=log) if docs else None
-    if source is not None:
-        docs = _reuse_live(client, plan, result, source[0], docs, target, options, clock, log)
+    live = reuse_source(client, manifest, preflight.live_index, full=options.full, log=log) if docs else None
+    if live is not None:
+        with clock.measure("copy"):
+            docs = _copy_live(client, plan, result, live.index, docs, target, options, preflight, log)
     with clock.measure("embed and index"):
         _bulk_load(client, model, target.name, docs, options, preflight, plan, result, encode,
                    manifest.vector_path, log)
-    if preflight.embedding == "client":
-        result.embedded = len(docs)
-    result.written += result.copied + result.reused_vectors
+    result.embedded = len(docs)
+    result.written = result.copied + (0 if plan.dry_run else len(docs))
+    with clock.measure("refresh and complete"):
+        _mark_complete(client, plan, result, len(target.ids), manifest, check_lock)
     result.phase_seconds = clock.seconds
-    _mark_complete(client, plan, result, len(target.ids), manifest, check_lock)
 
 
-def _reuse_live(client: Any, plan: WritePlan, result: DeployResult, live: str, docs: list[dict], target: _Target,
-                options: DeployOptions, clock: PhaseClock, log: Log) -> list[dict]:
-    """An incremental deploy (:mod:`incremental`): the unchanged documents copied from ``live`` by the
-    cluster, those whose embedded text is unchanged sent with the live vector; returns the documents left
-    to embed."""
-    result.stage = "compare with the live index"
-    result.incremental_from = live
-    with clock.measure("compare"):
-        split = split_documents(client, live, docs, target.ids)
-    result.removed = split.removed
-    log(f"deploy: incremental from {live}: {len(split.copy)} unchanged (copied with their vectors), "
-        f"{len(split.same_text)} with the same text (vector reused), {len(split.embed)} new or edited (embedded), "
-        f"{split.removed} removed")
+def _copy_live(client: Any, plan: WritePlan, result: DeployResult, live: str, docs: list[dict], target: _Target,
+               options: DeployOptions, preflight: Preflight, log: Log) -> list[dict]:
+    """An incremental deploy (:mod:`incremental`): the documents whose text the live index holds written
+    with its vectors; returns the new and edited documents, left to embed."""
     result.stage = "copy unchanged documents"
-    with clock.measure("copy"):
-        result.copied = copy_documents(client, plan, live, target.name, split.copy) if split.copy else 0
-        if not plan.dry_run:
-            kill_points.reached("copied")
-        if split.same_text:
-            vectors = live_vectors(client, live, [d["product_id"] for d in split.same_text])
-            reusable = [d for d in split.same_text if d["product_id"] in vectors]
-            actions = ({"_index": target.name, "_id": d["product_id"], "_source": {**d, "embedding": vectors[d["product_id"]]}}
-                       for d in reusable)
-            if plan.dry_run:
-                plan.note("POST", "/_bulk", summary=f"{len(reusable)} documents with the live vector of their text")
-            else:
-                result.reused_vectors = _bulk(client, actions, chunk_size=options.batch_size, total=len(reusable),
-                                              progress=False, desc="reused vectors")
-            split.embed += [d for d in split.same_text if d["product_id"] not in vectors]
-    return split.embed
+    result.incremental_from = live
+    if plan.dry_run:
+        plan.note("COPY", f"/{live}", summary=f"read {live}; documents whose embedding_text is unchanged keep their "
+                  f"vector ({options.copy}), the new and edited ones are embedded")
+        return docs
+    if options.copy == "reindex":
+        same, to_embed, result.removed = unchanged_ids(client, live, docs, target.ids)
+        result.copied = reindex_documents(client, plan, live, target.name, same)
+    else:
+        copy = LiveCopy(client=client, live=live, index=target.name, docs=docs, catalog_ids=target.ids,
+                        engine=preflight.embedding == "engine")
+        _bulk(client, copy.actions(), chunk_size=options.batch_size, total=len(docs), progress=options.progress,
+              desc=f"copying from {live}", middle_point="copy-middle")
+        result.copied, result.removed, to_embed = copy.copied, copy.removed, copy.to_embed
+    result.written = result.copied
+    kill_points.reached("copied")
+    log(f"deploy: incremental from {live}: {result.copied} documents keep their vector, {len(to_embed)} new or "
+        f"edited are embedded, {result.removed} removed")
+    return to_embed
 
 
 def _serving_side(client: Any, model: ServedModel, target: _Target, options: DeployOptions, preflight: Preflight,
@@ -931,7 +922,7 @@ def _missing_documents(client: Any, plan: WritePlan, name: str, docs: list[dict]
     """Resume an incomplete index: the documents of ``docs`` it does not hold yet.
 
     Every document an earlier deploy got acknowledged is in the index (durable in the translog even
-    before a refresh); the refresh makes them visible to the scroll. The index is per (model, catalog)
+    before a refresh); the refresh makes them visible to the read. The index is per (model, catalog)
     content, so a document present is the right one and is not sent again."""
     plan.write("POST", f"/{name}/_refresh", None, lambda: client.indices.refresh(index=name))
     present = ids_in_index(client, name)

@@ -1,21 +1,34 @@
 """Incremental deploys: a new catalog costs what changed, not the whole catalog again (issue #31).
 
-A deploy builds a new index behind the alias as always (atomic move, ``mros rollback`` keeps working), but
-when the live index serves the same model with the same layout (:func:`reuse_source`), the documents of
-the new catalog are split by comparing them with the live index's (:func:`split_documents`: one scroll of
-the live documents' fields, without their vectors):
+A deploy builds a new index behind the alias as always (atomic move, ``mros rollback`` keeps working). When
+the live index serves the same model with the same layout (:func:`reuse_source`), the documents of the new
+catalog are compared with the live index's, by product id and by the exact ``embedding_text``
+(:class:`LiveCopy`, one point-in-time read of the live index, :mod:`mr_opensearch.cluster.index_reader`):
 
-* **unchanged** (every field equal): copied with their vectors by the cluster itself, ``_reindex``
-  restricted to their ids (:func:`copy_documents`), no byte of a vector through mros;
-* **same text** (the embedded text equal, another field changed, e.g. a BM25-only column): the new
-  document with the live vector (``_mget`` of those vectors);
-* **new or edited** (the embedded text differs, or the id is new): embedded, as in a full deploy.
+* a product whose ``embedding_text`` is the live one's keeps the live vector: the new document (its other
+  fields may have changed) is written with the vector read from the live index, and nothing is embedded;
+* a new product, or one whose ``embedding_text`` changed, is embedded, as in a full deploy;
+* a live product the catalog no longer has is left out (``removed``).
 
-Products gone from the catalog are simply not copied. The result equals a full deploy of the new catalog:
-the same ids and fields, and vectors that are the same model's vectors of the same texts. A different
-model, analyzer, dimension, embedding mode or field layout means a full deploy, said in one line; so does
-``--full``. A deploy killed at any point resumes like any other: the incomplete index's missing
-documents are split again and only those are copied or embedded.
+The result equals a full deploy of the new catalog: the same ids and fields, and the same model's vectors
+of the same texts (derived source gives float32 values, which parse back to the same float32: the copy is
+exact at index precision). A different model, embedding mode, analyzer, dimension, space type or field layout
+means a full deploy, said in one line (:func:`why_full`); so does ``--full``. A deploy killed at any point
+resumes like any other: the incomplete index's missing documents are compared again and only those are
+copied or embedded.
+
+Two copy methods (``--copy``):
+
+``read`` (default)
+    the live documents are read with their vectors (PIT + ``search_after``) and bulk-written by mros, with
+    ``pipeline: _none`` in engine mode so the ingest pipeline does not embed them again;
+``reindex``
+    the cluster copies the documents equal in every field itself: ``_reindex`` restricted to their ids,
+    ``dest.pipeline: _none`` (the reference's advice for engine mode; no vector passes through mros). On
+    OpenSearch 3.5.0 with k-NN 3.5.0, ``_reindex`` reads with a scroll, and a scroll breaks the source
+    index's vector reads until the node restarts (:mod:`mr_opensearch.cluster.index_reader`): the live
+    index, which ``mros rollback`` returns to, then fails every request that fetches its vectors. Use it on
+    clusters without that bug.
 """
 
 from __future__ import annotations
@@ -24,100 +37,132 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from mr_opensearch.cluster.index_reader import read_documents
 from mr_opensearch.deploy.write_plan import WritePlan
 from mr_opensearch.search.manifest import Manifest, read_index_manifest
 
-COPY_CHUNK = 10_000
-"""Ids per ``_reindex`` request (a ``terms`` query, below ``index.max_terms_count``; the cluster copies them)."""
+CopyMethod = Literal["read", "reindex"]
+COPY_METHODS: tuple[str, ...] = ("read", "reindex")
+REINDEX_CHUNK = 10_000
+"""Ids per ``_reindex`` request (a ``terms`` query, at most ``index.max_terms_count``, 65,536 by default)."""
 VECTOR_FIELD = "embedding"
 
 
-@dataclass
-class Split:
-    """The documents of a deploy, by what they cost."""
-
-    copy: list[str] = field(default_factory=list)
-    """Ids whose live document is equal in every field: copied by ``_reindex``."""
-    same_text: list[dict[str, Any]] = field(default_factory=list)
-    """Documents whose embedded text is the live one's but another field changed: the live vector reused."""
-    embed: list[dict[str, Any]] = field(default_factory=list)
-    """New or edited documents: embedded."""
-    removed: int = 0
-    """Live products the new catalog no longer has (not copied)."""
-
-
 def reuse_source(client: Any, manifest: Manifest, live: str | None, *, full: bool,
-                 log: Callable[[str], None]) -> tuple[str, Manifest] | None:
-    """The live index whose vectors the deploy of ``manifest``'s index may reuse, or None (a full deploy,
-    and the one line that says why)."""
+                 log: Callable[[str], None]) -> Manifest | None:
+    """The manifest of the live index whose vectors the deploy of ``manifest``'s index may reuse, or None (a
+    full deploy; the one line that says why is logged)."""
+    if live is None or live == manifest.index:
+        return None
     if full:
         log("deploy: --full: every product is embedded")
         return None
-    if live is None or live == manifest.index:
-        return None
     found = read_index_manifest(client, live)
-    reason = _why_not(found, manifest)
+    reason = why_full(found, manifest)
     if reason:
         log(f"deploy: a full deploy: the live index {live} {reason}")
         return None
-    return live, found  # type: ignore[return-value]
+    return found
 
 
-def _why_not(live: Manifest | None, new: Manifest) -> str | None:
+def why_full(live: Manifest | None, new: Manifest) -> str | None:
+    """Why the vectors of the index ``live`` cannot serve the index ``new`` (None: they can)."""
     if live is None:
         return "was not made by mros"
     if not live.complete:
         return "is incomplete"
     checks = [
-        (live.embedding != "client" or new.embedding != "client", "is embedded in the engine (incremental deploys "
-                                                                  "copy client-mode vectors)"),
-        (live.model_sha256 != new.model_sha256 or (live.onnx_sha256 and live.onnx_sha256 != new.onnx_sha256),
+        (live.embedding != new.embedding, f"is embedded in {live.embedding} mode, this deploy in {new.embedding} mode"),
+        (live.model_sha256 != new.model_sha256 or bool(live.onnx_sha256 and live.onnx_sha256 != new.onnx_sha256),
          "serves another model"),
-        (live.dimension != new.dimension, "holds vectors of another dimension"),
-        (live.space_type != new.space_type, "uses another space type"),
+        (live.dimension != new.dimension, f"holds {live.dimension}-d vectors, the model makes {new.dimension}-d"),
+        (live.space_type != new.space_type, f"uses space type {live.space_type}, not {new.space_type}"),
         (live.text_analyzer != new.text_analyzer, f"analyses text with {live.text_analyzer}, not {new.text_analyzer}"),
         (list(live.text_fields) != list(new.text_fields), "has other text fields"),
         (list(live.embedding_fields) != list(new.embedding_fields), "embeds other fields"),
-        (getattr(live, "vector_layout", "knn_vector") != getattr(new, "vector_layout", "knn_vector"),
-         "has another vector layout"),
+        (live.vector_layout != new.vector_layout, f"stores vectors as {live.vector_layout}, not {new.vector_layout}"),
+        (new.vector_layout == "semantic", "uses a semantic field, whose processor embeds every document written "
+                                          "to a new index"),
     ]
     return next((why for failed, why in checks if failed), None)
 
 
-def split_documents(client: Any, live: str, docs: Sequence[dict[str, Any]], catalog_ids: Sequence[str]) -> Split:
-    """``docs`` split against the live index's documents (:class:`Split`); reads only."""
-    from opensearchpy import helpers
+@dataclass
+class LiveCopy:
+    """The documents of a deploy compared with the live index's: :meth:`actions` yields the bulk actions of
+    the documents that keep their live vector (read with it from ``live``) and counts as it goes; after it,
+    :attr:`to_embed` holds the new and edited documents.
 
-    fields = sorted({name for doc in docs for name in doc} | {"product_id", "title", "embedding_text"})
-    query = {"_source": fields, "query": {"match_all": {}}}
-    present = {hit["_id"]: hit.get("_source") or {} for hit in
-               helpers.scan(client, index=live, query=query, size=5000, scroll="2m")}
-    split = Split(removed=len(set(present) - set(catalog_ids)))
-    for doc in docs:
-        old = present.get(doc["product_id"])
-        if old is None or old.get("embedding_text") != doc["embedding_text"]:
-            split.embed.append(doc)
-        elif all(old.get(name) == value for name, value in doc.items()) and set(old) <= set(doc):
-            split.copy.append(doc["product_id"])
-        else:
-            split.same_text.append(doc)
-    return split
+    ``docs``: the documents the new index still needs (all of the catalog, or those a resumed index lacks);
+    ``catalog_ids``: every product of the new catalog (to count the live ones it removes);
+    ``engine``: copies are written with ``pipeline: _none`` (the ingest pipeline would embed them again)."""
+
+    client: Any = field(repr=False)
+    live: str
+    index: str
+    docs: Sequence[dict[str, Any]]
+    catalog_ids: Sequence[str]
+    engine: bool = False
+    copied: int = 0
+    """Documents written with the live vector of their text."""
+    removed: int = 0
+    """Live products the new catalog no longer has."""
+    to_embed: list[dict[str, Any]] = field(default_factory=list)
+
+    def actions(self) -> Iterator[dict[str, Any]]:
+        wanted = {d["product_id"]: d for d in self.docs}
+        catalog = set(self.catalog_ids)
+        for hit in read_documents(self.client, self.live, source=True):
+            pid = hit["_id"]
+            if pid not in catalog:
+                self.removed += 1
+                continue
+            doc = wanted.get(pid)
+            old = hit.get("_source") or {}
+            vector = old.get(VECTOR_FIELD)
+            if doc is None or vector is None or old.get("embedding_text") != doc["embedding_text"]:
+                continue
+            del wanted[pid]
+            self.copied += 1
+            action = {"_index": self.index, "_id": pid, "_source": {**doc, VECTOR_FIELD: vector}}
+            if self.engine:
+                action["pipeline"] = "_none"
+            yield action
+        self.to_embed = list(wanted.values())
 
 
-def copy_documents(client: Any, plan: WritePlan, live: str, index: str, ids: Sequence[str],
-                   chunk: int = COPY_CHUNK) -> int:
-    """The live documents ``ids`` copied with their vectors into ``index`` by the cluster (``_reindex``,
-    waiting for each chunk); returns how many the cluster wrote."""
+def unchanged_ids(client: Any, live: str, docs: Sequence[dict[str, Any]],
+                  catalog_ids: Sequence[str]) -> tuple[list[str], list[dict[str, Any]], int]:
+    """For ``--copy reindex``: the ids of ``docs`` whose live document is equal in every field (the cluster
+    copies those), the documents to embed, and the number of live products the catalog removes. Reads the
+    live documents without their vectors."""
+    wanted = {d["product_id"]: d for d in docs}
+    catalog = set(catalog_ids)
+    fields = sorted({name for doc in docs for name in doc})
+    same: list[str] = []
+    removed = 0
+    for hit in read_documents(client, live, source=fields or False):
+        pid = hit["_id"]
+        if pid not in catalog:
+            removed += 1
+        elif pid in wanted and (hit.get("_source") or {}) == wanted[pid]:
+            same.append(pid)
+            del wanted[pid]
+    return same, list(wanted.values()), removed
+
+
+def reindex_documents(client: Any, plan: WritePlan, live: str, index: str, ids: Sequence[str],
+                      chunk: int = REINDEX_CHUNK) -> int:
+    """The live documents ``ids`` copied with their vectors into ``index`` by the cluster (``_reindex``
+    restricted to their ids, ``dest.pipeline: _none``, waiting for each chunk); returns how many it wrote."""
     copied = 0
     for start in range(0, len(ids), chunk):
         part = list(ids[start : start + chunk])
-        # ``terms`` on the keyword product_id (= ``_id``): on 3.5 a top-level ``ids`` query fails under the
-        # scroll that _reindex reads with ("all shards failed", no cause logged)
         body = {"source": {"index": live, "query": {"terms": {"product_id": part}}, "size": 1000},
-                "dest": {"index": index}}
-        answer = plan.write("POST", "/_reindex", None,
+                "dest": {"index": index, "pipeline": "_none"}}
+        answer = plan.write("POST", "/_reindex", body,
                             lambda body=body: client.reindex(body=body, refresh=False, wait_for_completion=True,
                                                              request_timeout=600),
                             summary=f"copy {len(part)} unchanged documents with their vectors from {live}")
@@ -126,20 +171,8 @@ def copy_documents(client: Any, plan: WritePlan, live: str, index: str, ids: Seq
     return copied
 
 
-def live_vectors(client: Any, live: str, ids: Sequence[str], chunk: int = 1000) -> dict[str, list[float]]:
-    """The vectors of ``ids`` in the live index (``_mget`` of the vector field only)."""
-    found: dict[str, list[float]] = {}
-    for start in range(0, len(ids), chunk):
-        answer = client.mget(index=live, body={"ids": list(ids[start : start + chunk])},
-                             params={"_source_includes": VECTOR_FIELD})
-        for doc in answer.get("docs", []):
-            if doc.get("found"):
-                found[doc["_id"]] = doc["_source"][VECTOR_FIELD]
-    return found
-
-
 class PhaseClock:
-    """Wall seconds per phase of a deploy (``compare``, ``copy``, ``embed and index``, ...)."""
+    """Wall seconds per phase of a deploy (``copy``, ``embed and index``, ``refresh``, ...)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}

@@ -65,18 +65,26 @@ def test_an_incremental_deploy_embeds_only_what_changed_and_equals_a_full_deploy
     assert sorted(embedded) == sorted([*edited.values(), *(title for _, title in added)])
     assert outcome.embedded == 15 and outcome.copied == 135 and outcome.removed == 5
     assert outcome.incremental_from == first_index
-    assert set(outcome.phase_seconds) >= {"compare", "copy", "embed and index"}
+    assert set(outcome.phase_seconds) == {"copy", "embed and index", "refresh and complete"}
+    # the live index was read with its vectors and still serves them (no scroll: see cluster/index_reader.py)
+    assert len(client.get(index=first_index, id=rows[30][0])["_source"]["embedding"]) == model.dimension
     assert list(client.indices.get_alias(name=ALIAS)) == [outcome.index]
 
     full = deploy(client, model, read_catalog(changed), DeployOptions(alias=FULL_ALIAS, embedding="client", full=True),
                   log=lambda _: None)
     assert full.incremental_from is None and full.embedded == len(kept) + len(added)
     incremental_docs, full_docs = _documents(client, outcome.index), _documents(client, full.index)
+    live_docs = _documents(client, first_index)
     assert set(incremental_docs) == set(full_docs) == {pid for pid, _ in kept + added}
     for pid, doc in full_docs.items():
         other = incremental_docs[pid]
         assert {k: v for k, v in other.items() if k != "embedding"} == {k: v for k, v in doc.items() if k != "embedding"}
-        assert np.allclose(other["embedding"], doc["embedding"], atol=1e-6), pid
+        if pid in live_docs and pid not in edited:  # copied: the live vector, exactly (float32 both ways)
+            assert np.array_equal(np.float32(other["embedding"]), np.float32(live_docs[pid]["embedding"])), pid
+        # a fresh embedding of the same text: equal up to the int8 encoder's batch-to-batch variation (dynamic
+        # quantization scales activations per batch), far below any ranking difference
+        a, b = np.asarray(other["embedding"]), np.asarray(doc["embedding"])
+        assert np.abs(a - b).max() < 2e-4 and a @ b / np.linalg.norm(a) / np.linalg.norm(b) > 0.99999, pid
 
     back = CliRunner().invoke(app, ["--no-progress", "rollback", "--alias", ALIAS, "--url", opensearch_url, "--json"])
     assert back.exit_code == 0, back.output

@@ -518,8 +518,9 @@ def test_help_lists_the_choices(path: tuple[str, ...], listed: str):
 
 
 def test_the_enums_agree_with_the_modules_that_use_them():
-    from mr_opensearch.cli._choices import EngagementSplit, Package, SearchMode, Signal, Split
+    from mr_opensearch.cli._choices import CopyMethod, EngagementSplit, Package, SearchMode, Signal, Split
     from mr_opensearch.cli.deploy import Embedding
+    from mr_opensearch.deploy.incremental import COPY_METHODS
     from mr_opensearch.job.config import DeployConfig
     from mr_opensearch.search.queries import MODES
     from trainer.config import ExportConfig
@@ -527,6 +528,7 @@ def test_the_enums_agree_with_the_modules_that_use_them():
     from trainer.splits import SPLITS
 
     assert tuple(SearchMode) == MODES
+    assert tuple(CopyMethod) == COPY_METHODS
     assert tuple(Split) == SPLITS and tuple(EngagementSplit) == ("all", *SPLITS)
     assert tuple(Package) == typing.get_args(ExportConfig.model_fields["package"].annotation)
     assert tuple(Embedding) == typing.get_args(DeployConfig.model_fields["embedding"].annotation)
