@@ -31,6 +31,10 @@ JSON_FIELDS: dict[str, dict[str, str]] = {
                     "mode)",
         "copied": "documents written with the live index's vector of their unchanged embedding_text (incremental)",
         "removed": "products of the live index the new catalog no longer has (incremental)",
+        "unchanged": "--in-place: products whose live document already equals the catalog's (not written)",
+        "fields_updated": "--in-place: products whose embedding_text is unchanged but another field changed "
+                          "(upserted with the live vector)",
+        "in_place": "true: the live index was updated in place (--in-place), no new index",
         "incremental_from": "the live index an incremental deploy reused vectors from; null: a full deploy",
         "phase_seconds": "wall seconds per phase: copy (incremental), embed and index, refresh and complete",
     },
@@ -48,7 +52,10 @@ JSON_FIELDS: dict[str, dict[str, str]] = {
         "alias": "the alias", "cluster": "cluster name", "cluster_health": "green, yellow or red",
         "live": "indices the alias points at",
         "indices": "[{index, live, complete, health, documents, expected_documents, embedding, model_sha256, "
-                   "onnx_sha256, model_id, run, previous_index, created_at, completed_at, manifest}]",
+                   "onnx_sha256, model_id, run, previous_index, created_at, completed_at, updating, updates, "
+                   "manifest}]; updating: an in-place update under way {catalog_sha256, catalog, started_at} or "
+                   "null; updates: the in-place updates applied, oldest first [{at, catalog_sha256, catalog, "
+                   "embedded, fields_updated, deleted, seconds}]",
         "foreign_live_indices": "indices the alias points at that mros did not make",
         "lock": "the alias lock when held: {holder, command, ...}",
         "incomplete": "incomplete indices no alias points at (`mros prune` removes them)",

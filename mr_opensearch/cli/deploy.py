@@ -98,6 +98,9 @@ def deploy(
     full: bool = typer.Option(False, "--full", help="Embed every product even when the live index serves the "
                               "same model (default: an incremental deploy, which gives the new products and those "
                               "whose embedding_text changed to the encoder and keeps the live vectors of the rest)."),
+    in_place: bool = typer.Option(False, "--in-place", help="Apply the catalog's difference to the live index "
+                                  "itself (upserts and deletes by id; no new index, so no rollback of this change). "
+                                  "Refused when the live index's model or layout differs."),
     copy: CopyMethod = typer.Option(CopyMethod.read, "--copy", help="Incremental deploy: how the unchanged "
                                     "products' vectors reach the new index: read (mros reads them from the live "
                                     "index and writes them) or reindex (the cluster's _reindex; breaks the live "
@@ -136,6 +139,9 @@ def deploy(
     from mr_opensearch.search.served_model import load_run
 
     check_index_name(alias)  # a usage error, before any file is read
+    if in_place and (full or gate is not None or keep is not None):
+        raise UsageError("--in-place updates the live index itself: it takes no --full, --gate or --keep",
+                         "leave those out, or deploy a new index without --in-place")
     check_text_analyzer(text_analyzer)
     model = load_run(run)
     products = read_catalog(catalog, text_fields=tuple(text_field))
@@ -160,7 +166,12 @@ def deploy(
                             catalog_path=str(catalog), lock_wait=wait, encode_workers=encode_workers,
                             allow_shrink=allow_shrink, max_shrink=max_shrink, gate=gate_options, full=full,
                             copy=copy.value)
-    outcome = run_deploy(client, model, products, options, log=info)
+    if in_place:
+        from mr_opensearch.deploy.in_place import update_in_place
+
+        outcome = update_in_place(client, model, products, options, log=info)
+    else:
+        outcome = run_deploy(client, model, products, options, log=info)
     if state.json:
         emit_json(outcome.to_json())
         return
@@ -178,6 +189,9 @@ def deploy(
     result(f"{outcome.action}: {outcome.index} ({outcome.documents} documents, {outcome.embedding} embedding)")
     if outcome.written:
         result(f"  wrote {outcome.written} documents in {outcome.seconds:.1f} s ({outcome.docs_per_second:.0f} docs/s)")
+    if outcome.in_place and outcome.action != "nothing to do":
+        result(f"  in place: embedded {outcome.embedded}, fields updated {outcome.fields_updated}, deleted "
+               f"{outcome.removed}, unchanged {outcome.unchanged}")
     if outcome.incremental_from:
         result(f"  incremental from {outcome.incremental_from}: embedded {outcome.embedded}, copied {outcome.copied}, "
                f"removed {outcome.removed}")

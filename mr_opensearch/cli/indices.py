@@ -92,6 +92,14 @@ def status(
         result(f" {mark} {row['index']:<48} {state_text:<10} {row['documents']:>8}/{row['expected_documents']} docs  "
                f"{row['embedding']:<6} model {row['model_sha256'][:12]}  {row['health']:<6} "
                f"{row['completed_at'] or row['created_at']}")
+        if row["updating"]:
+            result(f"     an in-place update to catalog {row['updating']['catalog_sha256'][:12]} is under way (since "
+                   f"{row['updating']['started_at']}); if no deploy runs, rerun it: it applies what is still different")
+        for update in row["updates"][-5:]:
+            result(f"     updated in place {update['at']}: embedded {update['embedded']}, fields updated "
+                   f"{update['fields_updated']}, deleted {update['deleted']} ({update['seconds']:.1f} s)")
+        if len(row["updates"]) > 5:
+            result(f"     ... {len(row['updates']) - 5} earlier in-place updates (--json lists them all)")
     for name in report["foreign_live_indices"]:
         result(f"   {name}: live but not made by mros")
     if report["incomplete"]:

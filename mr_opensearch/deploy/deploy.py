@@ -166,6 +166,13 @@ class DeployResult:
     """Documents written with the live index's vector of their unchanged text (an incremental deploy)."""
     removed: int = 0
     """Products of the live index the new catalog no longer has."""
+    unchanged: int = 0
+    """``--in-place``: products whose live document already equals the catalog's (not written)."""
+    fields_updated: int = 0
+    """``--in-place``: products whose ``embedding_text`` is unchanged but another field changed (upserted with
+    the live vector)."""
+    in_place: bool = False
+    """The live index was updated in place (``--in-place``), no new index."""
     incremental_from: str | None = None
     """The live index whose vectors an incremental deploy reused (None: a full deploy)."""
     phase_seconds: dict[str, float] = field(default_factory=dict)
@@ -219,7 +226,7 @@ def encode_workers(options: DeployOptions) -> int:
     return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
-def _encoded_batches(docs: list[dict], encode: Callable[[list[str]], np.ndarray], batch: int,
+def encoded_batches(docs: list[dict], encode: Callable[[list[str]], np.ndarray], batch: int,
                      timer: dict[str, float], workers: int = 1) -> Iterator[tuple[list[dict], np.ndarray]]:
     """Batches with their vectors, in order, embedded by ``workers`` background threads a few batches
     ahead of the bulk load (onnxruntime releases the GIL, so two workers with one intra-op thread each
@@ -263,7 +270,7 @@ def json_vectors(vectors: np.ndarray) -> list[list[float]]:
     return np.round(vectors.astype(np.float64), 7).tolist()
 
 
-def _bulk(client: Any, actions: Iterator[dict], *, chunk_size: int, total: int, progress: bool, desc: str,
+def bulk_index(client: Any, actions: Iterator[dict], *, chunk_size: int, total: int, progress: bool, desc: str,
           result: DeployResult | None = None, after_first: Callable[[list[str]], None] | None = None,
           middle_point: str = "bulk-middle") -> int:
     """Index ``actions``; ``result.written`` counts acknowledged documents as they come. ``after_first(ids)``
@@ -469,13 +476,13 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
     for warning in preflight.warnings:
         log(f"warning: {warning}")
     log(f"embedding: {preflight.embedding} ({preflight.embedding_reason})")
-    target = _target(model, catalog, options)
+    target = deploy_target(model, catalog, options)
     if options.gate is not None:
         check_gate_judgments(options.gate, target.ids)  # before anything is written
     if options.dry_run:
         check_shrink(client, preflight.live_index, target, options)
         return _deploy_locked(client, model, target, options, preflight, None, started, log, encode)
-    _existing_index(client, model, options, target.name, preflight.embedding)  # its refusals write nothing
+    _existing_index(client, model, options, target, preflight.embedding)  # its refusals write nothing
     checked_shrink = check_shrink(client, preflight.live_index, target, options)
     lock = AliasLock(client, alias, command="deploy", log=log).acquire(options.lock_wait)
     try:
@@ -491,7 +498,7 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
 
 
 @dataclass
-class _Target:
+class DeployTarget:
     """The index a (model, catalog) maps to and the documents it gets."""
 
     name: str
@@ -504,7 +511,7 @@ class _Target:
     catalog_sha: str
 
 
-def _target(model: ServedModel, catalog: Any, options: DeployOptions) -> _Target:
+def deploy_target(model: ServedModel, catalog: Any, options: DeployOptions) -> DeployTarget:
     """The deploy's index (named by the model's and the catalog's content) and its documents."""
     text_fields = ["title", *[f for f in options.text_fields if f != "title"]]
     embedding_fields = list(options.embedding_fields or ("title",))
@@ -516,21 +523,27 @@ def _target(model: ServedModel, catalog: Any, options: DeployOptions) -> _Target
             raise MrosError(f"text field {name!r} clashes with a field mros writes", "rename that column", exit_code=2)
     content = [t + "\x1d" + "\x1d".join(extra[n][i] for n in extra) for i, t in enumerate(texts)] if extra else texts
     catalog_sha = catalog_fingerprint(ids, content)
-    return _Target(name=index_name(options.alias, model.sha256, catalog_sha, options.text_analyzer), ids=ids, titles=titles, texts=texts,
+    return DeployTarget(name=index_name(options.alias, model.sha256, catalog_sha, options.text_analyzer), ids=ids, titles=titles, texts=texts,
                    extra=extra, text_fields=text_fields, embedding_fields=embedding_fields, catalog_sha=catalog_sha)
 
 
-def _existing_index(client: Any, model: ServedModel, options: DeployOptions, name: str,
+def _existing_index(client: Any, model: ServedModel, options: DeployOptions, target: DeployTarget,
                     embedding: str) -> Manifest | None:
     """The manifest of the deploy's index when it exists, read only. Refuses an index of that name mros did
     not make or of another dimension, an incomplete one begun in the other ``embedding`` mode (its mapping
     and pipelines are that mode's: a ``semantic`` field takes no vectors, an ingest pipeline would overwrite
     mros's), and a block on it (a resume writes to it) or on an index ``--keep`` would delete. Run before the
     alias lock is taken, so such a refusal writes nothing at all, and again under it."""
+    name, catalog_sha = target.name, target.catalog_sha
     exists = client.indices.exists(index=name)
     existing = read_index_manifest(client, name) if exists else None
     if exists and existing is None:
         raise MrosError(f"index {name} exists but was not created by mros", f"delete or rename it (`DELETE /{name}`)")
+    if existing is not None and existing.updates and existing.catalog_sha256 != catalog_sha:
+        raise MrosError(f"index {name} was built from this catalog but has since been updated in place to another "
+                        f"one (catalog {existing.catalog_sha256[:12]}); this deploy would take it as it is",
+                        f"deploy this catalog with {{in_place}}, or delete the index first (`DELETE /{name}`)",
+                        parameters="in_place")
     if existing is not None and existing.dimension != model.dimension:
         raise MrosError(f"index {name} holds {existing.dimension}-d vectors, the model makes {model.dimension}-d",
                         f"delete it (`DELETE /{name}`) and rerun")
@@ -547,7 +560,7 @@ def _existing_index(client: Any, model: ServedModel, options: DeployOptions, nam
     return existing
 
 
-def _deploy_locked(client: Any, model: ServedModel, target: _Target, options: DeployOptions, preflight: Preflight,
+def _deploy_locked(client: Any, model: ServedModel, target: DeployTarget, options: DeployOptions, preflight: Preflight,
                    lock: AliasLock | None, started: float, log: Log,
                    encode: Callable[[list[str]], np.ndarray]) -> DeployResult:
     """The deploy's reads and writes, under the alias lock (``lock`` is None only for a dry run).
@@ -555,7 +568,7 @@ def _deploy_locked(client: Any, model: ServedModel, target: _Target, options: De
     The result is made before the first write and each step sets its ``stage``; when the cluster stops
     answering, :func:`_stopped` tells from it where the deploy stopped and what is done."""
     check_lock = lock.ensure_held if lock is not None else (lambda: None)
-    existing = _existing_index(client, model, options, target.name, preflight.embedding)
+    existing = _existing_index(client, model, options, target, preflight.embedding)
     hybrid = hybrid_settings(model, options.hybrid, preflight)
     plan = WritePlan(options.dry_run)
     result = DeployResult(index=target.name, alias=options.alias, embedding=preflight.embedding,
@@ -665,7 +678,7 @@ def _point_alias(client: Any, plan: WritePlan, result: DeployResult, preflight: 
     move_alias(client, plan, result.alias, result.index, preflight.alias_indices)
 
 
-def check_shrink(client: Any, live: str | None, target: _Target, options: DeployOptions) -> str | None:
+def check_shrink(client: Any, live: str | None, target: DeployTarget, options: DeployOptions) -> str | None:
     """Refuse a catalog that leaves out more than ``options.max_shrink`` of the live index's products
     (unless ``options.allow_shrink``); returns the live index checked. Reads only."""
     if live is None or live == target.name or options.allow_shrink:
@@ -693,7 +706,7 @@ class _Serving:
     vector_layout: VectorLayout = "knn_vector"
 
 
-def _build(client: Any, model: ServedModel, target: _Target, options: DeployOptions, preflight: Preflight,
+def _build(client: Any, model: ServedModel, target: DeployTarget, options: DeployOptions, preflight: Preflight,
            plan: WritePlan, result: DeployResult, *, existing: Manifest | None, hybrid: dict[str, Any], log: Log,
            encode: Callable[[list[str]], np.ndarray], check_lock: Callable[[], None]) -> None:
     """The index of ``target`` made complete: created with its mapping (or, when ``existing``, resumed),
@@ -706,7 +719,7 @@ def _build(client: Any, model: ServedModel, target: _Target, options: DeployOpti
     else:
         result.action = "resumed"
     result.model_id = serving.model_id
-    docs = list(_documents(target))
+    docs = list(target_documents(target))
     if existing is not None:
         result.stage = "resume"
         every = docs
@@ -730,7 +743,7 @@ def _build(client: Any, model: ServedModel, target: _Target, options: DeployOpti
     result.phase_seconds = clock.seconds
 
 
-def _copy_live(client: Any, plan: WritePlan, result: DeployResult, live: str, docs: list[dict], target: _Target,
+def _copy_live(client: Any, plan: WritePlan, result: DeployResult, live: str, docs: list[dict], target: DeployTarget,
                options: DeployOptions, preflight: Preflight, log: Log) -> list[dict]:
     """An incremental deploy (:mod:`incremental`): the documents whose text the live index holds written
     with its vectors; returns the new and edited documents, left to embed."""
@@ -746,7 +759,7 @@ def _copy_live(client: Any, plan: WritePlan, result: DeployResult, live: str, do
     else:
         copy = LiveCopy(client=client, live=live, index=target.name, docs=docs, catalog_ids=target.ids,
                         engine=preflight.embedding == "engine")
-        _bulk(client, copy.actions(), chunk_size=options.batch_size, total=len(docs), progress=options.progress,
+        bulk_index(client, copy.actions(), chunk_size=options.batch_size, total=len(docs), progress=options.progress,
               desc=f"copying from {live}", middle_point="copy-middle")
         result.copied, result.removed, to_embed = copy.copied, copy.removed, copy.to_embed
     result.written = result.copied
@@ -756,7 +769,7 @@ def _copy_live(client: Any, plan: WritePlan, result: DeployResult, live: str, do
     return to_embed
 
 
-def _serving_side(client: Any, model: ServedModel, target: _Target, options: DeployOptions, preflight: Preflight,
+def _serving_side(client: Any, model: ServedModel, target: DeployTarget, options: DeployOptions, preflight: Preflight,
                   plan: WritePlan, result: DeployResult, hybrid: dict[str, Any], log: Log, *,
                   existing: Manifest | None, encode: Callable[[list[str]], np.ndarray]) -> _Serving:
     """Engine mode: the ML Commons wiring (:func:`_engine_side`); client mode: the served model copied to
@@ -772,7 +785,7 @@ def _serving_side(client: Any, model: ServedModel, target: _Target, options: Dep
 
 
 def _engine_side(client: Any, model: ServedModel, options: DeployOptions, preflight: Preflight, plan: WritePlan,
-                 result: DeployResult, target: _Target, hybrid: dict[str, Any], log: Log, *,
+                 result: DeployResult, target: DeployTarget, hybrid: dict[str, Any], log: Log, *,
                  existing: Manifest | None, encode: Callable[[list[str]], np.ndarray]) -> _Serving:
     """Engine mode: the model registered (or found by hash; on 3.1+ with ``additional_config.space_type``) and
     deployed, the predict self-check (:func:`engine_check.check_predict`, before anything is written for the
@@ -843,7 +856,7 @@ def _vector_layout(client: Any, model: ServedModel, model_id: str, preflight: Pr
     return "semantic"
 
 
-def _manifest(model: ServedModel, target: _Target, options: DeployOptions, preflight: Preflight, serving: _Serving,
+def _manifest(model: ServedModel, target: DeployTarget, options: DeployOptions, preflight: Preflight, serving: _Serving,
               hybrid: dict[str, Any]) -> Manifest:
     """The index's manifest (its ``_meta``), not complete yet."""
     previous = preflight.live_index if preflight.live_index != target.name else None
@@ -859,7 +872,7 @@ def _manifest(model: ServedModel, target: _Target, options: DeployOptions, prefl
                     documents=len(target.ids), vector_layout=serving.vector_layout)
 
 
-def _mapping(model: ServedModel, target: _Target, options: DeployOptions, preflight: Preflight, serving: _Serving,
+def _mapping(model: ServedModel, target: DeployTarget, options: DeployOptions, preflight: Preflight, serving: _Serving,
              manifest: Manifest) -> dict[str, Any]:
     """The body that creates the index: ``mappings/product-index`` rendered (``product-index-semantic`` for the
     ``semantic`` layout, without ``dense_embedding_config`` before OpenSearch 3.2), plus the extra text fields."""
@@ -909,7 +922,7 @@ def _create_index(client: Any, name: str, body: dict[str, Any], manifest: Manife
                             "another deploy of the same run and catalog may be running; wait for it, then rerun") from None
 
 
-def _documents(target: _Target) -> Iterator[dict]:
+def target_documents(target: DeployTarget) -> Iterator[dict]:
     for i, pid in enumerate(target.ids):
         doc = {"product_id": pid, "title": target.titles[i], "embedding_text": target.texts[i]}
         for name, values in target.extra.items():
@@ -959,14 +972,14 @@ def _bulk_load(client: Any, model: ServedModel, name: str, docs: list[dict], opt
                           log)
             result.stage = "index documents"
 
-        result.written = _bulk(client, actions, chunk_size=options.batch_size, total=len(docs),
+        result.written = bulk_index(client, actions, chunk_size=options.batch_size, total=len(docs),
                                progress=options.progress, desc=f"indexing {name}", result=result,
                                after_first=first_request)
     else:
         timer = {"encode": 0.0}
 
         def actions() -> Iterator[dict]:
-            for chunk, vectors in _encoded_batches(docs, encode, options.batch_size, timer,
+            for chunk, vectors in encoded_batches(docs, encode, options.batch_size, timer,
                                                      encode_workers(options)):
                 if vectors.ndim != 2 or vectors.shape[1] != model.dimension:
                     raise MrosError(f"the encoder returned vectors of shape {vectors.shape}, the index holds "
@@ -974,7 +987,7 @@ def _bulk_load(client: Any, model: ServedModel, name: str, docs: list[dict], opt
                 for doc, vec in zip(chunk, json_vectors(vectors), strict=True):
                     yield {"_index": name, "_id": doc["product_id"], "_source": {**doc, "embedding": vec}}
 
-        result.written = _bulk(client, actions(), chunk_size=options.batch_size, total=len(docs),
+        result.written = bulk_index(client, actions(), chunk_size=options.batch_size, total=len(docs),
                                progress=options.progress, desc=f"indexing {name}", result=result)
         result.encode_seconds = timer["encode"]
     if not plan.dry_run:

@@ -110,7 +110,7 @@ def status(client: Any, alias: str) -> dict[str, Any]:
                      "model_sha256": manifest.model_sha256, "onnx_sha256": manifest.onnx_sha256,
                      "model_id": manifest.model_id, "run": manifest.run, "previous_index": manifest.previous_index,
                      "created_at": manifest.created_at, "completed_at": manifest.completed_at,
-                     "manifest": manifest.to_meta()})
+                     "updating": manifest.updating, "updates": manifest.updates, "manifest": manifest.to_meta()})
     foreign = sorted(live - {r["index"] for r in rows})
     lock = read_lock(client, alias) if client.indices.exists(index=LOCK_INDEX) else None
     return {"alias": alias, "cluster_health": health.get("status"), "cluster": health.get("cluster_name"),

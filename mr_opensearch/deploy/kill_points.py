@@ -7,12 +7,17 @@ variable is unset, :func:`reached` is one dictionary lookup. Phases, in the orde
 client and engine mode (``mr_opensearch.deploy.deploy``)
     ``lock-taken``       the alias lock is held, nothing else written yet
     ``index-created``    the new index exists with ``_meta.complete = false``, no documents
-    ``copied``           an incremental deploy copied the unchanged documents from the live index; nothing
+    ``copy-middle``      an incremental deploy wrote about half of the documents that keep their live vector
+    ``copied``           an incremental deploy wrote every document that keeps its live vector; nothing
                          embedded yet (``mr_opensearch.deploy.incremental``)
     ``bulk-middle``      about half of the documents still to send are acknowledged
     ``bulk-done``        every document is acknowledged; no refresh, count check or completion mark yet
     ``marked-complete``  ``_meta.complete = true`` is set; the alias has not moved
     ``alias-moved``      the alias is on the new index; pruning and the lock release are still to come
+``--in-place`` (``mr_opensearch.deploy.in_place``)
+    ``in-place-started`` the manifest records the update under way; nothing of the difference written yet
+    ``in-place-middle``  about half of the difference (upserts and deletes) is acknowledged
+    ``in-place-written`` the whole difference is acknowledged; no refresh, count check or manifest update yet
 engine mode only (``mr_opensearch.deploy.ml_commons``)
     ``chunk-upload``     ``_register_meta`` answered (a REGISTERING model exists), no chunk uploaded yet
     ``model-deploying``  ``_deploy`` answered; its task is being polled
@@ -38,8 +43,8 @@ ENV = "MROS_FAULT_KILL_AT"
 PAUSE_ENV = "MROS_FAULT_PAUSE_AT"
 RESUME_FILE_ENV = "MROS_FAULT_RESUME_FILE"
 PAUSE_LIMIT_S = 300.0
-PHASES = ("lock-taken", "index-created", "copied", "bulk-middle", "bulk-done", "marked-complete", "alias-moved",
-          "chunk-upload", "model-deploying")
+PHASES = ("lock-taken", "index-created", "copy-middle", "copied", "bulk-middle", "bulk-done", "marked-complete",
+          "alias-moved", "in-place-started", "in-place-middle", "in-place-written", "chunk-upload", "model-deploying")
 
 
 def reached(phase: str) -> None:

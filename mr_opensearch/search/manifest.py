@@ -102,6 +102,10 @@ class Boundaries(BaseModel):
         return self.engine_score[min_grade]
 
 
+UPDATE_HISTORY = 50
+"""In-place updates an index's manifest remembers (``Manifest.updates``)."""
+
+
 class Manifest(BaseModel):
     """What one mros index serves (see the module docstring)."""
 
@@ -143,6 +147,12 @@ class Manifest(BaseModel):
     documents: int
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     completed_at: str | None = None
+    updating: dict[str, Any] | None = None
+    """An in-place update under way (``mros deploy --in-place``): ``{catalog_sha256, catalog, started_at}``;
+    None when the index holds exactly the catalog of ``catalog_sha256``. A rerun of that update finishes it."""
+    updates: list[dict[str, Any]] = Field(default_factory=list)
+    """The in-place updates applied to this index, oldest first (the last :data:`UPDATE_HISTORY`): ``{at,
+    catalog_sha256, catalog, embedded, fields_updated, deleted, seconds}``."""
 
     @property
     def neural_field(self) -> str:

@@ -1,4 +1,4 @@
-"""The client-mode deploy's encoding feed (``mr_opensearch.deploy.deploy._encoded_batches``): batches longest
+"""The client-mode deploy's encoding feed (``mr_opensearch.deploy.deploy.encoded_batches``): batches longest
 text first, each with its own vectors, in order, with one or more encoder workers; an encoder error
 reaches the bulk load; a bulk load that stops early stops the feed."""
 
@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from mr_opensearch.deploy.deploy import _encoded_batches
+from mr_opensearch.deploy.deploy import encoded_batches
 
 
 def _docs(n: int) -> list[dict]:
@@ -26,7 +26,7 @@ def _encode(texts: list[str]) -> np.ndarray:
 def test_batches_come_longest_first_with_their_own_vectors(workers):
     docs = _docs(50)
     timer = {"encode": 0.0}
-    got = list(_encoded_batches(docs, _encode, 8, timer, workers))
+    got = list(encoded_batches(docs, _encode, 8, timer, workers))
     flat = [d for chunk, _ in got for d in chunk]
     assert [len(chunk) for chunk, _ in got] == [8, 8, 8, 8, 8, 8, 2]
     assert sorted(d["product_id"] for d in flat) == sorted(d["product_id"] for d in docs)
@@ -44,7 +44,7 @@ def test_an_encoder_error_reaches_the_consumer():
         return _encode(texts)
 
     with pytest.raises(RuntimeError, match="model broke"):
-        list(_encoded_batches(_docs(50), failing, 8, {"encode": 0.0}, 2))
+        list(encoded_batches(_docs(50), failing, 8, {"encode": 0.0}, 2))
 
 
 def test_a_consumer_that_stops_early_stops_the_encoding():
@@ -56,7 +56,7 @@ def test_a_consumer_that_stops_early_stops_the_encoding():
             calls.append(len(texts))
         return _encode(texts)
 
-    feed = _encoded_batches(_docs(400), counting, 4, {"encode": 0.0}, 2)
+    feed = encoded_batches(_docs(400), counting, 4, {"encode": 0.0}, 2)
     next(feed)
     feed.close()
     assert len(calls) <= 2 + 2 + 1  # the batch read, the look-ahead of workers + 2, nothing after the close
