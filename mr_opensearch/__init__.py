@@ -7,7 +7,10 @@ The public Python API, for applications (imported on first use, so ``import mr_o
 
 * :func:`connect_cluster`: an ``opensearch-py`` client with mros's retries, TLS and credential handling;
 * :class:`Searcher`: BM25 / dense / hybrid search of the index behind an alias, thread-safe, always with
-  the model of the index that answers (:mod:`mr_opensearch.search.searcher`).
+  the model of the index that answers (:mod:`mr_opensearch.search.searcher`);
+* :class:`Embedder`: a run's served encoder, to embed a catalog in any process or engine (Ray, Spark), with
+  :func:`catalog_texts` (what a deploy embeds), :class:`VectorsWriter` / :class:`ModelStamp` (the vectors
+  file ``mros deploy --vectors`` loads) and :func:`read_vectors`.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from typing import Any
 
 from mr_opensearch.core.version import __version__
 
-__all__ = ["SearchInputError", "Searcher", "__version__", "connect_cluster"]
+__all__ = ["Embedder", "ModelStamp", "SearchInputError", "Searcher", "VectorsWriter", "__version__", "catalog_texts",
+           "connect_cluster", "read_vectors"]
 
-_PUBLIC = frozenset({"Searcher", "SearchInputError", "connect_cluster"})
+_PUBLIC = frozenset(__all__) - {"__version__"}
 
 
 def __getattr__(name: str) -> Any:

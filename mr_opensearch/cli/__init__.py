@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from mr_opensearch.cli import deploy as deploy_cli
+from mr_opensearch.cli import embed as embed_cli
 from mr_opensearch.cli import eval as eval_cli
 from mr_opensearch.cli import export as export_cli
 from mr_opensearch.cli import indices as indices_cli
@@ -62,6 +63,7 @@ export_cli.register(app)
 report_cli.register(app)
 run_cli.register(app)
 deploy_cli.register(app)
+embed_cli.register(app)
 indices_cli.register(app)
 search_cli.register(app)
 serve_cli.register(app)

@@ -11,7 +11,8 @@ JSON_FIELDS: dict[str, dict[str, str]] = {
         "embedding": "engine or client",
         "embedding_reason": "why that embedding mode",
         "action": "created, resumed, nothing to do, alias moved to an existing complete index, hybrid settings "
-                  "updated (joined with `; `); with --dry-run `would be created` / `would do: ...`",
+                  "updated (joined with `; `), updated in place (--in-place); with --dry-run `would be created` / "
+                  "`would do: ...`",
         "dry_run": "true for --dry-run: nothing was written",
         "documents": "products in the catalog",
         "written": "documents acknowledged in this deploy",
@@ -29,6 +30,7 @@ JSON_FIELDS: dict[str, dict[str, str]] = {
                 "without --gate",
         "embedded": "documents embedded in this deploy (by mros in client mode, by the ingest pipeline in engine "
                     "mode)",
+        "from_vectors_file": "documents written with their vector from --vectors (not embedded)",
         "copied": "documents written with the live index's vector of their unchanged embedding_text (incremental)",
         "removed": "products of the live index the new catalog no longer has (incremental)",
         "unchanged": "--in-place: products whose live document already equals the catalog's (not written)",
@@ -37,6 +39,12 @@ JSON_FIELDS: dict[str, dict[str, str]] = {
         "in_place": "true: the live index was updated in place (--in-place), no new index",
         "incremental_from": "the live index an incremental deploy reused vectors from; null: a full deploy",
         "phase_seconds": "wall seconds per phase: copy (incremental), embed and index, refresh and complete",
+    },
+    "embed": {
+        "out": "the vectors file written", "products": "vectors written (one per catalog product)",
+        "dimension": "vector dimension", "model_sha256": "the model package's SHA-256 (recorded in the file)",
+        "onnx_sha256": "the ONNX file's SHA-256 (recorded in the file)", "seconds": "wall time",
+        "titles_per_second": "products / seconds",
     },
     "search": {
         "alias": "the alias searched", "index": "the index that answered", "mode": "bm25, dense or hybrid",

@@ -101,6 +101,10 @@ def deploy(
     in_place: bool = typer.Option(False, "--in-place", help="Apply the catalog's difference to the live index "
                                   "itself (upserts and deletes by id; no new index, so no rollback of this change). "
                                   "Refused when the live index's model or layout differs."),
+    vectors: Path | None = typer.Option(None, "--vectors", help="Precomputed vectors (`mros embed`, or any job "
+                                        "using mr_opensearch.Embedder): written instead of embedding for the "
+                                        "products whose embedding_text they are of; the rest is embedded here. "
+                                        "Client mode."),
     copy: CopyMethod = typer.Option(CopyMethod.read, "--copy", help="Incremental deploy: how the unchanged "
                                     "products' vectors reach the new index: read (mros reads them from the live "
                                     "index and writes them) or reindex (the cluster's _reindex; breaks the live "
@@ -145,6 +149,12 @@ def deploy(
     check_text_analyzer(text_analyzer)
     model = load_run(run)
     products = read_catalog(catalog, text_fields=tuple(text_field))
+    given = None
+    if vectors is not None:
+        from mr_opensearch.search.vectors_file import read_vectors
+
+        given = read_vectors(vectors)
+        info(f"vectors: {len(given.ids)} from {vectors} (model {given.stamp.model_sha256[:12]})")
     gate_options = None
     if gate is not None:
         from mr_opensearch.deploy.release_gate import GateOptions
@@ -165,7 +175,7 @@ def deploy(
                             allow_dimension_change=allow_dimension_change, progress=show_progress(),
                             catalog_path=str(catalog), lock_wait=wait, encode_workers=encode_workers,
                             allow_shrink=allow_shrink, max_shrink=max_shrink, gate=gate_options, full=full,
-                            copy=copy.value)
+                            copy=copy.value, vectors=given)
     if in_place:
         from mr_opensearch.deploy.in_place import update_in_place
 
@@ -192,6 +202,8 @@ def deploy(
     if outcome.in_place and outcome.action != "nothing to do":
         result(f"  in place: embedded {outcome.embedded}, fields updated {outcome.fields_updated}, deleted "
                f"{outcome.removed}, unchanged {outcome.unchanged}")
+    if outcome.from_vectors_file:
+        result(f"  {outcome.from_vectors_file} vectors from {vectors}, {outcome.embedded} embedded here")
     if outcome.incremental_from:
         result(f"  incremental from {outcome.incremental_from}: embedded {outcome.embedded}, copied {outcome.copied}, "
                f"removed {outcome.removed}")

@@ -23,7 +23,7 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "sklearn": "train",  # scikit-learn
     "bm25s": "train",
     "pandas": "train",
-    "pyarrow": "train",
+    "pyarrow": "vectors",  # also in train
     "matplotlib": "train",
     "accelerate": "train",
     "gguf": "train",
@@ -33,6 +33,8 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "starlette": "serve",
     "uvicorn": "serve",
     "prometheus_client": "serve",
+    # ray: the Ray Data example (docs/live-catalog.md) and its test
+    "ray": "ray",
     # docker: the official OpenSearch image through testcontainers
     "testcontainers": "docker",
     "docker": "docker",

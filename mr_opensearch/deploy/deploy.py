@@ -95,6 +95,7 @@ from mr_opensearch.deploy.text_analyzers import check_text_analyzer, text_field_
 from mr_opensearch.deploy.write_plan import WritePlan
 from mr_opensearch.search.manifest import SEMANTIC_FIELD, Manifest, VectorLayout, read_index_manifest
 from mr_opensearch.search.served_model import ServedModel, check_package, open_encoder, store_served_copy
+from mr_opensearch.search.vectors_file import VectorsFile, check_ids, check_model
 
 Log = Callable[[str], None]
 
@@ -130,6 +131,9 @@ class DeployOptions:
     lock_wait: float = 0.0
     full: bool = False
     """Embed every product even when the live index serves the same model (no incremental copy)."""
+    vectors: VectorsFile | None = None
+    """``--vectors``: precomputed vectors (:mod:`mr_opensearch.search.vectors_file`), used for the documents
+    whose ``embedding_text`` they are of; the rest is embedded on the spot. Client mode only."""
     copy: CopyMethod = "read"
     """How an incremental deploy copies the live vectors (:mod:`incremental`): ``read`` them and bulk-write
     them, or let the cluster ``reindex`` the unchanged documents."""
@@ -162,6 +166,8 @@ class DeployResult:
     gate: dict[str, Any] | None = None
     embedded: int = 0
     """Documents embedded in this deploy (by mros in client mode, by the ingest pipeline in engine mode)."""
+    from_vectors_file: int = 0
+    """Documents written with their vector from ``--vectors`` (not embedded)."""
     copied: int = 0
     """Documents written with the live index's vector of their unchanged text (an incremental deploy)."""
     removed: int = 0
@@ -477,6 +483,7 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
         log(f"warning: {warning}")
     log(f"embedding: {preflight.embedding} ({preflight.embedding_reason})")
     target = deploy_target(model, catalog, options)
+    check_given_vectors(options.vectors, model, target, preflight.embedding)
     if options.gate is not None:
         check_gate_judgments(options.gate, target.ids)  # before anything is written
     if options.dry_run:
@@ -525,6 +532,17 @@ def deploy_target(model: ServedModel, catalog: Any, options: DeployOptions) -> D
     catalog_sha = catalog_fingerprint(ids, content)
     return DeployTarget(name=index_name(options.alias, model.sha256, catalog_sha, options.text_analyzer), ids=ids, titles=titles, texts=texts,
                    extra=extra, text_fields=text_fields, embedding_fields=embedding_fields, catalog_sha=catalog_sha)
+
+
+def check_given_vectors(vectors: VectorsFile | None, model: ServedModel, target: DeployTarget, embedding: str) -> None:
+    """``--vectors``: the file is the run's model's, of this catalog's products, and the deploy embeds in client mode."""
+    if vectors is None:
+        return
+    if embedding != "client":
+        raise MrosError("--vectors gives the vectors of a client-mode deploy; this deploy embeds in engine mode",
+                        "add --embedding client, or leave out --vectors (the cluster embeds)", exit_code=2)
+    check_model(vectors, model.sha256, model.onnx_sha256, model.dimension)
+    check_ids(vectors, target.ids)
 
 
 def _existing_index(client: Any, model: ServedModel, options: DeployOptions, target: DeployTarget,
@@ -736,7 +754,6 @@ def _build(client: Any, model: ServedModel, target: DeployTarget, options: Deplo
     with clock.measure("embed and index"):
         _bulk_load(client, model, target.name, docs, options, preflight, plan, result, encode,
                    manifest.vector_path, log)
-    result.embedded = len(docs)
     result.written = result.copied + (0 if plan.dry_run else len(docs))
     with clock.measure("refresh and complete"):
         _mark_complete(client, plan, result, len(target.ids), manifest, check_lock)
@@ -964,6 +981,7 @@ def _bulk_load(client: Any, model: ServedModel, name: str, docs: list[dict], opt
     elif not docs:
         pass  # resumed: every document was already in
     elif engine:
+        result.embedded = len(docs)
         actions = ({"_index": name, "_id": d["product_id"], "_source": d} for d in docs)
         by_id = {d["product_id"]: d for d in docs}
 
@@ -977,10 +995,17 @@ def _bulk_load(client: Any, model: ServedModel, name: str, docs: list[dict], opt
                                after_first=first_request)
     else:
         timer = {"encode": 0.0}
+        given, to_embed = given_vectors(docs, options.vectors)
+        result.from_vectors_file, result.embedded = len(given), len(to_embed)
 
         def actions() -> Iterator[dict]:
-            for chunk, vectors in encoded_batches(docs, encode, options.batch_size, timer,
-                                                     encode_workers(options)):
+            for start in range(0, len(given), options.batch_size):
+                part = given[start : start + options.batch_size]
+                vectors = json_vectors(np.stack([vector for _, vector in part]))
+                for (doc, _), vec in zip(part, vectors, strict=True):
+                    yield {"_index": name, "_id": doc["product_id"], "_source": {**doc, "embedding": vec}}
+            for chunk, vectors in encoded_batches(to_embed, encode, options.batch_size, timer,
+                                                  encode_workers(options)):
                 if vectors.ndim != 2 or vectors.shape[1] != model.dimension:
                     raise MrosError(f"the encoder returned vectors of shape {vectors.shape}, the index holds "
                                     f"{model.dimension}-d", "re-export the run: its ml-commons.json and ONNX disagree")
@@ -992,6 +1017,21 @@ def _bulk_load(client: Any, model: ServedModel, name: str, docs: list[dict], opt
         result.encode_seconds = timer["encode"]
     if not plan.dry_run:
         kill_points.reached("bulk-done")
+
+
+def given_vectors(docs: list[dict], vectors: VectorsFile | None) -> tuple[list[tuple[dict, np.ndarray]], list[dict]]:
+    """``docs`` split into those ``vectors`` holds the vector of (of their current ``embedding_text``), with it,
+    and those left to embed."""
+    if vectors is None:
+        return [], docs
+    given, rest = [], []
+    for doc in docs:
+        vector = vectors.vector_for(doc["product_id"], doc["embedding_text"])
+        if vector is None:
+            rest.append(doc)
+        else:
+            given.append((doc, vector))
+    return given, rest
 
 
 def _check_stored(client: Any, model: ServedModel, plan: WritePlan, result: DeployResult, docs: list[dict],

@@ -46,9 +46,11 @@ from mr_opensearch.deploy.deploy import (
     DeployResult,
     DeployTarget,
     bulk_index,
+    check_given_vectors,
     deploy_target,
     encode_workers,
     encoded_batches,
+    given_vectors,
     json_vectors,
     target_documents,
 )
@@ -72,6 +74,8 @@ class Difference:
     delete: list[str] = field(default_factory=list)
     """Live products the catalog no longer has."""
     unchanged: int = 0
+    from_file: int = 0
+    """Of ``embed``, those ``--vectors`` held the vector of (moved out of ``embed`` when written)."""
 
     @property
     def empty(self) -> bool:
@@ -136,6 +140,7 @@ def update_in_place(client: Any, model: ServedModel, catalog: Any, options: Depl
         raise MrosError(f"--in-place needs the alias {alias} on exactly one index; it points at "
                         f"{preflight.alias_indices or 'nothing'}", "deploy without --in-place (a new index)")
     target = deploy_target(model, catalog, options)
+    check_given_vectors(options.vectors, model, target, preflight.embedding)
     manifest = read_index_manifest(client, live)
     reason = why_not_in_place(live, manifest, model, target, options, preflight.embedding)
     if reason:
@@ -197,7 +202,7 @@ def _apply(client: Any, model: ServedModel, target: DeployTarget, options: Deplo
                                         len(difference.delete), progress=options.progress,
                                         desc=f"updating {live}", result=result, middle_point="in-place-middle")
             kill_points.reached("in-place-written")
-    result.embedded = len(difference.embed)
+    result.embedded, result.from_vectors_file = len(difference.embed), difference.from_file
     with clock.measure("refresh and record"):
         result.stage = "refresh"
         plan.write("POST", f"/{live}/_refresh", None, lambda: client.indices.refresh(index=live))
@@ -208,7 +213,8 @@ def _apply(client: Any, model: ServedModel, target: DeployTarget, options: Deplo
                                 "rerun the same command: it applies what is still different")
         result.stage = "record the update"
         entry = {"at": _now(), "catalog_sha256": target.catalog_sha, "catalog": options.catalog_path,
-                 "embedded": len(difference.embed), "fields_updated": len(difference.fields_only),
+                 "embedded": len(difference.embed), "from_vectors_file": difference.from_file,
+                 "fields_updated": len(difference.fields_only),
                  "deleted": len(difference.delete), "seconds": round(time.time() - started, 3)}
         updated = manifest.model_copy(update={
             "updating": None, "catalog_sha256": target.catalog_sha, "catalog": options.catalog_path,
@@ -239,8 +245,12 @@ def _actions(client: Any, model: ServedModel, live: str, difference: Difference,
                 difference.embed.append(doc)
                 continue
             yield {"_index": live, "_id": doc["product_id"], "_source": {**doc, VECTOR_FIELD: vector}}
+    given, to_embed = given_vectors(difference.embed, options.vectors)
+    difference.embed, difference.from_file = to_embed, len(given)
+    for doc, vector in given:
+        yield {"_index": live, "_id": doc["product_id"], "_source": {**doc, VECTOR_FIELD: json_vectors(vector[None])[0]}}
     timer = {"encode": 0.0}
-    for chunk, vectors in encoded_batches(difference.embed, encode, options.batch_size, timer, encode_workers(options)):
+    for chunk, vectors in encoded_batches(to_embed, encode, options.batch_size, timer, encode_workers(options)):
         if vectors.ndim != 2 or vectors.shape[1] != model.dimension:
             raise MrosError(f"the encoder returned vectors of shape {vectors.shape}, the index holds "
                             f"{model.dimension}-d", "re-export the run: its ml-commons.json and ONNX disagree")

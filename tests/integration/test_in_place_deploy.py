@@ -39,13 +39,13 @@ def _clean(client: Any) -> None:
 
 
 @pytest.fixture
-def catalogs(serving_runs, tmp_path) -> dict[str, Any]:
+def catalogs(own_serving_runs, tmp_path) -> dict[str, Any]:
     """The serving catalog (v1) and an edited one (v2: 5 withdrawn, 10 titles edited, 5 new products)."""
-    rows = catalog_rows(serving_runs.catalog)
+    rows = catalog_rows(own_serving_runs.catalog)
     edited = {pid: f"{title} (new edition)" for pid, title in rows[10:20]}
     added = [(f"new-{i}", f"brand new product number {i}") for i in range(5)]
     v2 = [(pid, edited.get(pid, title)) for pid, title in rows[5:]] + added
-    return {"v1": serving_runs.catalog, "v2": write_catalog(tmp_path / "v2.csv", v2), "edited": edited,
+    return {"v1": own_serving_runs.catalog, "v2": write_catalog(tmp_path / "v2.csv", v2), "edited": edited,
             "v2_ids": {pid for pid, _ in v2}, "rows": rows}
 
 
@@ -60,9 +60,9 @@ def _ok(done: Any) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
-def test_in_place_reaches_the_full_deploy_and_keeps_a_history(opensearch_url, opensearch_client, serving_runs,
+def test_in_place_reaches_the_full_deploy_and_keeps_a_history(opensearch_url, opensearch_client, own_serving_runs,
                                                               catalogs, tmp_path):
-    client, run, home = opensearch_client, serving_runs.runs[0], tmp_path / "home"
+    client, run, home = opensearch_client, own_serving_runs.runs[0], tmp_path / "home"
     _clean(client)
     first = _ok(_deploy(run, catalogs["v1"], home=home, url=opensearch_url))
     before = _documents(client, first["index"])
@@ -94,7 +94,7 @@ def test_in_place_reaches_the_full_deploy_and_keeps_a_history(opensearch_url, op
     again = _ok(_deploy(run, catalogs["v2"], "--in-place", home=home, url=opensearch_url))
     assert again["action"] == "nothing to do" and again["written"] == 0
 
-    other = _deploy(serving_runs.runs[1], catalogs["v2"], "--in-place", home=home, url=opensearch_url)
+    other = _deploy(own_serving_runs.runs[1], catalogs["v2"], "--in-place", home=home, url=opensearch_url)
     assert other.returncode == 1 and "--in-place refused" in other.stderr and "serves model" in other.stderr
     stale = _deploy(run, catalogs["v1"], home=home, url=opensearch_url)  # the index's name is v1's, its content v2
     assert stale.returncode == 1 and "updated in place" in stale.stderr, stale.stderr
@@ -105,9 +105,9 @@ IN_PLACE_PHASES = ("in-place-started", "in-place-middle", "in-place-written")
 
 
 @pytest.mark.parametrize("phase", INCREMENTAL_PHASES + IN_PLACE_PHASES)
-def test_a_kill_at_each_point_then_a_rerun_converges(phase, opensearch_url, opensearch_client, serving_runs,
+def test_a_kill_at_each_point_then_a_rerun_converges(phase, opensearch_url, opensearch_client, own_serving_runs,
                                                      catalogs, tmp_path):
-    client, run, home = opensearch_client, serving_runs.runs[0], tmp_path / "home"
+    client, run, home = opensearch_client, own_serving_runs.runs[0], tmp_path / "home"
     _clean(client)
     first = _ok(_deploy(run, catalogs["v1"], home=home, url=opensearch_url))
     extra = ("--in-place",) if phase in IN_PLACE_PHASES else ()

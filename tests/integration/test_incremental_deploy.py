@@ -36,16 +36,16 @@ def _clean(client: Any) -> None:
 
 
 def test_an_incremental_deploy_embeds_only_what_changed_and_equals_a_full_deploy(opensearch_url, opensearch_client,
-                                                                                 serving_runs, tmp_path):
+                                                                                 own_serving_runs, tmp_path):
     _clean(opensearch_client)
-    run = serving_runs.runs[0]
+    run = own_serving_runs.runs[0]
     first = CliRunner().invoke(app, ["--no-progress", "deploy", "--run", str(run), "--catalog",
-                                     str(serving_runs.catalog), "--alias", ALIAS, "--url", opensearch_url,
+                                     str(own_serving_runs.catalog), "--alias", ALIAS, "--url", opensearch_url,
                                      "--embedding", "client", "--json"])
     assert first.exit_code == 0, first.output
     first_index = json.loads(first.stdout)["index"]
 
-    rows = catalog_rows(serving_runs.catalog)
+    rows = catalog_rows(own_serving_runs.catalog)
     edited = {pid: f"{title} (new edition)" for pid, title in rows[10:20]}
     added = [(f"new-{i}", f"brand new product number {i}") for i in range(5)]
     kept = [(pid, edited.get(pid, title)) for pid, title in rows[5:]]  # the first 5 products are withdrawn
@@ -91,10 +91,10 @@ def test_an_incremental_deploy_embeds_only_what_changed_and_equals_a_full_deploy
     assert json.loads(back.stdout)["to"] == first_index
 
 
-def test_another_model_means_a_full_deploy_said_in_one_line(opensearch_url, opensearch_client, serving_runs, tmp_path):
+def test_another_model_means_a_full_deploy_said_in_one_line(opensearch_url, opensearch_client, own_serving_runs, tmp_path):
     _clean(opensearch_client)
-    runs = serving_runs.runs
-    base = ["--no-progress", "deploy", "--catalog", str(serving_runs.catalog), "--alias", ALIAS, "--url",
+    runs = own_serving_runs.runs
+    base = ["--no-progress", "deploy", "--catalog", str(own_serving_runs.catalog), "--alias", ALIAS, "--url",
             opensearch_url, "--embedding", "client"]
     assert CliRunner().invoke(app, [*base, "--run", str(runs[0])]).exit_code == 0
     other = CliRunner().invoke(app, [*base, "--run", str(runs[1]), "--json"])
