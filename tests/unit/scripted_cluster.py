@@ -16,7 +16,8 @@ answers follow the plugins as far as the tests need them:
   ``<field>_semantic_info.embedding`` with the model its mapping names (refused, as the mapping
   transformer does, for a model without ``additional_config.space_type``); ``ingest_embed`` replaces the
   ingest-side model, to simulate an ingest that disagrees with predict;
-* ``_mget`` with ``_source_includes``; aliases; ``_meta`` kept on ``PUT _mapping``; a ``match_all`` scan;
+* ``_mget`` with ``_source_includes``; aliases; ``_meta`` kept on ``PUT _mapping``; point-in-time reads
+  (``search_after`` by the sort field); ``_reindex`` by ``product_id`` terms; bulk deletes and ``pipeline: _none``;
 * ``_search`` with ``neural`` (top level or inside ``hybrid``): on a ``semantic`` field the model is the
   query's ``model_id``, else the mapping's; on a ``knn_vector`` field a ``model_id`` is required (400
   otherwise); hits scored ``(1 + cos) / 2``, each index with its own model.
@@ -66,6 +67,8 @@ class ScriptedCluster:
         self.docs: dict[str, dict[str, dict]] = {}
         self.sent: dict[str, dict[str, dict]] = {}
         """Each index's documents as the bulk requests sent them (before any processor ran)."""
+        self.pits: dict[str, str] = {}
+        """Open points in time: id -> index."""
         self.aliases: dict[str, str] = {}
         self.plugins = ENGINE_PLUGINS if plugins is None else plugins
         self.version = version
@@ -133,6 +136,15 @@ class ScriptedCluster:
             return self._bulk(body)
         if method == "POST" and path == f"/{name}/_mget":
             return self._mget(name, _json(body), params)
+        if method == "POST" and path == f"/{name}/_search/point_in_time":
+            self.pits[f"pit-{len(self.pits) + 1}"] = name
+            return {"pit_id": f"pit-{len(self.pits)}", "_shards": {"total": 1, "successful": 1, "failed": 0}}
+        if method in ("GET", "POST") and path == "/_search" and "pit" in _json(body):
+            return self._pit_search(_json(body))
+        if method == "DELETE" and path == "/_search/point_in_time":
+            return {"pits": [{"pit_id": p, "successful": True} for p in _json(body)["pit_id"]]}
+        if method == "POST" and path == "/_reindex":
+            return self._reindex(_json(body))
         if path == "/_search/scroll":  # helpers.scan: every hit came with the first page
             return {"_scroll_id": "scroll-1", "_shards": {"total": 1, "successful": 1, "skipped": 0},
                     "hits": {"hits": []}} if method != "DELETE" else {"succeeded": True}
@@ -251,13 +263,51 @@ class ScriptedCluster:
         text = body.decode() if isinstance(body, bytes) else body if isinstance(body, str) else "\n".join(body)
         lines = [json.loads(line) for line in text.splitlines() if line.strip()]
         items = []
-        for header, source in zip(lines[::2], lines[1::2], strict=True):
-            action = header["index"]
+        while lines:
+            header = lines.pop(0)
+            if "delete" in header:
+                index, doc_id = header["delete"]["_index"], header["delete"]["_id"]
+                found = self.docs[index].pop(doc_id, None) is not None
+                items.append({"delete": {"_index": index, "_id": doc_id, "status": 200 if found else 404}})
+                continue
+            action, source = header["index"], lines.pop(0)
             index, doc_id = action["_index"], action["_id"]
             self.sent[index][doc_id] = source
-            self.docs[index][doc_id] = self._ingest(index, source)
+            self.docs[index][doc_id] = source if action.get("pipeline") == "_none" else self._ingest(index, source)
             items.append({"index": {"_index": index, "_id": doc_id, "status": 201}})
         return {"took": 1, "errors": False, "items": items}
+
+    def _reindex(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``_reindex`` of the documents a ``terms`` query on ``product_id`` names, sources copied as they are
+        (``dest.pipeline: _none``) or through the destination's ingest."""
+        source, dest = body["source"]["index"], body["dest"]["index"]
+        wanted = set(body["source"]["query"]["terms"]["product_id"])
+        created = 0
+        for doc_id, doc in self.docs[source].items():
+            if doc_id in wanted:
+                copied = copy.deepcopy(doc)
+                self.docs[dest][doc_id] = copied if body["dest"].get("pipeline") == "_none" else self._ingest(dest, copied)
+                created += 1
+        return {"created": created, "updated": 0, "failures": []}
+
+    def _pit_search(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A page of a point-in-time read (:mod:`mr_opensearch.cluster.index_reader`): sorted by the sort field,
+        after ``search_after``, ``_source`` as asked."""
+        index = self.pits[body["pit"]["id"]]
+        (sort_field, _), = body["sort"][0].items()
+        rows = sorted(self.docs[index].items(), key=lambda item: item[1].get(sort_field, item[0]))
+        if body.get("search_after"):
+            rows = [r for r in rows if r[1].get(sort_field, r[0]) > body["search_after"][0]]
+        wanted = body.get("_source", True)
+        hits = []
+        for doc_id, doc in rows[: body["size"]]:
+            hit: dict[str, Any] = {"_index": index, "_id": doc_id, "sort": [doc.get(sort_field, doc_id)]}
+            if wanted is True:
+                hit["_source"] = copy.deepcopy(doc)
+            elif wanted:
+                hit["_source"] = _filtered(doc, wanted)
+            hits.append(hit)
+        return {"took": 1, "pit_id": body["pit"]["id"], "hits": {"hits": hits}}
 
     def _mget(self, index: str, body: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         includes = str(params.get("_source_includes", "")).split(",") if params.get("_source_includes") else None
