@@ -38,7 +38,9 @@ JSON_FIELDS: dict[str, dict[str, str]] = {
                           "(upserted with the live vector)",
         "in_place": "true: the live index was updated in place (--in-place), no new index",
         "incremental_from": "the live index an incremental deploy reused vectors from; null: a full deploy",
-        "phase_seconds": "wall seconds per phase: copy (incremental), embed and index, refresh and complete",
+        "phase_seconds": "wall seconds per phase: copy (incremental), embed and index, refresh and complete; "
+                         "--in-place: compare, embed and write, refresh and record",
+        "phase_counters": "per phase, {cpu_seconds}: the CPU seconds mros spent in it",
     },
     "embed": {
         "out": "the vectors file written", "products": "vectors written (one per catalog product)",

@@ -53,6 +53,7 @@ the ML Commons wiring :func:`_engine_side`, :func:`_mapping` and :func:`_create`
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import threading
@@ -131,6 +132,9 @@ class DeployOptions:
     lock_wait: float = 0.0
     full: bool = False
     """Embed every product even when the live index serves the same model (no incremental copy)."""
+    phase_counters: dict[str, Callable[[], float]] | None = None
+    """Extra counters read at the start and end of each phase (``DeployResult.phase_counters``), e.g. a
+    benchmark's reading of the node's CPU seconds; mros's own CPU seconds are always counted."""
     vectors: VectorsFile | None = None
     """``--vectors``: precomputed vectors (:mod:`mr_opensearch.search.vectors_file`), used for the documents
     whose ``embedding_text`` they are of; the rest is embedded on the spot. Client mode only."""
@@ -182,6 +186,10 @@ class DeployResult:
     incremental_from: str | None = None
     """The live index whose vectors an incremental deploy reused (None: a full deploy)."""
     phase_seconds: dict[str, float] = field(default_factory=dict)
+    """Wall seconds per phase."""
+    phase_counters: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per phase, what each counter of :class:`~mr_opensearch.deploy.incremental.PhaseClock` grew by
+    (``cpu_seconds``: mros's own CPU; more with ``DeployOptions.phase_counters``)."""
     dry_run: bool = False
     stage: str = "preflight"
     """The step under way (for the message when the cluster stops answering): preflight, engine self-check,
@@ -277,11 +285,12 @@ def json_vectors(vectors: np.ndarray) -> list[list[float]]:
 
 
 def bulk_index(client: Any, actions: Iterator[dict], *, chunk_size: int, total: int, progress: bool, desc: str,
-          result: DeployResult | None = None, after_first: Callable[[list[str]], None] | None = None,
-          middle_point: str = "bulk-middle") -> int:
+               result: DeployResult | None = None, after_first: Callable[[list[str]], None] | None = None,
+               middle_point: str = "bulk-middle", concurrency: int = 1) -> int:
     """Index ``actions``; ``result.written`` counts acknowledged documents as they come. ``after_first(ids)``
     runs once the first bulk request's items are all answered (``ids``: the documents it acknowledged),
-    before the second request is sent.
+    before the second request is sent (only with ``concurrency`` 1). ``concurrency``: bulk requests in
+    flight at once (:func:`_concurrent_bulk`; a shard indexes concurrent requests on as many threads).
 
     The progress bar starts with the first acknowledged bulk request, so its rate and ETA leave out the
     encoder's warm-up (the first batches of a fresh ONNX session run several times slower)."""
@@ -292,8 +301,10 @@ def bulk_index(client: Any, actions: Iterator[dict], *, chunk_size: int, total: 
     half = max(1, total // 2)
     first_request, first_ids = min(chunk_size, total), []
     try:
-        for ok, item in helpers.streaming_bulk(client, actions, chunk_size=chunk_size, raise_on_error=False,
-                                               max_retries=5, initial_backoff=1, max_backoff=30):
+        answers = helpers.streaming_bulk(client, actions, chunk_size=chunk_size, raise_on_error=False, max_retries=5,
+                                         initial_backoff=1, max_backoff=30) if concurrency <= 1 else \
+            _concurrent_bulk(client, actions, chunk_size=chunk_size, concurrency=concurrency)
+        for ok, item in answers:
             if ok:
                 written += 1
                 if result is not None:
@@ -318,6 +329,59 @@ def bulk_index(client: Any, actions: Iterator[dict], *, chunk_size: int, total: 
                         "fix the cause and rerun: the index stays incomplete, no alias points at it, and a "
                         "rerun sends the documents again (same ids, no duplicates)")
     return written
+
+
+def _concurrent_bulk(client: Any, actions: Iterator[dict], *, chunk_size: int,
+                     concurrency: int) -> Iterator[tuple[bool, dict]]:
+    """``helpers.streaming_bulk``'s answers with ``concurrency`` requests in flight: each worker thread runs its
+    own ``streaming_bulk`` over the shared ``actions`` (drawn under a lock); the answers come back here, in the
+    caller's thread, as they arrive. A worker's exception is raised here, after the others are told to stop."""
+    import queue
+
+    from opensearchpy import helpers
+
+    source, lock, stop = iter(actions), threading.Lock(), threading.Event()
+    answers: queue.Queue[Any] = queue.Queue(maxsize=4 * chunk_size)
+    done = object()
+
+    def pull() -> Iterator[dict]:
+        while not stop.is_set():
+            with lock:
+                try:
+                    action = next(source)
+                except StopIteration:
+                    return
+            yield action
+
+    def work() -> None:
+        try:
+            for answer in helpers.streaming_bulk(client, pull(), chunk_size=chunk_size, raise_on_error=False,
+                                                 max_retries=5, initial_backoff=1, max_backoff=30):
+                answers.put(answer)
+        except BaseException as exc:
+            stop.set()
+            answers.put(exc)
+        finally:
+            answers.put(done)
+
+    workers = [threading.Thread(target=work, name=f"mros-bulk-{i}", daemon=True) for i in range(concurrency)]
+    for worker in workers:
+        worker.start()
+    running = len(workers)
+    try:
+        while running:
+            answer = answers.get()
+            if answer is done:
+                running -= 1
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                yield answer
+    finally:
+        stop.set()
+        while any(w.is_alive() for w in workers):  # let blocked workers finish their put
+            with contextlib.suppress(queue.Empty):
+                answers.get(timeout=0.1)
 
 
 class _WarmBar:
@@ -746,7 +810,7 @@ def _build(client: Any, model: ServedModel, target: DeployTarget, options: Deplo
             sent = {d["product_id"] for d in docs}
             _check_stored(client, model, plan, result, [d for d in every if d["product_id"] not in sent],
                           manifest.vector_path, encode, log)
-    clock = PhaseClock()
+    clock = PhaseClock(options.phase_counters)
     live = reuse_source(client, manifest, preflight.live_index, full=options.full, log=log) if docs else None
     if live is not None:
         with clock.measure("copy"):
@@ -757,7 +821,12 @@ def _build(client: Any, model: ServedModel, target: DeployTarget, options: Deplo
     result.written = result.copied + (0 if plan.dry_run else len(docs))
     with clock.measure("refresh and complete"):
         _mark_complete(client, plan, result, len(target.ids), manifest, check_lock)
-    result.phase_seconds = clock.seconds
+    result.phase_seconds, result.phase_counters = clock.seconds, clock.spent
+
+
+COPY_CONCURRENCY = 2
+"""Bulk requests in flight while an incremental deploy copies the live vectors: the node's HNSW inserts, not
+mros, bound the copy, and a shard indexes two requests on two threads."""
 
 
 def _copy_live(client: Any, plan: WritePlan, result: DeployResult, live: str, docs: list[dict], target: DeployTarget,
@@ -777,7 +846,7 @@ def _copy_live(client: Any, plan: WritePlan, result: DeployResult, live: str, do
         copy = LiveCopy(client=client, live=live, index=target.name, docs=docs, catalog_ids=target.ids,
                         engine=preflight.embedding == "engine")
         bulk_index(client, copy.actions(), chunk_size=options.batch_size, total=len(docs), progress=options.progress,
-              desc=f"copying from {live}", middle_point="copy-middle")
+                   desc=f"copying from {live}", middle_point="copy-middle", concurrency=COPY_CONCURRENCY)
         result.copied, result.removed, to_embed = copy.copied, copy.removed, copy.to_embed
     result.written = result.copied
     kill_points.reached("copied")

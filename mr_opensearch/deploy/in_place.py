@@ -170,7 +170,7 @@ def _apply(client: Any, model: ServedModel, target: DeployTarget, options: Deplo
            plan: WritePlan, result: DeployResult, encode: Callable[[list[str]], np.ndarray] | None,
            lock: AliasLock | None, log: Log) -> None:
     check_lock = lock.ensure_held if lock is not None else (lambda: None)
-    live, clock, started = result.index, PhaseClock(), time.time()
+    live, clock, started = result.index, PhaseClock(options.phase_counters), time.time()
     with clock.measure("compare"):
         result.stage = "compare with the live index"
         difference = compare(client, live, list(target_documents(target)))
@@ -178,7 +178,7 @@ def _apply(client: Any, model: ServedModel, target: DeployTarget, options: Deplo
     result.fields_updated = len(difference.fields_only)
     if difference.empty and manifest.catalog_sha256 == target.catalog_sha and manifest.updating is None:
         result.action, result.manifest = "nothing to do", manifest.to_meta()
-        result.phase_seconds = clock.seconds
+        result.phase_seconds, result.phase_counters = clock.seconds, clock.spent
         return
     resumed = manifest.updating is not None
     log(f"deploy --in-place: {live}{' (finishing an interrupted update)' if resumed else ''}: "
@@ -222,7 +222,7 @@ def _apply(client: Any, model: ServedModel, target: DeployTarget, options: Deplo
         _write_manifest(client, plan, live, updated, check_lock)
     result.action = "updated in place"
     result.manifest = updated.to_meta()
-    result.phase_seconds = clock.seconds
+    result.phase_seconds, result.phase_counters = clock.seconds, clock.spent
 
 
 def _actions(client: Any, model: ServedModel, live: str, difference: Difference, options: DeployOptions,

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -172,15 +172,24 @@ def reindex_documents(client: Any, plan: WritePlan, live: str, index: str, ids: 
 
 
 class PhaseClock:
-    """Wall seconds per phase of a deploy (``copy``, ``embed and index``, ``refresh``, ...)."""
+    """Wall seconds per phase of a deploy (``copy``, ``embed and index``, ``refresh and complete``, ...), and
+    how much each counter of ``counters`` grew during it: always this process's CPU seconds
+    (``cpu_seconds``: mros's encoder threads included), plus any the caller adds (a benchmark adds the node's
+    CPU seconds from ``_nodes/stats``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, counters: Mapping[str, Callable[[], float]] | None = None) -> None:
         self.seconds: dict[str, float] = {}
+        self.counters: dict[str, Callable[[], float]] = {"cpu_seconds": time.process_time, **(counters or {})}
+        self.spent: dict[str, dict[str, float]] = {}
 
     @contextlib.contextmanager
     def measure(self, phase: str) -> Iterator[None]:
         started = time.perf_counter()
+        before = {name: read() for name, read in self.counters.items()}
         try:
             yield
         finally:
             self.seconds[phase] = round(self.seconds.get(phase, 0.0) + time.perf_counter() - started, 3)
+            spent = self.spent.setdefault(phase, {})
+            for name, read in self.counters.items():
+                spent[name] = round(spent.get(name, 0.0) + read() - before[name], 3)
