@@ -68,6 +68,12 @@ class OnFlag(enum.StrEnum):
     drop = "drop"
 
 
+class ExportFormat(enum.StrEnum):
+    """``mros label export --format``."""
+
+    srw = "srw"
+
+
 class RanksBy(enum.StrEnum):
     """``mros label simulate-engagement --engine-ranks-by``: what the simulated engine ranks by."""
 

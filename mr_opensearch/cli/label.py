@@ -4,7 +4,10 @@
     mros label evaluate --labeler LABELER --labels FILE --catalog FILE
     mros label apply --labeler LABELER --pairs FILE --catalog FILE --out FILE
     mros label simulate-engagement --labels FILE --out LOG [--noise 0.1 --noisy-out FILE]
+    mros label simulate-engagement --labels FILE --format ubi --out DIR [--index-url URL]
     mros label audit --labeler LABELER --labels FILE --engagement LOG --catalog FILE --out FILE
+    mros label audit --labels FILE --ubi URL|DIR --catalog FILE --out FILE [--labeler LABELER]
+    mros label export --labels FILE --format srw --out DIR [--put]
     mros label convert-stack --labeler LABELER --trust-pickle
 """
 
@@ -15,7 +18,20 @@ from pathlib import Path
 
 import typer
 
-from mr_opensearch.cli._choices import EngagementFormat, EngagementSplit, Estimator, OnFlag, RanksBy, Signal
+from mr_opensearch.cli._choices import EngagementFormat, EngagementSplit, Estimator, ExportFormat, OnFlag, RanksBy, Signal
+from mr_opensearch.cli._options import (
+    DEFAULT_PORT,
+    DEFAULT_RETRY_BUDGET,
+    DEFAULT_TIMEOUT,
+    CaCertsOpt,
+    InsecureOpt,
+    PasswordPromptOpt,
+    PortOpt,
+    RetryBudgetOpt,
+    TimeoutOpt,
+    UrlOpt,
+    UserOpt,
+)
 from mr_opensearch.cli._data import DATA_HELP
 from mr_opensearch.cli._errors import handle_errors
 from mr_opensearch.cli._library_log import console_log, library_output_to, run_log_path
@@ -403,6 +419,77 @@ def _changes(frame) -> dict:
                          moved.groupby(["original_grade", "grade"]).size().items()},
             "dropped": {names[g]: int(n) for g, n in frame[frame["dropped"]].groupby("original_grade").size().items()},
             "kept_pairs": int((~frame["dropped"]).sum()), "input_pairs": len(frame)}
+
+
+@app.command("export")
+@handle_errors
+def export(
+    labels: Path = typer.Option(..., "--labels", help="Graded judgments (human, labeler or audited): query, "
+                                "product_uid, grade or relevance."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for judgments.json (the SRW import body) and "
+                             "query_set.json."),
+    fmt: ExportFormat = typer.Option(ExportFormat.srw, "--format", help="srw: the Search Relevance Workbench's "
+                                     "judgment list and query set."),
+    name: str | None = typer.Option(None, "--name", help="Name of the judgment list and query set (at most 50 "
+                                    "characters; default: the labels file's name)."),
+    description: str = typer.Option("", "--description", help="Description (at most 250 characters with the "
+                                    "grade scale mros appends)."),
+    catalog: Path | None = typer.Option(None, "--catalog", help="Refuse product ids outside this catalog."),
+    put: bool = typer.Option(False, "--put", help="Also upload both to the cluster's SRW (PUT judgments, PUT "
+                             "query_sets); a cluster without the plugin is an error."),
+    url: UrlOpt = None,
+    user: UserOpt = None,
+    ca_certs: CaCertsOpt = None,
+    insecure: InsecureOpt = False,
+    port: PortOpt = DEFAULT_PORT,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
+    password_prompt: PasswordPromptOpt = False,
+    retry_budget: RetryBudgetOpt = DEFAULT_RETRY_BUDGET,
+    force: bool = FORCE,
+) -> None:
+    """Write graded judgments as an SRW judgment list (import body) and query set, the grade scale stated."""
+    from mr_opensearch.search import srw
+    from mr_opensearch.search.judgments import read_judgments
+
+    assert fmt is ExportFormat.srw
+    judgments_path, query_set_path = out / "judgments.json", out / "query_set.json"
+    for path in (judgments_path, query_set_path):
+        check_output_file(path, inputs=[labels, catalog], force=force)
+    judged = read_judgments(labels)
+    if catalog is not None:
+        from mr_opensearch.core.catalog import read_catalog
+
+        ids = set(read_catalog(catalog).ids)
+        missing = sorted({pid for graded in judged.graded.values() for pid in graded if pid not in ids})
+        if missing:
+            raise MrosError(f"{len(missing)} product ids of {labels} are not in {catalog} (e.g. {missing[:3]}): SRW "
+                            "compares docId with the hit _id, so they would never match",
+                            "export judgments of this catalog")
+    list_name = name or labels.stem[:50]
+    judgment_body = srw.judgments_body(judged, list_name, description)
+    query_body = srw.query_set_body(judged.queries, list_name, description)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(judgments_path, json.dumps(judgment_body, indent=1, ensure_ascii=False) + "\n")
+    write_text(query_set_path, json.dumps(query_body, indent=1, ensure_ascii=False) + "\n")
+    summary: dict = {"judgments": str(judgments_path), "query_set": str(query_set_path), "queries": len(judged.queries),
+                     "pairs": len(judged), "scale": srw.GRADE_SCALE, "name": list_name}
+    if len(judged.queries) > srw.MAX_QUERIES:
+        info(f"note: {len(judged.queries)} queries; SRW takes at most {srw.MAX_QUERIES} per query set by default "
+             "(plugins.search_relevance.query_set.maximum)")
+    if put:
+        from mr_opensearch.cli._cluster import ClusterArgs
+
+        client = ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt, retry_budget).connect()
+        summary["put"] = {"query_set": srw.put(client, "query_sets", query_body),
+                          "judgments": srw.put(client, "judgments", judgment_body)}
+    if state.json:
+        emit_json(summary)
+    elif state.quiet:
+        key_values(judgments_path, query_set_path)
+    else:
+        result(f"Wrote {summary['pairs']} ratings of {summary['queries']} queries as an SRW judgment list "
+               f"({judgments_path}, ratings: {srw.GRADE_SCALE}) and query set ({query_set_path})"
+               + ("; uploaded to the cluster's SRW" if put else ""))
 
 
 @app.command("convert-stack")
