@@ -18,7 +18,18 @@ from pathlib import Path
 
 import typer
 
-from mr_opensearch.cli._choices import EngagementFormat, EngagementSplit, Estimator, ExportFormat, OnFlag, RanksBy, Signal
+from mr_opensearch.cli._choices import (
+    EngagementFormat,
+    EngagementSplit,
+    Estimator,
+    ExportFormat,
+    OnFlag,
+    RanksBy,
+    Signal,
+)
+from mr_opensearch.cli._data import DATA_HELP
+from mr_opensearch.cli._errors import handle_errors
+from mr_opensearch.cli._library_log import console_log, library_output_to, run_log_path
 from mr_opensearch.cli._options import (
     DEFAULT_PORT,
     DEFAULT_RETRY_BUDGET,
@@ -32,9 +43,6 @@ from mr_opensearch.cli._options import (
     UrlOpt,
     UserOpt,
 )
-from mr_opensearch.cli._data import DATA_HELP
-from mr_opensearch.cli._errors import handle_errors
-from mr_opensearch.cli._library_log import console_log, library_output_to, run_log_path
 from mr_opensearch.cli._output import emit_json, info, key_values, result, show_progress, state
 from mr_opensearch.core.errors import MrosError
 from mr_opensearch.core.paths import data_dir

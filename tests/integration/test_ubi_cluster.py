@@ -43,7 +43,7 @@ def scenario(tmp_path_factory, opensearch_client, opensearch_url):
 
 
 def test_simulated_events_are_indexed_with_the_published_mappings(scenario, opensearch_client):
-    root, summary = scenario
+    _root, summary = scenario
     assert summary["indexed"]["indices"] == {"ubi_queries": "created", "ubi_events": "created"}
     assert summary["indexed"]["documents"] == {"ubi_queries": summary["searches"], "ubi_events": summary["event_count"]}
     assert opensearch_client.count(index="ubi_events")["count"] == summary["event_count"]

@@ -79,7 +79,7 @@ def test_coec_equals_srw_formula_by_hand():
 
 def test_ratings_are_written_as_java_rounds_them():
     assert java_round(0.0625) == "0.063"       # Java's %.3f: half-up on the exact double
-    assert "%.3f" % 0.0625 == "0.062"          # Python's would differ
+    assert f"{0.0625:.3f}" == "0.062"          # Python's would differ
     assert java_round(1 / 3) == "0.333" and java_round(0.0) == "0.000"
 
 
@@ -154,7 +154,7 @@ def test_simulated_ubi_documents_read_back_to_the_same_counts(tmp_path):
     click = ClickModelConfig(sessions_mean=30, sessions_sigma=0.0, seed=3)
     events, queries = simulate_ubi(truth, click, user_query_on_events=0.5)
     counts = simulate_engagement(truth, click)  # the same sessions
-    events_path, queries_path = write_ubi_ndjson(tmp_path, events, queries)
+    events_path, _queries_path = write_ubi_ndjson(tmp_path, events, queries)
     first = json.loads(events_path.read_text().splitlines()[0])
     assert {"action_name", "timestamp", "query_id", "event_attributes"} <= set(first)
     assert first["event_attributes"]["object"]["object_id_field"] == "product_uid"

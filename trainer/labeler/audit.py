@@ -54,7 +54,6 @@ from trainer.data import Catalog
 from trainer.grades import Grade
 from trainer.strict import StrictModel
 
-
 ESTIMATORS = ("impressions", "coec", "coec_srw", "pbm")
 
 

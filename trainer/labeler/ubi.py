@@ -185,7 +185,7 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _ordinal(value: Any) -> int | None | str:
+def _ordinal(value: Any) -> int | str | None:
     """The ordinal as an int, None when absent, or the reason it is unusable."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -230,7 +230,7 @@ def read_ubi(events: Iterable[tuple[str, dict[str, Any]]], queries: Iterable[tup
     integers (the UBI plugin stored Lucene doc numbers: send ``object_id_field``)."""
     report = UbiReport(source)
     user_queries: dict[str, str] = {}
-    for where, doc in queries or ():
+    for _where, doc in queries or ():
         report.queries_read += 1
         qid, text = _text(doc.get("query_id")), _text(doc.get("user_query"))
         if qid and text:
