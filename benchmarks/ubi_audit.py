@@ -157,11 +157,12 @@ def training(args: argparse.Namespace) -> dict:
     out = {"audit": {k: report[k] for k in ("pairs", "tested", "flagged", "dropped", "changed", "not_enough_evidence")},
            "flag_precision": float((bad & hit).sum() / max(hit.sum(), 1)),
            "flag_recall": float((bad & hit).sum() / bad.sum()), "runs": {}}
-    base = args.train_config.read_text() if args.train_config else ""
+    import yaml
+
+    base = (yaml.safe_load(args.train_config.read_text()) or {}) if args.train_config else {}
     for name in ("noisy", "audited"):
         cfg = args.out / f"train-{name}.yaml"
-        cfg.write_text(base + f"\ndata: {{judgments: {name}.csv}}\n" if "data:" not in base else base.replace(
-            "data:", f"data:\n  judgments: {name}.csv\n", 1))
+        cfg.write_text(yaml.safe_dump({**base, "data": {**base.get("data", {}), "judgments": f"{name}.csv"}}))
         run = args.out / f"run-{name}"
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "mr_opensearch", "--no-progress", "train", "--data", str(folder),
