@@ -50,6 +50,44 @@ class Signal(enum.StrEnum):
     orders = "orders"
 
 
+class EngagementFormat(enum.StrEnum):
+    """``mros label simulate-engagement --format``: per-pair counts, or UBI 1.3.0 events and queries."""
+
+    counts = "counts"
+    ubi = "ubi"
+
+
+class Estimator(enum.StrEnum):
+    """``mros label audit --estimator`` (:class:`trainer.labeler.audit.AuditConfig`)."""
+
+    auto = "auto"
+    impressions = "impressions"
+    coec_srw = "coec_srw"
+    coec = "coec"
+    pbm = "pbm"
+
+
+class OnFlag(enum.StrEnum):
+    """``mros label audit --on-flag``: what happens to a flagged pair."""
+
+    auto = "auto"
+    rejudge = "rejudge"
+    drop = "drop"
+
+
+class ExportFormat(enum.StrEnum):
+    """``mros label export --format``."""
+
+    srw = "srw"
+
+
+class RanksBy(enum.StrEnum):
+    """``mros label simulate-engagement --engine-ranks-by``: what the simulated engine ranks by."""
+
+    truth = "truth"
+    noisy = "noisy"
+
+
 class Package(enum.StrEnum):
     """``mros export --package``: the variant zipped for ML Commons."""
 

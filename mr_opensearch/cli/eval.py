@@ -41,7 +41,7 @@ RUN_PANEL = "Trained run (--run)"
 LIVE_PANEL = "Live index (--alias)"
 # the options of each way, by parameter name (the cluster options belong to the live index)
 RUN_ONLY = ("split",)
-LIVE_ONLY = ("judgments", "modes", "k", "clients", "load_seconds", "max_queries", "tune", "save", "force",
+LIVE_ONLY = ("judgments", "query_set", "srw_cuts", "modes", "k", "clients", "load_seconds", "max_queries", "tune", "save", "force",
              "min_coverage", "allow_low_coverage", "html", "model", "url",
              "user", "ca_certs", "insecure", "port", "timeout", "password_prompt", "retry_budget")
 RENAMED = "notice: `mros evaluate` is now `mros eval --run`; the old name goes in the next release"
@@ -141,7 +141,15 @@ def eval_(
     split: list[Split] = typer.Option([Split.test], "--split", "-s", help="Split(s) to evaluate (repeatable).",
                                       rich_help_panel=RUN_PANEL),
     judgments: Path | None = typer.Option(None, "--judgments", help="Judged queries (query, product, grade), e.g. "
-                                          "a split (required with --alias).", rich_help_panel=LIVE_PANEL),
+                                          "a split (required with --alias); or an SRW judgment list: the `PUT "
+                                          "judgments` import body (.json), or srw:ID for one stored in the cluster.",
+                                          rich_help_panel=LIVE_PANEL),
+    query_set: Path | None = typer.Option(None, "--query-set", help="An SRW query set (the `PUT query_sets` body, "
+                                          ".json, or srw:ID): measure only its queries, in its order.",
+                                          rich_help_panel=LIVE_PANEL),
+    srw_cuts: str | None = typer.Option(None, "--srw-cuts", help="Read continuous SRW ratings (e.g. COEC's) as "
+                                        "grades: PARTIAL,EXACT cut points (default: ratings must be mros grades "
+                                        "0/1/2).", rich_help_panel=LIVE_PANEL),
     modes: str = typer.Option("bm25,dense,hybrid", "--modes", callback=comma_separated(SearchMode, "--modes"),
                               metavar=metavar(SearchMode), help="Comma-separated search modes to compare.",
                               rich_help_panel=LIVE_PANEL),
@@ -197,7 +205,7 @@ def eval_(
         check_output_file(html, inputs=[judgments, save], force=force, option="--html")
     _evaluate_live(alias, judgments, modes, k, clients, load_seconds, max_queries, tune, save, html, model,
                    ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt, retry_budget),
-                   Coverage(min_coverage, allow_low_coverage))
+                   Coverage(min_coverage, allow_low_coverage), SrwInput(query_set, srw_cuts))
 
 
 def _given(ctx: typer.Context, names: tuple[str, ...]) -> list[str]:
@@ -258,6 +266,59 @@ def _evaluate_run(run: Path, split: list[Split]) -> None:
 
 
 @dataclass(frozen=True)
+class SrwInput:
+    """``--query-set`` and ``--srw-cuts``: how SRW lists are read."""
+
+    query_set: Path | None = None
+    cuts: str | None = None
+
+
+def parse_cuts(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        partial, exact = (float(part) for part in text.split(","))
+    except ValueError:
+        raise UsageError(f"--srw-cuts {text!r}: expected PARTIAL,EXACT, two numbers, e.g. 0.5,1.5",
+                         parameters="srw_cuts") from None
+    if not 0 <= partial <= exact:
+        raise UsageError(f"--srw-cuts {text!r}: need 0 <= PARTIAL <= EXACT", parameters="srw_cuts")
+    return partial, exact
+
+
+def load_live_judgments(judgments: Path, srw: SrwInput, client: Any) -> tuple[Any, dict[str, Any] | None]:
+    """The judgments of a live evaluation: a judgments table, or an SRW judgment list (file or ``srw:ID``),
+    restricted to an SRW query set when one is given; with what reading them skipped (counted)."""
+    from mr_opensearch.search import srw as srw_format
+    from mr_opensearch.search.judgments import read_judgments
+
+    cuts = parse_cuts(srw.cuts)
+    text = str(judgments)
+    read = None
+    if text.startswith(srw_format.REFERENCE):
+        body = srw_format.fetch(client, "judgments", text[len(srw_format.REFERENCE):])
+        judged, read = srw_format.parse_judgments(body, text, cuts)
+    elif srw_format.is_srw_judgments(judgments):
+        judged, read = srw_format.parse_judgments(srw_format.read_json(judgments), text, cuts)
+    else:
+        if cuts is not None:
+            raise UsageError("--srw-cuts reads SRW judgment lists; --judgments is a table", parameters="srw_cuts")
+        judged = read_judgments(judgments)
+    if srw.query_set is not None:
+        qs = str(srw.query_set)
+        body = (srw_format.fetch(client, "query_sets", qs[len(srw_format.REFERENCE):]) if qs.startswith(srw_format.REFERENCE)
+                else srw_format.read_json(srw.query_set))
+        queries, _ = srw_format.parse_query_set(body, qs)
+        read = read or srw_format.SrwRead(text)
+        judged = srw_format.restrict(judged, queries, read)
+    if read is None:
+        return judged, None
+    for reason, n in read.skipped.items():
+        info(f"{read.source}: skipped {n} {reason} (e.g. {', '.join(read.examples[reason][:2])})")
+    return judged, read.summary()
+
+
+@dataclass(frozen=True)
 class Coverage:
     """How much of the judgments must be in the index (``--min-coverage``), and whether less only warns."""
 
@@ -267,17 +328,16 @@ class Coverage:
 
 def _evaluate_live(alias: str, judgments: Path, modes: Any, k: int, clients: str, load_seconds: float | None,
                    max_queries: int | None, tune: bool, save: Path | None, html: Path | None, model: Path | None,
-                   cluster: ClusterArgs, coverage: Coverage) -> None:
+                   cluster: ClusterArgs, coverage: Coverage, srw: SrwInput | None = None) -> None:
     """The live index: judged queries through bm25 / dense / hybrid, and --tune."""
-    from mr_opensearch.search.judgments import read_judgments
     from mr_opensearch.search.live_eval import default_tuning_path, evaluate_live, save_tuning
     from mr_opensearch.search.live_eval import tune as do_tune
     from mr_opensearch.search.queries import QueryEmbedder, live_index
 
     mode_list = [mode.value for mode in modes]  # type: ignore[attr-defined]  # the callback made a list
     client_counts = _ints(clients, "--clients")
-    judged = read_judgments(judgments)
     client = cluster.connect()
+    judged, srw_read = load_live_judgments(judgments, srw or SrwInput(), client)
     _, manifest = live_index(client, alias)
     embedder = None
     if manifest.embedding == "client" and (tune or any(m != "bm25" for m in mode_list)):
@@ -288,6 +348,8 @@ def _evaluate_live(alias: str, judgments: Path, modes: Any, k: int, clients: str
     report = evaluate_live(client, alias, judged, modes=mode_list, k=k, clients=client_counts,
                            max_queries=max_queries, embedder=embedder, progress=show_progress(),
                            load_seconds=load_seconds, min_coverage=coverage.minimum, warn=warn)
+    if srw_read is not None:
+        report["judgments_read"] = srw_read
     if html is not None:
         from mr_opensearch.core.safe_write import write_text
         from mr_opensearch.search.eval_page import eval_page

@@ -54,10 +54,19 @@ from trainer.data import Catalog
 from trainer.grades import Grade
 from trainer.strict import StrictModel
 
+ESTIMATORS = ("impressions", "coec", "coec_srw", "pbm")
+
 
 class AuditConfig(StrictModel):
     signal: str = Field("clicks", pattern="^(clicks|add_to_carts|orders)$")
-    min_impressions: int = Field(30, ge=1)
+    estimator: str = Field("impressions", pattern="^(impressions|coec|coec_srw|pbm)$",
+                           description="impressions: binomial tests on raw impressions (a log without positions); "
+                           "coec / coec_srw: Poisson tests against position-corrected expected counts "
+                           "(trainer.labeler.ubi.aggregate_pairs)")
+    min_impressions: int = Field(30, ge=1, description="pairs with fewer impressions are 'not enough evidence'")
+    on_flag: str = Field("rejudge", pattern="^(rejudge|drop)$",
+                         description="rejudge: the judge decides a flagged pair's grade; drop: flagged pairs leave "
+                         "the corrected labels")
     alpha: float = Field(0.01, gt=0, lt=1, description="Benjamini-Hochberg false discovery rate")
     require_midpoint: bool = True
     baseline: str = Field("global", pattern="^(global|query)$",
@@ -121,30 +130,60 @@ def flag_pairs(labels: pd.DataFrame, engagement: pd.DataFrame, config: AuditConf
     """Join labels (``query, product_uid, grade``) with the log and run the tests.
 
     Returns one row per label with ``impressions``, the signal count, ``rate``, ``tested``,
-    ``direction`` (``over``/``under``/""), ``p_value``, ``q_value``, ``wilson_low/high`` and
-    ``flagged``. Labels without engagement are kept, untested. Baselines are in ``frame.attrs``."""
-    from scipy.stats import binom
+    ``direction`` (``over``/``under``/""), ``p_value``, ``q_value``, ``confidence`` (``1 - q`` of a flagged
+    pair), ``wilson_low/high`` and ``flagged``. Labels without engagement are kept, untested. Baselines are
+    in ``frame.attrs``.
+
+    With a position-corrected ``estimator`` (``coec``, ``coec_srw``) the log must have the column
+    ``exposure_<estimator>`` (expected clicks of an average product at the ranks this one was shown,
+    :func:`trainer.labeler.ubi.aggregate_pairs`): ``rate`` is then the COEC ``x / e``, each grade's baseline
+    the pooled ``sum x / sum e``, and the tests are Poisson, ``X ~ Poisson(e p_g)`` (``sf(x - 1)`` over,
+    ``cdf(x)`` under); a pair with ``e = 0`` is untested."""
+    from scipy.stats import binom, poisson
 
     config = config or AuditConfig()
     sig = config.signal
-    frame = labels[["query", "product_uid", "grade"]].merge(
-        engagement[["query", "product_uid", "impressions", sig]], on=["query", "product_uid"], how="left")
+    exposure_col = None if config.estimator == "impressions" else f"exposure_{config.estimator}"
+    wanted = ["query", "product_uid", "impressions", sig] + ([exposure_col] if exposure_col else [])
+    if exposure_col and exposure_col not in engagement.columns:
+        from mr_opensearch.core.errors import MrosError
+
+        raise MrosError(f"the {config.estimator} estimator needs positions, and this engagement log has none",
+                        "use a UBI log (--ubi), or --estimator impressions")
+    frame = labels[["query", "product_uid", "grade"]].merge(engagement[wanted], on=["query", "product_uid"], how="left")
     frame[["impressions", sig]] = frame[["impressions", sig]].fillna(0).astype(np.int64)
-    baselines = grade_baselines(frame, sig)
     n = frame["impressions"].to_numpy()
     x = frame[sig].to_numpy()
     g = frame["grade"].to_numpy(dtype=np.int64)
-    rate = np.where(n > 0, x / np.maximum(n, 1), np.nan)
-    tested = n >= config.min_impressions
+    if exposure_col:
+        frame[exposure_col] = frame[exposure_col].fillna(0.0).astype(np.float64)
+        e = frame[exposure_col].to_numpy()
+        baselines = {}
+        for grade in Grade:
+            rows = g == int(grade)
+            total = e[rows].sum()
+            baselines[int(grade)] = float(x[rows].sum() / total) if total > 0 else float("nan")
+        rate = np.where(e > 0, x / np.where(e > 0, e, 1.0), np.nan)
+        tested = (n >= config.min_impressions) & (e > 0)
+    else:
+        e = n.astype(np.float64)
+        baselines = grade_baselines(frame, sig)
+        rate = np.where(n > 0, x / np.maximum(n, 1), np.nan)
+        tested = n >= config.min_impressions
     base = np.array([baselines[int(k)] for k in g])
     factor = query_factors(frame, base, sig) if config.baseline == "query" else np.ones(len(frame))
     base = base * factor
     tests = []  # (row, direction, p)
     for i in np.flatnonzero(tested & ~np.isnan(base)):
+        if exposure_col:
+            mu = e[i] * base[i]
+            over, under = float(poisson.sf(x[i] - 1, mu)), float(poisson.cdf(x[i], mu))
+        else:
+            over, under = float(binom.sf(x[i] - 1, n[i], base[i])), float(binom.cdf(x[i], n[i], base[i]))
         if g[i] < 2:
-            tests.append((i, "over", float(binom.sf(x[i] - 1, n[i], base[i]))))
+            tests.append((i, "over", over))
         if g[i] > 0:
-            tests.append((i, "under", float(binom.cdf(x[i], n[i], base[i]))))
+            tests.append((i, "under", under))
     q = benjamini_hochberg([t[2] for t in tests])
     p_value = np.full(len(frame), np.nan)
     q_value = np.full(len(frame), np.nan)
@@ -164,13 +203,16 @@ def flag_pairs(labels: pd.DataFrame, engagement: pd.DataFrame, config: AuditConf
             direction[i], flagged[i] = (d if qualifies else ""), qualifies
     low = np.full(len(frame), np.nan)
     high = np.full(len(frame), np.nan)
-    if tested.any():
-        low[tested], high[tested] = wilson_interval(x[tested], n[tested])
+    wilson = tested & (n > 0) & (x <= n)
+    if wilson.any():
+        low[wilson], high[wilson] = wilson_interval(x[wilson], n[wilson])
     frame["rate"] = rate
     frame["tested"] = tested
+    frame["evidence"] = np.where(tested, "tested", np.where(n > 0, "not enough evidence", "no engagement"))
     frame["direction"] = direction
     frame["p_value"] = p_value
     frame["q_value"] = q_value
+    frame["confidence"] = np.where(flagged, 1.0 - q_value, np.nan)
     frame["wilson_low"] = low
     frame["wilson_high"] = high
     frame["flagged"] = flagged
@@ -206,27 +248,33 @@ def audit_labels(labels: pd.DataFrame, engagement: pd.DataFrame, judges: Sequenc
     frame = flag_pairs(labels, engagement, config)
     baselines = frame.attrs["baselines"]
     flagged_idx = np.flatnonzero(frame["flagged"].to_numpy())
+    drop = config.on_flag == "drop"
+    if not drop and not judges:
+        raise ValueError("on_flag 'rejudge' needs at least one judge (a labeler); use on_flag 'drop' without one")
     log(f"audit: {int(frame['tested'].sum())} of {len(frame)} labeled pairs have >= {config.min_impressions} "
-        f"impressions; {len(flagged_idx)} flagged; judging them")
-    pairs = [(frame.at[i, "query"], catalog.text(frame.at[i, "product_uid"])) for i in flagged_idx]
-    probs = judge_probabilities(judges, pairs, config.augmentations, progress=progress)
+        f"impressions; {len(flagged_idx)} flagged; " + ("dropping them" if drop else "judging them"))
+    pairs = [] if drop else [(frame.at[i, "query"], catalog.text(frame.at[i, "product_uid"])) for i in flagged_idx]
+    probs = judge_probabilities(judges, pairs, config.augmentations, progress=progress) if pairs else np.zeros((0, 3))
     original = frame["grade"].to_numpy(dtype=np.int64)
     new = original.copy()
-    if len(flagged_idx):
+    if len(flagged_idx) and not drop:
         new[flagged_idx] = decide(original[flagged_idx], frame["direction"].to_numpy()[flagged_idx], probs,
                                   config.min_judge_confidence)
     for k, name in enumerate(["judge_p_irrelevant", "judge_p_partial", "judge_p_exact"]):
         column = np.full(len(frame), np.nan)
-        column[flagged_idx] = probs[:, k] if len(flagged_idx) else []
+        if len(pairs):
+            column[flagged_idx] = probs[:, k]
         frame[name] = column
     frame["original_grade"] = original
     frame["grade"] = new
     frame["changed"] = new != original
+    frame["dropped"] = frame["flagged"].to_numpy() if drop else np.zeros(len(frame), dtype=bool)
     by_grade = {}
     for g in Grade:
         rows = frame[frame["original_grade"] == int(g)]
         by_grade[g.label] = {"pairs": len(rows), "tested": int(rows["tested"].sum()),
                              "flagged": int(rows["flagged"].sum()), "changed": int(rows["changed"].sum()),
+                             "dropped": int(rows["dropped"].sum()),
                              f"baseline_{config.signal}_rate": baselines[int(g)]}
     transitions = np.zeros((3, 3), dtype=np.int64)
     np.add.at(transitions, (original, new), 1)
@@ -236,7 +284,10 @@ def audit_labels(labels: pd.DataFrame, engagement: pd.DataFrame, judges: Sequenc
         "log_pairs_without_label": int(len(engagement) - len(engagement.merge(
             labels[["query", "product_uid"]].drop_duplicates(), on=["query", "product_uid"]))),
         "tested": int(frame["tested"].sum()),
+        "not_enough_evidence": int((frame["evidence"] == "not enough evidence").sum()),
+        "no_engagement": int((frame["evidence"] == "no engagement").sum()),
         "flagged": len(flagged_idx),
+        "dropped": int(frame["dropped"].sum()),
         "flagged_over": int((frame["direction"] == "over").sum()),
         "flagged_under": int((frame["direction"] == "under").sum()),
         "changed": int(frame["changed"].sum()),
@@ -249,18 +300,24 @@ def audit_labels(labels: pd.DataFrame, engagement: pd.DataFrame, judges: Sequenc
 
 
 def recovery_report(corrected: pd.DataFrame, truth: pd.DataFrame) -> dict:
-    """How an audit did against known true grades (``truth``: ``query, product_uid, grade``)."""
+    """How an audit did against known true grades (``truth``: ``query, product_uid, grade``). Dropped pairs
+    (``on_flag="drop"``) leave the labels: an error dropped counts as fixed, a correct pair dropped as lost
+    (``correct_pairs_dropped``), and the error rate after is over the pairs kept."""
     joined = corrected.merge(truth[["query", "product_uid", "grade"]].rename(columns={"grade": "true_grade"}),
                              on=["query", "product_uid"], how="inner")
+    dropped = joined["dropped"] if "dropped" in joined else pd.Series(False, index=joined.index)
     before = joined["original_grade"] != joined["true_grade"]
-    after = joined["grade"] != joined["true_grade"]
+    after = (joined["grade"] != joined["true_grade"]) & ~dropped
     flagged = joined["flagged"]
+    kept = int((~dropped).sum())
     return {
         "pairs": len(joined),
+        "pairs_kept": kept,
+        "correct_pairs_dropped": int((~before & dropped).sum()),
         "errors_before": int(before.sum()),
         "errors_after": int(after.sum()),
         "error_rate_before": float(before.mean()),
-        "error_rate_after": float(after.mean()),
+        "error_rate_after": float(after.sum() / kept) if kept else 0.0,
         "relative_error_reduction": float(1 - after.sum() / before.sum()) if before.sum() else 0.0,
         "errors_flagged": int((before & flagged).sum()),
         "flag_precision": float(before[flagged].mean()) if flagged.any() else 0.0,

@@ -25,6 +25,7 @@ generator is seeded (NumPy PCG64): the same config and seed give the same log.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -91,15 +92,18 @@ class ClickModelConfig(StrictModel):
     seed: int = 0
 
 
-def simulate_engagement(labels: pd.DataFrame, config: ClickModelConfig | None = None) -> pd.DataFrame:
-    """Simulate a log from true grades. ``labels`` has ``query, product_uid, grade``; returns the
-    log frame (``query, product_uid, impressions, clicks, add_to_carts, orders``) in label order."""
+def simulate_sessions(labels: pd.DataFrame, config: ClickModelConfig | None = None
+                      ) -> Iterator[tuple[str, np.ndarray, dict[str, np.ndarray]]]:
+    """Per query (in label order): ``(query, product ids, arrays)`` where the arrays, each ``(sessions,
+    products)``, are ``rank`` (1-based), ``shown``, ``clicked``, ``carted`` and ``ordered`` (see the module
+    docstring). The engine ranks by the column ``rank_grade`` where ``labels`` has one (e.g. noisy labels a
+    ranker was trained on), else by ``grade``. One seeded generator draws them in a fixed order, so :func:`simulate_engagement` and
+    :func:`trainer.labeler.ubi_simulation.simulate_ubi` see the same sessions for the same config."""
     config = config or ClickModelConfig()
     rng = np.random.default_rng(config.seed)
     click = np.asarray(config.click_prob)
     atc = np.asarray(config.add_to_cart_prob)
     order = np.asarray(config.order_prob)
-    frames = []
     for query, group in labels.groupby("query", sort=False):
         grades = group["grade"].to_numpy(dtype=np.int64)
         n = len(grades)
@@ -109,7 +113,8 @@ def simulate_engagement(labels: pd.DataFrame, config: ClickModelConfig | None = 
         else:
             s = config.sessions_mean
         sessions = max(1, round(s))
-        scores = config.ranker_strength * grades[None, :] + rng.gumbel(size=(sessions, n))
+        ranked_by = group["rank_grade"].to_numpy(dtype=np.int64) if "rank_grade" in group else grades
+        scores = config.ranker_strength * ranked_by[None, :] + rng.gumbel(size=(sessions, n))
         ranks = np.empty((sessions, n), dtype=np.int64)  # 1-based rank of each product per session
         ranks[np.arange(sessions)[:, None], np.argsort(-scores, axis=1)] = np.arange(1, n + 1)[None, :]
         shown = ranks <= config.page_size
@@ -117,10 +122,19 @@ def simulate_engagement(labels: pd.DataFrame, config: ClickModelConfig | None = 
         clicked = examined & (rng.random((sessions, n)) < click[grades][None, :])
         carted = clicked & (rng.random((sessions, n)) < atc[grades][None, :])
         ordered = carted & (rng.random((sessions, n)) < order[grades][None, :])
+        yield str(query), group["product_uid"].astype(str).to_numpy(), {
+            "rank": ranks, "shown": shown, "clicked": clicked, "carted": carted, "ordered": ordered}
+
+
+def simulate_engagement(labels: pd.DataFrame, config: ClickModelConfig | None = None) -> pd.DataFrame:
+    """Simulate a log from true grades. ``labels`` has ``query, product_uid, grade``; returns the
+    log frame (``query, product_uid, impressions, clicks, add_to_carts, orders``) in label order."""
+    frames = []
+    for query, ids, arrays in simulate_sessions(labels, config):
         frames.append(pd.DataFrame({
-            "query": query, "product_uid": group["product_uid"].to_numpy(),
-            "impressions": shown.sum(0), "clicks": clicked.sum(0),
-            "add_to_carts": carted.sum(0), "orders": ordered.sum(0)}))
+            "query": query, "product_uid": ids,
+            "impressions": arrays["shown"].sum(0), "clicks": arrays["clicked"].sum(0),
+            "add_to_carts": arrays["carted"].sum(0), "orders": arrays["ordered"].sum(0)}))
     if not frames:
         return pd.DataFrame(columns=["query", "product_uid", *COUNT_COLUMNS])
     return pd.concat(frames, ignore_index=True)
