@@ -74,6 +74,8 @@ class Difference:
     delete: list[str] = field(default_factory=list)
     """Live products the catalog no longer has."""
     unchanged: int = 0
+    live: int = 0
+    """Documents the live index held."""
     from_file: int = 0
     """Of ``embed``, those ``--vectors`` held the vector of (moved out of ``embed`` when written)."""
 
@@ -113,6 +115,7 @@ def compare(client: Any, live: str, docs: list[dict[str, Any]]) -> Difference:
     fields = sorted({name for doc in docs for name in doc})
     difference = Difference()
     for hit in read_documents(client, live, source=fields):
+        difference.live += 1
         pid = hit["_id"]
         doc = wanted.pop(pid, None)
         old = hit.get("_source") or {}
@@ -180,6 +183,7 @@ def _apply(client: Any, model: ServedModel, target: DeployTarget, options: Deplo
         result.action, result.manifest = "nothing to do", manifest.to_meta()
         result.phase_seconds, result.phase_counters = clock.seconds, clock.spent
         return
+    _check_shrink(live, difference, options)
     resumed = manifest.updating is not None
     log(f"deploy --in-place: {live}{' (finishing an interrupted update)' if resumed else ''}: "
         f"{len(difference.embed)} to embed, {len(difference.fields_only)} with other fields changed, "
@@ -223,6 +227,20 @@ def _apply(client: Any, model: ServedModel, target: DeployTarget, options: Deplo
     result.action = "updated in place"
     result.manifest = updated.to_meta()
     result.phase_seconds, result.phase_counters = clock.seconds, clock.spent
+
+
+def _check_shrink(live: str, difference: Difference, options: DeployOptions) -> None:
+    """Refuse, before anything is written, a catalog that would delete more than ``options.max_shrink`` of the
+    live index (unless ``options.allow_shrink``): a truncated export, or ids written in another format."""
+    deleted, total = len(difference.delete), difference.live
+    if options.allow_shrink or not total or deleted <= options.max_shrink * total:
+        return
+    reason = ("almost none of the catalog's ids is in the index: did the id column change format (e.g. 100001 "
+              "written as 100001.0, or a prefix)?") if deleted > 0.9 * total else "a truncated export?"
+    raise MrosError(f"--in-place would delete {deleted} of the {total} products of {live} ({deleted / total:.0%}, "
+                    f"more than the {options.max_shrink:.0%} allowed) and embed {len(difference.embed)}; {reason}",
+                    "check the catalog file; if those products really left the shop, rerun with {allow_shrink}",
+                    parameters="allow_shrink")
 
 
 def _actions(client: Any, model: ServedModel, live: str, difference: Difference, options: DeployOptions,

@@ -98,6 +98,11 @@ def test_in_place_reaches_the_full_deploy_and_keeps_a_history(opensearch_url, op
     assert other.returncode == 1 and "--in-place refused" in other.stderr and "serves model" in other.stderr
     stale = _deploy(run, catalogs["v1"], home=home, url=opensearch_url)  # the index's name is v1's, its content v2
     assert stale.returncode == 1 and "updated in place" in stale.stderr, stale.stderr
+    retyped = write_catalog(tmp_path / "retyped.csv", [(f"{pid}.0", title) for pid, title in catalog_rows(catalogs["v2"])])
+    refused = cli("deploy", "--run", str(run), "--catalog", str(retyped), "--alias", ALIAS, "--embedding", "client",
+                  "--in-place", home=home, url=opensearch_url)  # without --allow-shrink
+    assert refused.returncode == 1 and "did the id column change format" in refused.stderr, refused.stderr
+    assert set(_documents(client, first["index"])) == catalogs["v2_ids"]  # nothing written
 
 
 INCREMENTAL_PHASES = ("copy-middle", "copied", "bulk-middle")
