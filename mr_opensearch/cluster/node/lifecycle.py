@@ -282,11 +282,9 @@ def status(
         if saved is None:
             return {"running": False, "url": f"http://127.0.0.1:{port}", "node_dir": str(node_dir)}
         url = saved.url
+        result = describe(url)
     else:
-        from mr_opensearch.cluster.connection import refuse_url_credentials
-
-        refuse_url_credentials(url)
-    result = describe(url)
+        result = _describe_any(url)
     if saved is not None:
         result.update(
             {
@@ -300,6 +298,19 @@ def status(
             }
         )
     return result
+
+
+def _describe_any(urls: str) -> dict[str, Any]:
+    """The cluster of ``urls`` (one, or several nodes comma-separated) described by the first node that answers."""
+    from mr_opensearch.cluster.connection import split_urls
+
+    nodes = split_urls(urls)
+    for url in nodes[:-1]:
+        try:
+            return describe(url)
+        except MrosError:
+            continue
+    return describe(nodes[-1])
 
 
 def describe(url: str) -> dict[str, Any]:
