@@ -111,7 +111,7 @@ def test_several_node_urls_are_split_checked_and_deduplicated():
 class _Node(BaseHTTPRequestHandler):
     """One node's answers: the root and the cluster's health."""
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         body = {"version": {"number": "3.5.0", "distribution": "opensearch"}} if self.path == "/" else \
             {"status": "green", "number_of_nodes": 2}
         data = json.dumps(body).encode()
