@@ -7,8 +7,9 @@
 * yellow health is judged by why it is yellow (:func:`check_yellow`): replicas that have no node to go to
   (``number_of_replicas`` >= data nodes, e.g. any replica on a single node) are normal and only warned
   about; replicas that could be placed but are not - a node left the cluster, or copies are still
-  recovering - mean the cluster is short of a node or of copies, and the deploy refuses (``allow_yellow``
-  deploys anyway: the new index is made with fewer copies than asked for until the cluster heals);
+  recovering - mean the cluster is short of a node or of copies: the deploy waits up to
+  :data:`RECOVERY_WAIT_S` for green, then refuses (``allow_yellow`` deploys anyway: the new index is made
+  with fewer copies than asked for until the cluster heals);
 * the alias, when it exists, points only at indices mros created (their ``_meta`` manifest), and
   the live index has no block that stops the alias from moving off it (``index.blocks.read_only``,
   ``read_only_allow_delete``, ``metadata``); a write block alone (``index.blocks.write``) is fine:
@@ -187,10 +188,21 @@ def yellow_cause(client: Any, data_nodes: int) -> YellowCause:
     return cause
 
 
-def check_yellow(client: Any, data_nodes: int, allow_yellow: bool = False) -> list[str]:
+RECOVERY_WAIT_S = 20
+"""Seconds a deploy waits for a yellow cluster short of copies to turn green before it refuses: a new index's
+replicas take a moment to be built, and a node that just restarted takes a few seconds to recover."""
+
+
+def check_yellow(client: Any, data_nodes: int, allow_yellow: bool = False,
+                 wait_s: float = RECOVERY_WAIT_S) -> list[str]:
     """The warnings of a yellow cluster; refuses one that is short of a node or of copies (see the module
-    docstring) unless ``allow_yellow``."""
+    docstring) and stays so for ``wait_s`` seconds, unless ``allow_yellow``."""
     cause = yellow_cause(client, data_nodes)
+    if cause.degraded and not allow_yellow and wait_s > 0:
+        health = client.cluster.health(wait_for_status="green", timeout=f"{wait_s:g}s")
+        if health.get("status") == "green":
+            return []
+        cause = yellow_cause(client, int(health.get("number_of_data_nodes", data_nodes)))
     warnings = []
     if cause.unplaceable:
         names = ", ".join(f"{index} ({n})" for index, n in sorted(cause.unplaceable.items()))
@@ -205,8 +217,9 @@ def check_yellow(client: Any, data_nodes: int, allow_yellow: bool = False) -> li
                     f"({', '.join(sorted(cause.reasons))}; indices: {', '.join(sorted(cause.missing))})")
     if cause.recovering:
         what.append(f"{cause.recovering} shard(s) are still recovering (initializing or relocating)")
-    message = (f"cluster health is yellow on {data_nodes} data nodes: {'; '.join(what)}. A node is missing or the "
-               "cluster is still rebuilding copies, so documents are held by fewer copies than asked for")
+    waited = f" (still after {wait_s:g} s)" if wait_s > 0 and not allow_yellow else ""
+    message = (f"cluster health is yellow on {data_nodes} data nodes{waited}: {'; '.join(what)}. A node is missing "
+               "or the cluster is still rebuilding copies, so documents are held by fewer copies than asked for")
     if not allow_yellow:
         raise MrosError(message, "wait until it is green (`GET _cluster/health?wait_for_status=green&timeout=60s`; a "
                         "local cluster: `mros opensearch up --port PORT` restarts a lost node), or pass "

@@ -165,8 +165,15 @@ def test_connect_to_nodes_that_all_refuse_says_so(tmp_path: Path):
         connect(ClusterConfig(connect_timeout=3.0), f"{closed_port()},{closed_port()}")
 
 
-def fake_cluster(shards: list[dict[str, str]], replicas: dict[str, int]) -> Any:
-    return SimpleNamespace(cat=SimpleNamespace(
+def fake_cluster(shards: list[dict[str, str]], replicas: dict[str, int], heals: bool = False) -> Any:
+    """``_cat/shards`` and ``_cat/indices`` answers; health green after a wait when it ``heals``."""
+    waits: list[dict[str, Any]] = []
+
+    def health(**params: Any) -> dict[str, Any]:
+        waits.append(params)
+        return {"status": "green" if heals else "yellow", "number_of_data_nodes": 2}
+
+    return SimpleNamespace(waits=waits, cluster=SimpleNamespace(health=health), cat=SimpleNamespace(
         shards=lambda **_: shards,
         indices=lambda **_: [{"index": name, "rep": str(n)} for name, n in replicas.items()]))
 
@@ -189,11 +196,18 @@ def test_yellow_on_three_nodes_after_a_node_left_is_refused_unless_allowed():
                            shard(".mros-locks", "r", "INITIALIZING")], {"products-a": 1, ".mros-locks": 1})
     with pytest.raises(MrosError) as refused:
         check_yellow(client, data_nodes=2)
+    assert client.waits == [{"wait_for_status": "green", "timeout": "20s"}]  # it waited for green first
+    assert "still after 20 s" in refused.value.message
     assert "a node is missing" in refused.value.message.lower() and "NODE_LEFT" in refused.value.message
     assert "1 shard(s) are still recovering" in refused.value.message
     assert refused.value.parameters == ("allow_yellow",) and "`allow_yellow`" in str(refused.value.hint)
     warnings = check_yellow(client, data_nodes=2, allow_yellow=True)
     assert warnings and "deploying anyway" in warnings[-1]
+
+
+def test_yellow_that_heals_while_the_deploy_waits_is_no_refusal():
+    client = fake_cluster([shard("products-a", "r", "INITIALIZING")], {"products-a": 1}, heals=True)
+    assert check_yellow(client, data_nodes=3) == [] and len(client.waits) == 1
 
 
 def test_yellow_from_an_over_replicated_index_on_three_nodes_is_not_a_lost_node():
