@@ -95,7 +95,8 @@ def main() -> None:
     catalog, titles = subset_catalog(args.catalog, args.products, work / "products.csv")
     run = tiny_run(work, titles)
     # judgments of the products in the subset only, so the eval's coverage check passes
-    kept = {r["product_uid"] for r in csv.DictReader(open(catalog, encoding="utf-8"))}
+    with open(catalog, encoding="utf-8") as fh:
+        kept = {r["product_uid"] for r in csv.DictReader(fh)}
     judgments = work / "judgments.csv"
     with open(args.judgments, encoding="utf-8") as fh, open(judgments, "w", encoding="utf-8", newline="") as out:
         reader = csv.DictReader(fh)
