@@ -236,9 +236,11 @@ def deploy_through_node_loss(cluster: ClusterState, *, run: Path, catalog: Path,
 
 
 @dataclass
-class SearchLoss:
-    """A search load during which a node died: what the load saw, the node, the way back."""
+class LoadLoss:
+    """A search load (``mros eval``'s or ``mros serve``'s) during which a node died: what the load saw (failed
+    queries and the window, from the load's start, they fell in), the node, the way back to green."""
 
+    through: str
     mode: str
     clients: int
     load_seconds: float
@@ -250,10 +252,13 @@ class SearchLoss:
     first_error: str | None
     qps: float
     latency_ms: dict[str, float] | None
-    retries: int
-    exit_code: int
-    message: str
     restart_to_green_s: float
+    retries: int = 0
+    """``mros eval``: the retries its client announced."""
+    exit_code: int = 0
+    message: str = ""
+    statuses: dict[str, int] | None = None
+    """``mros serve``: the answers by HTTP status (or exception)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -274,7 +279,7 @@ def judged_queries(judgments: Path, limit: int | None) -> int:
 def search_load_through_node_loss(cluster: ClusterState, *, alias: str, judgments: Path, home: Path,
                                   mode: str = "hybrid", clients: int = 4, load_seconds: float = 20.0,
                                   kill_after_s: float = 4.0, max_queries: int | None = None,
-                                  timeout: float = 600) -> SearchLoss:
+                                  timeout: float = 600) -> LoadLoss:
     """``mros eval --alias`` with a timed load of ``clients`` clients on every node's URL; ``kill_after_s``
     seconds into the load the node holding the index's primary is SIGKILLed; then it is brought back."""
     client = client_of(cluster)
@@ -299,34 +304,12 @@ def search_load_through_node_loss(cluster: ClusterState, *, alias: str, judgment
     attempt = _finish(proc, started, timeout)
     restart_s = restart(cluster)
     row = (attempt.result or {}).get("eval", {}).get("modes", {}).get(mode, {}).get("load", {}).get(str(clients), {})
-    return SearchLoss(mode=mode, clients=clients, load_seconds=load_seconds, killed_port=victim,
+    return LoadLoss(through="mros eval", mode=mode, clients=clients, load_seconds=load_seconds, killed_port=victim,
                       killed_after_s=killed_after, requests=int(row.get("requests", 0)),
                       failed=int(row.get("errors", 0)), error_window=row.get("error_window"),
                       first_error=row.get("first_error"), qps=float(row.get("qps", 0.0)),
                       latency_ms=row.get("latency_ms"), retries=attempt.retries, exit_code=attempt.exit_code,
                       message=attempt.message, restart_to_green_s=restart_s)
-
-
-@dataclass
-class ServiceLoss:
-    """``mros serve`` on every node's URL, under a load of ``clients`` HTTP clients, while a node died."""
-
-    mode: str
-    clients: int
-    load_seconds: float
-    killed_port: int
-    killed_after_s: float
-    requests: int
-    failed: int
-    statuses: dict[str, int]
-    error_window: dict[str, float] | None
-    first_error: str | None
-    qps: float
-    latency_ms: dict[str, float] | None
-    restart_to_green_s: float
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def start_service(cluster: ClusterState, alias: str, home: Path) -> tuple[subprocess.Popen, int]:
@@ -346,7 +329,7 @@ def start_service(cluster: ClusterState, alias: str, home: Path) -> tuple[subpro
 
 def service_load_through_node_loss(cluster: ClusterState, *, alias: str, judgments: Path, home: Path,
                                    mode: str = "hybrid", clients: int = 4, load_seconds: float = 20.0,
-                                   kill_after_s: float = 4.0, max_queries: int = 200) -> ServiceLoss:
+                                   kill_after_s: float = 4.0, max_queries: int = 200) -> LoadLoss:
     """``clients`` threads send ``GET /search`` to ``mros serve`` for ``load_seconds``; ``kill_after_s`` into the
     load the node holding the index's primary is SIGKILLed; every answer but 200 is a failed query."""
     import http.client
@@ -407,8 +390,8 @@ def service_load_through_node_loss(cluster: ClusterState, *, alias: str, judgmen
     restart_s = restart(cluster)
     times = [at for at, _ in failures]
     arr = np.asarray(latencies)
-    return ServiceLoss(
-        mode=mode, clients=clients, load_seconds=load_seconds, killed_port=victim, killed_after_s=killed_after,
+    return LoadLoss(
+        through="mros serve", mode=mode, clients=clients, load_seconds=load_seconds, killed_port=victim, killed_after_s=killed_after,
         requests=len(latencies) + len(failures), failed=len(failures), statuses=dict(statuses),
         error_window={"first_s": min(times), "last_s": max(times), "seconds": max(times) - min(times)}
         if times else None, first_error=failures[0][1] if failures else None, qps=len(latencies) / wall,
