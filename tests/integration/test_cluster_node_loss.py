@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
-from mr_opensearch.cluster.node import lifecycle
+from mr_opensearch.cli import app
+from mr_opensearch.cluster.node import lifecycle, state
 from tests.tools import node_loss
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -69,8 +71,14 @@ def assert_green_with_every_node(cluster: Any) -> None:
     assert [node["running"] for node in report["nodes"]] == [True, True, True]
 
 
-def test_three_nodes_form_one_cluster_with_their_own_ports(cluster: Any) -> None:
-    report = lifecycle.cluster_status(cluster)
+def test_three_nodes_form_one_cluster_with_their_own_ports(cluster: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(state, "nodes_root", lambda: Path(cluster.root))  # the CLI finds the test's cluster
+    shown = CliRunner().invoke(app, ["opensearch", "status", "--port", str(PORT), "--json"])
+    assert shown.exit_code == 0, shown.output
+    report = json.loads(shown.stdout)
+    assert report["urls"] == cluster.urls and report["health"] == "green"
+    table = CliRunner().invoke(app, ["opensearch", "status", "--port", str(PORT)]).stdout
+    assert "3 of 3 nodes running" in table and f"transport {PORT + 102}" in table
     assert report["cluster"] == cluster.name and report["cluster_name"] == cluster.name
     assert [node["port"] for node in report["nodes"]] == [PORT, PORT + 1, PORT + 2]
     assert [node["transport_port"] for node in report["nodes"]] == [PORT + 100, PORT + 101, PORT + 102]
@@ -95,6 +103,9 @@ def test_a_deploy_that_loses_a_node_half_way_converges_with_every_product_once(
     assert loss.end.converged, loss.end
     assert (loss.end.lost, loss.end.duplicated, loss.end.documents) == (0, 0, loss.documents)
     assert loss.alias_polls > 10 and loss.alias_on_incomplete == []
+    # with the node still gone, the preflight sees its copies missing (a rerun then would wait, then refuse)
+    assert loss.while_down["data_nodes"] == 2 and loss.while_down["status"] == "yellow"
+    assert "NODE_LEFT" in loss.while_down["reasons"] and loss.end.indices[0] in loss.while_down["missing"]
     client = node_loss.client_of(cluster)
     index = loss.end.indices[0]
     settings = client.indices.get_settings(index=index)[index]["settings"]["index"]

@@ -160,6 +160,9 @@ class DeployLoss:
     alias_polls: int
     alias_on_incomplete: list[str]
     alias_polls_failed: int
+    while_down: dict[str, Any] = field(default_factory=dict)
+    """How the deploy's preflight saw the cluster once the deploy was over and before the node came back:
+    health, data nodes, the replicas it counted as missing and why (:func:`yellow_cause`)."""
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -194,6 +197,19 @@ def new_index(client: Any, alias: str, before: set[str]) -> str | None:
     return fresh[0] if fresh else None
 
 
+def health_while_down(client: Any) -> dict[str, Any]:
+    """The cluster's health and, when yellow, what the deploy's preflight makes of it."""
+    from mr_opensearch.deploy.preflight import yellow_cause
+
+    health = client.cluster.health()
+    out = {"status": health["status"], "data_nodes": health["number_of_data_nodes"]}
+    if health["status"] == "yellow":
+        cause = yellow_cause(client, int(health["number_of_data_nodes"]))
+        out.update(missing=cause.missing, reasons=sorted(cause.reasons), unplaceable=cause.unplaceable,
+                   recovering=cause.recovering)
+    return out
+
+
 def _ended(proc: subprocess.Popen) -> None:
     """Nothing while ``proc`` runs; an AssertionError with its output once it has ended early."""
     if proc.poll() is None:
@@ -226,13 +242,15 @@ def deploy_through_node_loss(cluster: ClusterState, *, run: Path, catalog: Path,
         at = indexed(client, index)
         kill(cluster, victim)
         attempts = [_finish(proc, started, timeout)]
+        while_down = health_while_down(client)
         restart_s = restart(cluster)
         if attempts[0].exit_code != 0:
             again = time.monotonic()
             attempts.append(_finish(mros(*args, home=home), again, timeout))
     return DeployLoss(documents=len(ids), killed_port=victim, killed_at_documents=at, attempts=attempts,
                       restart_to_green_s=restart_s, end=end_state(client, alias, ids), alias_polls=watcher.polls,
-                      alias_on_incomplete=watcher.incomplete, alias_polls_failed=len(watcher.failed), notes=notes)
+                      alias_on_incomplete=watcher.incomplete, alias_polls_failed=len(watcher.failed),
+                      while_down=while_down, notes=notes)
 
 
 @dataclass
