@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from mr_opensearch.cli import app
 from mr_opensearch.cluster.node import lifecycle, state
+from tests.json_fields import check_documented
 from tests.tools import node_loss
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -98,6 +99,7 @@ def test_a_deploy_that_loses_a_node_half_way_converges_with_every_product_once(
     if first.exit_code != 0:  # it stopped: the message says where and that a rerun finishes it
         assert first.exit_code == 1 and "deploy stopped" in first.message and "rerun" in first.message
     assert last.exit_code == 0 and last.result is not None
+    check_documented("deploy", last.result)
     if first.exit_code == 0:
         assert (last.result["shards"], last.result["replicas"]) == (1, 1)  # what it chose for 3 data nodes
     assert loss.end.converged, loss.end

@@ -76,6 +76,21 @@ def test_the_cluster_layout_is_recorded_with_every_node(tmp_path: Path):
     assert state.load_cluster(tmp_path / "10201") is None  # the layout lives with the first node only
 
 
+def test_up_refuses_another_size_foreign_data_and_a_cluster_of_one_before_starting_anything(tmp_path: Path):
+    from mr_opensearch.cluster.node import lifecycle
+
+    state.save_cluster(three_nodes(tmp_path))
+    with pytest.raises(MrosError, match="has 3 nodes, not 5; mros does not grow or shrink"):
+        lifecycle.up_cluster(port=10200, nodes=5, root=tmp_path)
+    other = tmp_path / "other"
+    (other / "10301" / "data" / "nodes").mkdir(parents=True)
+    with pytest.raises(MrosError, match="already holds the data of another node"):
+        lifecycle.up_cluster(port=10300, nodes=2, root=other)
+    with pytest.raises(UsageError, match="2 to 9 nodes"):
+        lifecycle.up_cluster(port=10200, nodes=1, root=tmp_path)
+    assert not (other / "10300" / "cluster.json").exists()
+
+
 def test_a_node_state_written_before_clusters_existed_still_loads(tmp_path: Path):
     (tmp_path / "node.json").write_text(json.dumps({"port": 9200, "url": "http://127.0.0.1:9200",
                                                     "node_dir": str(tmp_path), "version": "3.5.0", "heap": "2g"}))

@@ -29,6 +29,7 @@ DEFAULT_CLUSTER_HEAP = "512m"
 and HNSW graphs live off-heap, in the page cache), and three JVMs of 512m leave a 24 GB machine room
 for training."""
 MAX_NODES = 9
+"""The most nodes of a local cluster (its HTTP ports stay within PORT..PORT+8, transport within +100..+108)."""
 
 
 def running_state(directory: Path) -> NodeState | None:
@@ -186,33 +187,39 @@ def up_cluster(
         if current is None:
             _refuse_port_clash(node_port, f"node {state.node_name(node_port)}")
             to_start.append(node_port)
-    if not to_start:
-        if report:
-            report(f"OpenSearch cluster {cluster.name} already running: {', '.join(cluster.urls)}")
-    else:
-        jdk = find_jdk()
-        built = assembly.assemble(jdk, plugin_zips=plugin_zips, retry_maven=retry_maven, report=report)
-        home = built.home_path
-        plugins = {p.name for p in (home / "plugins").iterdir() if p.is_dir()}
-        state.save_cluster(cluster)
-        started = []
-        for node_port in to_start:
-            node_dir = cluster.node_dir(node_port)
-            config_dir = config.write_config(home, node_dir, node_port, cluster.heap, plugins, cluster)
-            log = node_dir / "logs" / f"{cluster.name}.log"
-            if report:
-                report(f"Starting node {state.node_name(node_port)} of {cluster.name} on {state.url_of(node_port)} "
-                       f"(transport {state.transport_port(node_port)}, heap {cluster.heap})")
-            pid = process.start(home, config_dir, jdk, built.node_env, node_dir / "logs" / "stdout.log")
-            state.save(NodeState(port=node_port, url=state.url_of(node_port), node_dir=str(node_dir),
-                                 version=built.version, heap=cluster.heap, pid=pid, home=str(home),
-                                 log_file=str(log), started_at=time.time(), cluster=cluster.name))
-            started.append((pid, node_dir, log))
-    health = process.wait_cluster_ready(cluster.urls, [] if not to_start else started, len(cluster.ports), timeout)
+    if not to_start and report:
+        report(f"OpenSearch cluster {cluster.name} already running: {', '.join(cluster.urls)}")
+    started = _start_nodes(cluster, to_start, plugin_zips, retry_maven, report) if to_start else []
+    health = process.wait_cluster_ready(cluster.urls, started, len(cluster.ports), timeout)
     if report:
         report(f"OpenSearch cluster {cluster.name} is {health.get('status')} with {health.get('number_of_nodes')} "
                f"nodes after {time.time() - started_at:.1f}s")
     return cluster
+
+
+def _start_nodes(cluster: ClusterState, ports: list[int], plugin_zips: list[Path] | None, retry_maven: bool,
+                 report: Reporter | None) -> list[tuple[int, Path, Path]]:
+    """Start the nodes of ``cluster`` on ``ports`` (the home assembled first if need be) and record the cluster
+    and each node; returns each node's ``(pid, folder, log file)``."""
+    jdk = find_jdk()
+    built = assembly.assemble(jdk, plugin_zips=plugin_zips, retry_maven=retry_maven, report=report)
+    home = built.home_path
+    plugins = {p.name for p in (home / "plugins").iterdir() if p.is_dir()}
+    state.save_cluster(cluster)
+    started = []
+    for node_port in ports:
+        node_dir = cluster.node_dir(node_port)
+        config_dir = config.write_config(home, node_dir, node_port, cluster.heap, plugins, cluster)
+        log = node_dir / "logs" / f"{cluster.name}.log"
+        if report:
+            report(f"Starting node {state.node_name(node_port)} of {cluster.name} on {state.url_of(node_port)} "
+                   f"(transport {state.transport_port(node_port)}, heap {cluster.heap})")
+        pid = process.start(home, config_dir, jdk, built.node_env, node_dir / "logs" / "stdout.log")
+        state.save(NodeState(port=node_port, url=state.url_of(node_port), node_dir=str(node_dir),
+                             version=built.version, heap=cluster.heap, pid=pid, home=str(home),
+                             log_file=str(log), started_at=time.time(), cluster=cluster.name))
+        started.append((pid, node_dir, log))
+    return started
 
 
 def down_cluster(cluster: ClusterState, timeout: float = 60.0) -> list[NodeState]:
