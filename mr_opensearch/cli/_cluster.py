@@ -1,8 +1,10 @@
 """The connection of the commands that talk to a cluster, built from their cluster options (``--url``, ``--user``,
 ``--ca-certs``, ``--insecure``, ...: :mod:`mr_opensearch.cli._options`).
 
-Where the cluster is, in order: ``--url``; ``$MROS_OPENSEARCH_URL``; the local node of
-``mros opensearch up`` on ``--port`` (default 9200) when one is running. The password comes from
+Where the cluster is, in order: ``--url`` (one URL, or several nodes comma-separated);
+``$MROS_OPENSEARCH_URL``; the local cluster of ``mros opensearch up --nodes N`` whose first node is on
+``--port`` (every node's URL, from its ``cluster.json``); the local node of ``mros opensearch up`` on
+``--port`` (default 9200) when one is running. The password comes from
 ``$MROS_OPENSEARCH_PASSWORD`` (or a prompt with ``--password-prompt``), never from the command line
 nor from a URL (``https://user:password@host`` is refused, see :mod:`mr_opensearch.cluster.connection`).
 Failed requests are retried (:mod:`mr_opensearch.cluster.retry_policy`) for up to ``--retry-budget`` seconds each;
@@ -58,6 +60,9 @@ class ClusterArgs:
             return os.environ["MROS_OPENSEARCH_URL"]
         from mr_opensearch.cluster.node import lifecycle, state
 
+        cluster = lifecycle.cluster_at(self.port)
+        if cluster is not None:
+            return ",".join(cluster.urls)
         node = lifecycle.running_state(state.node_dir(self.port))
         if node is None:
             raise MrosError(f"no cluster given and no local node running on port {self.port}",

@@ -25,7 +25,9 @@ JSON_FIELDS: dict[str, dict[str, str]] = {
         "pruned": "indices deleted by --keep",
         "plan": "the requests sent (or, with --dry-run, that would be): {method, path, body?, summary?}",
         "manifest": "the index's manifest (its mapping `_meta`)",
-        "warnings": "warnings of the preflight (replicas a cluster cannot assign, no boundaries, ...)",
+        "warnings": "warnings of the preflight (replicas a cluster cannot assign, yellow health, no boundaries, ...)",
+        "shards": "shards of the index this deploy created (null when it found the index)",
+        "replicas": "replicas of the index this deploy created (null when it found the index)",
         "gate": "--gate: {judgments, mode, queries, coverage, max_drop, new, live, ndcg_drop, passed, at}; null "
                 "without --gate",
         "embedded": "documents embedded in this deploy (by mros in client mode, by the ingest pipeline in engine "

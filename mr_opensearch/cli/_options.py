@@ -48,8 +48,9 @@ OUTPUT_OPTIONS: dict[str, Any] = {"as_json": JsonOpt, "quiet": QuietOpt, "no_pro
 # --- cluster connection ----------------------------------------------------------------------------------------
 
 UrlOpt = Annotated[str | None, typer.Option(
-    "--url", help="The cluster, e.g. https://host:9200 (default: $MROS_OPENSEARCH_URL, else the local node of "
-    "`mros opensearch up`).", rich_help_panel=CLUSTER_PANEL)]
+    "--url", help="The cluster, e.g. https://host:9200, or several of its nodes comma-separated (a node lost is "
+    "then survived) (default: $MROS_OPENSEARCH_URL, else the local node or cluster of `mros opensearch up`, all "
+    "its nodes).", rich_help_panel=CLUSTER_PANEL)]
 UserOpt = Annotated[str | None, typer.Option(
     "--user", help="Basic-auth user (password from $MROS_OPENSEARCH_PASSWORD).", rich_help_panel=CLUSTER_PANEL)]
 CaCertsOpt = Annotated[Path | None, typer.Option(

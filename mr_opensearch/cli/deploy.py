@@ -88,7 +88,15 @@ def deploy(
     hybrid: Path | None = typer.Option(None, "--hybrid", help="Hybrid settings from `mros eval --tune --save` "
                                        "(default: $MROS_HOME/tuning/ALIAS.json when it exists)."),
     keep: int | None = typer.Option(None, "--keep", min=1, help="Keep the N newest complete indices of the alias, delete older ones."),
-    replicas: int | None = typer.Option(None, "--replicas", min=0, help="Replicas of the new index (default: 0 on one data node, else 1)."),
+    shards: int | None = typer.Option(None, "--shards", min=1, max=1024, help="Shards of the new index (default: "
+                                      "one per 25 GB of estimated index size, so 1 for most catalogs: BM25 statistics "
+                                      "and hybrid fusion stay index-wide)."),
+    replicas: int | None = typer.Option(None, "--replicas", min=0, help="Replicas of the new index (default: 0 on one "
+                                        "data node, else 1: any one node can be lost; up to data nodes - 1 for more "
+                                        "search throughput)."),
+    allow_yellow: bool = typer.Option(False, "--allow-yellow", help="Deploy on a yellow cluster of several data nodes "
+                                      "(a node lost, or copies still recovering; refused otherwise). Yellow from "
+                                      "replicas no node can hold (one node) is never refused."),
     batch_size: int = typer.Option(256, "--batch-size", min=1, max=10000, help="Documents per bulk request."),
     encode_workers: int | None = typer.Option(None, "--encode-workers", min=1, max=64, help="Client mode: batches "
                                               "embedded at once, one onnxruntime thread each (default: one per CPU "
@@ -170,7 +178,7 @@ def deploy(
         info(f"hybrid settings from {tuned}")
     client = ClusterArgs(url, user, ca_certs, insecure, port, timeout, password_prompt, retry_budget).connect()
     options = DeployOptions(alias=alias, embedding=embedding.value, dry_run=dry_run, keep=keep, batch_size=batch_size,
-                            replicas=replicas, text_fields=tuple(text_field), text_analyzer=text_analyzer,
+                            shards=shards, replicas=replicas, allow_yellow=allow_yellow, text_fields=tuple(text_field), text_analyzer=text_analyzer,
                             hybrid=hybrid_values,
                             allow_dimension_change=allow_dimension_change, progress=show_progress(),
                             catalog_path=str(catalog), lock_wait=wait, encode_workers=encode_workers,

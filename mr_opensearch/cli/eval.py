@@ -86,7 +86,8 @@ def _print_eval(report: dict[str, Any]) -> None:
         rows.append((f"QPS, {label}", [_fmt(row["qps"], 1) for row in loads]))
         if count > 1:
             rows.append((f"p99 ms, {label}", [_fmt((row["latency_ms"] or {}).get("p99"), 1) for row in loads]))
-        rows.append((f"errors, {label}", [f"{row['errors']} of {row['requests']}" for row in loads]))
+        rows.append((f"errors, {label}", [f"{row['errors']} of {row['requests']}" + (
+            f" in {row['error_window']['seconds']:.1f}s" if row.get("error_window") else "") for row in loads]))
     dense = report["modes"].get("dense", {}).get("boundaries")
     if dense:
         for grade, row in dense.items():

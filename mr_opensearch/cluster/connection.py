@@ -1,5 +1,11 @@
 """Connecting to an OpenSearch cluster: URL, basic auth, TLS, and a clear error when it is not there.
 
+The URL may name several nodes of one cluster, comma-separated (``http://a:9200,http://b:9200``;
+:func:`split_urls`): the client spreads requests over them, and a node that refuses the connection or
+does not answer in time is set aside and the request goes to the next one (see
+:mod:`mr_opensearch.cluster.retry_policy`), so losing the node mros happens to talk to costs a retry,
+not the request.
+
 Every request of the client goes through :mod:`mr_opensearch.cluster.retry_policy` (429/502/503/504, resets,
 refused connections and timeouts retried with backoff and ``Retry-After``, within ``retry_budget_s``
 and ``retry_max_attempts`` per request). The first ping has its own short budget,
@@ -32,7 +38,8 @@ from mr_opensearch.core.strict import StrictModel
 class ClusterConfig(StrictModel):
     """Where the cluster is. ``url: null`` means the local node of ``mros opensearch up``."""
 
-    url: str | None = Field(None, description="e.g. https://search.example.com:9200; null: start a local node")
+    url: str | None = Field(None, description="e.g. https://search.example.com:9200, or several nodes of one cluster "
+                            "comma-separated; null: start a local node")
     user: str | None = None
     password: str | None = Field(None, description="default: $MROS_OPENSEARCH_PASSWORD")
     verify_certs: bool = True
@@ -62,7 +69,9 @@ def _split_scheme(url: str) -> tuple[str, str]:
 
 
 def redact_url(url: str) -> str:
-    """``url`` fit to print: any ``user:password@`` in it becomes ``***@``."""
+    """``url`` (or a comma-separated list of URLs) fit to print: any ``user:password@`` in it becomes ``***@``."""
+    if "," in url:
+        return ",".join(redact_url(part) for part in url.split(","))
     scheme, rest = _split_scheme(url)
     at = rest.rfind("@")
     return url if at < 0 else f"{scheme}***@{rest[at + 1:]}"
@@ -144,6 +153,23 @@ def check_url(url: str) -> str:
     return target
 
 
+def split_urls(text: str) -> list[str]:
+    """The node URLs of ``text``: one URL or several comma-separated, each checked (:func:`check_url`, no
+    credentials in it), duplicates dropped; a usage error when none is left."""
+    urls: list[str] = []
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        refuse_url_credentials(part.strip())
+        url = check_url(part)
+        if url not in urls:
+            urls.append(url)
+    if not urls:
+        raise UsageError(f"cluster URL {text!r} names no node", "write it as http://HOST:PORT, or several "
+                         "comma-separated: http://HOST1:PORT,http://HOST2:PORT", parameters="url")
+    return urls
+
+
 def _why_unreachable(exc: Any, timeout: float) -> str:
     """What an opensearch-py ``ConnectionError`` means, in words."""
     cause = getattr(exc, "info", None)
@@ -178,8 +204,8 @@ def connect(config: ClusterConfig, url: str | None = None, on_retry: Callable[[s
     target = (url or config.url or "").rstrip("/")
     if not target:
         raise MrosError("no cluster URL", "pass --url or start a node with `mros opensearch up`")
-    refuse_url_credentials(target)
-    target = check_url(target)
+    hosts = split_urls(target)
+    target = ",".join(hosts)
     password = config.password or os.environ.get("MROS_OPENSEARCH_PASSWORD")
     if config.user and not password:
         raise MrosError(f"user {config.user!r} given but no password",
@@ -188,7 +214,9 @@ def connect(config: ClusterConfig, url: str | None = None, on_retry: Callable[[s
     if config.ca_certs is not None and not Path(config.ca_certs).is_file():
         raise MrosError(f"CA bundle {config.ca_certs} not found (or not a file)",
                         "pass --ca-certs FILE (PEM), or fix opensearch.ca_certs in the config")
-    client = OpenSearch(hosts=[target], http_auth=auth, verify_certs=config.verify_certs,
+    # retry_on_timeout: a node that does not answer in time is set aside like one that refuses, so the
+    # policy's next attempt goes to another node (the policy alone decides whether there is one)
+    client = OpenSearch(hosts=hosts, http_auth=auth, retry_on_timeout=True, verify_certs=config.verify_certs,
                         ca_certs=str(config.ca_certs) if config.ca_certs else None, ssl_show_warn=False,
                         timeout=config.timeout, pool_maxsize=MAX_PARALLEL_REQUESTS, transport_class=transport_class(),
                         retry_policy=RetryPolicy(budget_s=config.retry_budget_s, max_attempts=config.retry_max_attempts,
@@ -197,7 +225,9 @@ def connect(config: ClusterConfig, url: str | None = None, on_retry: Callable[[s
     # warning with a traceback per failed attempt would only repeat it
     logging.getLogger("opensearch").setLevel(logging.ERROR)
     within = min(config.connect_timeout, config.timeout)
-    ping = RetryPolicy(budget_s=within, max_attempts=PING_ATTEMPTS, max_backoff_s=2.0, retry_refused=False)
+    # one node that refuses is not the cluster: with several, each gets its try before mros gives up
+    ping = RetryPolicy(budget_s=within, max_attempts=PING_ATTEMPTS + len(hosts) - 1, max_backoff_s=2.0,
+                       retry_refused=len(hosts) > 1)
     try:
         info = client.transport.perform_request_under(ping, "GET", "/", timeout=within)
     except AuthenticationException as exc:

@@ -27,6 +27,11 @@ retries do not multiply), so ``helpers.streaming_bulk``, ``client.indices.*``, s
   registers a second model. A PUT that created something and is repeated is answered 400
   ``resource_already_exists_exception``; the caller handles that (``deploy`` checks that the index it
   finds is its own).
+* **Several nodes.** With several node URLs the client marks a node that refused the connection or did not
+  answer in time as dead for a while, and each attempt goes to a live node. A refused connection is moved
+  to the next live node at once, inside the same attempt (:func:`fail_over`: the request was never sent,
+  so it is safe whatever it is): a node that is gone costs no backoff while others answer. Ambiguous
+  failures (a reset of a request in flight) still follow the rules above, on the next node.
 """
 
 from __future__ import annotations
@@ -316,6 +321,21 @@ class RetryAfterConnection:
         return status, response_headers, data
 
 
+def fail_over(send: Callable[[], Any], live_nodes: int) -> Any:
+    """``send()``, sent again at once (to the next node: the transport set the refusing one aside) while a
+    node refuses the connection and another of the ``live_nodes`` is left; any other failure is raised."""
+    from opensearchpy.exceptions import ConnectionError as OsConnectionError
+
+    for _ in range(max(0, live_nodes - 1)):
+        try:
+            return send()
+        except OsConnectionError as exc:
+            if not _never_sent(exc):
+                raise
+            log.debug("a node refused the connection: %s; the next node gets the request", describe(exc))
+    return send()
+
+
 @functools.cache
 def connection_class() -> type:
     from opensearchpy import Urllib3HttpConnection
@@ -347,9 +367,11 @@ def transport_class() -> type:
                                   headers: Any = None) -> Any:
             """One request under ``policy`` instead of the transport's own (the first ping's short budget)."""
             parent = super().perform_request
-            return policy.call(
-                lambda: parent(method, url, params=params, body=body, timeout=timeout, ignore=ignore, headers=headers),
-                method, url)
+
+            def send() -> Any:
+                return parent(method, url, params=params, body=body, timeout=timeout, ignore=ignore, headers=headers)
+
+            return policy.call(lambda: fail_over(send, len(self.connection_pool.connections)), method, url)
 
     return RetryingTransport
 

@@ -81,6 +81,7 @@ from mr_opensearch.deploy.incremental import (
     reuse_source,
     unchanged_ids,
 )
+from mr_opensearch.deploy.index_layout import IndexLayout, index_layout
 from mr_opensearch.deploy.preflight import (
     BLOCKS_ON_ALIAS_MOVE,
     BLOCKS_ON_WRITE,
@@ -119,8 +120,12 @@ class DeployOptions:
     """HNSW candidates per search (``knn.algo_param.ef_search``; lucene takes max(k, ef_search)). On the full
     Home Depot catalog 100 cost 2.6% of dense nDCG@10 against exact search, 400 cost 0.5%, for about
     2 ms per query (docs/benchmarks.md, 2026-12-03)."""
-    shards: int = 1
+    shards: int | None = None
+    """Shards of the new index (default: from the catalog's estimated size, :mod:`index_layout`)."""
     replicas: int | None = None
+    """Replicas of the new index (default: 0 on one data node, else 1, :mod:`index_layout`)."""
+    allow_yellow: bool = False
+    """Deploy on a yellow cluster of several data nodes (a node lost or shards recovering; refused otherwise)."""
     text_fields: tuple[str, ...] = ()
     text_analyzer: str = DEFAULT_TEXT_ANALYZER
     """Built-in analyzer of the BM25 text fields (:mod:`mr_opensearch.deploy.text_analyzers`)."""
@@ -191,6 +196,8 @@ class DeployResult:
     """Per phase, what each counter of :class:`~mr_opensearch.deploy.incremental.PhaseClock` grew by
     (``cpu_seconds``: mros's own CPU; more with ``DeployOptions.phase_counters``)."""
     dry_run: bool = False
+    shards: int | None = None
+    replicas: int | None = None
     stage: str = "preflight"
     """The step under way (for the message when the cluster stops answering): preflight, engine self-check,
     create index, index documents, refresh, count, settings, mark complete, move alias, prune, done."""
@@ -408,10 +415,10 @@ class _WarmBar:
             self.bar.close()
 
 
-def _replicas(options: DeployOptions, preflight: Preflight) -> int:
-    if options.replicas is not None:
-        return options.replicas
-    return 0 if preflight.data_nodes <= 1 else 1
+def layout_of(options: DeployOptions, preflight: Preflight, documents: int, dimension: int) -> IndexLayout:
+    """The new index's shards and replicas on the cluster the preflight found (``--shards`` / ``--replicas``
+    when given)."""
+    return index_layout(documents, dimension, preflight.data_nodes, shards=options.shards, replicas=options.replicas)
 
 
 def mros_indices(client: Any, alias: str) -> list[tuple[str, Manifest]]:
@@ -533,19 +540,19 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
         encode = lambda batch: encoder.encode(batch, options.encode_batch_size)  # noqa: E731
     check_package(model)  # the files agree: the index is named after the model that embeds it
     preflight = run_preflight(client, alias=alias, dimension=model.dimension, embedding=options.embedding,
-                              allow_dimension_change=options.allow_dimension_change)
+                              allow_dimension_change=options.allow_dimension_change,
+                              allow_yellow=options.allow_yellow)
     if model.boundaries is None:
         preflight.warnings.append(f"{model.run_dir or model.served_dir} has no boundaries.json: hits get no grade "
                                   "badges, `mros search --min-grade` refuses on this index, and hybrid search does "
                                   "not bound the dense leg")
-    if options.replicas and options.replicas >= preflight.data_nodes:
-        preflight.warnings.append(f"{options.replicas} replica(s) on a cluster of {preflight.data_nodes} data node(s): "
-                                  "a replica is never put on its primary's node, so they stay unassigned and the "
-                                  "cluster turns yellow (search works; pass --replicas "
-                                  f"{max(0, preflight.data_nodes - 1)} or add nodes)")
+    layout = layout_of(options, preflight, len(catalog.ids), model.dimension)
+    if layout.warning:
+        preflight.warnings.append(layout.warning)
     for warning in preflight.warnings:
         log(f"warning: {warning}")
     log(f"embedding: {preflight.embedding} ({preflight.embedding_reason})")
+    log(f"index layout (when the index is created): {layout.reason}")
     target = deploy_target(model, catalog, options)
     check_given_vectors(options.vectors, model, target, preflight.embedding)
     if options.gate is not None:
@@ -560,7 +567,8 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
         kill_points.reached("lock-taken")
         # the alias may have moved while this process waited for the lock: read the cluster again
         preflight = run_preflight(client, alias=alias, dimension=model.dimension, embedding=options.embedding,
-                                  allow_dimension_change=options.allow_dimension_change)
+                                  allow_dimension_change=options.allow_dimension_change,
+                                  allow_yellow=options.allow_yellow)
         if preflight.live_index != checked_shrink:
             check_shrink(client, preflight.live_index, target, options)
         return _deploy_locked(client, model, target, options, preflight, lock, started, log, encode)
@@ -962,9 +970,10 @@ def _mapping(model: ServedModel, target: DeployTarget, options: DeployOptions, p
              manifest: Manifest) -> dict[str, Any]:
     """The body that creates the index: ``mappings/product-index`` rendered (``product-index-semantic`` for the
     ``semantic`` layout, without ``dense_embedding_config`` before OpenSearch 3.2), plus the extra text fields."""
+    layout = layout_of(options, preflight, len(target.ids), model.dimension)
     if serving.vector_layout == "semantic":
         body = render("mappings", "product-index-semantic", model_id=serving.model_id or "<model id>",
-                      ef_search=options.ef_search, shards=options.shards, replicas=_replicas(options, preflight),
+                      ef_search=options.ef_search, shards=layout.shards, replicas=layout.replicas,
                       refresh_interval="-1", search_pipeline=serving.search_pipeline or "_none",
                       hnsw_m=options.hnsw_m, ef_construction=options.ef_construction,
                       text_analyzer=options.text_analyzer, manifest=manifest.to_meta())
@@ -972,7 +981,7 @@ def _mapping(model: ServedModel, target: DeployTarget, options: DeployOptions, p
             del body["mappings"]["properties"][SEMANTIC_FIELD]["dense_embedding_config"]
     else:
         body = render("mappings", "product-index", dimension=model.dimension, ef_search=options.ef_search,
-                      shards=options.shards, replicas=_replicas(options, preflight), refresh_interval="-1",
+                      shards=layout.shards, replicas=layout.replicas, refresh_interval="-1",
                       ingest_pipeline=serving.ingest_pipeline or "_none",
                       search_pipeline=serving.search_pipeline or "_none", space_type=model.space_type,
                       hnsw_m=options.hnsw_m, ef_construction=options.ef_construction,
@@ -986,6 +995,8 @@ def _create(client: Any, plan: WritePlan, result: DeployResult, body: dict[str, 
     """``PUT /<index>`` with ``body`` (:func:`_create_index`)."""
     result.stage = "create index"
     name = result.index
+    index_settings = body["settings"]["index"]
+    result.shards, result.replicas = int(index_settings["number_of_shards"]), int(index_settings["number_of_replicas"])
     plan.write("PUT", f"/{name}", body, lambda: _create_index(client, name, body, manifest))
     result.action = "created"
     if not plan.dry_run:

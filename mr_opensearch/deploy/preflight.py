@@ -4,6 +4,12 @@
   top-level ``min_score`` on the combined score needs 3.5) and has the k-NN plugin;
 * cluster health is not red, no cluster-level read-only block is set, and no data node is over its
   flood-stage disk watermark (:mod:`mr_opensearch.cluster.disk_watermark`);
+* yellow health is judged by why it is yellow (:func:`check_yellow`): replicas that have no node to go to
+  (``number_of_replicas`` >= data nodes, e.g. any replica on a single node) are normal and only warned
+  about; replicas that could be placed but are not - a node left the cluster, or copies are still
+  recovering - mean the cluster is short of a node or of copies: the deploy waits up to
+  :data:`RECOVERY_WAIT_S` for green, then refuses (``allow_yellow`` deploys anyway: the new index is made
+  with fewer copies than asked for until the cluster heals);
 * the alias, when it exists, points only at indices mros created (their ``_meta`` manifest), and
   the live index has no block that stops the alias from moving off it (``index.blocks.read_only``,
   ``read_only_allow_delete``, ``metadata``); a write block alone (``index.blocks.write``) is fine:
@@ -143,6 +149,85 @@ class Preflight:
         return parse_version(self.version) >= DENSE_EMBEDDING_CONFIG_VERSION
 
 
+@dataclass
+class YellowCause:
+    """Why a cluster is yellow: replicas no node can hold, and copies that are missing or still recovering."""
+
+    unplaceable: dict[str, int] = field(default_factory=dict)
+    """Index -> its unassigned replicas that have no node to go to (replicas >= data nodes)."""
+    missing: dict[str, int] = field(default_factory=dict)
+    """Index -> its replicas that could be placed but are unassigned (a node left, allocation delayed, ...)."""
+    recovering: int = 0
+    """Shards initializing or relocating."""
+    reasons: set[str] = field(default_factory=set)
+    """``unassigned.reason`` of the missing ones (``NODE_LEFT``, ...)."""
+
+    @property
+    def degraded(self) -> bool:
+        return bool(self.missing) or self.recovering > 0
+
+
+def yellow_cause(client: Any, data_nodes: int) -> YellowCause:
+    """Why the cluster is yellow, from ``_cat/shards`` and every index's ``number_of_replicas``: a replica
+    unassigned because its node left is missing whatever the count; otherwise it is unplaceable when its
+    index asks for as many replicas as there are data nodes or more."""
+    replicas = {row["index"]: int(row["rep"]) for row in client.cat.indices(format="json", h="index,rep",
+                                                                            expand_wildcards="all")}
+    cause = YellowCause()
+    for row in client.cat.shards(format="json", h="index,shard,prirep,state,unassigned.reason"):
+        state, index = row.get("state"), row.get("index", "?")
+        if state in ("INITIALIZING", "RELOCATING"):
+            cause.recovering += 1
+        elif state == "UNASSIGNED" and row.get("prirep") == "r":
+            reason = row.get("unassigned.reason") or ""
+            if reason != "NODE_LEFT" and replicas.get(index, 0) >= data_nodes:
+                cause.unplaceable[index] = cause.unplaceable.get(index, 0) + 1
+            else:
+                cause.missing[index] = cause.missing.get(index, 0) + 1
+                cause.reasons.add(reason or "unknown")
+    return cause
+
+
+RECOVERY_WAIT_S = 20
+"""Seconds a deploy waits for a yellow cluster short of copies to turn green before it refuses: a new index's
+replicas take a moment to be built, and a node that just restarted takes a few seconds to recover."""
+
+
+def check_yellow(client: Any, data_nodes: int, allow_yellow: bool = False,
+                 wait_s: float = RECOVERY_WAIT_S) -> list[str]:
+    """The warnings of a yellow cluster; refuses one that is short of a node or of copies (see the module
+    docstring) and stays so for ``wait_s`` seconds, unless ``allow_yellow``."""
+    cause = yellow_cause(client, data_nodes)
+    if cause.degraded and not allow_yellow and wait_s > 0:
+        health = client.cluster.health(wait_for_status="green", timeout=f"{wait_s:g}s")
+        if health.get("status") == "green":
+            return []
+        cause = yellow_cause(client, int(health.get("number_of_data_nodes", data_nodes)))
+    warnings = []
+    if cause.unplaceable:
+        names = ", ".join(f"{index} ({n})" for index, n in sorted(cause.unplaceable.items()))
+        warnings.append(f"cluster health is yellow: replica shards that no node can hold (a replica never shares its "
+                        f"primary's node, and the cluster has {data_nodes} data node(s)) stay unassigned: {names}")
+    if not cause.degraded:
+        return warnings
+    missing = sum(cause.missing.values())
+    what = []
+    if missing:
+        what.append(f"{missing} replica shard(s) that have a node to go to are unassigned "
+                    f"({', '.join(sorted(cause.reasons))}; indices: {', '.join(sorted(cause.missing))})")
+    if cause.recovering:
+        what.append(f"{cause.recovering} shard(s) are still recovering (initializing or relocating)")
+    waited = f" (still after {wait_s:g} s)" if wait_s > 0 and not allow_yellow else ""
+    message = (f"cluster health is yellow on {data_nodes} data nodes{waited}: {'; '.join(what)}. A node is missing "
+               "or the cluster is still rebuilding copies, so documents are held by fewer copies than asked for")
+    if not allow_yellow:
+        raise MrosError(message, "wait until it is green (`GET _cluster/health?wait_for_status=green&timeout=60s`; a "
+                        "local cluster: `mros opensearch up --port PORT` restarts a lost node), or pass "
+                        "{allow_yellow} to deploy anyway", parameters="allow_yellow")
+    warnings.append(message + "; deploying anyway, as asked")
+    return warnings
+
+
 def alias_targets(client: Any, alias: str) -> list[str]:
     if not client.indices.exists_alias(name=alias):
         return []
@@ -150,7 +235,7 @@ def alias_targets(client: Any, alias: str) -> list[str]:
 
 
 def run_preflight(client: Any, *, alias: str, dimension: int | None, embedding: str = "auto",
-                  allow_dimension_change: bool = False) -> Preflight:
+                  allow_dimension_change: bool = False, allow_yellow: bool = False) -> Preflight:
     check_index_name(alias)
     version = require_version(client.info())
     plugins = {row["component"] for row in client.cat.plugins(format="json")}
@@ -162,6 +247,8 @@ def run_preflight(client: Any, *, alias: str, dimension: int | None, embedding: 
     if health.get("status") == "red":
         raise MrosError("cluster health is red: some primary shards are unassigned",
                         "fix the cluster first (`GET _cluster/allocation/explain`), then rerun")
+    data_nodes = int(health.get("number_of_data_nodes", 1))
+    health_warnings = check_yellow(client, data_nodes, allow_yellow) if health.get("status") == "yellow" else []
     over = nodes_over_flood_stage(client)
     if over:
         raise MrosError(f"the cluster is over its flood-stage disk watermark: {'; '.join(over)}; OpenSearch makes "
@@ -194,8 +281,8 @@ def run_preflight(client: Any, *, alias: str, dimension: int | None, embedding: 
     else:
         raise UsageError(f"unknown embedding mode {embedding!r}", "use auto, engine or client", parameters="embedding")
     result = Preflight(version=version, plugins=plugins, health=str(health.get("status")),
-                       data_nodes=int(health.get("number_of_data_nodes", 1)), embedding=chosen,  # type: ignore[arg-type]
-                       embedding_reason=reason)
+                       data_nodes=data_nodes, embedding=chosen,  # type: ignore[arg-type]
+                       embedding_reason=reason, warnings=health_warnings)
     if client.indices.exists(index=alias) and not client.indices.exists_alias(name=alias):
         raise MrosError(f"{alias!r} is an index, not an alias", "choose another {alias}, or move that index away",
                         parameters="alias")

@@ -301,12 +301,14 @@ def load(one: Callable[[str], Any], queries: list[str], threads: int, seconds: f
     """``threads`` threads sharing one client send ``queries`` in turn: one pass over them, or, with
     ``seconds``, round after round until that much time has passed (each thread finishes the request it
     is in). Returns queries per second, the wall latency of each request under that load, and the
-    requests that failed (counted, the first one's error kept), so a load test shows errors instead of
-    stopping at the first."""
+    requests that failed (counted, the first one's error kept, and when they fell: ``error_window``, the
+    seconds from the load's start of the first and the last failure), so a load test shows errors, and
+    how long a fault lasted, instead of stopping at the first."""
     lock = threading.Lock()
     position = itertools.count()
     latencies: list[float] = []
     errors: list[str] = []
+    failed_at: list[float] = []
     deadline = None if seconds is None else time.perf_counter() + seconds
     bar = _bar(len(queries), desc, progress) if seconds is None else None
 
@@ -324,6 +326,7 @@ def load(one: Callable[[str], Any], queries: list[str], threads: int, seconds: f
             except Exception as exc:  # counted and reported: a load test must see every failure
                 with lock:
                     errors.append(f"{type(exc).__name__}: {str(exc)[:300]}")
+                    failed_at.append(time.perf_counter() - began)
                 continue
             elapsed = (time.perf_counter() - start) * 1000.0
             with lock:
@@ -331,7 +334,7 @@ def load(one: Callable[[str], Any], queries: list[str], threads: int, seconds: f
                 if bar is not None:
                     bar.update(1)
 
-    start = time.perf_counter()
+    began = start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
         futures = [pool.submit(worker) for _ in range(threads)]
         if seconds is not None and progress:
@@ -342,8 +345,11 @@ def load(one: Callable[[str], Any], queries: list[str], threads: int, seconds: f
         bar.close()
     wall = max(time.perf_counter() - start, 1e-9)
     return {"clients": threads, "seconds": wall, "requests": len(latencies) + len(errors), "errors": len(errors),
-            "first_error": errors[0] if errors else None, "qps": len(latencies) / wall,
-            "latency_ms": percentiles(latencies) if latencies else None}
+            "first_error": errors[0] if errors else None,
+            "error_window": {"first_s": min(failed_at), "last_s": max(failed_at),
+                             "seconds": max(failed_at) - min(failed_at)} if failed_at else None,
+            "qps": len(latencies) / wall,
+            "latency_ms": {**percentiles(latencies), "max": max(latencies)} if latencies else None}
 
 
 # --------------------------------------------------------------------------------------------------- tune

@@ -368,10 +368,21 @@ def radial_min_score(manifest: Manifest, min_grade: str | None) -> float | None:
 
 
 def _check(response: dict[str, Any], what: str) -> dict[str, Any]:
+    """``response`` when it is a whole answer; an error answer, or a partial one (some shards failed, so
+    products of those shards are missing from the hits), raises."""
     if "error" in response:
         error = response["error"]
         reason = error.get("reason") if isinstance(error, dict) else error
         raise MrosError(f"the {what} search failed: {reason}", "rerun with --debug; check the index with `mros status`")
+    shards = response.get("_shards") or {}
+    if int(shards.get("failed") or 0) > 0:
+        failure = (shards.get("failures") or [{}])[0]
+        reason = (failure.get("reason") or {}).get("reason") if isinstance(failure.get("reason"), dict) else \
+            failure.get("reason")
+        raise MrosError(f"the {what} search was answered by {shards.get('successful')} of {shards.get('total')} shards "
+                        f"(a partial answer misses the products of the others): {reason or 'no reason given'}",
+                        "check the cluster's health (`mros status`); with replicas, a lost node's shards are served "
+                        "by their copies once the cluster notices it left")
     return response
 
 

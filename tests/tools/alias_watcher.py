@@ -16,7 +16,7 @@ class AliasWatcher:
     def __init__(self, url: str, alias: str, every: float = 0.01) -> None:
         from opensearchpy import OpenSearch
 
-        self.client: Any = OpenSearch(hosts=[url], timeout=30)
+        self.client: Any = OpenSearch(hosts=url.split(","), timeout=30)  # one URL, or every node's
         self.alias, self.every = alias, every
         self.polls = 0
         self.seen: set[str] = set()

@@ -111,8 +111,9 @@ def is_node_process(pid: int | None, node_dir: Path) -> bool:
             environ_conf = proc.environ().get("OPENSEARCH_PATH_CONF", "")
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
+    folder = str(node_dir).rstrip(os.sep) + os.sep  # nodes/1020/ must not match nodes/10200/
     return "org.opensearch.bootstrap.OpenSearch" in cmdline and (
-        str(node_dir) in cmdline or environ_conf.startswith(str(node_dir))
+        folder in cmdline or environ_conf.startswith(folder)
     )
 
 
@@ -157,6 +158,51 @@ def health_url(url: str) -> str:
     return f"{url}/_cluster/health?wait_for_status=yellow&timeout=2s"
 
 
+def is_cluster_ready(health: dict[str, Any], nodes: int) -> bool:
+    """Whether a local cluster of ``nodes`` nodes is ready: every node has joined and health is green
+    (with several data nodes every replica has a node to go to, so yellow means copies are still
+    missing: a node lost, or shards still recovering)."""
+    return health.get("status") == "green" and int(health.get("number_of_nodes", 0)) == nodes
+
+
+def wait_cluster_ready(urls: list[str], started: list[tuple[int, Path, Path]], nodes: int,
+                       timeout: float) -> dict[str, Any]:
+    """Poll the cluster's health through any of ``urls`` until :func:`is_cluster_ready`; ``started`` are
+    the ``(pid, node folder, log file)`` of the nodes just started, each of which must stay alive.
+    MrosError with the last log lines of a node that exited, or of the first node when time runs out."""
+    deadline = time.monotonic() + timeout
+    last_error = "no answer yet"
+    query = f"/_cluster/health?wait_for_nodes={nodes}&wait_for_status=green&timeout=2s"
+    while time.monotonic() < deadline:
+        for pid, node_dir, log_file in started:
+            if not _alive(pid):
+                raise MrosError(
+                    f"OpenSearch node {node_dir.name} exited during start-up. Last log lines:\n"
+                    + "\n".join(_start_log(node_dir, log_file)),
+                    hint=f"full log: {log_file}",
+                )
+        for url in urls:
+            try:
+                health = http_json(url + query, timeout=5)
+            except (OSError, ValueError) as exc:
+                last_error = f"{url}: {exc}"
+                continue
+            if is_cluster_ready(health, nodes):
+                return health
+            last_error = (f"health {health.get('status')}, {health.get('number_of_nodes')} of {nodes} nodes joined, "
+                          f"{health.get('initializing_shards')} shards initializing, "
+                          f"{health.get('unassigned_shards')} unassigned")
+            break
+        time.sleep(0.5)
+    pid, node_dir, log_file = started[0] if started else (0, Path(), Path())
+    raise MrosError(
+        f"the cluster did not become ready (every node joined, health green) within {timeout:.0f}s "
+        f"({last_error}). Last log lines of {node_dir.name}:\n" + "\n".join(_start_log(node_dir, log_file)),
+        hint="the nodes are left running for inspection (stop them with `mros opensearch down`); unassigned "
+             "shards: `GET _cluster/allocation/explain`",
+    )
+
+
 def wait_healthy(url: str, pid: int, node_dir: Path, timeout: float, log_file: Path) -> dict[str, Any]:
     """Poll cluster health until :func:`is_healthy`; MrosError with the last log lines when it does not come."""
     deadline = time.monotonic() + timeout
@@ -190,13 +236,15 @@ def _start_log(node_dir: Path, log_file: Path) -> list[str]:
     return lines or last_lines(node_dir / "logs" / "stdout.log", 20)
 
 
-def stop(pid: int, timeout: float = 60.0) -> None:
-    """SIGTERM the node (and anything it started), SIGKILL what is left after ``timeout``."""
-    try:
-        proc = psutil.Process(pid)
-    except psutil.NoSuchProcess:
-        return
-    procs = [proc, *proc.children(recursive=True)]
+def stop(*pids: int, timeout: float = 60.0) -> None:
+    """SIGTERM the nodes (and anything they started) all at once, SIGKILL what is left after ``timeout``."""
+    procs = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+        except psutil.NoSuchProcess:
+            continue
+        procs += [proc, *proc.children(recursive=True)]
     for p in procs:
         with contextlib.suppress(psutil.NoSuchProcess):
             p.send_signal(signal.SIGTERM)
