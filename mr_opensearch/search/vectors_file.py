@@ -13,7 +13,6 @@ document's current ``embedding_text`` (a stale vector is embedded again on the s
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.hashing import sha256_of_chunks
 from mr_opensearch.core.optional_dependencies import missing_extra
 from mr_opensearch.core.safe_write import atomic_write
 
@@ -32,7 +32,7 @@ HINT = "write it again with `mros embed --run RUN --catalog FILE --out FILE`"
 
 def text_sha256(text: str) -> str:
     """The hash a vectors file records for the text a vector is of."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return sha256_of_chunks([text.encode("utf-8")])
 
 
 def _pyarrow() -> tuple[Any, Any]:

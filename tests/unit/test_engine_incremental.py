@@ -115,7 +115,7 @@ def test_the_semantic_layout_means_a_full_deploy_said_in_one_line(engine_run):
 def test_in_place_in_engine_mode_upserts_without_vectors_and_deletes_by_id(engine_run):
     cluster, first = _first(engine_run, "3.0.3")
     outcome = update_in_place(scripted_client(cluster), load_run(engine_run), EDITED,
-                              DeployOptions(alias="shop", embedding="engine"), log=lambda _: None)
+                              DeployOptions(alias="shop", embedding="engine", allow_shrink=True), log=lambda _: None)
     assert outcome.in_place and outcome.index == first.index
     assert (outcome.embedded, outcome.removed, outcome.unchanged) == (2, 1, 1)
     sent = _bulk_actions(cluster)
