@@ -452,10 +452,11 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
     check_package(model)  # the files agree: the index is named after the model that embeds it
     preflight = run_preflight(client, alias=alias, dimension=model.dimension, embedding=options.embedding,
                               allow_dimension_change=options.allow_dimension_change)
+    variant_warnings: list[str] = []
     if preflight.embedding == "client" and opened:
         variant, why = client_variant(model)
-        if why:
-            preflight.warnings.append(why)
+        variant_warnings = [why] if why else []
+        preflight.warnings.extend(variant_warnings)
         if variant != model.variant:
             model = for_client(model, variant)
             encode = _open_encode(model, options)
@@ -486,6 +487,7 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
         # the alias may have moved while this process waited for the lock: read the cluster again
         preflight = run_preflight(client, alias=alias, dimension=model.dimension, embedding=options.embedding,
                                   allow_dimension_change=options.allow_dimension_change)
+        preflight.warnings.extend(variant_warnings)
         if preflight.live_index != checked_shrink:
             check_shrink(client, preflight.live_index, target, options)
         return _deploy_locked(client, model, target, options, preflight, lock, started, log, encode)
