@@ -86,7 +86,7 @@ def test_queries_of_another_variant_are_refused(run):
         (int8_copy / name).write_bytes((run / "onnx" / "int8" / name).read_bytes())
     (int8_copy / "ml-commons.json").write_text((run / "onnx" / "ml-commons.json").read_text()
                                                .replace('"variant": "int8"', '"variant": "."'))
-    with pytest.raises(MrosError, match="int8 variant, but index .* openvino-int8"):
+    with pytest.raises(MrosError, match=r"int8 variant, but index .* openvino-int8"):
         _ = QueryEmbedder(manifest, model=int8_copy).encoder
     # the run's export folder holds both: the index's variant is taken
     from_run = QueryEmbedder(manifest, run=run)
