@@ -116,7 +116,7 @@ def main() -> None:
     if args.mode == "cached":
         os.environ["MROS_HOME"] = str(work / "home")
         from mr_opensearch.core.catalog import read_catalog
-        from mr_opensearch.core.onnx_encoder import load_served_encoder
+        from mr_opensearch.core.encoder_package import load_served_encoder
         from mr_opensearch.search.served_model import load_run, store_served_copy
 
         model = load_run(args.run)

@@ -30,7 +30,7 @@ import numpy as np
 
 def learn_run_boundaries(run: Path, data: Path) -> None:
     from mr_opensearch.core.catalog import read_catalog
-    from mr_opensearch.core.onnx_encoder import load_served_encoder
+    from mr_opensearch.core.encoder_package import load_served_encoder
     from mr_opensearch.search.judgments import read_judgments
     from trainer.boundaries import learn_boundaries
 
@@ -47,8 +47,8 @@ def learn_run_boundaries(run: Path, data: Path) -> None:
 
 def offline_dense(run: Path, data: Path, test) -> float:
     from mr_opensearch.core.catalog import read_catalog
+    from mr_opensearch.core.encoder_package import load_served_encoder
     from mr_opensearch.core.metrics import mean_or_none, ndcg_at_k
-    from mr_opensearch.core.onnx_encoder import load_served_encoder
 
     catalog = read_catalog(data / "products.csv")
     enc = load_served_encoder(run / "onnx")

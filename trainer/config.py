@@ -232,6 +232,10 @@ class ExportConfig(StrictModel):
     fuse: bool = Field(True, description="fuse attention/LayerNorm/GELU into ONNX Runtime kernels before int8 quantization")
     min_fp32_cosine: float = 0.9999
     min_int8_cosine: float = 0.99
+    client_variant: Literal["openvino-int8", "int8", "fp32"] = Field(
+        "openvino-int8", description="the variant client mode serves: openvino-int8 (static int8 calibrated on the "
+                                     "catalog's titles, for OpenVINO; needs the openvino extra, else the ML "
+                                     "Commons variant), int8 or fp32")
 
 
 class TrainConfig(StrictModel):

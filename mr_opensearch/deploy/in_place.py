@@ -52,13 +52,14 @@ from mr_opensearch.deploy.deploy import (
     encoded_batches,
     given_vectors,
     json_vectors,
+    open_encode,
     target_documents,
 )
 from mr_opensearch.deploy.incremental import VECTOR_FIELD, PhaseClock
 from mr_opensearch.deploy.preflight import check_index_name, run_preflight
 from mr_opensearch.deploy.write_plan import WritePlan
 from mr_opensearch.search.manifest import UPDATE_HISTORY, Manifest, read_index_manifest
-from mr_opensearch.search.served_model import ServedModel, open_encoder
+from mr_opensearch.search.served_model import ServedModel, client_variant, for_client
 
 Log = Callable[[str], None]
 
@@ -142,17 +143,18 @@ def update_in_place(client: Any, model: ServedModel, catalog: Any, options: Depl
     if live is None or len(preflight.alias_indices) != 1:
         raise MrosError(f"--in-place needs the alias {alias} on exactly one index; it points at "
                         f"{preflight.alias_indices or 'nothing'}", "deploy without --in-place (a new index)")
+    manifest = read_index_manifest(client, live)
+    if manifest is not None and manifest.embedding == "client":  # embed with the live index's encoder variant
+        model = for_client(model, manifest.encoder_variant or client_variant(model)[0])
     target = deploy_target(model, catalog, options)
     check_given_vectors(options.vectors, model, target, preflight.embedding)
-    manifest = read_index_manifest(client, live)
     reason = why_not_in_place(live, manifest, model, target, options, preflight.embedding)
     if reason:
         raise MrosError(f"--in-place refused: {reason}", "deploy without --in-place: a new index is built behind the "
                         "alias (incremental when the model is the same)")
     assert manifest is not None
     if encode is None and manifest.embedding == "client":
-        encoder = open_encoder(model, threads=options.encode_threads or 1, spinning=False)
-        encode = lambda batch: encoder.encode(batch, options.encode_batch_size)  # noqa: E731
+        encode = open_encode(model, options)
     plan = WritePlan(options.dry_run)
     result = DeployResult(index=live, alias=alias, embedding=manifest.embedding, embedding_reason="the live index's",
                           action="", documents=len(target.ids), written=0, seconds=0.0, previous_index=None,

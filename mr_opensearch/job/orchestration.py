@@ -126,7 +126,7 @@ def engine_step(config: RunConfig, run_dir: Path, client: Any, indexed: Any, tra
     if steps.done("engine", key) and (engine_dir / "metrics.json").exists():
         log("in-engine evaluation: already done, skipping")
         return json.loads((engine_dir / "metrics.json").read_text())
-    from mr_opensearch.core.onnx_encoder import load_served_encoder
+    from mr_opensearch.core.encoder_package import load_served_encoder
     from mr_opensearch.search.engine_eval import evaluate_in_engine
     from mr_opensearch.search.served_model import read_boundaries_file
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mr_opensearch.search.served_model import ServedModel, load_run, open_encoder
+from mr_opensearch.search.served_model import ServedModel, client_variant, for_client, load_run, open_encoder
 from mr_opensearch.search.vectors_file import ModelStamp
 
 
@@ -32,7 +32,8 @@ class Embedder:
     """
 
     def __init__(self, run: Path | str, *, threads: int | None = None, batch_size: int = 64) -> None:
-        self.model: ServedModel = load_run(Path(run))
+        loaded = load_run(Path(run))
+        self.model: ServedModel = for_client(loaded, client_variant(loaded)[0])  # as a client-mode deploy
         self.batch_size = batch_size
         self._encoder = open_encoder(self.model, threads=threads, spinning=False)
 
@@ -45,6 +46,11 @@ class Embedder:
     def onnx_sha256(self) -> str:
         """The SHA-256 of the ONNX file that embeds."""
         return self.model.onnx_sha256
+
+    @property
+    def variant(self) -> str:
+        """The encoder variant (``openvino-int8``, ``int8``, ``fp32``): the one a client-mode deploy of the run uses."""
+        return self.model.variant
 
     @property
     def dimension(self) -> int:

@@ -120,8 +120,13 @@ class Manifest(BaseModel):
     run_sha256: str | None = None
     model_sha256: str
     onnx_sha256: str | None = None
-    """SHA-256 of the ONNX file the index's vectors were embedded with (client mode); every query encoder
-    is checked against it. Indices deployed before it was recorded have None."""
+    """SHA-256 of the model files the index's vectors were embedded with (client mode: the ONNX file, or an
+    OpenVINO IR's ``.xml`` and ``.bin``); every query encoder is checked against it. Indices deployed
+    before it was recorded have None."""
+    encoder_variant: str | None = None
+    """The package variant whose vectors the index holds (``int8``, ``fp32``, ``openvino-int8``;
+    :mod:`mr_opensearch.core.encoder_package`): a query encoder of another variant is refused. Indices
+    deployed before it was recorded have None (the package's ML Commons variant)."""
     catalog_sha256: str
     catalog: str | None = None
     gate: dict[str, Any] | None = None

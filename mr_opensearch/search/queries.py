@@ -129,7 +129,7 @@ def served_copy_dir(manifest: Manifest) -> Path:
     from mr_opensearch.core.paths import user_dir
 
     directory = Path(str(manifest.model_dir))
-    here = user_dir() / "models" / manifest.model_sha256
+    here = user_dir() / "models" / directory.name
     return here if not directory.is_dir() and here.is_dir() else directory
 
 
@@ -155,13 +155,13 @@ def resolve_model_dir(manifest: Manifest, model: Path | None = None, run: Path |
 
 
 @functools.lru_cache(maxsize=4)
-def _load_encoder(directory: str) -> Any:
-    """The query encoder of a served model: one onnxruntime thread that sleeps when idle. A query is a few
+def _load_encoder(directory: str, variant: str | None) -> Any:
+    """The query encoder of a served model: one runtime thread that sleeps when idle. A query is a few
     tokens (splitting it over threads gains nothing), and spinning idle threads would take the CPU from the
     cluster node and the other requests on a small machine."""
-    from mr_opensearch.core.onnx_encoder import OnnxEncoder
+    from mr_opensearch.core.encoder_package import load_served_encoder
 
-    return OnnxEncoder.from_package(Path(directory), threads=1, spinning=False)
+    return load_served_encoder(Path(directory), threads=1, variant=variant, spinning=False)
 
 
 class QueryEmbedder:
@@ -176,14 +176,17 @@ class QueryEmbedder:
     @property
     def encoder(self) -> Any:
         """The encoder, loaded on first use once its model is checked to be the index's
-        (:func:`~mr_opensearch.search.served_model.check_model_identity`)."""
+        (:func:`~mr_opensearch.search.served_model.check_model_identity`): of a run's export folder, the
+        variant the index was built with is taken."""
         if self._encoder is None:
-            from mr_opensearch.core.onnx_encoder import served_files
+            from mr_opensearch.core.encoder_package import served_files
             from mr_opensearch.search.served_model import check_model_identity
 
-            onnx, _tokenizer, meta = served_files(self.model_dir)
+            wanted = self.manifest.encoder_variant
+            variant = wanted if wanted and (self.model_dir / wanted).is_dir() else None
+            onnx, _tokenizer, meta = served_files(self.model_dir, variant)
             check_model_identity(self.manifest, onnx, meta, str(self.model_dir))
-            self._encoder = _load_encoder(str(self.model_dir.resolve()))
+            self._encoder = _load_encoder(str(self.model_dir.resolve()), variant)
         return self._encoder
 
     def encode(self, queries: Sequence[str], batch_size: int = 64) -> np.ndarray:

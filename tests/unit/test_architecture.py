@@ -34,7 +34,7 @@ PACKAGES = ("mr_opensearch", "trainer")
 SERVING_LAYERS = ("mr_opensearch.core", "mr_opensearch.cluster", "mr_opensearch.search", "mr_opensearch.deploy",
                   "mr_opensearch.service")
 """The serving packages, lowest first: each imports only itself and the packages before it."""
-CORE_THIRD_PARTY = frozenset({"numpy", "onnxruntime", "tokenizers", "pydantic", "yaml"})
+CORE_THIRD_PARTY = frozenset({"numpy", "onnxruntime", "openvino", "tokenizers", "pydantic", "yaml"})
 TOP_PACKAGES = ("mr_opensearch.cli", "mr_opensearch.job", "mr_opensearch.__main__")
 TRAINING_MAY_USE = ("mr_opensearch.core", "mr_opensearch.cluster")
 """The serving packages training uses: the shared core and cluster access (Stage 2 mining on a live cluster)."""

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from tiny_onnx import lookup_graph, word_tokenizer
 
+from mr_opensearch.core.encoder_package import load_served_encoder, served_files
 from mr_opensearch.core.errors import MrosError
-from mr_opensearch.core.onnx_encoder import OnnxEncoder, load_served_encoder, pool, served_files
+from mr_opensearch.core.onnx_encoder import OnnxEncoder, pool
 
 WORDS = ["[PAD]", "[UNK]", "drill", "sink", "tile", "saw", "cordless", "kitchen"]
 DIM = 3
@@ -101,7 +102,7 @@ def test_the_package_loader_uses_the_recorded_pooling_and_normalisation(tmp_path
     enc = load_served_encoder(package)
     assert (enc.pooling, enc.normalize, enc.dimension) == ("cls", False, DIM)
     assert np.allclose(enc.encode(TEXTS), np.stack([_rows(t)[0] for t in TEXTS]))
-    enc = OnnxEncoder.from_package(_package(tmp_path / "max", pooling="MAX", normalize=True))
+    enc = load_served_encoder(_package(tmp_path / "max", pooling="MAX", normalize=True))
     assert np.allclose(enc.encode(["kitchen drill"]), _unit(_rows("kitchen drill").max(axis=0)))
     enc = load_served_encoder(_package(tmp_path / "sqrt", pooling="MEAN_SQRT_LEN", normalize=False))
     assert np.allclose(enc.encode(["kitchen drill"]), _rows("kitchen drill").sum(axis=0) / np.sqrt(2))

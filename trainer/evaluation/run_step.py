@@ -58,7 +58,7 @@ def _scorer_factories(run_dir: Path, config: TrainConfig, data, progress: bool) 
     int8 = run_dir / "onnx" / "int8" / "model.onnx"
     if int8.exists():
         def onnx_scorer():
-            from mr_opensearch.core.onnx_encoder import load_served_encoder
+            from mr_opensearch.core.encoder_package import load_served_encoder
 
             enc = load_served_encoder(run_dir / "onnx", variant="int8")
             encode = lambda texts: enc.encode(texts, batch_size=bs)  # noqa: E731
