@@ -3,7 +3,7 @@
 Engines (each in its own subprocess, one after the other, on the same titles and the same weights):
 
 * ``mros``: this checkout's client encoder (the run's ``openvino-int8`` variant) through the deploy's
-  own encode path (``_encoded_batches``: one worker per core, batches of 64);
+  own encode path (``encoded_batches``: one worker per core, batches of 64);
 * ``mros-onnx-int8``: this checkout's code on the ML Commons int8 package (what a host without OpenVINO gets);
 * ``today``: the landed code (``--baseline-ref``, extracted with ``git archive``) on its int8 export, with
   its settings (2 workers x 1 onnxruntime thread, no spinning, batches of 64);
@@ -145,12 +145,14 @@ def _timed(encode, titles: list[str], rounds: int) -> list[float]:
 
 def _deploy_path(encoder, workers: int, batch: int = 64):
     """The deploy's encode path: catalog order longest text first, chunks of 256, ``workers`` threads."""
-    from mr_opensearch.deploy.deploy import _encoded_batches
+    from mr_opensearch.deploy import deploy as deploy_module
+
+    batches = getattr(deploy_module, "encoded_batches", None) or deploy_module._encoded_batches  # today's name
 
     def encode(titles: list[str]) -> np.ndarray:
         docs = [{"embedding_text": t, "position": i} for i, t in enumerate(titles)]
         vectors: np.ndarray | None = None
-        for chunk, got in _encoded_batches(docs, lambda b: encoder.encode(b, batch), 256, {"encode": 0.0}, workers):
+        for chunk, got in batches(docs, lambda b: encoder.encode(b, batch), 256, {"encode": 0.0}, workers):
             vectors = np.empty((len(titles), got.shape[1]), np.float32) if vectors is None else vectors
             vectors[[d["position"] for d in chunk]] = got  # the deploy sends longest first: back to input order
         return vectors
@@ -364,7 +366,7 @@ def deploy_rate(checkout: Path, run: Path, catalog: Path, url: str, alias: str, 
                           env=env, capture_output=True, text=True, cwd=checkout)
     if done.returncode != 0:
         return {"error": (done.stderr or done.stdout).strip()[-500:]}
-    data = json.loads(done.stdout.strip().splitlines()[-1])
+    data = json.loads(done.stdout[done.stdout.index("{"):])  # the --json document (printed indented)
     return {k: data.get(k) for k in ("documents", "written", "seconds", "encode_seconds", "docs_per_second", "index")}
 
 
