@@ -57,11 +57,13 @@ def first(opensearch_url, opensearch_client, serving_runs, home) -> dict[str, An
 
 
 def test_the_manifest_records_the_model_file(first, opensearch_client, serving_runs, home):
-    from mr_opensearch.search.served_model import load_run
+    from mr_opensearch.search.served_model import client_variant, for_client, load_run
 
     meta = opensearch_client.indices.get_mapping(index=first["index"])[first["index"]]["mappings"]["_meta"]
-    assert meta["onnx_sha256"] == load_run(serving_runs.runs[0]).onnx_sha256
-    assert meta["model_dir"] == str(home / "models" / meta["model_sha256"])
+    packaged = load_run(serving_runs.runs[0])
+    served = for_client(packaged, client_variant(packaged)[0])  # the variant client mode embeds with
+    assert meta["onnx_sha256"] == served.onnx_sha256 and meta["encoder_variant"] == served.variant
+    assert meta["model_dir"] == str(home / "models" / served.served_key)
 
 
 def test_searching_with_another_model_of_the_same_dimension_is_refused(first, opensearch_url, serving_runs, home):
