@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from mr_opensearch.cli import app
 from mr_opensearch.core.catalog import read_catalog
 from mr_opensearch.deploy.deploy import DeployOptions, deploy
-from mr_opensearch.search.served_model import load_run, open_encoder
+from mr_opensearch.search.served_model import client_variant, for_client, load_run, open_encoder
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -51,7 +51,8 @@ def test_an_incremental_deploy_embeds_only_what_changed_and_equals_a_full_deploy
     kept = [(pid, edited.get(pid, title)) for pid, title in rows[5:]]  # the first 5 products are withdrawn
     changed = write_catalog(tmp_path / "changed.csv", kept + added)
 
-    model = load_run(run)
+    packaged = load_run(run)
+    model = for_client(packaged, client_variant(packaged)[0])  # the variant the CLI's client deploy embedded with
     encoder = open_encoder(model)
     embedded: list[str] = []
 
