@@ -95,7 +95,13 @@ from mr_opensearch.deploy.release_gate import describe as describe_gate
 from mr_opensearch.deploy.text_analyzers import DEFAULT as DEFAULT_TEXT_ANALYZER
 from mr_opensearch.deploy.text_analyzers import check_text_analyzer, text_field_mapping
 from mr_opensearch.deploy.write_plan import WritePlan
-from mr_opensearch.search.manifest import SEMANTIC_FIELD, Manifest, VectorLayout, read_index_manifest
+from mr_opensearch.search.manifest import (
+    KNN_VECTOR_FIELD,
+    SEMANTIC_FIELD,
+    Manifest,
+    VectorLayout,
+    read_index_manifest,
+)
 from mr_opensearch.search.served_model import (
     ServedModel,
     check_package,
@@ -1111,25 +1117,31 @@ def _bulk_load(client: Any, model: ServedModel, name: str, docs: list[dict], opt
         given, to_embed = given_vectors(docs, options.vectors)
         result.from_vectors_file, result.embedded = len(given), len(to_embed)
 
-        def actions() -> Iterator[dict]:
-            for start in range(0, len(given), options.batch_size):
-                part = given[start : start + options.batch_size]
-                vectors = json_vectors(np.stack([vector for _, vector in part]))
-                for (doc, _), vec in zip(part, vectors, strict=True):
-                    yield {"_index": name, "_id": doc["product_id"], "_source": {**doc, "embedding": vec}}
-            for chunk, vectors in encoded_batches(to_embed, encode, options.batch_size, timer,
-                                                  encode_workers(options)):
-                if vectors.ndim != 2 or vectors.shape[1] != model.dimension:
-                    raise MrosError(f"the encoder returned vectors of shape {vectors.shape}, the index holds "
-                                    f"{model.dimension}-d", "re-export the run: its ml-commons.json and ONNX disagree")
-                for doc, vec in zip(chunk, json_vectors(vectors), strict=True):
-                    yield {"_index": name, "_id": doc["product_id"], "_source": {**doc, "embedding": vec}}
-
-        result.written = bulk_index(client, actions(), chunk_size=options.batch_size, total=len(docs),
+        actions = vector_actions(name, given, to_embed, encode, model, options, timer)
+        result.written = bulk_index(client, actions, chunk_size=options.batch_size, total=len(docs),
                                progress=options.progress, desc=f"indexing {name}", result=result)
         result.encode_seconds = timer["encode"]
     if not plan.dry_run:
         kill_points.reached("bulk-done")
+
+
+def vector_actions(index: str, given: list[tuple[dict, np.ndarray]], to_embed: list[dict],
+                   encode: Callable[[list[str]], np.ndarray], model: ServedModel, options: DeployOptions,
+                   timer: dict[str, float]) -> Iterator[dict]:
+    """Client mode's bulk actions into ``index``: the documents of ``given`` with their vectors (from
+    ``--vectors``), then ``to_embed`` embedded by ``encode`` (:func:`encoded_batches`), each vector checked
+    for the model's dimension; ``timer["encode"]`` adds up the encoder's time."""
+    for start in range(0, len(given), options.batch_size):
+        part = given[start : start + options.batch_size]
+        vectors = json_vectors(np.stack([vector for _, vector in part]))
+        for (doc, _), vec in zip(part, vectors, strict=True):
+            yield {"_index": index, "_id": doc["product_id"], "_source": {**doc, KNN_VECTOR_FIELD: vec}}
+    for chunk, vectors in encoded_batches(to_embed, encode, options.batch_size, timer, encode_workers(options)):
+        if vectors.ndim != 2 or vectors.shape[1] != model.dimension:
+            raise MrosError(f"the encoder returned vectors of shape {vectors.shape}, the index holds "
+                            f"{model.dimension}-d", "re-export the run: its ml-commons.json and ONNX disagree")
+        for doc, vec in zip(chunk, json_vectors(vectors), strict=True):
+            yield {"_index": index, "_id": doc["product_id"], "_source": {**doc, KNN_VECTOR_FIELD: vec}}
 
 
 def given_vectors(docs: list[dict], vectors: VectorsFile | None) -> tuple[list[tuple[dict, np.ndarray]], list[dict]]:

@@ -48,12 +48,10 @@ from mr_opensearch.deploy.deploy import (
     bulk_index,
     check_given_vectors,
     deploy_target,
-    encode_workers,
-    encoded_batches,
     given_vectors,
-    json_vectors,
     open_encode,
     target_documents,
+    vector_actions,
 )
 from mr_opensearch.deploy.incremental import VECTOR_FIELD, PhaseClock
 from mr_opensearch.deploy.preflight import check_index_name, run_preflight
@@ -267,15 +265,7 @@ def _actions(client: Any, model: ServedModel, live: str, difference: Difference,
             yield {"_index": live, "_id": doc["product_id"], "_source": {**doc, VECTOR_FIELD: vector}}
     given, to_embed = given_vectors(difference.embed, options.vectors)
     difference.embed, difference.from_file = to_embed, len(given)
-    for doc, vector in given:
-        yield {"_index": live, "_id": doc["product_id"], "_source": {**doc, VECTOR_FIELD: json_vectors(vector[None])[0]}}
-    timer = {"encode": 0.0}
-    for chunk, vectors in encoded_batches(to_embed, encode, options.batch_size, timer, encode_workers(options)):
-        if vectors.ndim != 2 or vectors.shape[1] != model.dimension:
-            raise MrosError(f"the encoder returned vectors of shape {vectors.shape}, the index holds "
-                            f"{model.dimension}-d", "re-export the run: its ml-commons.json and ONNX disagree")
-        for doc, vec in zip(chunk, json_vectors(vectors), strict=True):
-            yield {"_index": live, "_id": doc["product_id"], "_source": {**doc, VECTOR_FIELD: vec}}
+    yield from vector_actions(live, given, to_embed, encode, model, options, {"encode": 0.0})
 
 
 def live_vectors(client: Any, index: str, ids: list[str]) -> dict[str, list[float]]:

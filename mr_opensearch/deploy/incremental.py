@@ -41,13 +41,14 @@ from typing import Any, Literal
 
 from mr_opensearch.cluster.index_reader import read_documents
 from mr_opensearch.deploy.write_plan import WritePlan
-from mr_opensearch.search.manifest import Manifest, read_index_manifest
+from mr_opensearch.search.manifest import KNN_VECTOR_FIELD, Manifest, read_index_manifest
 
 CopyMethod = Literal["read", "reindex"]
 COPY_METHODS: tuple[str, ...] = ("read", "reindex")
 REINDEX_CHUNK = 10_000
 """Ids per ``_reindex`` request (a ``terms`` query, at most ``index.max_terms_count``, 65,536 by default)."""
-VECTOR_FIELD = "embedding"
+VECTOR_FIELD = KNN_VECTOR_FIELD
+"""Where a ``knn_vector`` index holds a document's vector (the only layout incremental deploys copy)."""
 
 
 def reuse_source(client: Any, manifest: Manifest, live: str | None, *, full: bool,
