@@ -66,6 +66,22 @@ class OpenVinoEncoder(PooledEncoder):
                             f"{str(exc)[:200]})", REEXPORT) from None
         self.input_names = [next(iter(port.get_names())) for port in self.compiled.inputs]
         self._local = threading.local()
+        self._warm_up(xml_path)
+
+    def _warm_up(self, xml_path: Path) -> None:
+        """One inference on the loading thread, before any other thread can call :meth:`encode`.
+
+        The first inference of a process initialises pybind11's numpy bridge inside OpenVINO's Python
+        module (a ``std::call_once`` that takes the GIL inside a function-local static's guard). Several
+        threads making their first call at once can deadlock there for good: one holds the guard and waits
+        for the GIL, another holds the GIL and waits for the guard (measured: 3 of 20 fresh processes hung
+        with 8 threads encoding at once; ``mros serve`` hung under traffic). After one call the bridge is
+        initialised and the threads never meet there again."""
+        try:
+            self.encode(["warm up"])
+        except Exception as exc:
+            raise MrosError(f"{xml_path} loads but does not run ({exc.__class__.__name__}: {str(exc)[:200]})",
+                            REEXPORT) from None
 
     def static_dimension(self) -> int | None:
         shape = self.compiled.outputs[0].get_partial_shape()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +59,40 @@ def test_the_openvino_variant_keeps_parity_on_512_titles_and_the_dimension(run, 
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     # one text alone (a query) gets the vector it gets inside a batch
     assert np.allclose(fast.encode([titles[7]])[0], vectors[7], atol=1e-4)
+
+
+FIRST_CALLS_AT_ONCE = """
+import sys, threading
+from pathlib import Path
+from mr_opensearch.core.openvino_encoder import OpenVinoEncoder
+folder = Path(sys.argv[1])
+encoder = OpenVinoEncoder(folder / "model.xml", folder / "tokenizer.json")
+start = threading.Barrier(8)
+def first_call(i):
+    start.wait()
+    encoder.encode([f"cordless drill {i}"])
+threads = [threading.Thread(target=first_call, args=(i,)) for i in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print("answered")
+"""
+
+
+def test_threads_making_their_first_call_at_once_never_deadlock(run):
+    """Eight threads of a fresh process encode at the same moment right after the load (what ``mros serve``
+    does when traffic meets a newly loaded model): before the encoder warmed up on its loading thread,
+    3 of 20 such processes hung for good inside OpenVINO's pybind11 numpy bridge."""
+    folder = run / "onnx" / OPENVINO_INT8
+    root = Path(__file__).resolve().parents[2]
+    for attempt in range(12):
+        try:
+            done = subprocess.run([sys.executable, "-c", FIRST_CALLS_AT_ONCE, str(folder)], cwd=root,
+                                  capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"process {attempt + 1} of 12 hung with 8 threads making their first call at once")
+        assert done.returncode == 0 and done.stdout.strip() == "answered", done.stderr[-2000:]
 
 
 def test_a_client_deploy_serves_the_variant_and_records_it(run):

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from mr_opensearch.cluster.connection import ClusterConfig, connect, redact_url, split_urls
-from mr_opensearch.cluster.node import config, state
+from mr_opensearch.cluster.node import config, process, state
 from mr_opensearch.cluster.node.state import ClusterState, NodeState
 from mr_opensearch.cluster.retry_policy import RetryPolicy, transport_class
 from mr_opensearch.core.errors import MrosError, UsageError
@@ -173,6 +173,26 @@ def test_a_node_that_refuses_costs_no_retry_while_another_answers(live_node: str
 def test_connect_answers_through_the_second_url_when_the_first_node_is_gone(live_node: str):
     client = connect(ClusterConfig(connect_timeout=5.0), f"{closed_port()},{live_node}")
     assert client.cluster.health()["status"] == "green"
+
+
+def test_a_cluster_is_ready_only_once_every_node_answers_http(live_node: str):
+    """A node joins (transport) before it opens its HTTP port: green with every node is not yet ready while
+    one node's URL refuses, and is as soon as that node listens (the CI saw `mros opensearch status`
+    refused on a node of a cluster `up` had just called ready)."""
+    late = closed_port()
+    with pytest.raises(MrosError, match=f"{late} does not answer HTTP yet"):
+        process.wait_cluster_ready([live_node, late], [], nodes=2, timeout=1.5)
+    port = int(late.rsplit(":", 1)[1])
+    server = ThreadingHTTPServer(("127.0.0.1", port), _Node)
+    timer = threading.Timer(1.0, server.serve_forever)  # bound now, answering one second into the wait
+    timer.start()
+    try:
+        started = time.monotonic()
+        health = process.wait_cluster_ready([live_node, late], [], nodes=2, timeout=30)
+        assert health["status"] == "green" and 0.9 < time.monotonic() - started < 10
+    finally:
+        server.shutdown()
+        timer.join()
 
 
 def test_connect_to_nodes_that_all_refuse_says_so(tmp_path: Path):

@@ -188,7 +188,11 @@ def wait_cluster_ready(urls: list[str], started: list[tuple[int, Path, Path]], n
                 last_error = f"{url}: {exc}"
                 continue
             if is_cluster_ready(health, nodes):
-                return health
+                silent = _silent_urls(urls)
+                if not silent:
+                    return health
+                last_error = f"every node joined, but {', '.join(silent)} does not answer HTTP yet"
+                break
             last_error = (f"health {health.get('status')}, {health.get('number_of_nodes')} of {nodes} nodes joined, "
                           f"{health.get('initializing_shards')} shards initializing, "
                           f"{health.get('unassigned_shards')} unassigned")
@@ -201,6 +205,18 @@ def wait_cluster_ready(urls: list[str], started: list[tuple[int, Path, Path]], n
         hint="the nodes are left running for inspection (stop them with `mros opensearch down`); unassigned "
              "shards: `GET _cluster/allocation/explain`",
     )
+
+
+def _silent_urls(urls: list[str]) -> list[str]:
+    """The ``urls`` whose node does not answer HTTP. A node joins the cluster (over transport) before it
+    opens its HTTP port, so a green cluster of every node can still refuse a client on one node's URL."""
+    silent = []
+    for url in urls:
+        try:
+            http_json(url + "/", timeout=5)
+        except (OSError, ValueError):
+            silent.append(url)
+    return silent
 
 
 def wait_healthy(url: str, pid: int, node_dir: Path, timeout: float, log_file: Path) -> dict[str, Any]:
