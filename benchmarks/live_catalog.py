@@ -5,7 +5,8 @@ From the shared catalog (v0, deployed once in full), each fraction ``f`` makes a
 products changed: half of them edited (a word added to the title), a quarter added (new ids), a quarter
 removed. For each, on the same alias and node, in this order:
 
-1. **incremental**: ``deploy`` of the changed catalog (a new index; the unchanged texts keep their vectors);
+1. **incremental**: ``deploy`` of the changed catalog (a new index; the unchanged texts keep their vectors),
+   by ``--copy clone`` (the default); at the ``--read-fractions`` also by ``--copy read``, for comparison;
 2. **full**: the same catalog with ``full=True`` (every product embedded; the baseline of the issue);
 3. **in-place**: ``--in-place`` of the changed catalog onto the v0 index, then (untimed for the figures, but
    reported) ``--in-place`` of v0 again, which restores the index for the next fraction.
@@ -126,7 +127,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
     rows = sorted(results["fractions"], key=lambda r: r["fraction"])
     xs = [r["fraction"] * 100 for r in rows]
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for key, label, marker in (("full", "full deploy", "s"), ("incremental", "incremental deploy", "o"),
+    for key, label, marker in (("full", "full deploy", "s"), ("incremental", "incremental deploy (--copy clone)", "o"),
+                               ("incremental_read", "incremental deploy (--copy read)", "x"),
                                ("in_place", "--in-place", "^")):
         have = [(x, r[key]["seconds"]) for x, r in zip(xs, rows, strict=True) if key in r]
         ax.plot([x for x, _ in have], [y for _, y in have], marker=marker, label=label)
@@ -148,6 +150,8 @@ def main() -> None:
     parser.add_argument("--catalog", type=Path, required=True)
     parser.add_argument("--fractions", default="0.001,0.01,0.1,0.5")
     parser.add_argument("--full-fractions", default=None, help="fractions that also get a full deploy (default: all)")
+    parser.add_argument("--read-fractions", default="0.01",
+                        help="fractions that also get an incremental deploy by --copy read ('' for none)")
     parser.add_argument("--ray-sample", type=int, default=6000, help="titles for the Ray part (0: skip it)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=7)
@@ -166,6 +170,7 @@ def main() -> None:
     results: dict[str, Any] = {"products": len(base.ids), "run": str(args.run), "v0_full": first, "fractions": []}
     fractions = [float(f) for f in args.fractions.split(",")]
     with_full = fractions if args.full_fractions is None else [float(f) for f in args.full_fractions.split(",")]
+    read_fractions = [float(f) for f in args.read_fractions.split(",") if f.strip()]
     for k, fraction in enumerate(fractions):
         catalog, changes = changed_catalog(base, fraction, args.seed + k)
         row: dict[str, Any] = {"fraction": fraction, "changes": changes}
@@ -173,6 +178,11 @@ def main() -> None:
         row["incremental"] = timed(lambda c=catalog: deploy(client, model, c, DeployOptions(**options),
                                                             log=lambda _: None), client)
         restore(client, base_index, row["incremental"]["index"])
+        if fraction in read_fractions:
+            row["incremental_read"] = timed(lambda c=catalog: deploy(client, model, c, DeployOptions(**options,
+                                                                                                    copy="read"),
+                                                                     log=lambda _: None), client)
+            restore(client, base_index, row["incremental_read"]["index"])
         if fraction in with_full:
             row["full"] = timed(lambda c=catalog: deploy(client, model, c, DeployOptions(**options, full=True),
                                                          log=lambda _: None), client)
@@ -186,6 +196,8 @@ def main() -> None:
         row["full_baseline"] = "this catalog" if "full" in row else "v0"
         row["incremental_share_of_full"] = round(row["incremental"]["seconds"] / full_seconds, 4)
         row["in_place_share_of_full"] = round(row["in_place"]["seconds"] / full_seconds, 4)
+        if "incremental_read" in row:
+            row["incremental_read_share_of_full"] = round(row["incremental_read"]["seconds"] / full_seconds, 4)
         print(f"  incremental {row['incremental']['seconds']} s, in place {row['in_place']['seconds']} s, full "
               f"{full_seconds} s", flush=True)
         results["fractions"].append(row)

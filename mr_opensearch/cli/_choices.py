@@ -21,6 +21,7 @@ class SearchMode(enum.StrEnum):
 class CopyMethod(enum.StrEnum):
     """``mros deploy --copy`` (:data:`mr_opensearch.deploy.incremental.COPY_METHODS`)."""
 
+    clone = "clone"
     read = "read"
     reindex = "reindex"
 

@@ -113,8 +113,10 @@ def deploy(
                                         "using mr_opensearch.Embedder): written instead of embedding for the "
                                         "products whose embedding_text they are of; the rest is embedded here. "
                                         "Client mode."),
-    copy: CopyMethod = typer.Option(CopyMethod.read, "--copy", help="Incremental deploy: how the unchanged "
-                                    "products' vectors reach the new index: read (mros reads them from the live "
+    copy: CopyMethod = typer.Option(CopyMethod.clone, "--copy", help="Incremental deploy: how the unchanged "
+                                    "products' vectors reach the new index: clone (the new index starts as a _clone "
+                                    "of the live one, then takes the difference; falls back to read when the layout "
+                                    "differs), read (mros reads them from the live "
                                     "index and writes them) or reindex (the cluster's _reindex; breaks the live "
                                     "index's vector reads on OpenSearch 3.5.0, see docs/live-catalog.md)."),
     gate: Path | None = typer.Option(None, "--gate", help="Release gate: judged queries (query, product, grade) on "

@@ -73,6 +73,14 @@ from mr_opensearch.core.hashing import text_key
 from mr_opensearch.core.templates import render
 from mr_opensearch.deploy import engine_check, kill_points
 from mr_opensearch.deploy.alias_lock import AliasLock
+from mr_opensearch.deploy.catalog_difference import Difference, compare, difference_actions
+from mr_opensearch.deploy.cloned_index import (
+    clear_left_block,
+    clone_live,
+    discard_interrupted_clone,
+    interrupted_clone,
+    why_not_clone,
+)
 from mr_opensearch.deploy.incremental import (
     CopyMethod,
     LiveCopy,
@@ -156,9 +164,10 @@ class DeployOptions:
     vectors: VectorsFile | None = None
     """``--vectors``: precomputed vectors (:mod:`mr_opensearch.search.vectors_file`), used for the documents
     whose ``embedding_text`` they are of; the rest is embedded on the spot. Client mode only."""
-    copy: CopyMethod = "read"
-    """How an incremental deploy copies the live vectors (:mod:`incremental`): ``read`` them and bulk-write
-    them, or let the cluster ``reindex`` the unchanged documents."""
+    copy: CopyMethod = "clone"
+    """How an incremental deploy copies the live vectors: ``clone`` the live index and apply the difference
+    (:mod:`cloned_index`), ``read`` them and bulk-write them, or let the cluster ``reindex`` the unchanged
+    documents (:mod:`incremental`)."""
     gate: GateOptions | None = None
     """``--gate``: measure the new index against the live one before the alias moves (:mod:`release_gate`)."""
     max_shrink: float = 0.10
@@ -665,6 +674,8 @@ def _existing_index(client: Any, model: ServedModel, options: DeployOptions, tar
     name, catalog_sha = target.name, target.catalog_sha
     exists = client.indices.exists(index=name)
     existing = read_index_manifest(client, name) if exists else None
+    if interrupted_clone(client, name, existing):
+        return None  # a clone killed before its manifest was written: discarded under the lock
     if exists and existing is None:
         raise MrosError(f"index {name} exists but was not created by mros", f"delete or rename it (`DELETE /{name}`)")
     if existing is not None and existing.updates and existing.catalog_sha256 != catalog_sha:
@@ -696,9 +707,12 @@ def _deploy_locked(client: Any, model: ServedModel, target: DeployTarget, option
     The result is made before the first write and each step sets its ``stage``; when the cluster stops
     answering, :func:`_stopped` tells from it where the deploy stopped and what is done."""
     check_lock = lock.ensure_held if lock is not None else (lambda: None)
+    plan = WritePlan(options.dry_run)
+    if client.indices.exists(index=target.name) and interrupted_clone(client, target.name,
+                                                                      read_index_manifest(client, target.name)):
+        discard_interrupted_clone(client, plan, target.name, log)
     existing = _existing_index(client, model, options, target, preflight.embedding)
     hybrid = hybrid_settings(model, options.hybrid, preflight)
-    plan = WritePlan(options.dry_run)
     result = DeployResult(index=target.name, alias=options.alias, embedding=preflight.embedding,
                           embedding_reason=preflight.embedding_reason, action="", documents=len(target.ids),
                           written=0, seconds=0.0, previous_index=preflight.live_index,
@@ -842,11 +856,28 @@ def _build(client: Any, model: ServedModel, target: DeployTarget, options: Deplo
     serving = _serving_side(client, model, target, options, preflight, plan, result, hybrid, log, existing=existing,
                             encode=encode)
     manifest = _manifest(model, target, options, preflight, serving, hybrid)
+    body = _mapping(model, target, options, preflight, serving, manifest)
+    result.model_id = serving.model_id
+    clock = PhaseClock(options.phase_counters)
+    if existing is not None and existing.cloned_from:
+        result.action = "resumed"
+        _finish_clone(client, model, target, options, preflight, plan, result, manifest.model_copy(
+            update={"cloned_from": existing.cloned_from}), clock, encode, check_lock, log)
+        return
     if existing is None:
-        _create(client, plan, result, _mapping(model, target, options, preflight, serving, manifest), manifest)
+        source = _clone_source(client, plan, manifest, body, preflight, options, check_lock, log)
+        if source is not None:
+            cloned = manifest.model_copy(update={"cloned_from": source.index})
+            result.stage, result.action = "clone the live index", "created"
+            result.shards, result.replicas = source.shards, int(body["settings"]["index"]["number_of_replicas"])
+            with clock.measure("clone"):
+                clone_live(client, plan, source.index, source.manifest, target.name, body, cloned, check_lock)
+            _finish_clone(client, model, target, options, preflight, plan, result, cloned, clock, encode, check_lock,
+                          log)
+            return
+        _create(client, plan, result, body, manifest)
     else:
         result.action = "resumed"
-    result.model_id = serving.model_id
     docs = list(target_documents(target))
     if existing is not None:
         result.stage = "resume"
@@ -856,8 +887,9 @@ def _build(client: Any, model: ServedModel, target: DeployTarget, options: Deplo
             sent = {d["product_id"] for d in docs}
             _check_stored(client, model, plan, result, [d for d in every if d["product_id"] not in sent],
                           manifest.vector_path, encode, log)
-    clock = PhaseClock(options.phase_counters)
-    live = reuse_source(client, manifest, preflight.live_index, full=options.full, log=log) if docs else None
+    said = options.copy == "clone" and existing is None  # _clone_source said already why the deploy is full
+    live = reuse_source(client, manifest, preflight.live_index, full=options.full,
+                        log=(lambda _line: None) if said else log) if docs else None
     if live is not None:
         with clock.measure("copy"):
             docs = _copy_live(client, plan, result, live.index, docs, target, options, preflight, log)
@@ -865,6 +897,67 @@ def _build(client: Any, model: ServedModel, target: DeployTarget, options: Deplo
         _bulk_load(client, model, target.name, docs, options, preflight, plan, result, encode,
                    manifest.vector_path, log)
     result.written = result.copied + (0 if plan.dry_run else len(docs))
+    with clock.measure("refresh and complete"):
+        _mark_complete(client, plan, result, len(target.ids), manifest, check_lock)
+    result.phase_seconds, result.phase_counters = clock.seconds, clock.spent
+
+
+@dataclass(frozen=True)
+class _CloneSource:
+    index: str
+    manifest: Manifest
+    shards: int
+
+
+def _clone_source(client: Any, plan: WritePlan, manifest: Manifest, body: dict[str, Any], preflight: Preflight,
+                  options: DeployOptions, check_lock: Callable[[], None], log: Log) -> _CloneSource | None:
+    """The live index the new one may start as a clone of (``--copy clone``, :mod:`cloned_index`), or None: a full
+    deploy, another copy method, a dry run, or a live index whose layout differs (said in one line)."""
+    if options.copy != "clone" or preflight.live_index is None:
+        return None
+    live = reuse_source(client, manifest, preflight.live_index, full=options.full, log=log)
+    if live is None:
+        return None
+    live = clear_left_block(client, plan, preflight.live_index, live, check_lock, log)
+    reason = why_not_clone(client, preflight.live_index, body, live)
+    if reason:
+        log(f"deploy: the live index {preflight.live_index} is copied by reading, not cloned: {reason}")
+        return None
+    return _CloneSource(preflight.live_index, live, int(body["settings"]["index"]["number_of_shards"]))
+
+
+def _finish_clone(client: Any, model: ServedModel, target: DeployTarget, options: DeployOptions, preflight: Preflight,
+                  plan: WritePlan, result: DeployResult, manifest: Manifest, clock: PhaseClock,
+                  encode: Callable[[list[str]], np.ndarray], check_lock: Callable[[], None], log: Log) -> None:
+    """A clone of the live index made the new catalog's index: the difference applied (as ``--in-place`` does),
+    then refreshed, counted and marked complete."""
+    name = target.name
+    result.incremental_from = manifest.cloned_from
+    if plan.dry_run:
+        plan.note("POST", "/_bulk", summary=f"the catalog's difference from {manifest.cloned_from} applied to the "
+                  "clone: new and edited products embedded and upserted, removed ones deleted")
+        _mark_complete(client, plan, result, len(target.ids), manifest, check_lock)
+        return
+    with clock.measure("compare"):
+        result.stage = "compare with the clone"
+        plan.write("POST", f"/{name}/_refresh", None, lambda: client.indices.refresh(index=name))
+        difference = compare(client, name, list(target_documents(target)))
+    result.copied = difference.unchanged + len(difference.fields_only)
+    result.fields_updated, result.removed = len(difference.fields_only), len(difference.delete)
+    log(f"deploy: incremental from {manifest.cloned_from} (cloned): {difference.unchanged} documents kept, "
+        f"{len(difference.embed)} new or edited to embed, {len(difference.fields_only)} with other fields changed, "
+        f"{len(difference.delete)} removed")
+    with clock.measure("embed and index"):
+        result.stage = "index documents"
+        total = len(difference.embed) + len(difference.fields_only) + len(difference.delete)
+        if total:
+            actions = difference_actions(client, name, difference, preflight.embedding,
+                                         embedded_actions(name, difference, encode, model, options))
+            bulk_index(client, actions, chunk_size=options.batch_size, total=total, progress=options.progress,
+                       desc=f"updating {name}", result=result, middle_point="copy-middle")
+        result.embedded, result.from_vectors_file = len(difference.embed), difference.from_file
+        kill_points.reached("bulk-done")
+    result.written = total
     with clock.measure("refresh and complete"):
         _mark_complete(client, plan, result, len(target.ids), manifest, check_lock)
     result.phase_seconds, result.phase_counters = clock.seconds, clock.spent
@@ -1142,6 +1235,21 @@ def vector_actions(index: str, given: list[tuple[dict, np.ndarray]], to_embed: l
                             f"{model.dimension}-d", "re-export the run: its ml-commons.json and ONNX disagree")
         for doc, vec in zip(chunk, json_vectors(vectors), strict=True):
             yield {"_index": index, "_id": doc["product_id"], "_source": {**doc, KNN_VECTOR_FIELD: vec}}
+
+
+def embedded_actions(index: str, difference: Difference, encode: Callable[[list[str]], np.ndarray] | None,
+                     model: ServedModel, options: DeployOptions) -> Callable[[list[dict]], Iterator[dict]]:
+    """Client mode's actions for the products of ``difference`` to embed (``difference.embed``): those
+    ``--vectors`` holds the vector of written with it (counted in ``difference.from_file`` and taken out of
+    ``difference.embed``), the rest embedded by ``encode`` (:func:`vector_actions`)."""
+
+    def actions(docs: list[dict]) -> Iterator[dict]:
+        assert encode is not None
+        given, to_embed = given_vectors(docs, options.vectors)
+        difference.embed, difference.from_file = to_embed, len(given)
+        yield from vector_actions(index, given, to_embed, encode, model, options, {"encode": 0.0})
+
+    return actions
 
 
 def given_vectors(docs: list[dict], vectors: VectorsFile | None) -> tuple[list[tuple[dict, np.ndarray]], list[dict]]:

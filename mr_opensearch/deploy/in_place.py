@@ -30,17 +30,17 @@ client mode mros embeds them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
-from mr_opensearch.cluster.index_reader import read_documents
 from mr_opensearch.core.errors import MrosError
 from mr_opensearch.deploy import kill_points
 from mr_opensearch.deploy.alias_lock import AliasLock
+from mr_opensearch.deploy.catalog_difference import Difference, compare, difference_actions
+from mr_opensearch.deploy.cloned_index import clear_left_block
 from mr_opensearch.deploy.deploy import (
     DeployOptions,
     DeployResult,
@@ -48,39 +48,17 @@ from mr_opensearch.deploy.deploy import (
     bulk_index,
     check_given_vectors,
     deploy_target,
-    given_vectors,
+    embedded_actions,
     open_encode,
     target_documents,
-    vector_actions,
 )
-from mr_opensearch.deploy.incremental import VECTOR_FIELD, PhaseClock
+from mr_opensearch.deploy.incremental import PhaseClock
 from mr_opensearch.deploy.preflight import check_index_name, run_preflight
 from mr_opensearch.deploy.write_plan import WritePlan
 from mr_opensearch.search.manifest import UPDATE_HISTORY, Manifest, read_index_manifest
 from mr_opensearch.search.served_model import ServedModel, client_variant, for_client
 
 Log = Callable[[str], None]
-
-
-@dataclass
-class Difference:
-    """The new catalog against the live index."""
-
-    embed: list[dict[str, Any]] = field(default_factory=list)
-    """New products and products whose ``embedding_text`` changed: embedded and upserted."""
-    fields_only: list[dict[str, Any]] = field(default_factory=list)
-    """Products whose ``embedding_text`` is unchanged but another field changed: upserted with the live vector."""
-    delete: list[str] = field(default_factory=list)
-    """Live products the catalog no longer has."""
-    unchanged: int = 0
-    live: int = 0
-    """Documents the live index held."""
-    from_file: int = 0
-    """Of ``embed``, those ``--vectors`` held the vector of (moved out of ``embed`` when written)."""
-
-    @property
-    def empty(self) -> bool:
-        return not (self.embed or self.fields_only or self.delete)
 
 
 def why_not_in_place(live: str, manifest: Manifest | None, model: ServedModel, target: DeployTarget,
@@ -106,28 +84,6 @@ def why_not_in_place(live: str, manifest: Manifest | None, model: ServedModel, t
         (manifest.vector_layout == "semantic", f"the live index {live} uses a semantic field"),
     ]
     return next((why for failed, why in checks if failed), None)
-
-
-def compare(client: Any, live: str, docs: list[dict[str, Any]]) -> Difference:
-    """``docs`` (the new catalog's documents) against the live index's documents, read without vectors."""
-    wanted = {d["product_id"]: d for d in docs}
-    fields = sorted({name for doc in docs for name in doc})
-    difference = Difference()
-    for hit in read_documents(client, live, source=fields):
-        difference.live += 1
-        pid = hit["_id"]
-        doc = wanted.pop(pid, None)
-        old = hit.get("_source") or {}
-        if doc is None:
-            difference.delete.append(pid)
-        elif old == doc:
-            difference.unchanged += 1
-        elif old.get("embedding_text") == doc["embedding_text"]:
-            difference.fields_only.append(doc)
-        else:
-            difference.embed.append(doc)
-    difference.embed.extend(wanted.values())
-    return difference
 
 
 def update_in_place(client: Any, model: ServedModel, catalog: Any, options: DeployOptions, log: Log = print,
@@ -160,6 +116,8 @@ def update_in_place(client: Any, model: ServedModel, catalog: Any, options: Depl
     lock = None if options.dry_run else AliasLock(client, alias, command="deploy --in-place", log=log).acquire(
         options.lock_wait)
     try:
+        if lock is not None:
+            manifest = clear_left_block(client, plan, live, manifest, lock.ensure_held, log)
         _apply(client, model, target, options, manifest, plan, result, encode, lock, log)
     finally:
         if lock is not None:
@@ -196,7 +154,8 @@ def _apply(client: Any, model: ServedModel, target: DeployTarget, options: Deplo
         kill_points.reached("in-place-started")
     with clock.measure("embed and write"):
         result.stage = "write the difference"
-        actions = _actions(client, model, live, difference, options, manifest.embedding, encode)
+        actions = difference_actions(client, live, difference, manifest.embedding,
+                                     embedded_actions(live, difference, encode, model, options))
         if plan.dry_run:
             plan.note("POST", "/_bulk", summary=f"{len(difference.embed)} upserts embedded, "
                       f"{len(difference.fields_only)} upserts with the live vector, {len(difference.delete)} deletes")
@@ -241,38 +200,6 @@ def _check_shrink(live: str, difference: Difference, options: DeployOptions) -> 
                     f"more than the {options.max_shrink:.0%} allowed) and embed {len(difference.embed)}; {reason}",
                     "check the catalog file; if those products really left the shop, rerun with {allow_shrink}",
                     parameters="allow_shrink")
-
-
-def _actions(client: Any, model: ServedModel, live: str, difference: Difference, options: DeployOptions,
-             embedding: str, encode: Callable[[list[str]], np.ndarray] | None) -> Iterator[dict[str, Any]]:
-    """The bulk actions: deletes, upserts with the live vector, upserts embedded (by mros in client mode, by the
-    index's default ingest pipeline in engine mode)."""
-    for pid in difference.delete:
-        yield {"_op_type": "delete", "_index": live, "_id": pid}
-    if embedding == "engine":
-        for doc in [*difference.fields_only, *difference.embed]:
-            yield {"_index": live, "_id": doc["product_id"], "_source": doc}
-        return
-    assert encode is not None
-    for start in range(0, len(difference.fields_only), 1000):
-        part = difference.fields_only[start : start + 1000]
-        vectors = live_vectors(client, live, [d["product_id"] for d in part])
-        for doc in part:
-            vector = vectors.get(doc["product_id"])
-            if vector is None:  # gone since the comparison (cannot happen under the lock): embed it instead
-                difference.embed.append(doc)
-                continue
-            yield {"_index": live, "_id": doc["product_id"], "_source": {**doc, VECTOR_FIELD: vector}}
-    given, to_embed = given_vectors(difference.embed, options.vectors)
-    difference.embed, difference.from_file = to_embed, len(given)
-    yield from vector_actions(live, given, to_embed, encode, model, options, {"encode": 0.0})
-
-
-def live_vectors(client: Any, index: str, ids: list[str]) -> dict[str, list[float]]:
-    """The stored vectors of ``ids`` (``_mget`` of the vector field only)."""
-    answer = client.mget(index=index, body={"ids": ids}, params={"_source_includes": VECTOR_FIELD})
-    return {doc["_id"]: doc["_source"][VECTOR_FIELD] for doc in answer.get("docs", [])
-            if doc.get("found") and VECTOR_FIELD in (doc.get("_source") or {})}
 
 
 def _write_manifest(client: Any, plan: WritePlan, index: str, manifest: Manifest, check_lock: Callable[[], None]) -> None:

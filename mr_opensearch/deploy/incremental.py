@@ -17,9 +17,13 @@ means a full deploy, said in one line (:func:`why_full`); so does ``--full``. A 
 resumes like any other: the incomplete index's missing documents are compared again and only those are
 copied or embedded.
 
-Two copy methods (``--copy``):
+Three copy methods (``--copy``):
 
-``read`` (default)
+``clone`` (default)
+    the new index starts as a ``_clone`` of the live index (its segments and vector graphs hard-linked, no
+    document written again), and the difference is applied to it (:mod:`mr_opensearch.deploy.cloned_index`);
+    when the layout differs in a static setting or the mapping, the deploy copies by ``read`` instead;
+``read``
     the live documents are read with their vectors (PIT + ``search_after``) and bulk-written by mros, with
     ``pipeline: _none`` in engine mode so the ingest pipeline does not embed them again;
 ``reindex``
@@ -43,8 +47,8 @@ from mr_opensearch.cluster.index_reader import read_documents
 from mr_opensearch.deploy.write_plan import WritePlan
 from mr_opensearch.search.manifest import KNN_VECTOR_FIELD, Manifest, read_index_manifest
 
-CopyMethod = Literal["read", "reindex"]
-COPY_METHODS: tuple[str, ...] = ("read", "reindex")
+CopyMethod = Literal["clone", "read", "reindex"]
+COPY_METHODS: tuple[str, ...] = ("clone", "read", "reindex")
 REINDEX_CHUNK = 10_000
 """Ids per ``_reindex`` request (a ``terms`` query, at most ``index.max_terms_count``, 65,536 by default)."""
 VECTOR_FIELD = KNN_VECTOR_FIELD

@@ -7,6 +7,8 @@ variable is unset, :func:`reached` is one dictionary lookup. Phases, in the orde
 client and engine mode (``mr_opensearch.deploy.deploy``)
     ``lock-taken``       the alias lock is held, nothing else written yet
     ``index-created``    the new index exists with ``_meta.complete = false``, no documents
+    ``live-blocked``     an incremental deploy set the write block on the live index to clone it
+    ``cloned``           an incremental deploy cloned the live index, before the clone's manifest is written
     ``copy-middle``      an incremental deploy wrote about half of the documents that keep their live vector
     ``copied``           an incremental deploy wrote every document that keeps its live vector; nothing
                          embedded yet (``mr_opensearch.deploy.incremental``)
@@ -43,7 +45,7 @@ ENV = "MROS_FAULT_KILL_AT"
 PAUSE_ENV = "MROS_FAULT_PAUSE_AT"
 RESUME_FILE_ENV = "MROS_FAULT_RESUME_FILE"
 PAUSE_LIMIT_S = 300.0
-PHASES = ("lock-taken", "index-created", "copy-middle", "copied", "bulk-middle", "bulk-done", "marked-complete",
+PHASES = ("lock-taken", "index-created", "live-blocked", "cloned", "copy-middle", "copied", "bulk-middle", "bulk-done", "marked-complete",
           "alias-moved", "in-place-started", "in-place-middle", "in-place-written", "chunk-upload", "model-deploying")
 
 

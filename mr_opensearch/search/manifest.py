@@ -155,6 +155,13 @@ class Manifest(BaseModel):
     updating: dict[str, Any] | None = None
     """An in-place update under way (``mros deploy --in-place``): ``{catalog_sha256, catalog, started_at}``;
     None when the index holds exactly the catalog of ``catalog_sha256``. A rerun of that update finishes it."""
+    cloned_from: str | None = None
+    """The live index this one began as a ``_clone`` of (an incremental deploy,
+    :mod:`mr_opensearch.deploy.cloned_index`): the new catalog's difference is applied to the clone, and a
+    resumed deploy applies what is still different."""
+    cloning_into: str | None = None
+    """Set on a live index while a deploy clones it into that index (it carries ``index.blocks.write`` then):
+    a rerun after a kill knows the block is mros's and clears it."""
     updates: list[dict[str, Any]] = Field(default_factory=list)
     """The in-place updates applied to this index, oldest first (the last :data:`UPDATE_HISTORY`): ``{at,
     catalog_sha256, catalog, embedded, fields_updated, deleted, seconds}``."""

@@ -105,24 +105,35 @@ def test_in_place_reaches_the_full_deploy_and_keeps_a_history(opensearch_url, op
     assert set(_documents(client, first["index"])) == catalogs["v2_ids"]  # nothing written
 
 
-INCREMENTAL_PHASES = ("copy-middle", "copied", "bulk-middle")
+CLONE_PHASES = ("live-blocked", "cloned", "copy-middle", "bulk-done")  # the default --copy clone
+READ_PHASES = ("copy-middle", "copied", "bulk-middle")  # --copy read
 IN_PLACE_PHASES = ("in-place-started", "in-place-middle", "in-place-written")
+KILLS = ([(phase, ()) for phase in CLONE_PHASES] + [(phase, ("--copy", "read")) for phase in READ_PHASES]
+         + [(phase, ("--in-place",)) for phase in IN_PLACE_PHASES])
 
 
-@pytest.mark.parametrize("phase", INCREMENTAL_PHASES + IN_PLACE_PHASES)
-def test_a_kill_at_each_point_then_a_rerun_converges(phase, opensearch_url, opensearch_client, own_serving_runs,
+@pytest.mark.parametrize(("phase", "extra"), KILLS, ids=[f"{phase}{''.join(extra)}" for phase, extra in KILLS])
+def test_a_kill_at_each_point_then_a_rerun_converges(phase, extra, opensearch_url, opensearch_client, own_serving_runs,
                                                      catalogs, tmp_path):
     client, run, home = opensearch_client, own_serving_runs.runs[0], tmp_path / "home"
     _clean(client)
     first = _ok(_deploy(run, catalogs["v1"], home=home, url=opensearch_url))
-    extra = ("--in-place",) if phase in IN_PLACE_PHASES else ()
     killed = _deploy(run, catalogs["v2"], *extra, home=home, url=opensearch_url, env={"MROS_FAULT_KILL_AT": phase})
     assert killed.returncode == -9, killed.stderr[-2000:]
-    if not extra:
+    in_place = extra == ("--in-place",)
+    if not in_place:
         assert _live(client) == first["index"]  # the alias never on the incomplete index
     rerun = _ok(_deploy(run, catalogs["v2"], *extra, home=home, url=opensearch_url))
     live = _live(client)
-    assert live == (first["index"] if extra else rerun["index"])
+    assert live == (first["index"] if in_place else rerun["index"])
+    if not in_place:
+        assert rerun["embedded"] <= 15, rerun  # at most the new and edited products (15) are embedded
+        if not extra:  # a clone resumes from the live index it was cloned from
+            assert rerun["incremental_from"] == first["index"], rerun
+        settings = client.indices.get_settings(index=f"{ALIAS}-*", flat_settings=True)
+        assert all(s["settings"].get("index.blocks.write") in (None, "false") for s in settings.values()), settings
+        old = client.indices.get_mapping(index=first["index"])[first["index"]]["mappings"]["_meta"]
+        assert old.get("cloning_into") is None and old["complete"]  # the live index is left as it was
     client.indices.refresh(index=live)
     docs = _documents(client, live)
     assert set(docs) == catalogs["v2_ids"] and client.count(index=live)["count"] == len(catalogs["v2_ids"])

@@ -35,8 +35,14 @@ def _clean(client: Any) -> None:
             client.indices.delete(index=name)
 
 
-def test_an_incremental_deploy_embeds_only_what_changed_and_equals_a_full_deploy(opensearch_url, opensearch_client,
-                                                                                 own_serving_runs, tmp_path):
+PHASES = {"clone": {"clone", "compare", "embed and index", "refresh and complete"},
+          "read": {"copy", "embed and index", "refresh and complete"}}
+
+
+@pytest.mark.parametrize("copy", ["clone", "read"])
+def test_an_incremental_deploy_embeds_only_what_changed_and_equals_a_full_deploy(copy, opensearch_url,
+                                                                                 opensearch_client, own_serving_runs,
+                                                                                 tmp_path):
     _clean(opensearch_client)
     run = own_serving_runs.runs[0]
     first = CliRunner().invoke(app, ["--no-progress", "deploy", "--run", str(run), "--catalog",
@@ -61,12 +67,24 @@ def test_an_incremental_deploy_embeds_only_what_changed_and_equals_a_full_deploy
         return encoder.encode(texts, 64)
 
     client = opensearch_client
-    outcome = deploy(client, model, read_catalog(changed), DeployOptions(alias=ALIAS, embedding="client"),
-                     log=lambda _: None, encode=counting_encode)
+    lines: list[str] = []
+    outcome = deploy(client, model, read_catalog(changed), DeployOptions(alias=ALIAS, embedding="client", copy=copy),
+                     log=lines.append, encode=counting_encode)
     assert sorted(embedded) == sorted([*edited.values(), *(title for _, title in added)])
     assert outcome.embedded == 15 and outcome.copied == 135 and outcome.removed == 5
     assert outcome.incremental_from == first_index
-    assert set(outcome.phase_seconds) == {"copy", "embed and index", "refresh and complete"}
+    assert set(outcome.phase_seconds) == PHASES[copy]
+    settings = client.indices.get_settings(index=outcome.index, flat_settings=True)[outcome.index]["settings"]
+    assert settings.get("index.resize.source.name") == (first_index if copy == "clone" else None)
+    assert settings["index.refresh_interval"] == "1s" and settings.get("index.blocks.write") in (None, "false")
+    if copy == "clone":
+        assert any("(cloned)" in line for line in lines), lines
+        meta = client.indices.get_mapping(index=outcome.index)[outcome.index]["mappings"]["_meta"]
+        assert meta["index"] == outcome.index and meta["cloned_from"] == first_index and meta["complete"]
+        live_meta = client.indices.get_mapping(index=first_index)[first_index]["mappings"]["_meta"]
+        assert live_meta.get("cloning_into") is None and live_meta["index"] == first_index
+        live_settings = client.indices.get_settings(index=first_index, flat_settings=True)[first_index]["settings"]
+        assert live_settings.get("index.blocks.write") in (None, "false")
     # the live index was read with its vectors and still serves them (no scroll: see cluster/index_reader.py)
     assert len(client.get(index=first_index, id=rows[30][0])["_source"]["embedding"]) == model.dimension
     assert list(client.indices.get_alias(name=ALIAS)) == [outcome.index]

@@ -40,6 +40,7 @@ from opensearchpy.exceptions import NotFoundError, RequestError
 from tiny_onnx import lookup_graph, word_tokenizer
 
 from mr_opensearch.core.catalog import ServingCatalog
+from mr_opensearch.deploy.cloned_index import flat_settings
 from mr_opensearch.deploy.deploy import DeployOptions, deploy
 from mr_opensearch.search.served_model import load_run
 
@@ -155,7 +156,20 @@ class ScriptedCluster:
         if path == f"/{name}/_count":
             return {"count": len(self.docs[name])}
         if method == "PUT" and path == f"/{name}/_settings":
+            settings = self.indices[name]["settings"]["index"]
+            for key, value in flat_settings(_json(body)).items():
+                key = key.removeprefix("index.")
+                if value == "None":
+                    settings.pop(key, None)
+                else:
+                    settings[key] = value
             return {"acknowledged": True}
+        if method == "GET" and path == f"/{name}/_settings":
+            return {name: {"settings": flat_settings({"index": self.indices[name]["settings"]["index"]})}}
+        if method == "GET" and path == f"/{name}/_alias":
+            return {name: {"aliases": {a: {} for a, index in self.aliases.items() if index == name}}}
+        if method in ("POST", "PUT") and path.startswith(f"/{name}/_clone/"):
+            return self._clone(name, path.rsplit("/", 1)[1], _json(body))
         if method == "PUT" and path == f"/{name}/_mapping":
             self.indices[name]["mappings"]["_meta"] = _json(body)["_meta"]
             return {"acknowledged": True}
@@ -224,6 +238,24 @@ class ScriptedCluster:
         self.indices[name] = copy.deepcopy(body)  # the recorded request stays as it was sent
         self.docs[name], self.sent[name] = {}, {}
         return {"acknowledged": True, "index": name}
+
+    def _clone(self, source: str, target: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``_clone``: the source must take no writes; the target gets its documents, mapping and settings, with
+        the request's settings over them (null removes one)."""
+        settings = self.indices[source]["settings"]["index"]
+        if str(settings.get("blocks.write")).lower() != "true":
+            raise RequestError(400, "illegal_state_exception", f"index {source} must block write operations")
+        self.indices[target] = copy.deepcopy(self.indices[source])
+        self.docs[target], self.sent[target] = copy.deepcopy(self.docs[source]), {}
+        cloned = self.indices[target]["settings"]["index"]
+        cloned["resize.source.name"] = source
+        for key, value in flat_settings(body.get("settings", {})).items():
+            key = key.removeprefix("index.")
+            if value == "None":
+                cloned.pop(key, None)
+            else:
+                cloned[key] = value
+        return {"acknowledged": True, "shards_acknowledged": True, "index": target}
 
     def _document(self, method: str, index: str, doc_id: str, body: Any) -> dict:
         docs = self.docs[index]

@@ -1,7 +1,10 @@
 """Engine mode's incremental deploy and in-place update, request by request (issue #31), against the scripted
 cluster with ML Commons and neural-search (``tests/unit/scripted_cluster.py``; the plugins are not served here):
 
-* an incremental deploy writes the documents whose text is unchanged with their live vector and
+* an incremental deploy (``--copy clone``, the default) clones the live index under a write block it then
+  clears, and sends the difference to the clone: deletes, and the new and edited products without a vector
+  through the index's ingest pipeline; nothing unchanged is written;
+* with ``--copy read`` it writes the documents whose text is unchanged with their live vector and
   ``pipeline: _none`` (the ``text_embedding`` processor must not embed them again), and sends only the new and
   edited ones through the index's ingest pipeline; ``--copy reindex`` asks the cluster to ``_reindex`` the
   unchanged ids with ``dest.pipeline: _none``;
@@ -62,13 +65,49 @@ def _first(run: Path, version: str) -> tuple[ScriptedCluster, Any]:
     return cluster, first
 
 
-def test_an_engine_incremental_deploy_skips_the_pipeline_for_the_unchanged_and_embeds_the_rest(engine_run):
+def test_an_engine_incremental_deploy_clones_the_live_index_and_sends_only_the_difference(engine_run):
+    cluster, first = _first(engine_run, "3.0.3")
+    logs: list[str] = []
+    from mr_opensearch.deploy.deploy import deploy
+
+    live_docs = json.loads(json.dumps(cluster.docs[first.index]))
+    outcome = deploy(scripted_client(cluster), load_run(engine_run), EDITED,
+                     DeployOptions(alias="shop", embedding="engine", allow_shrink=True), log=logs.append)
+    assert outcome.incremental_from == first.index and outcome.index != first.index
+    assert (outcome.copied, outcome.embedded, outcome.removed) == (1, 2, 1)
+    (clone,) = cluster.calls_to("PUT", f"/{first.index}/_clone/{outcome.index}")
+    settings = _json_body(clone)["settings"]
+    assert settings["index.blocks.write"] is None and settings["index.refresh_interval"] == "-1"
+    blocks = [_json_body(c) for c in cluster.calls[cluster.mark:]
+              if (c["method"], c["path"]) == ("PUT", f"/{first.index}/_settings")]
+    assert blocks == [{"index.blocks.write": True}, {"index.blocks.write": None}]  # set for the clone, then cleared
+    sent = _bulk_actions(cluster)
+    assert [h["delete"]["_id"] for h, _ in sent if "delete" in h] == ["p3"]
+    upserts = {h["index"]["_id"]: (h["index"], s) for h, s in sent if "index" in h}
+    assert set(upserts) == {"p2", "p4"}  # p1 unchanged: not written at all
+    assert all("pipeline" not in h and "embedding" not in s for h, s in upserts.values())  # the pipeline embeds
+    assert set(cluster.docs[outcome.index]) == {"p1", "p2", "p4"}
+    assert cluster.docs[outcome.index]["p1"]["embedding"] == live_docs["p1"]["embedding"]
+    assert all(len(doc["embedding"]) == 8 for doc in cluster.docs[outcome.index].values())
+    assert cluster.docs[first.index] == live_docs  # the live index is not changed
+    meta = cluster.indices[outcome.index]["mappings"]["_meta"]
+    assert meta["index"] == outcome.index and meta["cloned_from"] == first.index and meta["complete"]
+    assert cluster.indices[first.index]["mappings"]["_meta"]["cloning_into"] is None
+    assert "blocks.write" not in cluster.indices[first.index]["settings"]["index"]
+    assert any("(cloned)" in line for line in logs), logs
+
+
+def _json_body(call: dict[str, Any]) -> Any:
+    return json.loads(call["body"]) if isinstance(call["body"], (str, bytes)) else call["body"]
+
+
+def test_copy_read_skips_the_pipeline_for_the_unchanged_and_embeds_the_rest(engine_run):
     cluster, first = _first(engine_run, "3.0.3")
     logs: list[str] = []
     from mr_opensearch.deploy.deploy import deploy
 
     outcome = deploy(scripted_client(cluster), load_run(engine_run), EDITED,
-                     DeployOptions(alias="shop", embedding="engine", allow_shrink=True), log=logs.append)
+                     DeployOptions(alias="shop", embedding="engine", allow_shrink=True, copy="read"), log=logs.append)
     assert outcome.incremental_from == first.index and outcome.index != first.index
     assert (outcome.copied, outcome.embedded, outcome.removed) == (1, 2, 1)
     actions = {header["index"]["_id"]: (header["index"], source) for header, source in _bulk_actions(cluster)}
