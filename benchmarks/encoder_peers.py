@@ -186,7 +186,12 @@ def worker(engine: str, spec: dict) -> dict:
             raise SystemExit(f"client mode would not serve openvino-int8 here: {why}")
         encoder = open_encoder(for_client(served, variant), threads=1, spinning=False, streams=cores)
         encode = _deploy_path(encoder, cores)
-        latency_encoder = load_served_encoder(run / "onnx", variant="openvino-int8", threads=1, spinning=False)
+        from mr_opensearch.search.queries import load_query_encoder
+
+        latency_encoder = load_query_encoder(str(run / "onnx"), "openvino-int8")  # what a search embeds with
+        unpadded = load_served_encoder(run / "onnx", variant="openvino-int8", threads=1, spinning=False)
+        result["query_latency_unpadded"] = _latency(lambda q: unpadded.encode([q]),
+                                                    spec["queries"][:spec["latency_n"]])
     elif engine in ("mros-onnx-int8", "today"):
         from mr_opensearch.core.onnx_encoder import OnnxEncoder
 

@@ -71,6 +71,9 @@ class PooledEncoder:
 
     variant = "onnx"
     input_names: list[str]
+    pad_to_multiple = 1
+    """Each batch is padded to a multiple of this many tokens (:func:`token_batches`); the query encoder of
+    the OpenVINO variant sets 8 (:mod:`mr_opensearch.search.queries`)."""
 
     def __init__(self, tokenizer_json: Path, pooling: str = "mean", normalize: bool = True) -> None:
         self.pooling = pooling_mode(pooling)
@@ -97,7 +100,7 @@ class PooledEncoder:
         """Embeddings in the order of ``texts``; each batch holds texts of about one token count, so little
         is padded (:func:`mr_opensearch.core.token_batches.token_batches`)."""
         result: np.ndarray | None = None
-        for batch in token_batches(self.tokenizer, texts, batch_size):
+        for batch in token_batches(self.tokenizer, texts, batch_size, self.pad_to_multiple):
             pooled = pool(self.token_embeddings(batch), batch.attention_mask, self.pooling, self.normalize)
             if result is None:
                 result = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)

@@ -37,9 +37,12 @@ class TokenBatch:
         return {name: by_name[name] for name in names}
 
 
-def token_batches(tokenizer: Any, texts: Sequence[str], batch_size: int) -> Iterator[TokenBatch]:
+def token_batches(tokenizer: Any, texts: Sequence[str], batch_size: int, pad_to_multiple: int = 1) -> Iterator[TokenBatch]:
     """Batches of ``texts`` (longest first, at most ``batch_size`` each) tokenized by ``tokenizer`` (a
-    ``tokenizers.Tokenizer`` without padding; truncation as it is set)."""
+    ``tokenizers.Tokenizer`` without padding; truncation as it is set), each padded to its longest text
+    rounded up to a multiple of ``pad_to_multiple`` (masked tokens, as ``pad_to_multiple_of`` in
+    Hugging Face tokenizers)."""
+    multiple = max(1, int(pad_to_multiple))
     if not texts:
         return
     encodings = tokenizer.encode_batch(list(texts))
@@ -48,7 +51,7 @@ def token_batches(tokenizer: Any, texts: Sequence[str], batch_size: int) -> Iter
     order = np.argsort(-lengths, kind="stable")
     for start in range(0, len(order), max(1, batch_size)):
         positions = order[start : start + batch_size]
-        width = int(lengths[positions[0]])
+        width = -(-int(lengths[positions[0]]) // multiple) * multiple
         input_ids = np.zeros((len(positions), width), dtype=np.int64)
         mask = np.zeros((len(positions), width), dtype=np.int64)
         for row, position in enumerate(positions):

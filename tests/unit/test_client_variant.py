@@ -17,6 +17,7 @@ from tiny_models import build_tiny_sentence_transformer, write_synthetic_dataset
 
 from mr_opensearch.core.encoder_package import OPENVINO_INT8, load_served_encoder, model_sha256
 from mr_opensearch.core.errors import MrosError
+from mr_opensearch.core.token_batches import token_batches
 from mr_opensearch.search.manifest import Manifest
 from mr_opensearch.search.queries import QueryEmbedder
 from mr_opensearch.search.served_model import client_variant, for_client, load_run, load_served_dir
@@ -129,6 +130,23 @@ def test_queries_of_another_variant_are_refused(run):
     assert from_run.encoder.variant == OPENVINO_INT8
     served = QueryEmbedder(manifest)
     assert np.allclose(from_run.encode(["cordless drill"]), served.encode(["cordless drill"]))
+
+
+def test_openvino_queries_are_padded_to_8_tokens_and_keep_their_vectors(run, titles):
+    """The query encoder of the OpenVINO variant pads each query to a multiple of 8 tokens (faster kernels);
+    the padding is masked, so the vectors are those of the unpadded encoder, up to int8 rounding."""
+    _, outcome = engine_deploy(run, engine_cluster(run), embedding="client")
+    queries = QueryEmbedder(Manifest.model_validate(outcome.manifest), run=run)
+    assert queries.encoder.pad_to_multiple == 8
+    plain = load_served_encoder(run / "onnx", variant=OPENVINO_INT8)
+    assert plain.pad_to_multiple == 1
+    batch = next(token_batches(plain.tokenizer, ["cordless drill"], 1, pad_to_multiple=8))
+    assert batch.input_ids.shape[1] % 8 == 0 and 0 < batch.attention_mask.sum() < batch.input_ids.shape[1]
+    sample = titles[:64]
+    padded = np.stack([queries.encode([text])[0] for text in sample])
+    unpadded = np.stack([plain.encode([text])[0] for text in sample])
+    cosines = (padded * unpadded).sum(axis=1)
+    assert cosines.min() > 0.999, cosines.min()
 
 
 def test_without_openvino_client_mode_serves_the_ml_commons_variant(run, monkeypatch):
