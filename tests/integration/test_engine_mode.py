@@ -142,3 +142,60 @@ def test_engine_deploy_of_two_models_behind_one_alias(opensearch_client: Any, re
         for model_id in models:
             if model_id:
                 ml_commons_support.delete_model(client, model_id)
+
+
+INCREMENTAL_ALIAS = "mros-test-engine-incremental"
+
+
+def test_engine_incremental_deploy_and_in_place(opensearch_client: Any, require_plugins: Callable[..., None],
+                                                serving_runs: Any, tmp_path: Any) -> None:
+    """Engine mode's daily update on a cluster with the plugins (issue #31): with the ``knn_vector`` layout
+    (before 3.1) the new index is a clone of the live one and only the 10 edited and 5 new products go through
+    the ingest pipeline, and ``--in-place`` reaches the same documents; with the ``semantic`` layout (3.1+) the
+    deploy is a full one, said in one line, and ``--in-place`` is refused."""
+    require_plugins("opensearch-ml", "opensearch-neural-search", "opensearch-knn")
+    from mr_opensearch.core.catalog import ServingCatalog, read_catalog
+    from mr_opensearch.core.errors import MrosError
+    from mr_opensearch.deploy.deploy import DeployOptions, deploy
+    from mr_opensearch.deploy.in_place import update_in_place
+    from mr_opensearch.deploy.preflight import parse_version
+    from mr_opensearch.search.served_model import load_run
+
+    client = opensearch_client
+    ml_commons_support.ensure_local_model_settings(client)
+    semantic = parse_version(client.info()["version"]["number"]) >= (3, 1, 0)
+    base = read_catalog(serving_runs.catalog)
+    titles = [f"{t} (new edition)" if 10 <= i < 20 else t for i, t in enumerate(base.titles)][5:]
+    edited = ServingCatalog(ids=[*base.ids[5:], *(f"new-{i}" for i in range(5))],
+                            titles=[*titles, *(f"brand new product number {i}" for i in range(5))])
+    model = load_run(serving_runs.runs[0])
+    options = DeployOptions(alias=INCREMENTAL_ALIAS, embedding="engine", allow_shrink=True)
+    for name in list(client.indices.get(index=f"{INCREMENTAL_ALIAS}-*")):
+        client.indices.delete(index=name)
+    outcomes = []
+    try:
+        outcomes.append(deploy(client, model, base, options, log=lambda _: None))
+        lines: list[str] = []
+        outcomes.append(deploy(client, model, edited, options, log=lines.append))
+        second = outcomes[-1]
+        if semantic:
+            assert second.incremental_from is None
+            assert any("a full deploy" in line and "semantic field" in line for line in lines), lines
+            with pytest.raises(MrosError, match="--in-place refused"):
+                update_in_place(client, model, base, options, log=lambda _: None)
+            return
+        assert second.incremental_from == outcomes[0].index and second.embedded == 15 and second.removed == 5
+        meta = client.indices.get_mapping(index=second.index)[second.index]["mappings"]["_meta"]
+        assert meta["cloned_from"] == outcomes[0].index
+        back = update_in_place(client, model, base, options, log=lambda _: None)  # the live index back to v1
+        assert back.in_place and back.embedded == 15 and back.removed == 5
+        client.indices.refresh(index=second.index)
+        assert client.count(index=second.index)["count"] == len(base.ids)
+    finally:
+        for name in list(client.indices.get(index=f"{INCREMENTAL_ALIAS}-*")):
+            client.indices.delete(index=name)
+        for outcome in outcomes:
+            client.ingest.delete_pipeline(id=f"{outcome.index}-ingest", ignore=[404])
+            client.transport.perform_request("DELETE", f"/_search/pipeline/{outcome.index}-hybrid", params={"ignore": 404})
+        for model_id in {o.model_id for o in outcomes if o.model_id}:
+            ml_commons_support.delete_model(client, model_id)
