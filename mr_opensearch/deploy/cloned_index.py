@@ -62,7 +62,8 @@ def live_settings(client: Any, index: str) -> dict[str, str]:
 
 def why_not_clone(client: Any, live: str, body: Mapping[str, Any], live_manifest: Manifest) -> str | None:
     """Why the new index (created by ``body``) cannot start as a clone of ``live`` (None: it can): a static
-    setting (shards, ``index.knn``) or the field mapping differs, or ``live`` carries a write block mros did
+    setting (shards, ``index.knn``) or a field's mapping differs (the live index may carry parameters the
+    cluster added, and neural-search's ``*_semantic_info`` fields), or ``live`` carries a write block mros did
     not set."""
     have = live_settings(client, live)
     for key, value in flat_settings(body["settings"]).items():
@@ -70,12 +71,29 @@ def why_not_clone(client: Any, live: str, body: Mapping[str, Any], live_manifest
             return f"its setting {key} is {have.get(key)}, the new index's {value}"
     mapping = client.indices.get_mapping(index=live)
     mappings = (mapping.get(live) or next(iter(mapping.values()))).get("mappings", {})
-    for part in ("dynamic", "properties"):
-        if mappings.get(part) != body["mappings"].get(part):
-            return f"its mapping's {part} differs from the new index's"
+    if mappings.get("dynamic") != body["mappings"].get("dynamic"):
+        return "its mapping's dynamic setting differs from the new index's"
+    have_fields, want_fields = mappings.get("properties") or {}, body["mappings"].get("properties") or {}
+    for name, spec in want_fields.items():
+        if not _contains(have_fields.get(name), spec):
+            return f"its mapping of {name} differs from the new index's"
+    extra = [name for name in have_fields if name not in want_fields and not name.endswith(SEMANTIC_INFO_SUFFIX)]
+    if extra:
+        return f"it has fields the new index lacks: {', '.join(sorted(extra))}"
     if have.get(WRITE_BLOCK) == "true" and not live_manifest.cloning_into:
         return f"it carries {WRITE_BLOCK}, which mros did not set"
     return None
+
+
+SEMANTIC_INFO_SUFFIX = "_semantic_info"
+"""neural-search adds ``<field>_semantic_info`` to the mapping of an index with a ``semantic`` field."""
+
+
+def _contains(have: Any, want: Any) -> bool:
+    """Whether the mapping ``have`` sets every parameter of ``want`` the same (the cluster may add its own)."""
+    if isinstance(want, Mapping):
+        return isinstance(have, Mapping) and all(_contains(have.get(key), value) for key, value in want.items())
+    return have == want or str(have).lower() == str(want).lower()
 
 
 def interrupted_clone(client: Any, name: str, manifest: Manifest | None) -> bool:

@@ -915,11 +915,15 @@ def _clone_source(client: Any, plan: WritePlan, manifest: Manifest, body: dict[s
     deploy, another copy method, a dry run, or a live index whose layout differs (said in one line)."""
     if options.copy != "clone" or preflight.live_index is None:
         return None
-    live = reuse_source(client, manifest, preflight.live_index, full=options.full, log=log)
+    live = reuse_source(client, manifest, preflight.live_index, full=options.full, log=log, clone=True)
     if live is None:
         return None
     live = clear_left_block(client, plan, preflight.live_index, live, check_lock, log)
     reason = why_not_clone(client, preflight.live_index, body, live)
+    if reason and manifest.vector_layout == "semantic":  # a copy by reading would be embedded again: full
+        log(f"deploy: a full deploy: the live index {preflight.live_index} cannot be cloned ({reason}), and a "
+            "semantic field's processor embeds every document written to a new index")
+        return None
     if reason:
         log(f"deploy: the live index {preflight.live_index} is copied by reading, not cloned: {reason}")
         return None

@@ -13,7 +13,8 @@ catalog are compared with the live index's, by product id and by the exact ``emb
 The result equals a full deploy of the new catalog: the same ids and fields, and the same model's vectors
 of the same texts (derived source gives float32 values, which parse back to the same float32: the copy is
 exact at index precision). A different model, embedding mode, analyzer, dimension, space type or field layout
-means a full deploy, said in one line (:func:`why_full`); so does ``--full``. A deploy killed at any point
+means a full deploy, said in one line (:func:`why_full`); so does ``--full``, and a ``semantic`` field copied
+by reading (its processor embeds every document written; a clone writes only the difference). A deploy killed at any point
 resumes like any other: the incomplete index's missing documents are compared again and only those are
 copied or embedded.
 
@@ -56,24 +57,26 @@ VECTOR_FIELD = KNN_VECTOR_FIELD
 
 
 def reuse_source(client: Any, manifest: Manifest, live: str | None, *, full: bool,
-                 log: Callable[[str], None]) -> Manifest | None:
+                 log: Callable[[str], None], clone: bool = False) -> Manifest | None:
     """The manifest of the live index whose vectors the deploy of ``manifest``'s index may reuse, or None (a
-    full deploy; the one line that says why is logged)."""
+    full deploy; the one line that says why is logged). ``clone``: the new index would be a clone of the live
+    one (nothing unchanged written again), which a ``semantic`` field allows."""
     if live is None or live == manifest.index:
         return None
     if full:
         log("deploy: --full: every product is embedded")
         return None
     found = read_index_manifest(client, live)
-    reason = why_full(found, manifest)
+    reason = why_full(found, manifest, clone=clone)
     if reason:
         log(f"deploy: a full deploy: the live index {live} {reason}")
         return None
     return found
 
 
-def why_full(live: Manifest | None, new: Manifest) -> str | None:
-    """Why the vectors of the index ``live`` cannot serve the index ``new`` (None: they can)."""
+def why_full(live: Manifest | None, new: Manifest, clone: bool = False) -> str | None:
+    """Why the vectors of the index ``live`` cannot serve the index ``new`` (None: they can); ``clone``: as a
+    clone of ``live`` (a ``semantic`` field is then no reason: only the difference is written)."""
     if live is None:
         return "was not made by mros"
     if not live.complete:
@@ -88,8 +91,8 @@ def why_full(live: Manifest | None, new: Manifest) -> str | None:
         (list(live.text_fields) != list(new.text_fields), "has other text fields"),
         (list(live.embedding_fields) != list(new.embedding_fields), "embeds other fields"),
         (live.vector_layout != new.vector_layout, f"stores vectors as {live.vector_layout}, not {new.vector_layout}"),
-        (new.vector_layout == "semantic", "uses a semantic field, whose processor embeds every document written "
-                                          "to a new index"),
+        (new.vector_layout == "semantic" and not clone, "uses a semantic field, whose processor embeds every "
+                                                        "document written to a new index"),
     ]
     return next((why for failed, why in checks if failed), None)
 

@@ -8,8 +8,8 @@ cluster with ML Commons and neural-search (``tests/unit/scripted_cluster.py``; t
   ``pipeline: _none`` (the ``text_embedding`` processor must not embed them again), and sends only the new and
   edited ones through the index's ingest pipeline; ``--copy reindex`` asks the cluster to ``_reindex`` the
   unchanged ids with ``dest.pipeline: _none``;
-* the ``semantic`` layout (3.1+) is a full deploy, said in one line: its system processor embeds every
-  document written to a new index;
+* the ``semantic`` layout (3.1+) is cloned too, and only the difference goes through its processor; copied by
+  reading it would be a full deploy, said in one line (its processor embeds every document written);
 * ``--in-place`` upserts the changed documents without a vector through the default pipeline and deletes the
   removed ones, by id.
 """
@@ -138,13 +138,31 @@ def test_copy_reindex_asks_the_cluster_to_copy_the_unchanged_ids_without_the_pip
     assert cluster.docs[outcome.index]["p1"]["embedding"] == cluster.docs[first.index]["p1"]["embedding"]
 
 
-def test_the_semantic_layout_means_a_full_deploy_said_in_one_line(engine_run):
-    cluster, _ = _first(engine_run, "3.5.0")
+def test_the_semantic_layout_is_cloned_and_only_the_difference_goes_through_its_processor(engine_run):
+    cluster, first = _first(engine_run, "3.5.0")
     logs: list[str] = []
     from mr_opensearch.deploy.deploy import deploy
 
     outcome = deploy(scripted_client(cluster), load_run(engine_run), EDITED,
                      DeployOptions(alias="shop", embedding="engine", allow_shrink=True), log=logs.append)
+    assert outcome.incremental_from == first.index and (outcome.copied, outcome.embedded, outcome.removed) == (1, 2, 1)
+    assert (outcome.manifest or {})["vector_layout"] == "semantic"
+    sent = _bulk_actions(cluster)
+    assert {h["index"]["_id"] for h, _ in sent if "index" in h} == {"p2", "p4"}  # p1 is not written again
+    docs = cluster.docs[outcome.index]
+    assert set(docs) == {"p1", "p2", "p4"} and all("embedding_text_semantic_info" in d for d in docs.values())
+    assert docs["p1"] == cluster.docs[first.index]["p1"]  # the clone's, as the live index holds it
+    assert not [line for line in logs if "a full deploy" in line]
+
+
+def test_the_semantic_layout_copied_by_reading_means_a_full_deploy_said_in_one_line(engine_run):
+    cluster, _ = _first(engine_run, "3.5.0")
+    logs: list[str] = []
+    from mr_opensearch.deploy.deploy import deploy
+
+    outcome = deploy(scripted_client(cluster), load_run(engine_run), EDITED,
+                     DeployOptions(alias="shop", embedding="engine", allow_shrink=True, copy="read"),
+                     log=logs.append)
     assert outcome.incremental_from is None and outcome.embedded == 3
     assert [line for line in logs if "a full deploy" in line] == [
         f"deploy: a full deploy: the live index {outcome.previous_index} uses a semantic field, whose processor "
