@@ -66,13 +66,23 @@ class _Bound:
             self._count -= 1
 
 
+class FastJSONResponse(JSONResponse):
+    """A JSON response rendered by orjson (a search answer of 10 hits renders several times faster than with
+    the standard library's encoder); NaN and infinities become null, as JSON has none."""
+
+    def render(self, content: Any) -> bytes:
+        import orjson
+
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+
+
 def _error(status: int, message: str, hint: str | None = None, parameter: str | None = None,
-           retry_after: int | None = None) -> JSONResponse:
+           retry_after: int | None = None) -> FastJSONResponse:
     body: dict[str, Any] = {"error": message, "hint": hint}
     if parameter is not None:
         body["parameter"] = parameter
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    return FastJSONResponse(body, status_code=status, headers=headers)
 
 
 def _params(request: Request) -> dict[str, str]:
@@ -159,7 +169,7 @@ def create_app(searcher: Searcher, *, judgments: dict[str, dict[str, int]] | Non
             result = await run_in_threadpool(searcher.search, query, mode, k, min_grade)
             body = result_json(result, judgments)
             telemetry.serving(searcher.alias, result.index, str(body["model_sha256"]))
-            status, response = 200, JSONResponse(body)
+            status, response = 200, FastJSONResponse(body)
             if on_request is not None:
                 on_request(body)
         except SearchInputError as exc:
@@ -181,7 +191,7 @@ def create_app(searcher: Searcher, *, judgments: dict[str, dict[str, int]] | Non
         return response
 
     async def healthz(_request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        return FastJSONResponse({"status": "ok"})
 
     async def readyz(_request: Request) -> Response:
         try:
@@ -189,7 +199,7 @@ def create_app(searcher: Searcher, *, judgments: dict[str, dict[str, int]] | Non
         except MrosError as exc:
             return _error(503, exc.message, exc.hint, retry_after=RETRY_AFTER_SECONDS)
         telemetry.serving(searcher.alias, live.index, live.manifest.model_sha256)
-        return JSONResponse({"status": "ready", "alias": searcher.alias, "index": live.index,
+        return FastJSONResponse({"status": "ready", "alias": searcher.alias, "index": live.index,
                              "embedding": live.manifest.embedding, "model_sha256": live.manifest.model_sha256})
 
     async def metrics(_request: Request) -> Response:
