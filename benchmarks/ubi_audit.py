@@ -162,7 +162,10 @@ def training(args: argparse.Namespace) -> dict:
     base = (yaml.safe_load(args.train_config.read_text()) or {}) if args.train_config else {}
     for name in ("noisy", "audited"):
         cfg = args.out / f"train-{name}.yaml"
-        cfg.write_text(yaml.safe_dump({**base, "data": {**base.get("data", {}), "judgments": f"{name}.csv"}}))
+        # both runs rank over the whole catalog: a sample of "the judged products plus others" would differ
+        # between them (the audit drops judged pairs), and nDCG over different corpora is not paired
+        data = {**base.get("data", {}), "judgments": f"{name}.csv", "max_catalog_products": None}
+        cfg.write_text(yaml.safe_dump({**base, "data": data}))
         run = args.out / f"run-{name}"
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "mr_opensearch", "--no-progress", "train", "--data", str(folder),
