@@ -157,8 +157,8 @@ def resolve_model_dir(manifest: Manifest, model: Path | None = None, run: Path |
 QUERY_PAD_MULTIPLE = {"openvino-int8": 8}
 """Query token counts rounded up to a multiple of this, per encoder variant. OpenVINO's int8 CPU kernels run
 a sequence whose length is a multiple of 8 faster than a shorter odd one: on 600 Home Depot queries (6 tokens
-at the median, 16 at most), batch 1, one thread, p50 3.41 ms unpadded and 2.49 ms padded to 8, same process
-(docs/benchmarks.md). The padded tokens are masked; the vectors agree with the unpadded ones to a mean cosine
+at the median, 16 at most), batch 1, one thread, p50 3.41 ms unpadded and 2.49 ms padded to 8 in a fresh
+process; 4.43 and 4.26 ms in the encoder benchmark's worker, after its throughput rounds (docs/benchmarks.md). The padded tokens are masked; the vectors agree with the unpadded ones to a mean cosine
 of 0.9999993 (least 0.99958), and the top 10 of each query over 10,934 products was the same, in the same
 order, for all 600 (a deploy's batches vary a title's vector as much: least cosine 0.99992 to the title
 embedded alone). onnxruntime's int8 export quantizes activations per batch, so padding would move its
