@@ -34,7 +34,7 @@ from typing import Any
 
 from mr_opensearch.core.errors import MrosError
 from mr_opensearch.deploy import kill_points
-from mr_opensearch.deploy.write_plan import WritePlan
+from mr_opensearch.deploy.write_plan import WritePlan, write_manifest
 from mr_opensearch.search.manifest import Manifest
 
 WRITE_BLOCK = "index.blocks.write"
@@ -118,7 +118,7 @@ def clone_live(client: Any, plan: WritePlan, live: str, live_manifest: Manifest,
                body: Mapping[str, Any], manifest: Manifest, check_lock: Callable[[], None]) -> None:
     """Steps 1 to 4 of the module docstring: ``index`` made a clone of ``live`` with ``manifest``."""
     marked = live_manifest.model_copy(update={"cloning_into": index})
-    _write_meta(client, plan, live, marked, check_lock)
+    write_manifest(client, plan, live, marked, check_lock)
     _put_settings(client, plan, live, {WRITE_BLOCK: True})
     if not plan.dry_run:
         kill_points.reached("live-blocked")
@@ -133,10 +133,10 @@ def clone_live(client: Any, plan: WritePlan, live: str, live_manifest: Manifest,
                    summary=f"{index} starts as a copy of {live}'s segments (vectors and graphs included)")
     finally:
         _put_settings(client, plan, live, {WRITE_BLOCK: None})
-        _write_meta(client, plan, live, live_manifest.model_copy(update={"cloning_into": None}), check_lock)
+        write_manifest(client, plan, live, live_manifest.model_copy(update={"cloning_into": None}), check_lock)
     if not plan.dry_run:
         kill_points.reached("cloned")
-    _write_meta(client, plan, index, manifest, check_lock)
+    write_manifest(client, plan, index, manifest, check_lock)
 
 
 def clear_left_block(client: Any, plan: WritePlan, live: str, live_manifest: Manifest,
@@ -148,15 +148,9 @@ def clear_left_block(client: Any, plan: WritePlan, live: str, live_manifest: Man
     log(f"deploy: clearing the write block an interrupted clone left on {live}")
     _put_settings(client, plan, live, {WRITE_BLOCK: None})
     cleared = live_manifest.model_copy(update={"cloning_into": None})
-    _write_meta(client, plan, live, cleared, check_lock)
+    write_manifest(client, plan, live, cleared, check_lock)
     return cleared
 
 
 def _put_settings(client: Any, plan: WritePlan, index: str, settings: dict[str, Any]) -> None:
     plan.write("PUT", f"/{index}/_settings", settings, lambda: client.indices.put_settings(index=index, body=settings))
-
-
-def _write_meta(client: Any, plan: WritePlan, index: str, manifest: Manifest, check_lock: Callable[[], None]) -> None:
-    body = {"_meta": manifest.to_meta()}
-    check_lock()
-    plan.write("PUT", f"/{index}/_mapping", body, lambda: client.indices.put_mapping(index=index, body=body))

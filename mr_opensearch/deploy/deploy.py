@@ -102,7 +102,7 @@ from mr_opensearch.deploy.release_gate import GateOptions, GateRefused, check_ga
 from mr_opensearch.deploy.release_gate import describe as describe_gate
 from mr_opensearch.deploy.text_analyzers import DEFAULT as DEFAULT_TEXT_ANALYZER
 from mr_opensearch.deploy.text_analyzers import check_text_analyzer, text_field_mapping
-from mr_opensearch.deploy.write_plan import WritePlan
+from mr_opensearch.deploy.write_plan import WritePlan, write_manifest
 from mr_opensearch.search.manifest import (
     KNN_VECTOR_FIELD,
     SEMANTIC_FIELD,
@@ -766,10 +766,7 @@ def _reuse_complete(client: Any, plan: WritePlan, result: DeployResult, existing
     manifest = existing.model_copy(update=updates) if updates else existing
     if updates:
         result.stage = "update manifest"
-        meta_body = {"_meta": manifest.to_meta()}
-        check_lock()
-        plan.write("PUT", f"/{result.index}/_mapping", meta_body,
-                   lambda: client.indices.put_mapping(index=result.index, body=meta_body))
+        write_manifest(client, plan, result.index, manifest, check_lock)
     result.model_id = existing.model_id
     result.manifest = manifest.to_meta()
     if preflight.live_index != result.index:
@@ -795,10 +792,7 @@ def _release_gate(client: Any, plan: WritePlan, result: DeployResult, preflight:
                       (live, live_manifest) if live is not None and live_manifest is not None else None, gate)
     log(describe_gate(record))
     manifest = Manifest.model_validate({**(result.manifest or {}), "gate": record})
-    meta_body = {"_meta": manifest.to_meta()}
-    check_lock()
-    plan.write("PUT", f"/{result.index}/_mapping", meta_body,
-               lambda: client.indices.put_mapping(index=result.index, body=meta_body))
+    write_manifest(client, plan, result.index, manifest, check_lock)
     result.manifest, result.gate = manifest.to_meta(), record
     if not record["passed"]:
         raise GateRefused(record, str(live))
@@ -1310,9 +1304,7 @@ def _mark_complete(client: Any, plan: WritePlan, result: DeployResult, documents
     manifest.complete = True
     manifest.completed_at = datetime.now(UTC).isoformat(timespec="seconds")
     result.stage = "mark complete"
-    meta_body = {"_meta": manifest.to_meta()}
-    check_lock()
-    plan.write("PUT", f"/{name}/_mapping", meta_body, lambda: client.indices.put_mapping(index=name, body=meta_body))
+    write_manifest(client, plan, name, manifest, check_lock)
     if not plan.dry_run:
         kill_points.reached("marked-complete")
     result.manifest = manifest.to_meta()

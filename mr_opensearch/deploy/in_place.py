@@ -54,7 +54,7 @@ from mr_opensearch.deploy.deploy import (
 )
 from mr_opensearch.deploy.incremental import PhaseClock
 from mr_opensearch.deploy.preflight import check_index_name, run_preflight
-from mr_opensearch.deploy.write_plan import WritePlan
+from mr_opensearch.deploy.write_plan import WritePlan, write_manifest
 from mr_opensearch.search.manifest import UPDATE_HISTORY, Manifest, read_index_manifest
 from mr_opensearch.search.served_model import ServedModel, client_variant, for_client
 
@@ -149,7 +149,7 @@ def _apply(client: Any, model: ServedModel, target: DeployTarget, options: Deplo
     result.stage = "mark the update"
     updating = {"catalog_sha256": target.catalog_sha, "catalog": options.catalog_path,
                 "started_at": _now()}
-    _write_manifest(client, plan, live, manifest.model_copy(update={"updating": updating}), check_lock)
+    write_manifest(client, plan, live, manifest.model_copy(update={"updating": updating}), check_lock)
     if not plan.dry_run:
         kill_points.reached("in-place-started")
     with clock.measure("embed and write"):
@@ -182,7 +182,7 @@ def _apply(client: Any, model: ServedModel, target: DeployTarget, options: Deplo
         updated = manifest.model_copy(update={
             "updating": None, "catalog_sha256": target.catalog_sha, "catalog": options.catalog_path,
             "documents": len(target.ids), "updates": [*manifest.updates, entry][-UPDATE_HISTORY:]})
-        _write_manifest(client, plan, live, updated, check_lock)
+        write_manifest(client, plan, live, updated, check_lock)
     result.action = "updated in place"
     result.manifest = updated.to_meta()
     result.phase_seconds, result.phase_counters = clock.seconds, clock.spent
@@ -200,12 +200,6 @@ def _check_shrink(live: str, difference: Difference, options: DeployOptions) -> 
                     f"more than the {options.max_shrink:.0%} allowed) and embed {len(difference.embed)}; {reason}",
                     "check the catalog file; if those products really left the shop, rerun with {allow_shrink}",
                     parameters="allow_shrink")
-
-
-def _write_manifest(client: Any, plan: WritePlan, index: str, manifest: Manifest, check_lock: Callable[[], None]) -> None:
-    body = {"_meta": manifest.to_meta()}
-    check_lock()
-    plan.write("PUT", f"/{index}/_mapping", body, lambda: client.indices.put_mapping(index=index, body=body))
 
 
 def _now() -> str:

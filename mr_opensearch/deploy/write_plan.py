@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from mr_opensearch.search.manifest import Manifest
 
 T = TypeVar("T")
 
@@ -36,3 +39,12 @@ class WritePlan:
         """Record a write, then ``send()`` it unless this is a dry run; ``send()``'s answer, None in a dry run."""
         self.note(method, path, body, summary)
         return None if self.dry_run else send()
+
+
+def write_manifest(client: Any, plan: WritePlan, index: str, manifest: Manifest,
+                   check_lock: Callable[[], None]) -> None:
+    """``PUT /<index>/_mapping`` with ``manifest`` as the index's ``_meta``, through ``plan``; ``check_lock()``
+    first (it raises when this process no longer holds the alias lock)."""
+    body = {"_meta": manifest.to_meta()}
+    check_lock()
+    plan.write("PUT", f"/{index}/_mapping", body, lambda: client.indices.put_mapping(index=index, body=body))

@@ -27,6 +27,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -71,8 +72,6 @@ class FastJSONResponse(JSONResponse):
     the standard library's encoder); NaN and infinities become null, as JSON has none."""
 
     def render(self, content: Any) -> bytes:
-        import orjson
-
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
 
 
