@@ -175,9 +175,7 @@ def worker(engine: str, spec: dict) -> dict:
     titles, rounds, out = spec["titles"], spec["rounds"], Path(spec["out"])
     run, model_dir, cores = Path(spec["run"]), Path(spec["model"]), spec["cores"]
     result: dict = {"engine": engine}
-    latency_encoder = None
     if engine == "mros":  # what a client deploy opens (deploy._open_encode) and how it feeds it
-        from mr_opensearch.core.encoder_package import load_served_encoder
         from mr_opensearch.search.served_model import client_variant, for_client, load_run, open_encoder
 
         served = load_run(run)
@@ -186,19 +184,12 @@ def worker(engine: str, spec: dict) -> dict:
             raise SystemExit(f"client mode would not serve openvino-int8 here: {why}")
         encoder = open_encoder(for_client(served, variant), threads=1, spinning=False, streams=cores)
         encode = _deploy_path(encoder, cores)
-        from mr_opensearch.search.queries import load_query_encoder
-
-        latency_encoder = load_query_encoder(str(run / "onnx"), "openvino-int8")  # what a search embeds with
-        unpadded = load_served_encoder(run / "onnx", variant="openvino-int8", threads=1, spinning=False)
-        result["query_latency_unpadded"] = _latency(lambda q: unpadded.encode([q]),
-                                                    spec["queries"][:spec["latency_n"]])
     elif engine in ("mros-onnx-int8", "today"):
         from mr_opensearch.core.onnx_encoder import OnnxEncoder
 
         onnx = run / "onnx" / "int8" / "model.onnx"
         encoder = OnnxEncoder(onnx, onnx.parent / "tokenizer.json", threads=1, spinning=False)
         encode = _deploy_path(encoder, cores)
-        latency_encoder = OnnxEncoder(onnx, onnx.parent / "tokenizer.json", threads=1, spinning=False)
     elif engine == "st-torch-fp32":
         import torch
         from sentence_transformers import SentenceTransformer
@@ -270,14 +261,45 @@ def worker(engine: str, spec: dict) -> dict:
     if spec.get("quality") and engine in ("mros", "today", "st-torch-fp32"):
         np.save(out / f"{engine}-catalog.npy", np.asarray(encode(spec["catalog_titles"]), dtype=np.float32))
         np.save(out / f"{engine}-queries.npy", np.asarray(encode(spec["queries"]), dtype=np.float32))
-    if latency_encoder is not None:
-        result["query_latency"] = _latency(lambda q: latency_encoder.encode([q]), spec["queries"][:spec["latency_n"]])
+    return result
+
+
+LATENCY_ENGINES = ("mros", "mros-onnx-int8", "today")
+
+
+def latency_worker(engine: str, spec: dict) -> dict:
+    """Query (batch 1) latency in a process of its own that loads only the query encoder, as a search
+    process does (``mros serve``, an application's :class:`~mr_opensearch.search.searcher.Searcher`):
+    no deploy encoder or throughput round beside it. mros: the ``openvino-int8`` query encoder with the
+    single-query models of fixed shapes a searcher compiles (waited for), then, for comparison, without
+    them and without the padding to 8 tokens."""
+    queries = spec["queries"][:spec["latency_n"]]
+    run = Path(spec["run"])
+    result: dict = {"engine": engine}
+    if engine == "mros":
+        from mr_opensearch.core.encoder_package import load_served_encoder
+        from mr_opensearch.search.queries import load_query_encoder
+
+        encoder = load_query_encoder(str(run / "onnx"), "openvino-int8")
+        result["query_latency_dynamic_shapes"] = _latency(lambda q: encoder.encode([q]), queries)
+        encoder.compile_static_shapes().join()
+        result["static_lengths"] = list(encoder.static_lengths)
+        result["query_latency"] = _latency(lambda q: encoder.encode([q]), queries)
+        unpadded = load_served_encoder(run / "onnx", variant="openvino-int8", threads=1, spinning=False)
+        result["query_latency_unpadded"] = _latency(lambda q: unpadded.encode([q]), queries)
+    else:
+        from mr_opensearch.core.onnx_encoder import OnnxEncoder
+
+        onnx = run / "onnx" / "int8" / "model.onnx"
+        encoder = OnnxEncoder(onnx, onnx.parent / "tokenizer.json", threads=1, spinning=False)
+        result["query_latency"] = _latency(lambda q: encoder.encode([q]), queries)
     return result
 
 
 def run_engine(engine: str, spec: dict, landed: Path, log) -> dict | None:
-    python = peer_python(ENV_OF[engine]) if engine in ENV_OF else Path(sys.executable)
-    pythonpath = str(landed) if engine == "today" else str(ROOT)
+    name = engine.rpartition(":")[2]  # "latency:today" runs today's code too
+    python = peer_python(ENV_OF[name]) if name in ENV_OF else Path(sys.executable)
+    pythonpath = str(landed) if name == "today" else str(ROOT)
     env = {**os.environ, "PYTHONPATH": pythonpath, "MROS_NO_PROGRESS": "1", "TOKENIZERS_PARALLELISM": "true",
            "HF_HUB_OFFLINE": "1"}
     spec_path = Path(spec["out"]) / "spec.json"
@@ -416,7 +438,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "encoder-peers.json")
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, json.loads(Path(args.spec).read_text()))))
+        spec = json.loads(Path(args.spec).read_text())
+        kind, _, engine = args.worker.rpartition(":")
+        print(json.dumps(latency_worker(engine, spec) if kind == "latency" else worker(engine, spec)))
         return
     log = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
     sys.path.insert(0, str(ROOT))
@@ -465,6 +489,11 @@ def main() -> None:
         results.append(result)
         if "titles_per_s" in result:
             log(f"engine {engine}: {statistics.median(result['titles_per_s']):.1f} titles/s")
+    for result in results:  # each in a fresh process, one after another, nothing else running
+        if result["engine"] in LATENCY_ENGINES and "titles_per_s" in result:
+            latency = run_engine(f"latency:{result['engine']}", spec, landed, log) or {}
+            result.update({k: v for k, v in latency.items() if k.startswith("query_latency") or k == "static_lengths"})
+            log(f"engine {result['engine']}: query p50 {result.get('query_latency', {}).get('p50_ms', float('nan')):.2f} ms")
     reference = np.load(out / "st-torch-fp32-parity.npy") if (out / "st-torch-fp32-parity.npy").exists() else None
     for r in results:
         if "titles_per_s" not in r:

@@ -8,7 +8,10 @@ For each mode and client count, in one run on the same queries, two loads of ``-
   (bm25: ``_search``; dense: ``knn``; hybrid: the two legs in one ``_msearch``, as client mode sends them),
   through one shared ``opensearch-py`` client: the round trip an application could not go below.
 
-The service's overhead is the difference of the p50s. Every request is a new HTTP/1.1 connection to the
+The service's overhead is the difference of the p50s. Each load also records the CPU time the service and
+the OpenSearch node spent per answered request (the 2 cores are shared by the node, the service and this
+load generator, so CPU per request is what decides throughput at 16 clients). Before the first load the
+service is warmed for ``--warmup`` seconds (its encoder's single-query models compile in the background). Every request is a new HTTP/1.1 connection to the
 service only when the client library makes one; here each client thread keeps one ``http.client``
 connection open, as an application's pool would.
 
@@ -37,10 +40,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mr_opensearch import connect_cluster  # noqa: E402
+from mr_opensearch import Searcher, connect_cluster  # noqa: E402
 from mr_opensearch.search.judgments import read_judgments  # noqa: E402
 from mr_opensearch.search.queries import (  # noqa: E402
-    QueryEmbedder,
     bm25_body,
     default_settings,
     knn_body,
@@ -64,8 +66,28 @@ def start_service(url: str, alias: str, home: str | None) -> tuple[subprocess.Po
     raise SystemExit("mros serve did not start")
 
 
-def run_load(send: Any, queries: list[str], clients: int, seconds: float) -> dict[str, Any]:
-    """``clients`` threads, each with its own connection (``send(state, query)``), for ``seconds``."""
+def node_process(url: str) -> Any:
+    """The process listening on ``url``'s port (the OpenSearch node), or None."""
+    import psutil
+
+    port = urllib.parse.urlsplit(url).port or 9200
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
+            return psutil.Process(conn.pid)
+    return None
+
+
+def cpu_seconds(process: Any) -> float:
+    if process is None:
+        return float("nan")
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def run_load(send: Any, queries: list[str], clients: int, seconds: float,
+             watch: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``clients`` threads, each with its own connection (``send(state, query)``), for ``seconds``; with
+    ``watch`` (name -> process), each process's CPU milliseconds per answered request."""
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -88,6 +110,7 @@ def run_load(send: Any, queries: list[str], clients: int, seconds: float) -> dic
             i += clients
 
     threads = [threading.Thread(target=worker, args=(w,)) for w in range(clients)]
+    cpu_before = {name: cpu_seconds(process) for name, process in (watch or {}).items()}
     started = time.perf_counter()
     for t in threads:
         t.start()
@@ -95,9 +118,11 @@ def run_load(send: Any, queries: list[str], clients: int, seconds: float) -> dic
         t.join()
     wall = time.perf_counter() - started
     arr = np.asarray(latencies)
+    cpu = {f"{name}_cpu_ms_per_request": 1000.0 * (cpu_seconds(process) - cpu_before[name]) / max(1, len(latencies))
+           for name, process in (watch or {}).items()}
     return {"requests": len(latencies) + errors[0], "errors": errors[0], "qps": len(latencies) / wall,
             "p50_ms": float(np.percentile(arr, 50)), "p95_ms": float(np.percentile(arr, 95)),
-            "p99_ms": float(np.percentile(arr, 99))}
+            "p99_ms": float(np.percentile(arr, 99)), **cpu}
 
 
 def service_sender(host: str, port: int, mode: str) -> Any:
@@ -137,13 +162,17 @@ def main() -> None:
     parser.add_argument("--clients", default="1,4,16")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--warmup", type=float, default=10.0, help="seconds of hybrid load before measuring")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
     queries = list(dict.fromkeys(read_judgments(args.judgments, split="test").queries))[: args.queries]
     client = connect_cluster(args.url)
     index, manifest = live_index(client, args.alias)
-    embedder = QueryEmbedder(manifest)
+    searcher = Searcher(client, args.alias)  # the query encoder as the service holds it
+    embedder = searcher.embedder(searcher.live())
+    if hasattr(embedder.encoder, "compile_static_shapes"):
+        embedder.encoder.compile_static_shapes().join()
     single = []
     for query in queries[:200]:
         start = time.perf_counter()
@@ -151,7 +180,13 @@ def main() -> None:
         single.append((time.perf_counter() - start) * 1000.0)
     vectors = dict(zip(queries, embedder.encode(queries), strict=True))
     process, host, port = start_service(args.url, args.alias, os.environ.get("MROS_HOME"))
+    import psutil
+
+    watch = {"service": psutil.Process(process.pid), "node": node_process(args.url)}
+    run_load(service_sender(host, port, "hybrid"), queries, 4, args.warmup)
+    segments = client.cat.segments(index=index, format="json")
     results: dict[str, Any] = {"alias": args.alias, "index": index, "documents": manifest.documents,
+                               "encoder_variant": manifest.encoder_variant, "segments": len(segments),
                                "queries": len(queries), "seconds_per_load": args.seconds,
                                "query_embedding_ms": {"p50": float(np.percentile(single, 50)),
                                                       "p99": float(np.percentile(single, 99))},
@@ -160,16 +195,18 @@ def main() -> None:
         for mode in MODES:
             results["modes"][mode] = {}
             for clients in (int(c) for c in args.clients.split(",")):
-                row = {"service": run_load(service_sender(host, port, mode), queries, clients, args.seconds),
+                row = {"service": run_load(service_sender(host, port, mode), queries, clients, args.seconds, watch),
                        "cluster": run_load(cluster_sender(client, index, manifest, vectors, mode), queries, clients,
-                                           args.seconds)}
+                                           args.seconds, {"node": watch["node"]})}
                 row["overhead_p50_ms"] = row["service"]["p50_ms"] - row["cluster"]["p50_ms"]
                 results["modes"][mode][str(clients)] = row
                 print(f"{mode:>6} {clients:>2} clients: service p50 {row['service']['p50_ms']:.1f} p99 "
                       f"{row['service']['p99_ms']:.1f} ms {row['service']['qps']:.0f} QPS | cluster p50 "
                       f"{row['cluster']['p50_ms']:.1f} p99 {row['cluster']['p99_ms']:.1f} ms "
                       f"{row['cluster']['qps']:.0f} QPS | overhead p50 {row['overhead_p50_ms']:+.1f} ms | errors "
-                      f"{row['service']['errors']}/{row['cluster']['errors']}", flush=True)
+                      f"{row['service']['errors']}/{row['cluster']['errors']} | CPU ms/request: service "
+                      f"{row['service']['service_cpu_ms_per_request']:.1f}, node {row['service']['node_cpu_ms_per_request']:.1f}"
+                      f" (cluster alone {row['cluster']['node_cpu_ms_per_request']:.1f})", flush=True)
     finally:
         process.send_signal(signal.SIGTERM)
         results["service_exit_code"] = process.wait(60)

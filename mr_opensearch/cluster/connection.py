@@ -199,6 +199,7 @@ def connect(config: ClusterConfig, url: str | None = None, on_retry: Callable[[s
         TransportError,
     )
 
+    from mr_opensearch.cluster.json_serializer import FastJSONSerializer
     from mr_opensearch.cluster.retry_policy import RetriesExhausted, RetryPolicy, transport_class
 
     target = (url or config.url or "").rstrip("/")
@@ -219,6 +220,7 @@ def connect(config: ClusterConfig, url: str | None = None, on_retry: Callable[[s
     client = OpenSearch(hosts=hosts, http_auth=auth, retry_on_timeout=True, verify_certs=config.verify_certs,
                         ca_certs=str(config.ca_certs) if config.ca_certs else None, ssl_show_warn=False,
                         timeout=config.timeout, pool_maxsize=MAX_PARALLEL_REQUESTS, transport_class=transport_class(),
+                        serializer=FastJSONSerializer(),
                         retry_policy=RetryPolicy(budget_s=config.retry_budget_s, max_attempts=config.retry_max_attempts,
                                                  on_retry=on_retry))
     # each failed attempt is reported by the retry policy (on_retry, RetriesExhausted); opensearch-py's own

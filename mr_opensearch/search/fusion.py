@@ -182,8 +182,13 @@ def normalize_min_max(scores: Sequence[float], bound: LowerBound | None) -> list
     on float32 arrays with the engine's operations and its order of cases (tested against the engine's
     per-document loop to the bit).
     """
+    return [_out(x) for x in _normalized(scores, bound)]
+
+
+def _normalized(scores: Sequence[float], bound: LowerBound | None) -> np.ndarray:
+    """:func:`normalize_min_max` as a float32 array (not yet turned into decimals)."""
     if len(scores) == 0:
-        return []
+        return np.zeros(0, dtype=np.float32)
     values = np.asarray(scores, dtype=np.float32)
     lo, hi = values.min(), values.max()
     mode = bound.mode if bound is not None else "ignore"
@@ -200,7 +205,7 @@ def normalize_min_max(scores: Sequence[float], bound: LowerBound | None) -> list
     if mode == "clip":
         n = np.where(values < eff_min, MIN_SCORE, n)
     n = np.where(_same_array(hi, lo) & _same_array(hi, values), SINGLE_RESULT_SCORE, n)
-    return [_out(x) for x in n.astype(np.float32)]
+    return n.astype(np.float32)
 
 
 def _same_array(a: Any, b: Any) -> np.ndarray:
@@ -220,59 +225,91 @@ def combine_arithmetic_mean(normalized: Sequence[Mapping[str, float]],
     if weights and len(weights) != len(normalized):
         raise ValueError(f"number of weights [{len(weights)}] must match "
                          f"number of sub-queries [{len(normalized)}]")
-    w32 = [np.float32(w) for w in weights] if weights else [np.float32(1.0)] * len(normalized)
     docs = list(dict.fromkeys(d for leg in normalized for d in leg))
     position = {doc: i for i, doc in enumerate(docs)}
-    # float32 arrays, leg by leg: the same IEEE float32 operations, in the same order, as the engine's loop
-    total = np.zeros(len(docs), dtype=np.float32)
-    sum_w = np.zeros(len(docs), dtype=np.float32)
-    for leg, w in zip(normalized, w32, strict=True):
-        n = np.zeros(len(docs), dtype=np.float32)
+    matrix = np.zeros((len(normalized), len(docs)), dtype=np.float32)
+    for j, leg in enumerate(normalized):
         if leg:
-            n[[position[doc] for doc in leg]] = np.asarray(list(leg.values()), dtype=np.float32)
+            matrix[j, [position[doc] for doc in leg]] = np.asarray(list(leg.values()), dtype=np.float32)
+    mean = _weighted_mean(matrix, weights)
+    return {doc: _out(mean[i]) for i, doc in enumerate(docs)}
+
+
+def _weighted_mean(matrix: np.ndarray, weights: Sequence[float]) -> np.ndarray:
+    """The arithmetic mean of ``matrix``'s columns (legs x documents, 0.0 where a leg missed a document)
+    with ``weights``, in float32: the same IEEE float32 operations, in the same order, as the engine's
+    per-document loop; 0.0 where no weight counted."""
+    w32 = [np.float32(w) for w in weights] if weights else [np.float32(1.0)] * len(matrix)
+    total = np.zeros(matrix.shape[1], dtype=np.float32)
+    sum_w = np.zeros(matrix.shape[1], dtype=np.float32)
+    for n, w in zip(matrix, w32, strict=True):
         counted = n >= 0.0
         total = np.where(counted, total + n * w, total).astype(np.float32)
         sum_w = np.where(counted, sum_w + w, sum_w).astype(np.float32)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = (total / sum_w).astype(np.float32)
-    return {doc: 0.0 if sum_w[i] == 0.0 else _out(mean[i]) for i, doc in enumerate(docs)}
+    return np.where(sum_w == 0.0, np.float32(0.0), mean).astype(np.float32)
 
 
-def fuse(legs: Sequence[Sequence[tuple[str, float]]], settings: HybridSettings) -> list[tuple[str, float]]:
+def fuse(legs: Sequence[Sequence[tuple[str, float]]], settings: HybridSettings,
+         size: int | None = None) -> list[tuple[str, float]]:
     """Fuse ``legs[0]`` (BM25 hits) and ``legs[1]`` (dense hits), each ``(doc id, raw score)`` in rank order.
 
     Each leg is normalised with its bound (:meth:`HybridSettings.bounds`), the legs are combined with
     ``settings.weights``, documents with a combined score below ``settings.min_score`` are dropped, and
-    the rest are returned best first (ties: best rank in any leg, then BM25 before dense). Every
-    surviving document is returned; the caller slices to ``size``.
+    the rest are returned best first (ties: best rank in any leg, then BM25 before dense): every
+    surviving document, or the best ``size``.
     """
-    return [(doc, score) for doc, score, _ in fuse_explained(legs, settings)]
+    return [(doc, score) for doc, score, _ in fuse_explained(legs, settings, size)]
 
 
-def fuse_explained(legs: Sequence[Sequence[tuple[str, float]]],
-                   settings: HybridSettings) -> list[tuple[str, float, tuple[float | None, ...]]]:
+def fuse_explained(legs: Sequence[Sequence[tuple[str, float]]], settings: HybridSettings,
+                   size: int | None = None) -> list[tuple[str, float, tuple[float | None, ...]]]:
     """:func:`fuse`, with each document's normalized score in every leg (None where the leg did not
-    return it): ``(doc id, combined score, (bm25 normalized, dense normalized))``, best first."""
+    return it): ``(doc id, combined score, (bm25 normalized, dense normalized))``, best first.
+
+    The scores stay float32 arrays until the ranking is made; only the ``size`` documents returned are
+    turned into decimals (what a search of ``k`` hits pays for: a few dozen conversions, not one per
+    document of both legs). Ranking float32 values and ranking their decimals give the same order, as the
+    shortest decimal of a float32 preserves order and equality."""
     bounds = settings.bounds()
     if len(legs) != len(bounds):
         raise ValueError(f"expected {len(bounds)} legs (bm25, dense), got {len(legs)}")
-    normalized: list[dict[str, float]] = []
-    best: dict[str, tuple[int, int]] = {}
+    column: dict[str, int] = {}
+    best: list[tuple[int, int]] = []
+    placed: list[tuple[list[int], np.ndarray]] = []
     for j, (leg, bound) in enumerate(zip(legs, bounds, strict=True)):
-        values = normalize_min_max([score for _, score in leg], bound)
-        scores: dict[str, float] = {}
-        for rank, ((doc, _), value) in enumerate(zip(leg, values, strict=True)):
-            if doc in scores:
-                raise ValueError(f"document {doc!r} appears twice in leg {j}")
-            scores[doc] = value
-            best[doc] = min(best.get(doc, (rank, j)), (rank, j))
-        normalized.append(scores)
-    combined = combine_arithmetic_mean(normalized, settings.weights)
+        positions: list[int] = []
+        for rank, (doc, _) in enumerate(leg):
+            i = column.get(doc)
+            if i is None:
+                i = column[doc] = len(best)
+                best.append((rank, j))
+            elif (rank, j) < best[i]:
+                best[i] = (rank, j)
+            positions.append(i)
+        if len(set(positions)) != len(positions):
+            doc = next(d for d, _ in leg if positions.count(column[d]) > 1)
+            raise ValueError(f"document {doc!r} appears twice in leg {j}")
+        placed.append((positions, _normalized([score for _, score in leg], bound)))
+    matrix = np.zeros((len(legs), len(best)), dtype=np.float32)
+    returned = np.zeros((len(legs), len(best)), dtype=bool)
+    for j, (positions, values) in enumerate(placed):
+        matrix[j, positions] = values
+        returned[j, positions] = True
+    mean = _weighted_mean(matrix, settings.weights)
+    kept = np.arange(len(best))
     if settings.min_score is not None:
-        cut = np.float32(settings.min_score)
-        combined = {d: s for d, s in combined.items() if np.float32(s) >= cut}
-    ranked = sorted(combined.items(), key=lambda item: (-item[1], best[item[0]]))
-    return [(doc, score, tuple(leg.get(doc) for leg in normalized)) for doc, score in ranked]
+        kept = kept[mean >= np.float32(settings.min_score)]
+    ranks = np.asarray([b[0] for b in best], dtype=np.int64)
+    firsts = np.asarray([b[1] for b in best], dtype=np.int64)
+    order = kept[np.lexsort((firsts[kept], ranks[kept], -mean[kept]))]
+    if size is not None:
+        order = order[:size]
+    docs = list(column)
+    return [(docs[i], _out(mean[i]),
+             tuple(_out(matrix[j, i]) if returned[j, i] else None for j in range(len(legs))))
+            for i in order]
 
 
 def search_pipeline_body(settings: HybridSettings, description: str) -> dict:

@@ -380,7 +380,7 @@ def fetch_legs(client: Any, index: str, manifest: Manifest, queries: list[str], 
 
 def _variant_quality(legs: dict[str, tuple[list, list]], graded: dict[str, dict[str, int]], settings: HybridSettings,
                      k: int) -> tuple[dict[str, float | None], dict[str, list[tuple[str, float]]]]:
-    fused = {q: fuse([bm25, dense], settings)[:k] for q, (bm25, dense) in legs.items()}
+    fused = {q: fuse([bm25, dense], settings, size=k) for q, (bm25, dense) in legs.items()}
     return quality({q: [pid for pid, _ in hits] for q, hits in fused.items()}, graded, k), fused
 
 

@@ -477,7 +477,7 @@ def run_query(client: Any, index: str, manifest: Manifest, query: str, *, mode: 
                                                                                 strict=True))
             titles = _titles(bm25_response, knn_response)
             bm25_raw, dense_raw = dict(leg_hits(bm25_response)), dict(leg_hits(knn_response))
-            fused = fuse_explained([leg_hits(bm25_response), leg_hits(knn_response)], used)[:k]
+            fused = fuse_explained([leg_hits(bm25_response), leg_hits(knn_response)], used, size=k)
             hits = [Hit(r + 1, pid, titles.get(pid), score, _badge(manifest, dense_raw.get(pid)),
                         bm25_score=bm25_raw.get(pid), dense_score=dense_raw.get(pid),
                         bm25_normalized=normalized[0], dense_normalized=normalized[1])

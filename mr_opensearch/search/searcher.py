@@ -107,12 +107,16 @@ class Searcher:
         return DEFAULT_MAX_WINDOW
 
     def embedder(self, live: LiveIndex) -> QueryEmbedder:
-        """The query encoder of ``live``'s model (client mode), loaded once per model hash."""
+        """The query encoder of ``live``'s model (client mode), loaded once per model hash. A searcher lives
+        long, so an OpenVINO encoder also gets its single-query models of fixed shapes, compiled in the
+        background (:meth:`~mr_opensearch.core.openvino_encoder.OpenVinoEncoder.compile_static_shapes`)."""
         with self._lock:
             found = self._embedders.get(live.model_key)
             if found is None:
                 found = QueryEmbedder(live.manifest, model=self._model, run=self._run)
-                found.encoder  # noqa: B018 -- load and check the model now, not inside a timed search
+                encoder = found.encoder  # load and check the model now, not inside a timed search
+                if hasattr(encoder, "compile_static_shapes"):
+                    encoder.compile_static_shapes()
                 self._embedders[live.model_key] = found
             return found
 

@@ -48,3 +48,25 @@ def test_the_searcher_refuses_what_it_cannot_answer(opensearch_url: str, deploye
         assert err.value.parameter == parameter and err.value.exit_code == 2
     with pytest.raises(SearchInputError, match="the query is empty"):
         searcher.search("  ", mode="dense")
+
+
+@pytest.mark.parametrize("mode", ["dense", "hybrid"])
+def test_the_orjson_client_answers_as_opensearch_pys_own_serializer(opensearch_url: str, deployed_alias: tuple,
+                                                                    mode: str):
+    """``connect_cluster`` reads and writes JSON with orjson; the same searches through a client on
+    opensearch-py's standard serializer give the same hits and scores, to the bit."""
+    from opensearchpy.serializer import JSONSerializer
+
+    from mr_opensearch.cluster.json_serializer import FastJSONSerializer
+
+    _client, alias, _run, judgments = deployed_alias
+    fast = Searcher(connect_cluster(opensearch_url), alias)
+    assert isinstance(fast.client.transport.serializer, FastJSONSerializer)
+    standard_client = connect_cluster(opensearch_url)
+    standard_client.transport.serializer = JSONSerializer()
+    standard_client.transport.deserializer.serializers["application/json"] = JSONSerializer()
+    standard = Searcher(standard_client, alias)
+    for query in read_judgments(judgments).queries[:5]:
+        a, b = fast.search(query, mode=mode, k=10), standard.search(query, mode=mode, k=10)
+        assert [(h.product_id, h.title, h.score, h.grade, h.dense_score, h.bm25_normalized) for h in a.hits] == \
+               [(h.product_id, h.title, h.score, h.grade, h.dense_score, h.bm25_normalized) for h in b.hits]

@@ -8,6 +8,7 @@ import csv
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -161,3 +162,47 @@ def test_without_openvino_client_mode_serves_the_ml_commons_variant(run, monkeyp
     _, outcome = engine_deploy(run, engine_cluster(run), embedding="client")
     assert Manifest.model_validate(outcome.manifest).encoder_variant == "int8"
     assert any("needs OpenVINO" in w for w in outcome.warnings)
+
+
+def test_single_queries_run_on_static_shape_models_with_the_same_vectors(run, titles):
+    """A long-lived searcher compiles one model per padded query length in the background; once ready, a
+    batch of one text of such a length runs on it (and a batch of several on the dynamic model), with the
+    dynamic model's vectors up to float rounding; called twice, the compilation starts once."""
+    from mr_opensearch.search.queries import load_query_encoder
+
+    encoder = load_query_encoder(str((run / "onnx").resolve()), OPENVINO_INT8)
+    sample = titles[:48]
+    dynamic = np.stack([encoder.encode([text])[0] for text in sample])
+    thread = encoder.compile_static_shapes((8, 16, 24, 32))
+    assert encoder.compile_static_shapes() is thread
+    thread.join(timeout=120)
+    assert encoder.static_lengths == (8, 16, 24, 32)
+    ran: list[int] = []
+    compiled_models = dict(encoder._static)
+    for length, compiled in compiled_models.items():
+        original = compiled.create_infer_request
+
+        def counting(original=original, length=length):
+            ran.append(length)
+            return original()
+        encoder._static[length] = type("Counting", (), {"create_infer_request": staticmethod(counting)})()
+    encoder._local = threading.local()  # fresh infer requests, so each length's creation is seen
+    static = np.stack([encoder.encode([text])[0] for text in sample])
+    lengths = {next(token_batches(encoder.tokenizer, [t], 1, pad_to_multiple=8)).input_ids.shape[1] for t in sample}
+    assert set(ran) == lengths & {8, 16, 24, 32} and ran
+    assert ((static * dynamic).sum(axis=1)).min() > 0.99999
+    batched = encoder.encode(sample[:8], batch_size=8)
+    assert ((batched * dynamic[:8]).sum(axis=1)).min() > 0.999
+    encoder._static.update(compiled_models)
+
+
+def test_the_searcher_compiles_static_query_shapes_for_an_openvino_index(run):
+    from mr_opensearch.search.searcher import LiveIndex, Searcher
+
+    _, outcome = engine_deploy(run, engine_cluster(run), embedding="client")
+    manifest = Manifest.model_validate(outcome.manifest)
+    searcher = Searcher(client=None, alias="products", run=run)
+    embedder = searcher.embedder(LiveIndex(manifest.index, manifest, 10_000, 0.0))
+    thread = embedder.encoder.compile_static_shapes()
+    thread.join(timeout=120)
+    assert embedder.encoder.static_lengths == (8, 16, 24, 32)

@@ -309,3 +309,42 @@ def test_the_array_normalization_equals_the_engines_loop_to_the_bit():
             scores[0] = 0.6  # a score on the bound
         for bound in bounds:
             assert normalize_min_max(scores, bound) == _normalize_one_score_at_a_time(scores, bound), (scores, bound)
+
+
+def _fuse_document_by_document(legs, settings):
+    """The fusion written as the steps read: each leg's decimals, the combination's decimals, a sort of
+    Python floats (what ``fuse_explained`` computed before it kept float32 arrays to the end)."""
+    normalized = [dict(zip([d for d, _ in leg], normalize_min_max([s for _, s in leg], bound), strict=True))
+                  for leg, bound in zip(legs, settings.bounds(), strict=True)]
+    best: dict[str, tuple[int, int]] = {}
+    for j, leg in enumerate(legs):
+        for rank, (doc, _) in enumerate(leg):
+            best[doc] = min(best.get(doc, (rank, j)), (rank, j))
+    combined = combine_arithmetic_mean(normalized, settings.weights)
+    if settings.min_score is not None:
+        combined = {d: s for d, s in combined.items() if np.float32(s) >= np.float32(settings.min_score)}
+    ranked = sorted(combined.items(), key=lambda item: (-item[1], best[item[0]]))
+    return [(doc, score, tuple(leg.get(doc) for leg in normalized)) for doc, score in ranked]
+
+
+@pytest.mark.parametrize("mode", ["none", "apply", "clip"])
+def test_the_array_fusion_ranks_and_scores_as_the_document_by_document_steps(mode):
+    """Random legs with shared documents, ties (scores drawn from a few values) and a min_score cut: the
+    same documents, scores, per-leg normalized values and order, whole and cut to a size."""
+    rng = np.random.default_rng({"none": 1, "apply": 2, "clip": 3}[mode])
+    for _ in range(200):
+        docs = [f"d{i}" for i in range(int(rng.integers(1, 80)))]
+        legs = []
+        for levels in (rng.choice([0.0, 1.5, 3.0, 7.25], 4), rng.choice([0.25, 0.5, 0.625, 0.9], 4)):
+            chosen = rng.choice(docs, size=int(rng.integers(0, len(docs) + 1)), replace=False)
+            scores = sorted((float(rng.choice(levels)) if rng.random() < 0.5 else float(rng.random() * 8)
+                             for _ in chosen), reverse=True)
+            legs.append(list(zip(chosen.tolist(), scores, strict=True)))
+        settings = HybridSettings(weights=(0.3, 0.7), lower_bound_mode=mode,
+                                  dense_lower_bound=None if mode == "none" else 0.5,
+                                  min_score=float(rng.choice([0.0, 0.1, 0.3])) if rng.random() < 0.4 else None)
+        expected = _fuse_document_by_document(legs, settings)
+        assert fusion.fuse_explained(legs, settings) == expected
+        size = int(rng.integers(1, 12))
+        assert fusion.fuse_explained(legs, settings, size) == expected[:size]
+        assert fuse(legs, settings, size) == [(d, s) for d, s, _ in expected[:size]]
