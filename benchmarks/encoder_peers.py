@@ -385,7 +385,14 @@ def ndcg_at_10(catalog: np.ndarray, queries: np.ndarray, ids: list[str], names: 
 
 
 def deploy_rate(checkout: Path, run: Path, catalog: Path, url: str, alias: str, log) -> dict:
-    """A full-catalog client deploy by ``checkout``'s code (a fresh alias each time)."""
+    """A full-catalog client deploy by ``checkout``'s code, of a fresh index: the indices an earlier run left
+    under ``alias`` are deleted first (otherwise the deploy finds its index complete and writes nothing)."""
+    from mr_opensearch import connect_cluster
+
+    client = connect_cluster(url)
+    for name in client.indices.get(index=f"{alias}-*", expand_wildcards="open,closed", ignore_unavailable=True):
+        log(f"deploy: deleting {name}, left by an earlier run")
+        client.indices.delete(index=name)
     env = {**os.environ, "PYTHONPATH": str(checkout), "MROS_NO_PROGRESS": "1", "MROS_HOME": str(run / f"home-{alias}")}
     log(f"deploy: {alias} with {checkout}")
     done = subprocess.run([sys.executable, "-m", "mr_opensearch", "--json", "deploy", "--run", str(run), "--catalog",
