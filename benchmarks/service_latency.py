@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -68,8 +69,6 @@ def start_service(url: str, alias: str, home: str | None) -> tuple[subprocess.Po
 
 def node_process(url: str) -> Any:
     """The process listening on ``url``'s port (the OpenSearch node), or None."""
-    import psutil
-
     port = urllib.parse.urlsplit(url).port or 9200
     for conn in psutil.net_connections(kind="tcp"):
         if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
@@ -180,8 +179,6 @@ def main() -> None:
         single.append((time.perf_counter() - start) * 1000.0)
     vectors = dict(zip(queries, embedder.encode(queries), strict=True))
     process, host, port = start_service(args.url, args.alias, os.environ.get("MROS_HOME"))
-    import psutil
-
     watch = {"service": psutil.Process(process.pid), "node": node_process(args.url)}
     run_load(service_sender(host, port, "hybrid"), queries, 4, args.warmup)
     segments = client.cat.segments(index=index, format="json")

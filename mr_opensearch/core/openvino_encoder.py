@@ -126,8 +126,6 @@ class OpenVinoEncoder(PooledEncoder):
             core = ov.Core()
             model = core.read_model(str(self.xml_path))
             for length in lengths:
-                if length in self._static:
-                    continue
                 shaped = model.clone()
                 shaped.reshape({port.get_any_name(): ov.PartialShape([1, int(length)]) for port in shaped.inputs})
                 self._static[int(length)] = core.compile_model(shaped, "CPU", self._config)

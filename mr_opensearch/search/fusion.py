@@ -280,7 +280,11 @@ def fuse_explained(legs: Sequence[Sequence[tuple[str, float]]], settings: Hybrid
     placed: list[tuple[list[int], np.ndarray]] = []
     for j, (leg, bound) in enumerate(zip(legs, bounds, strict=True)):
         positions: list[int] = []
+        seen: set[str] = set()
         for rank, (doc, _) in enumerate(leg):
+            if doc in seen:
+                raise ValueError(f"document {doc!r} appears twice in leg {j}")
+            seen.add(doc)
             i = column.get(doc)
             if i is None:
                 i = column[doc] = len(best)
@@ -288,9 +292,6 @@ def fuse_explained(legs: Sequence[Sequence[tuple[str, float]]], settings: Hybrid
             elif (rank, j) < best[i]:
                 best[i] = (rank, j)
             positions.append(i)
-        if len(set(positions)) != len(positions):
-            doc = next(d for d, _ in leg if positions.count(column[d]) > 1)
-            raise ValueError(f"document {doc!r} appears twice in leg {j}")
         placed.append((positions, _normalized([score for _, score in leg], bound)))
     matrix = np.zeros((len(legs), len(best)), dtype=np.float32)
     returned = np.zeros((len(legs), len(best)), dtype=bool)
